@@ -1,0 +1,163 @@
+package localcluster
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vnode-io/vnode/internal/k8sbin"
+)
+
+// Ports are the TCP ports the components listen on. Two clusters can run
+// side by side when their ports differ.
+type Ports struct {
+	APIServer         int `json:"apiServer"`
+	EtcdClient        int `json:"etcdClient"`
+	EtcdPeer          int `json:"etcdPeer"`
+	ControllerManager int `json:"controllerManager"`
+	Scheduler         int `json:"scheduler"`
+}
+
+// DefaultPorts are the ports kubeadm clusters use.
+func DefaultPorts() Ports {
+	return Ports{APIServer: 6443, EtcdClient: 2379, EtcdPeer: 2380, ControllerManager: 10257, Scheduler: 10259}
+}
+
+// Config describes a local cluster.
+type Config struct {
+	// StateDir holds certificates, data, logs and pid files. Required.
+	StateDir string `json:"stateDir"`
+	// BinDir holds the control-plane binaries (a k8sbin.Set). Required.
+	BinDir string `json:"binDir"`
+	// Ports the components listen on; zero fields take DefaultPorts.
+	Ports Ports `json:"ports"`
+	// AdvertiseAddress is the non-loopback address the API server
+	// publishes as the kubernetes Service's endpoint. Empty: the address of
+	// the interface with the default route.
+	AdvertiseAddress string `json:"advertiseAddress,omitempty"`
+	// ServiceCIDR is the Service IP range; 10.0.0.0/16 when empty, which
+	// makes the kubernetes Service 10.0.0.1.
+	ServiceCIDR string `json:"serviceCIDR,omitempty"`
+	// ClusterDomain is the DNS domain of Services; cluster.local when empty.
+	ClusterDomain string `json:"clusterDomain,omitempty"`
+
+	// Out receives a line per step; io.Discard when nil.
+	Out io.Writer `json:"-"`
+	// ReadyTimeout bounds the wait for each component; 2 minutes when zero.
+	ReadyTimeout time.Duration `json:"-"`
+	// StopGrace is how long a component may take to exit after SIGTERM;
+	// 15 seconds when zero.
+	StopGrace time.Duration `json:"-"`
+}
+
+// DefaultStateDir is $VNODE_STATE_DIR, else vnode under $XDG_STATE_HOME
+// (~/.local/state/vnode).
+func DefaultStateDir() (string, error) {
+	if dir := os.Getenv("VNODE_STATE_DIR"); dir != "" {
+		return dir, nil
+	}
+	if dir := os.Getenv("XDG_STATE_HOME"); dir != "" {
+		return filepath.Join(dir, "vnode"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find the home directory (set VNODE_STATE_DIR): %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "vnode"), nil
+}
+
+// withDefaults returns cfg with empty fields filled and paths made absolute.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.StateDir == "" {
+		return cfg, errors.New("a state directory is required")
+	}
+	if cfg.BinDir == "" {
+		return cfg, errors.New("a directory of control-plane binaries is required")
+	}
+	var err error
+	if cfg.StateDir, err = filepath.Abs(cfg.StateDir); err != nil {
+		return cfg, fmt.Errorf("state directory: %w", err)
+	}
+	if cfg.BinDir, err = filepath.Abs(cfg.BinDir); err != nil {
+		return cfg, fmt.Errorf("binary directory: %w", err)
+	}
+	def := DefaultPorts()
+	for _, p := range []struct {
+		got *int
+		def int
+	}{
+		{&cfg.Ports.APIServer, def.APIServer},
+		{&cfg.Ports.EtcdClient, def.EtcdClient},
+		{&cfg.Ports.EtcdPeer, def.EtcdPeer},
+		{&cfg.Ports.ControllerManager, def.ControllerManager},
+		{&cfg.Ports.Scheduler, def.Scheduler},
+	} {
+		if *p.got == 0 {
+			*p.got = p.def
+		}
+	}
+	if cfg.ServiceCIDR == "" {
+		cfg.ServiceCIDR = "10.0.0.0/16"
+	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = "cluster.local"
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 2 * time.Minute
+	}
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = 15 * time.Second
+	}
+	return cfg, nil
+}
+
+// validate checks the configuration and names the offending setting.
+func (cfg Config) validate() error {
+	var errs []error
+	if _, err := k8sbin.CheckDir(cfg.BinDir); err != nil {
+		errs = append(errs, err)
+	}
+	seen := map[int]string{}
+	for _, p := range cfg.ports() {
+		if p.port < 1 || p.port > 65535 {
+			errs = append(errs, fmt.Errorf("%s port %d is out of range", p.component, p.port))
+			continue
+		}
+		if other, ok := seen[p.port]; ok {
+			errs = append(errs, fmt.Errorf("port %d is given to both %s and %s", p.port, other, p.component))
+		}
+		seen[p.port] = p.component
+	}
+	if _, err := serviceIP(cfg.ServiceCIDR); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.AdvertiseAddress != "" {
+		ip := net.ParseIP(cfg.AdvertiseAddress)
+		if ip == nil || ip.To4() == nil {
+			errs = append(errs, fmt.Errorf("advertise address %q is not an IPv4 address", cfg.AdvertiseAddress))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// serviceIP returns the first address of the Service range, which the API
+// server gives to the kubernetes Service.
+func serviceIP(cidr string) (net.IP, error) {
+	ip, ipnet, err := net.ParseCIDR(cidr)
+	if err != nil || ip.To4() == nil {
+		return nil, fmt.Errorf("service CIDR %q is not an IPv4 CIDR", cidr)
+	}
+	first := ipnet.IP.To4()
+	out := net.IPv4(first[0], first[1], first[2], first[3]+1)
+	if !ipnet.Contains(out) {
+		return nil, fmt.Errorf("service CIDR %q is too small", cidr)
+	}
+	return out.To4(), nil
+}

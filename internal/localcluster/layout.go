@@ -1,0 +1,26 @@
+package localcluster
+
+import "path/filepath"
+
+// layout names the files of a state directory.
+type layout struct {
+	root string
+}
+
+func (l layout) path(parts ...string) string {
+	return filepath.Join(append([]string{l.root}, parts...)...)
+}
+
+func (l layout) configFile() string      { return l.path("cluster.json") }
+func (l layout) adminKubeconfig() string { return l.path("kubeconfig") }
+func (l layout) pki() string             { return l.path("pki") }
+func (l layout) etcdPKI() string         { return l.path("pki", "etcd") }
+func (l layout) etcdData() string        { return l.path("etcd") }
+func (l layout) run() string             { return l.path("run") }
+func (l layout) lockFile() string        { return l.path("run", "vnode.lock") }
+func (l layout) supervisorPid() string   { return l.path("run", "vnode.pid") }
+
+func (l layout) logFile(component string) string { return l.path("logs", component+".log") }
+func (l layout) pidFile(component string) string { return l.path("run", component+".pid") }
+func (l layout) kubeconfig(user string) string   { return l.path("pki", user+".kubeconfig") }
+func (l layout) certDir(component string) string { return l.path("pki", component) }
