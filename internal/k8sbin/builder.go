@@ -56,7 +56,7 @@ func (b *Builder) Ensure(ctx context.Context) (Set, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Set{}, fmt.Errorf("create binary cache %s: %w", dir, err)
 	}
-	fmt.Fprintf(b.Progress, "building the control-plane binaries into %s (%v); the first build takes about 10 minutes on 2 cores\n", dir, problem)
+	fmt.Fprintf(b.Progress, "building the control-plane binaries into %s (%v); a cold build takes about 15 minutes on 2 cores\n", dir, problem)
 	m := manifest{Key: key, Binaries: map[string]binaryRecord{}}
 	all := All()
 	for i, bin := range all {

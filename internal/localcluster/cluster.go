@@ -74,6 +74,7 @@ func (c *Cluster) Start(ctx context.Context) (retErr error) {
 	if err := prepareStateDir(l.root); err != nil {
 		return err
 	}
+	fmt.Fprintf(cfg.Out, "state directory %s\n", l.root)
 	lock, err := acquireLock(l)
 	if err != nil {
 		return err
@@ -97,7 +98,6 @@ func (c *Cluster) Start(ctx context.Context) (retErr error) {
 	if err := c.prepareFiles(advertise); err != nil {
 		return err
 	}
-	fmt.Fprintf(cfg.Out, "state directory %s\n", l.root)
 	for _, comp := range components(l, c.cfg, advertise) {
 		if err := c.startComponent(ctx, comp); err != nil {
 			return err

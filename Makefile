@@ -1,0 +1,49 @@
+# vnode — build, run and test. `make help` lists the targets.
+
+GO          ?= go
+BIN         := bin
+VNODE       := $(BIN)/vnode
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.1.0-dev)
+LDFLAGS     := -X github.com/vnode-io/vnode/internal/version.Version=$(VERSION)
+E2E_TIMEOUT ?= 60m
+
+.PHONY: help build controlplane prereqs up down status test lint unit e2e clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build bin/vnode
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(VNODE) ./cmd/vnode
+
+controlplane: build ## build the pinned Kubernetes and etcd binaries into the cache (once per pin)
+	$(VNODE) controlplane build
+
+prereqs: ## install the Debian packages vnode needs (apt-get, only when missing)
+	bash hack/install-prereqs.sh
+
+up: prereqs controlplane ## start the local cluster in the background
+	$(VNODE) up --detach
+
+down: build ## stop the local cluster
+	$(VNODE) down
+
+status: build ## show the local cluster's components
+	$(VNODE) status
+
+test: prereqs lint unit e2e ## everything CI runs: lint, unit and end-to-end tests
+
+lint: ## gofmt, go vet and staticcheck
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	cd hack/tools && $(GO) build -o ../../$(BIN)/staticcheck honnef.co/go/tools/cmd/staticcheck
+	$(BIN)/staticcheck ./...
+
+unit: ## unit tests
+	$(GO) test -count=1 ./internal/...
+
+e2e: controlplane ## end-to-end tests on real local clusters
+	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) ./test/e2e/...
+
+clean: ## remove build output (the binary cache stays)
+	rm -rf $(BIN)

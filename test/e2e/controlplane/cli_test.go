@@ -1,0 +1,178 @@
+package controlplane
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnode-io/vnode/internal/k8sbin"
+	"github.com/vnode-io/vnode/internal/localcluster"
+	"github.com/vnode-io/vnode/test/e2e/framework"
+)
+
+// vnodeCLI runs the vnode binary and returns its combined output and error.
+func vnodeCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, env.vnode, args...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func portFlags(p localcluster.Ports) []string {
+	return []string{
+		"--apiserver-port=" + strconv.Itoa(p.APIServer),
+		"--etcd-port=" + strconv.Itoa(p.EtcdClient),
+		"--etcd-peer-port=" + strconv.Itoa(p.EtcdPeer),
+		"--controller-manager-port=" + strconv.Itoa(p.ControllerManager),
+		"--scheduler-port=" + strconv.Itoa(p.Scheduler),
+	}
+}
+
+// The interface that scripts and docs rely on:
+// vnode up --detach && kubectl get --raw /readyz && vnode status && vnode down
+func TestCLIUpDetachStatusDown(t *testing.T) {
+	stateDir := t.TempDir()
+	ports, err := localcluster.FreePorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = vnodeCLI(t, "down", "--state-dir", stateDir) })
+
+	up := func() {
+		args := append([]string{"up", "--detach", "--state-dir", stateDir, "--bin-dir", env.binaries.Dir}, portFlags(ports)...)
+		out, err := vnodeCLI(t, args...)
+		if err != nil {
+			t.Fatalf("vnode up --detach: %v\n%s", err, out)
+		}
+		for _, want := range []string{"kube-apiserver", "ready", "export KUBECONFIG=" + filepath.Join(stateDir, "kubeconfig")} {
+			if !strings.Contains(out, want) {
+				t.Errorf("vnode up output lacks %q:\n%s", want, out)
+			}
+		}
+	}
+	up()
+	kubectl := exec.Command(env.binaries.Path(k8sbin.Kubectl), "get", "--raw", "/readyz")
+	kubectl.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(stateDir, "kubeconfig"))
+	if out, err := kubectl.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("kubectl get --raw /readyz: %v: %s", err, out)
+	}
+	out, err := vnodeCLI(t, "status", "--state-dir", stateDir)
+	if err != nil {
+		t.Fatalf("vnode status: %v\n%s", err, out)
+	}
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		if !regexpLine(out, name, "ready") {
+			t.Errorf("vnode status does not show %s ready:\n%s", name, out)
+		}
+	}
+	caBefore, err := os.ReadFile(filepath.Join(stateDir, "pki", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	down := func() {
+		out, err := vnodeCLI(t, "down", "--state-dir", stateDir)
+		if err != nil || !strings.Contains(out, "stopped") {
+			t.Fatalf("vnode down: %v\n%s", err, out)
+		}
+		if pids := framework.ProcessesMentioning(stateDir); len(pids) > 0 {
+			t.Errorf("processes %v still mention %s after vnode down", pids, stateDir)
+		}
+		assertPortsFree(t, ports)
+	}
+	down()
+
+	out, err = vnodeCLI(t, "status", "--state-dir", stateDir)
+	if err == nil || !strings.Contains(out, "not running") {
+		t.Errorf("vnode status of a stopped cluster: err %v\n%s", err, out)
+	}
+
+	// Up again: the saved ports are reused without flags, and so is the CA.
+	out, err = vnodeCLI(t, "up", "--detach", "--state-dir", stateDir, "--bin-dir", env.binaries.Dir)
+	if err != nil {
+		t.Fatalf("second vnode up: %v\n%s", err, out)
+	}
+	caAfter, err := os.ReadFile(filepath.Join(stateDir, "pki", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(caBefore, caAfter) {
+		t.Error("second vnode up created a new CA")
+	}
+	out, err = vnodeCLI(t, "up", "--detach", "--state-dir", stateDir, "--bin-dir", env.binaries.Dir)
+	if err == nil || !strings.Contains(out, "already running") {
+		t.Errorf("vnode up on a running cluster: err %v\n%s", err, out)
+	}
+	down()
+}
+
+func regexpLine(out, first, contains string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && f[0] == first && strings.Contains(line, contains) && !strings.Contains(line, "not ready") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCLIPortInUse(t *testing.T) {
+	ports, err := localcluster.FreePorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(ports.APIServer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	stateDir := t.TempDir()
+	out, err := vnodeCLI(t, append([]string{"up", "--state-dir", stateDir, "--bin-dir", env.binaries.Dir}, portFlags(ports)...)...)
+	if err == nil {
+		t.Fatalf("vnode up succeeded on a busy port:\n%s", out)
+	}
+	want := "port " + strconv.Itoa(ports.APIServer) + " for kube-apiserver is already in use"
+	if !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if pids := framework.ProcessesMentioning(stateDir); len(pids) > 0 {
+		t.Errorf("processes %v left behind by a failed up", pids)
+	}
+}
+
+func TestCLIStateDirNotWritable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := vnodeCLI(t, "up", "--state-dir", filepath.Join(file, "state"), "--bin-dir", env.binaries.Dir)
+	if err == nil || !strings.Contains(out, "state directory") {
+		t.Errorf("vnode up with an unusable state directory: err %v\n%s", err, out)
+	}
+}
+
+func TestCLIBrokenBinDir(t *testing.T) {
+	out, err := vnodeCLI(t, "up", "--state-dir", t.TempDir(), "--bin-dir", t.TempDir())
+	if err == nil || !strings.Contains(out, "kube-apiserver") || !strings.Contains(out, "lacks") {
+		t.Errorf("vnode up with an empty --bin-dir: err %v\n%s", err, out)
+	}
+}
+
+func TestCLIVersion(t *testing.T) {
+	out, err := vnodeCLI(t, "version")
+	if err != nil || !strings.Contains(out, "kubernetes: v1.37.2") || !strings.Contains(out, "go: go1.") {
+		t.Errorf("vnode version: %v\n%s", err, out)
+	}
+}
