@@ -139,9 +139,9 @@ func (b *Builder) build(ctx context.Context, bin Binary, dir string) (int64, err
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("build %s: start %s: %w", bin.Name, b.GoCommand, err)
 	}
-	out := b.watchBuild(bin.Name, stderr)
+	// All output must be read before Wait, which closes the pipe.
+	messages := b.watchBuild(bin.Name, stderr)()
 	waitErr := cmd.Wait()
-	messages := out()
 	if waitErr != nil {
 		if ctx.Err() != nil {
 			return 0, fmt.Errorf("build %s: %w", bin.Name, ctx.Err())
