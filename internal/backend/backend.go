@@ -1,0 +1,176 @@
+// Package backend defines the contract between the node agent and the
+// service that runs pods' workloads: the in-memory backend for tests and
+// benchmarks, and the ACI backend for the container instances service and
+// Azure.
+package backend
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Backend runs the workloads of the pods bound to one node.
+//
+// Implementations must be safe for concurrent use. Calls are idempotent:
+// creating a workload that exists with the same pod UID, or deleting one
+// that is gone, succeeds. Errors that the agent should retry wrap
+// ErrRetryable (or are context errors); any other error is final for that
+// request and is reported on the pod.
+type Backend interface {
+	// Create starts the workload of a pod.
+	Create(ctx context.Context, w *Workload) error
+	// Update applies changes that can be made in place (container images,
+	// resolved environment and volume contents). It returns an error
+	// wrapping ErrNotSupported for changes that need a new workload.
+	Update(ctx context.Context, w *Workload) error
+	// Delete stops the workload of the pod with uid: SIGTERM, then SIGKILL
+	// once grace has passed. It returns when the stop has begun; the end
+	// is reported as a status with every container terminated, and the
+	// workload disappears from List.
+	Delete(ctx context.Context, uid types.UID, grace time.Duration) error
+	// List returns the state of every workload the backend runs for this
+	// node, for adoption after a restart and for cleanup of orphans.
+	List(ctx context.Context) ([]*PodState, error)
+	// Subscribe delivers every state change to fn, in order per pod, until
+	// ctx ends. fn must not block for long.
+	Subscribe(ctx context.Context, fn func(*PodState))
+	// Capacity returns the node's capacity.
+	Capacity(ctx context.Context) (corev1.ResourceList, error)
+	// Health returns nil while the backend can run workloads.
+	Health(ctx context.Context) error
+}
+
+var (
+	// ErrRetryable marks a transient failure (throttling, unavailability).
+	ErrRetryable = errors.New("retryable backend error")
+	// ErrNotSupported marks a request the backend cannot carry out.
+	ErrNotSupported = errors.New("not supported by the backend")
+	// ErrNotFound marks a workload the backend does not have.
+	ErrNotFound = errors.New("workload not found")
+)
+
+// Workload is what a backend needs to run one pod: the pod itself and
+// everything the agent resolved from the API for it.
+type Workload struct {
+	// Pod is a copy the backend may keep; it must not modify it.
+	Pod *corev1.Pod
+	// Env holds each container's environment, resolved as the kubelet
+	// does (envFrom, env, references, $(VAR) expansion), by container name,
+	// for init containers and containers alike.
+	Env map[string][]EnvVar
+	// Volumes holds the files of ConfigMap, Secret, projected and
+	// downward-API volumes, by volume name.
+	Volumes map[string][]File
+}
+
+// EnvVar is one resolved environment variable.
+type EnvVar struct {
+	Name  string
+	Value string
+	// Secret marks a value that came from a Secret: backends must treat it
+	// as confidential (ACI's secureValue), never log or return it.
+	Secret bool
+}
+
+// File is one file of a volume.
+type File struct {
+	Path string
+	Data []byte
+	Mode int32
+	// Secret marks content from a Secret.
+	Secret bool
+}
+
+// PodState is what a backend reports about one workload.
+type PodState struct {
+	UID       types.UID
+	Namespace string
+	Name      string
+	// IP is the workload's address once it has one.
+	IP string
+	// StartTime is when the backend accepted the workload.
+	StartTime time.Time
+	// Failed with a Reason and Message marks a workload the backend could
+	// not run at all (as opposed to containers that exited).
+	Failed  bool
+	Reason  string
+	Message string
+	// InitContainers and Containers are in the pod's order.
+	InitContainers []ContainerState
+	Containers     []ContainerState
+	// Events are what happened since the previous report, to be recorded
+	// on the pod.
+	Events []Event
+}
+
+// AllTerminated reports whether no container of the workload runs any
+// more and none will start again.
+func (s *PodState) AllTerminated() bool {
+	for _, c := range s.InitContainers {
+		if c.State == Running {
+			return false
+		}
+	}
+	for _, c := range s.Containers {
+		if c.State != Terminated {
+			return false
+		}
+	}
+	return true
+}
+
+// State is a container's state.
+type State string
+
+// Container states.
+const (
+	Waiting    State = "Waiting"
+	Running    State = "Running"
+	Terminated State = "Terminated"
+)
+
+// ContainerState is one container's state.
+type ContainerState struct {
+	Name  string
+	State State
+	// Reason and Message explain Waiting and Terminated states, with the
+	// kubelet's reasons (ContainerCreating, ErrImagePull, ImagePullBackOff,
+	// CrashLoopBackOff, Completed, Error, OOMKilled).
+	Reason     string
+	Message    string
+	ExitCode   int32
+	StartedAt  time.Time
+	FinishedAt time.Time
+	// Last is the previous termination, after a restart.
+	Last         *ContainerState
+	RestartCount int32
+	Ready        bool
+	Image        string
+	ImageID      string
+	ContainerID  string
+}
+
+// Event is something that happened to a workload.
+type Event struct {
+	Type    string // corev1.EventTypeNormal or corev1.EventTypeWarning
+	Reason  string
+	Message string
+	// Container names the container concerned, if any.
+	Container string
+	Time      time.Time
+}
+
+// DefaultCapacity is the capacity AKS gives its virtual node.
+func DefaultCapacity() corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:              resource.MustParse("10000"),
+		corev1.ResourceMemory:           resource.MustParse("4Ti"),
+		corev1.ResourcePods:             resource.MustParse("5000"),
+		corev1.ResourceEphemeralStorage: resource.MustParse("4Ti"),
+	}
+}

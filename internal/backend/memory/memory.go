@@ -1,0 +1,438 @@
+// Package memory is an in-memory backend: workloads are simulated with
+// configurable start and stop delays, failures and container exits. It
+// serves unit tests, end-to-end tests of the agent and benchmarks.
+package memory
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+
+	"github.com/vnode-io/vnode/internal/backend"
+)
+
+// Annotations that change how the in-memory backend treats one pod.
+const (
+	// AnnotationFailCreate makes Create fail with its value as message.
+	AnnotationFailCreate = "memory.vnode.io/fail-create"
+	// AnnotationExitAfter makes the containers exit after running for
+	// this duration (Go syntax, e.g. "2s").
+	AnnotationExitAfter = "memory.vnode.io/exit-after"
+	// AnnotationExitCode is the exit code of such an exit; 0 by default.
+	AnnotationExitCode = "memory.vnode.io/exit-code"
+)
+
+// Config tunes the simulation.
+type Config struct {
+	// StartDelay is how long a workload takes from Create to Running.
+	StartDelay time.Duration
+	// StopDelay is how long containers take to exit after Delete; when
+	// it exceeds the grace period they are killed at the grace period.
+	StopDelay time.Duration
+	// RestartBackOff is the first back-off before a restart; it doubles
+	// up to 5 minutes, as the kubelet's. 10s when zero.
+	RestartBackOff time.Duration
+	// Capacity of the node; backend.DefaultCapacity when nil.
+	Capacity corev1.ResourceList
+	// Subnet from which workloads get addresses; 10.241.0.0/16 when empty.
+	Subnet string
+	// Clock drives the delays; the real clock when nil.
+	Clock clock.WithDelayedExecution
+}
+
+// Backend is the in-memory backend.
+type Backend struct {
+	backend.Dispatcher
+	cfg    Config
+	subnet *net.IPNet
+
+	mu         sync.Mutex
+	workloads  map[types.UID]*workload
+	health     error
+	createHook func(*backend.Workload) error
+	nextIP     uint32
+
+	creates atomic.Int64
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// workload is one simulated pod.
+type workload struct {
+	pod      *corev1.Pod
+	state    *backend.PodState
+	timers   []clock.Timer
+	deleting bool
+}
+
+// New returns a backend configured by cfg.
+func New(cfg Config) (*Backend, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.RestartBackOff == 0 {
+		cfg.RestartBackOff = 10 * time.Second
+	}
+	if cfg.Capacity == nil {
+		cfg.Capacity = backend.DefaultCapacity()
+	}
+	if cfg.Subnet == "" {
+		cfg.Subnet = "10.241.0.0/16"
+	}
+	_, subnet, err := net.ParseCIDR(cfg.Subnet)
+	if err != nil || subnet.IP.To4() == nil {
+		return nil, fmt.Errorf("memory backend: subnet %q is not an IPv4 CIDR", cfg.Subnet)
+	}
+	return &Backend{cfg: cfg, subnet: subnet, workloads: map[types.UID]*workload{}, nextIP: 2}, nil
+}
+
+// SetHealth makes Health return err (nil: healthy); while unhealthy,
+// Create fails with a retryable error.
+func (b *Backend) SetHealth(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.health = err
+}
+
+// SetCreateHook makes Create call hook first and fail with its error.
+func (b *Backend) SetCreateHook(hook func(*backend.Workload) error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.createHook = hook
+}
+
+// Creates counts the workloads created (not counting idempotent repeats).
+func (b *Backend) Creates() int64 { return b.creates.Load() }
+
+// Len returns how many workloads exist.
+func (b *Backend) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.workloads)
+}
+
+// Workload returns the workload of the pod with uid, or nil.
+func (b *Backend) Workload(uid types.UID) *backend.Workload {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w, ok := b.workloads[uid]; ok {
+		return &backend.Workload{Pod: w.pod}
+	}
+	return nil
+}
+
+// Create implements backend.Backend.
+func (b *Backend) Create(_ context.Context, w *backend.Workload) error {
+	pod := w.Pod
+	if msg, ok := pod.Annotations[AnnotationFailCreate]; ok {
+		return fmt.Errorf("memory backend refuses the pod: %s", msg)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.health != nil {
+		return fmt.Errorf("%w: memory backend unhealthy: %v", backend.ErrRetryable, b.health)
+	}
+	if b.createHook != nil {
+		if err := b.createHook(w); err != nil {
+			return err
+		}
+	}
+	if _, exists := b.workloads[pod.UID]; exists {
+		return nil
+	}
+	now := b.cfg.Clock.Now()
+	st := &backend.PodState{UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name, StartTime: now}
+	for _, c := range pod.Spec.InitContainers {
+		st.InitContainers = append(st.InitContainers, waiting(c, "PodInitializing"))
+	}
+	for _, c := range pod.Spec.Containers {
+		st.Containers = append(st.Containers, waiting(c, "ContainerCreating"))
+	}
+	wl := &workload{pod: pod.DeepCopy(), state: st}
+	b.workloads[pod.UID] = wl
+	b.creates.Add(1)
+	b.publishLocked(wl)
+	b.after(wl, b.cfg.StartDelay, func() { b.start(pod.UID) })
+	return nil
+}
+
+func waiting(c corev1.Container, reason string) backend.ContainerState {
+	return backend.ContainerState{Name: c.Name, State: backend.Waiting, Reason: reason, Image: c.Image}
+}
+
+// after runs fn after d on the backend's clock, remembering the timer so
+// that Delete can cancel it.
+func (b *Backend) after(wl *workload, d time.Duration, fn func()) {
+	wl.timers = append(wl.timers, b.afterFunc(d, fn))
+}
+
+// afterFunc runs fn on a goroutine of its own after d: a fake clock calls
+// its functions while holding its lock, and fn may set new timers.
+func (b *Backend) afterFunc(d time.Duration, fn func()) clock.Timer {
+	return b.cfg.Clock.AfterFunc(d, func() { go fn() })
+}
+
+// start runs the init containers to completion and starts the containers.
+func (b *Backend) start(uid types.UID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	wl, ok := b.workloads[uid]
+	if !ok || wl.deleting {
+		return
+	}
+	now := b.cfg.Clock.Now()
+	st := wl.state
+	if st.IP == "" {
+		st.IP = b.allocateIPLocked()
+	}
+	for i := range st.InitContainers {
+		c := &st.InitContainers[i]
+		b.identify(uid, c)
+		*c = terminated(*c, 0, now, now)
+		st.Events = append(st.Events, startedEvents(c.Name, c.Image, now)...)
+	}
+	for i := range st.Containers {
+		c := &st.Containers[i]
+		b.identify(uid, c)
+		c.State, c.Reason, c.Message, c.StartedAt, c.Ready = backend.Running, "", "", now, true
+		st.Events = append(st.Events, startedEvents(c.Name, c.Image, now)...)
+	}
+	b.publishLocked(wl)
+	b.scheduleExit(wl)
+}
+
+func (b *Backend) identify(uid types.UID, c *backend.ContainerState) {
+	c.ContainerID = "memory://" + string(uid) + "/" + c.Name
+	c.ImageID = "memory://" + c.Image
+}
+
+func startedEvents(container, image string, now time.Time) []backend.Event {
+	return []backend.Event{
+		{Type: corev1.EventTypeNormal, Reason: "Pulled", Message: fmt.Sprintf("Container image %q already present on machine", image), Container: container, Time: now},
+		{Type: corev1.EventTypeNormal, Reason: "Created", Message: "Created container " + container, Container: container, Time: now},
+		{Type: corev1.EventTypeNormal, Reason: "Started", Message: "Started container " + container, Container: container, Time: now},
+	}
+}
+
+func terminated(c backend.ContainerState, code int32, started, finished time.Time) backend.ContainerState {
+	c.State, c.ExitCode, c.StartedAt, c.FinishedAt, c.Ready = backend.Terminated, code, started, finished, false
+	c.Reason, c.Message = "Completed", ""
+	if code != 0 {
+		c.Reason = "Error"
+	}
+	return c
+}
+
+// scheduleExit arranges the exit that the pod's annotations ask for.
+func (b *Backend) scheduleExit(wl *workload) {
+	after, err := time.ParseDuration(wl.pod.Annotations[AnnotationExitAfter])
+	if err != nil {
+		return
+	}
+	code, _ := strconv.Atoi(wl.pod.Annotations[AnnotationExitCode])
+	uid := wl.pod.UID
+	b.after(wl, after, func() {
+		for _, c := range wl.pod.Spec.Containers {
+			_ = b.ExitContainer(uid, c.Name, int32(code))
+		}
+	})
+}
+
+// ExitContainer makes a running container exit with code, then restarts
+// it according to the pod's restart policy.
+func (b *Backend) ExitContainer(uid types.UID, name string, code int32) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	wl, ok := b.workloads[uid]
+	if !ok {
+		return fmt.Errorf("%w: %s", backend.ErrNotFound, uid)
+	}
+	if wl.deleting {
+		return nil
+	}
+	now := b.cfg.Clock.Now()
+	for i := range wl.state.Containers {
+		c := &wl.state.Containers[i]
+		if c.Name != name || c.State != backend.Running {
+			continue
+		}
+		*c = terminated(*c, code, c.StartedAt, now)
+		if restarts(wl.pod.Spec.RestartPolicy, code) {
+			b.scheduleRestart(wl, i)
+		}
+		b.publishLocked(wl)
+		return nil
+	}
+	return fmt.Errorf("container %s of %s is not running", name, uid)
+}
+
+func restarts(policy corev1.RestartPolicy, code int32) bool {
+	return policy == corev1.RestartPolicyAlways || policy == "" || (policy == corev1.RestartPolicyOnFailure && code != 0)
+}
+
+// scheduleRestart puts container i in CrashLoopBackOff and restarts it
+// after the back-off, which doubles with every restart up to 5 minutes.
+func (b *Backend) scheduleRestart(wl *workload, i int) {
+	c := &wl.state.Containers[i]
+	last := *c
+	last.Last = nil
+	backOff := b.cfg.RestartBackOff << min(c.RestartCount, 5)
+	backOff = min(backOff, 5*time.Minute)
+	c.Last = &last
+	c.State, c.Reason = backend.Waiting, "CrashLoopBackOff"
+	c.Message = fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s", backOff, c.Name, wl.pod.Name, wl.pod.Namespace)
+	wl.state.Events = append(wl.state.Events, backend.Event{Type: corev1.EventTypeWarning, Reason: "BackOff", Message: "Back-off restarting failed container " + c.Name, Container: c.Name, Time: b.cfg.Clock.Now()})
+	uid, name := wl.pod.UID, c.Name
+	b.after(wl, backOff, func() { b.restart(uid, name) })
+}
+
+func (b *Backend) restart(uid types.UID, name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	wl, ok := b.workloads[uid]
+	if !ok || wl.deleting {
+		return
+	}
+	now := b.cfg.Clock.Now()
+	for i := range wl.state.Containers {
+		c := &wl.state.Containers[i]
+		if c.Name == name && c.State == backend.Waiting {
+			c.State, c.Reason, c.Message, c.StartedAt, c.FinishedAt, c.ExitCode, c.Ready = backend.Running, "", "", now, time.Time{}, 0, true
+			c.RestartCount++
+			wl.state.Events = append(wl.state.Events, startedEvents(c.Name, c.Image, now)...)
+		}
+	}
+	b.publishLocked(wl)
+	b.scheduleExit(wl)
+}
+
+// Update implements backend.Backend: images may change in place (the
+// containers restart with them); anything else needs a new workload.
+func (b *Backend) Update(_ context.Context, w *backend.Workload) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	wl, ok := b.workloads[w.Pod.UID]
+	if !ok {
+		return fmt.Errorf("%w: %s", backend.ErrNotFound, w.Pod.UID)
+	}
+	if len(w.Pod.Spec.Containers) != len(wl.pod.Spec.Containers) {
+		return fmt.Errorf("%w: containers cannot be added or removed in place", backend.ErrNotSupported)
+	}
+	for i, c := range w.Pod.Spec.Containers {
+		st := &wl.state.Containers[i]
+		if st.Image != c.Image {
+			st.Image, st.ImageID = c.Image, "memory://"+c.Image
+		}
+	}
+	wl.pod = w.Pod.DeepCopy()
+	b.publishLocked(wl)
+	return nil
+}
+
+// Delete implements backend.Backend.
+func (b *Backend) Delete(_ context.Context, uid types.UID, grace time.Duration) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	wl, ok := b.workloads[uid]
+	if !ok || wl.deleting {
+		return nil
+	}
+	wl.deleting = true
+	for _, t := range wl.timers {
+		t.Stop()
+	}
+	wl.timers = nil
+	stop, code := b.cfg.StopDelay, int32(0)
+	if stop > grace {
+		stop, code = grace, 137 // killed at the end of the grace period
+	}
+	now := b.cfg.Clock.Now()
+	for _, c := range wl.state.Containers {
+		if c.State == backend.Running {
+			wl.state.Events = append(wl.state.Events, backend.Event{Type: corev1.EventTypeNormal, Reason: "Killing", Message: "Stopping container " + c.Name, Container: c.Name, Time: now})
+		}
+	}
+	b.publishLocked(wl)
+	b.afterFunc(stop, func() { b.finishDelete(uid, code) })
+	return nil
+}
+
+func (b *Backend) finishDelete(uid types.UID, code int32) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	wl, ok := b.workloads[uid]
+	if !ok {
+		return
+	}
+	now := b.cfg.Clock.Now()
+	for i := range wl.state.Containers {
+		c := &wl.state.Containers[i]
+		switch c.State {
+		case backend.Running:
+			*c = terminated(*c, code, c.StartedAt, now)
+		case backend.Waiting:
+			*c = terminated(*c, code, now, now)
+		}
+	}
+	for i := range wl.state.InitContainers {
+		if c := &wl.state.InitContainers[i]; c.State != backend.Terminated {
+			*c = terminated(*c, code, now, now)
+		}
+	}
+	delete(b.workloads, uid)
+	b.publishLocked(wl)
+}
+
+// List implements backend.Backend.
+func (b *Backend) List(context.Context) ([]*backend.PodState, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]*backend.PodState, 0, len(b.workloads))
+	for _, wl := range b.workloads {
+		st := wl.state.DeepCopy()
+		st.Events = nil
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Capacity implements backend.Backend.
+func (b *Backend) Capacity(context.Context) (corev1.ResourceList, error) {
+	return b.cfg.Capacity.DeepCopy(), nil
+}
+
+// Health implements backend.Backend.
+func (b *Backend) Health(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.health
+}
+
+// publishLocked pushes the workload's state and clears its events, which
+// are delivered once.
+func (b *Backend) publishLocked(wl *workload) {
+	b.Publish(wl.state)
+	wl.state.Events = nil
+}
+
+// allocateIPLocked hands out the next address of the subnet.
+func (b *Backend) allocateIPLocked() string {
+	base := binary.BigEndian.Uint32(b.subnet.IP.To4())
+	ip := make(net.IP, 4)
+	binary.BigEndian.PutUint32(ip, base+b.nextIP)
+	b.nextIP++
+	return ip.String()
+}
+
+// ErrUnhealthy is a convenient error for SetHealth.
+var ErrUnhealthy = errors.New("simulated outage")

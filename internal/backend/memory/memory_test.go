@@ -1,0 +1,239 @@
+package memory
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/vnode-io/vnode/internal/backend"
+)
+
+// recorder collects pushed states.
+type recorder struct {
+	mu     sync.Mutex
+	states []*backend.PodState
+	signal chan struct{}
+}
+
+func subscribe(t *testing.T, b *Backend) *recorder {
+	t.Helper()
+	r := &recorder{signal: make(chan struct{}, 1000)}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	b.Subscribe(ctx, func(s *backend.PodState) {
+		r.mu.Lock()
+		r.states = append(r.states, s)
+		r.mu.Unlock()
+		r.signal <- struct{}{}
+	})
+	return r
+}
+
+// waitState waits for a pushed state that satisfies cond.
+func (r *recorder) waitState(t *testing.T, what string, cond func(*backend.PodState) bool) *backend.PodState {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		r.mu.Lock()
+		for _, s := range r.states {
+			if cond(s) {
+				r.mu.Unlock()
+				return s
+			}
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.signal:
+		case <-deadline:
+			t.Fatalf("no pushed state shows %s", what)
+		}
+	}
+}
+
+func testPod(uid string, annotations map[string]string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p-" + uid, Namespace: "ns", UID: types.UID(uid), Annotations: annotations},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "init", Image: "busybox"}},
+			Containers:     []corev1.Container{{Name: "app", Image: "hello"}},
+			RestartPolicy:  corev1.RestartPolicyAlways,
+		},
+	}
+}
+
+func running(s *backend.PodState) bool {
+	return len(s.Containers) == 1 && s.Containers[0].State == backend.Running
+}
+
+func TestLifecycle(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	b, err := New(Config{StartDelay: 2 * time.Second, StopDelay: time.Second, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := subscribe(t, b)
+	pod := testPod("u1", nil)
+	if err := b.Create(context.Background(), &backend.Workload{Pod: pod}); err != nil {
+		t.Fatal(err)
+	}
+	first := r.waitState(t, "ContainerCreating", func(s *backend.PodState) bool {
+		return s.Containers[0].Reason == "ContainerCreating"
+	})
+	if first.IP != "" {
+		t.Errorf("IP %q before start", first.IP)
+	}
+	// A repeated Create is idempotent.
+	if err := b.Create(context.Background(), &backend.Workload{Pod: pod}); err != nil || b.Creates() != 1 {
+		t.Fatalf("repeated create: %v, creates %d", err, b.Creates())
+	}
+
+	clk.Step(2 * time.Second)
+	st := r.waitState(t, "running", running)
+	if st.IP != "10.241.0.2" || st.InitContainers[0].State != backend.Terminated || st.InitContainers[0].ExitCode != 0 {
+		t.Errorf("running state: %+v", st)
+	}
+	if len(st.Events) != 6 {
+		t.Errorf("got %d events, want Pulled, Created, Started for each container", len(st.Events))
+	}
+	list, err := b.List(context.Background())
+	if err != nil || len(list) != 1 || list[0].UID != "u1" {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+
+	if err := b.Delete(context.Background(), "u1", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	r.waitState(t, "Killing", func(s *backend.PodState) bool {
+		return len(s.Events) == 1 && s.Events[0].Reason == "Killing"
+	})
+	clk.Step(time.Second)
+	end := r.waitState(t, "all terminated", func(s *backend.PodState) bool { return s.AllTerminated() })
+	if end.Containers[0].ExitCode != 0 {
+		t.Errorf("graceful stop exit code %d", end.Containers[0].ExitCode)
+	}
+	if b.Len() != 0 {
+		t.Errorf("%d workloads left after delete", b.Len())
+	}
+	if err := b.Delete(context.Background(), "u1", 0); err != nil {
+		t.Errorf("deleting again: %v", err)
+	}
+}
+
+func TestDeleteKillsAfterGrace(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	b, _ := New(Config{StopDelay: time.Minute, Clock: clk})
+	r := subscribe(t, b)
+	if err := b.Create(context.Background(), &backend.Workload{Pod: testPod("u2", nil)}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Step(0)
+	r.waitState(t, "running", running)
+	if err := b.Delete(context.Background(), "u2", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	r.waitState(t, "Killing", func(s *backend.PodState) bool { return len(s.Events) > 0 && s.Events[0].Reason == "Killing" })
+	clk.Step(5 * time.Second)
+	end := r.waitState(t, "killed", func(s *backend.PodState) bool { return s.AllTerminated() })
+	if end.Containers[0].ExitCode != 137 || end.Containers[0].Reason != "Error" {
+		t.Errorf("killed container: %+v", end.Containers[0])
+	}
+}
+
+func TestExitAndRestartWithBackOff(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	b, _ := New(Config{Clock: clk, RestartBackOff: 10 * time.Second})
+	r := subscribe(t, b)
+	pod := testPod("u3", map[string]string{AnnotationExitAfter: "3s", AnnotationExitCode: "2"})
+	if err := b.Create(context.Background(), &backend.Workload{Pod: pod}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Step(0)
+	r.waitState(t, "running", running)
+	clk.Step(3 * time.Second)
+	crash := r.waitState(t, "CrashLoopBackOff", func(s *backend.PodState) bool {
+		return s.Containers[0].Reason == "CrashLoopBackOff"
+	})
+	c := crash.Containers[0]
+	if c.Last == nil || c.Last.ExitCode != 2 || c.Last.Reason != "Error" {
+		t.Errorf("last state after a crash: %+v", c.Last)
+	}
+	clk.Step(10 * time.Second)
+	again := r.waitState(t, "restarted", func(s *backend.PodState) bool { return running(s) && s.Containers[0].RestartCount == 1 })
+	if again.Containers[0].Last == nil {
+		t.Error("restarted container lost its last state")
+	}
+}
+
+func TestNeverRestartStaysTerminated(t *testing.T) {
+	b, _ := New(Config{})
+	r := subscribe(t, b)
+	pod := testPod("u4", nil)
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	if err := b.Create(context.Background(), &backend.Workload{Pod: pod}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitState(t, "running", running)
+	if err := b.ExitContainer("u4", "app", 0); err != nil {
+		t.Fatal(err)
+	}
+	st := r.waitState(t, "completed", func(s *backend.PodState) bool { return s.Containers[0].Reason == "Completed" })
+	if !st.AllTerminated() {
+		t.Error("a Never pod whose containers exited is not all terminated")
+	}
+}
+
+func TestFailuresAndHealth(t *testing.T) {
+	b, _ := New(Config{})
+	if err := b.Create(context.Background(), &backend.Workload{Pod: testPod("u5", map[string]string{AnnotationFailCreate: "no such image"})}); err == nil || errors.Is(err, backend.ErrRetryable) {
+		t.Errorf("fail-create annotation: %v, want a permanent error", err)
+	}
+	b.SetHealth(ErrUnhealthy)
+	if err := b.Health(context.Background()); err == nil {
+		t.Error("Health ok while unhealthy")
+	}
+	if err := b.Create(context.Background(), &backend.Workload{Pod: testPod("u6", nil)}); !errors.Is(err, backend.ErrRetryable) {
+		t.Errorf("create while unhealthy: %v, want retryable", err)
+	}
+	b.SetHealth(nil)
+	calls := 0
+	b.SetCreateHook(func(*backend.Workload) error {
+		calls++
+		if calls == 1 {
+			return backend.ErrRetryable
+		}
+		return nil
+	})
+	if err := b.Create(context.Background(), &backend.Workload{Pod: testPod("u6", nil)}); err == nil {
+		t.Error("hook error not returned")
+	}
+	if err := b.Create(context.Background(), &backend.Workload{Pod: testPod("u6", nil)}); err != nil {
+		t.Errorf("second create: %v", err)
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	b, _ := New(Config{})
+	r := subscribe(t, b)
+	pod := testPod("u7", nil)
+	if err := b.Create(context.Background(), &backend.Workload{Pod: pod}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitState(t, "running", running)
+	changed := pod.DeepCopy()
+	changed.Spec.Containers[0].Image = "hello:v2"
+	if err := b.Update(context.Background(), &backend.Workload{Pod: changed}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitState(t, "new image", func(s *backend.PodState) bool { return s.Containers[0].Image == "hello:v2" })
+	changed.Spec.Containers = append(changed.Spec.Containers, corev1.Container{Name: "extra"})
+	if err := b.Update(context.Background(), &backend.Workload{Pod: changed}); !errors.Is(err, backend.ErrNotSupported) {
+		t.Errorf("adding a container in place: %v, want ErrNotSupported", err)
+	}
+}
