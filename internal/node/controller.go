@@ -1,0 +1,72 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Controller keeps one virtual node registered, leased and up to date.
+type Controller struct {
+	cfg ControllerConfig
+}
+
+// NewController validates cfg and fills its defaults.
+func NewController(cfg ControllerConfig) (*Controller, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	return &Controller{cfg: cfg}, nil
+}
+
+// NodeName returns the name of the node.
+func (c *Controller) NodeName() string { return c.cfg.NodeName }
+
+// Register creates or updates the Node and writes its first status and
+// lease; call it before Run so that pods can be scheduled at once.
+func (c *Controller) Register(ctx context.Context) error {
+	if err := c.register(ctx); err != nil {
+		return err
+	}
+	if err := c.updateStatus(ctx, c.observe(ctx)); err != nil {
+		return err
+	}
+	return c.renewLease(ctx)
+}
+
+// Run renews the lease every RenewInterval, checks the backend every
+// HealthInterval and writes the status at once when what it observes
+// changes, and at least every StatusInterval. Errors are logged and
+// retried at the next tick. It returns when ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	log := slog.With("node", c.cfg.NodeName)
+	renew := c.cfg.Clock.NewTicker(c.cfg.RenewInterval)
+	defer renew.Stop()
+	health := c.cfg.Clock.NewTicker(c.cfg.HealthInterval)
+	defer health.Stop()
+	last := c.observe(ctx)
+	lastWrite := c.cfg.Clock.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-renew.C():
+			if err := c.renewLease(ctx); err != nil {
+				log.Warn("lease renewal failed", "err", err)
+			}
+		case <-health.C():
+			o := c.observe(ctx)
+			if o.equal(last) && c.cfg.Clock.Since(lastWrite) < c.cfg.StatusInterval-time.Second {
+				continue
+			}
+			if (o.healthErr == nil) != (last.healthErr == nil) {
+				log.Info("backend health changed", "healthy", o.healthErr == nil, "err", o.healthErr)
+			}
+			if err := c.updateStatus(ctx, o); err != nil {
+				log.Warn("node status update failed", "err", err)
+				continue
+			}
+			last, lastWrite = o, c.cfg.Clock.Now()
+		}
+	}
+}
