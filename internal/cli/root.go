@@ -7,6 +7,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/cli/controlplane"
 	"github.com/vnode-io/vnode/internal/cli/down"
+	"github.com/vnode-io/vnode/internal/cli/node"
 	"github.com/vnode-io/vnode/internal/cli/status"
 	"github.com/vnode-io/vnode/internal/cli/up"
 	"github.com/vnode-io/vnode/internal/cli/version"
@@ -29,6 +30,7 @@ cluster to run them on.`,
 		controlplane.NewCommand(),
 		up.NewCommand(),
 		down.NewCommand(),
+		node.NewCommand(),
 		status.NewCommand(),
 	)
 	return root

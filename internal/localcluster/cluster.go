@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/vnode-io/vnode/internal/hostaddr"
 	"github.com/vnode-io/vnode/internal/pki"
 	"github.com/vnode-io/vnode/internal/process"
 )
@@ -288,4 +289,15 @@ func LoadConfig(stateDir string) (Config, error) {
 	}
 	cfg.StateDir = stateDir
 	return cfg, nil
+}
+
+// resolveAdvertiseAddress picks the address the API server advertises.
+func resolveAdvertiseAddress(configured string) (net.IP, error) {
+	if configured != "" {
+		return net.ParseIP(configured).To4(), nil
+	}
+	if ip := hostaddr.Default(); ip != nil {
+		return ip, nil
+	}
+	return nil, fmt.Errorf("this machine has no non-loopback IPv4 address for the API server to advertise; pass --advertise-address")
 }

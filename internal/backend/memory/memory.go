@@ -199,13 +199,13 @@ func (b *Backend) start(uid types.UID) {
 		c := &st.InitContainers[i]
 		b.identify(uid, c)
 		*c = terminated(*c, 0, now, now)
-		st.Events = append(st.Events, startedEvents(c.Name, c.Image, now)...)
+		st.Events = append(st.Events, startedEvents(c.Name, now)...)
 	}
 	for i := range st.Containers {
 		c := &st.Containers[i]
 		b.identify(uid, c)
 		c.State, c.Reason, c.Message, c.StartedAt, c.Ready = backend.Running, "", "", now, true
-		st.Events = append(st.Events, startedEvents(c.Name, c.Image, now)...)
+		st.Events = append(st.Events, startedEvents(c.Name, now)...)
 	}
 	b.publishLocked(wl)
 	b.scheduleExit(wl)
@@ -216,9 +216,9 @@ func (b *Backend) identify(uid types.UID, c *backend.ContainerState) {
 	c.ImageID = "memory://" + c.Image
 }
 
-func startedEvents(container, image string, now time.Time) []backend.Event {
+func startedEvents(container string, now time.Time) []backend.Event {
+	// No Pulled event: nothing is pulled, and every event is an API write.
 	return []backend.Event{
-		{Type: corev1.EventTypeNormal, Reason: "Pulled", Message: fmt.Sprintf("Container image %q already present on machine", image), Container: container, Time: now},
 		{Type: corev1.EventTypeNormal, Reason: "Created", Message: "Created container " + container, Container: container, Time: now},
 		{Type: corev1.EventTypeNormal, Reason: "Started", Message: "Started container " + container, Container: container, Time: now},
 	}
@@ -309,7 +309,7 @@ func (b *Backend) restart(uid types.UID, name string) {
 		if c.Name == name && c.State == backend.Waiting {
 			c.State, c.Reason, c.Message, c.StartedAt, c.FinishedAt, c.ExitCode, c.Ready = backend.Running, "", "", now, time.Time{}, 0, true
 			c.RestartCount++
-			wl.state.Events = append(wl.state.Events, startedEvents(c.Name, c.Image, now)...)
+			wl.state.Events = append(wl.state.Events, startedEvents(c.Name, now)...)
 		}
 	}
 	b.publishLocked(wl)

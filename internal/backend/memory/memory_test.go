@@ -99,8 +99,8 @@ func TestLifecycle(t *testing.T) {
 	if st.IP != "10.241.0.2" || st.InitContainers[0].State != backend.Terminated || st.InitContainers[0].ExitCode != 0 {
 		t.Errorf("running state: %+v", st)
 	}
-	if len(st.Events) != 6 {
-		t.Errorf("got %d events, want Pulled, Created, Started for each container", len(st.Events))
+	if len(st.Events) != 4 {
+		t.Errorf("got %d events, want Created and Started for each container", len(st.Events))
 	}
 	list, err := b.List(context.Background())
 	if err != nil || len(list) != 1 || list[0].UID != "u1" {

@@ -1,16 +1,17 @@
-package localcluster
+// Package hostaddr finds the host's own IPv4 address: the one the API
+// server advertises and the virtual node reports as its InternalIP.
+package hostaddr
 
 import (
 	"bufio"
-	"fmt"
 	"net"
 	"os"
 	"strings"
 )
 
-// defaultRouteAddress returns the IPv4 address of the interface that holds
-// the default route, or of the first other non-loopback interface, or nil.
-func defaultRouteAddress() net.IP {
+// Default returns the IPv4 address of the interface that holds the
+// default route, or of the first other non-loopback interface, or nil.
+func Default() net.IP {
 	if name := defaultRouteInterface("/proc/net/route"); name != "" {
 		if iface, err := net.InterfaceByName(name); err == nil {
 			if ip := firstIPv4(iface); ip != nil {
@@ -63,15 +64,4 @@ func firstIPv4(iface *net.Interface) net.IP {
 		}
 	}
 	return nil
-}
-
-// resolveAdvertiseAddress picks the address the API server advertises.
-func resolveAdvertiseAddress(configured string) (net.IP, error) {
-	if configured != "" {
-		return net.ParseIP(configured).To4(), nil
-	}
-	if ip := defaultRouteAddress(); ip != nil {
-		return ip, nil
-	}
-	return nil, fmt.Errorf("this machine has no non-loopback IPv4 address for the API server to advertise; pass --advertise-address")
 }

@@ -1,0 +1,154 @@
+// Package agent assembles the node agent: an API client tuned for a busy
+// node, the event recorder, the node controller, the pod controller and
+// the metrics endpoint, run together until the context ends.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/node"
+	"github.com/vnode-io/vnode/internal/pods"
+)
+
+// Config configures the agent.
+type Config struct {
+	// REST is the API server connection; QPS and Burst are overridden.
+	REST *rest.Config
+	// QPS and Burst of the API client; 500 and 1000 when zero, so that the
+	// control plane, not the agent, limits a burst.
+	QPS   float32
+	Burst int
+	// Backend runs the workloads.
+	Backend backend.Backend
+	// RuntimeVersion names the backend in the node info.
+	RuntimeVersion string
+	// Node configures the Node object; Client, Provider and
+	// RuntimeVersion are filled in by Run.
+	Node node.ControllerConfig
+	// Workers for the pod controller.
+	Workers int
+	// MetricsAddr serves /metrics and /healthz; none when empty.
+	MetricsAddr string
+	// Ready, when set, is called once the node is registered and the pod
+	// controller has started.
+	Ready func(metricsAddr string)
+}
+
+// Run runs the agent until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.REST == nil || cfg.Backend == nil {
+		return errors.New("agent: REST and Backend are required")
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := pods.NewMetrics(reg)
+
+	restConfig := rest.CopyConfig(cfg.REST)
+	restConfig.QPS, restConfig.Burst = cfg.QPS, cfg.Burst
+	if restConfig.QPS == 0 {
+		restConfig.QPS = 500
+	}
+	if restConfig.Burst == 0 {
+		restConfig.Burst = 1000
+	}
+	restConfig.UserAgent = "vnode-node/" + cfg.Node.NodeName
+	restConfig.Wrap(metrics.WrapTransport)
+	client, err := kubernetes.NewForConfig(restConfig)
+	if err != nil {
+		return fmt.Errorf("agent: API client: %w", err)
+	}
+
+	nodeCfg := cfg.Node
+	nodeCfg.Client, nodeCfg.Provider, nodeCfg.RuntimeVersion = client, cfg.Backend, cfg.RuntimeVersion
+	nodes, err := node.NewController(nodeCfg)
+	if err != nil {
+		return err
+	}
+	if err := nodes.Register(ctx); err != nil {
+		return err
+	}
+
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "vnode", Host: nodes.NodeName()})
+
+	// Limits a container leaves unset default to the node's allocatable
+	// in the downward API; the backend's capacity at start stands for it.
+	capacity, err := cfg.Backend.Capacity(ctx)
+	if err != nil {
+		return fmt.Errorf("agent: backend capacity: %w", err)
+	}
+	podController, err := pods.NewController(pods.ControllerConfig{
+		Client: client, Backend: cfg.Backend, NodeName: nodes.NodeName(), HostIP: nodeCfg.InternalIP,
+		Workers: cfg.Workers, Recorder: recorder, Metrics: metrics,
+		Allocatable: func() corev1.ResourceList { return capacity },
+	})
+	if err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	metricsAddr := ""
+	if cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("agent: metrics address %s: %w", cfg.MetricsAddr, err)
+		}
+		metricsAddr = ln.Addr().String()
+		srv := metricsServer(reg)
+		wg.Go(func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("agent: metrics server: %w", err)
+			}
+		})
+		defer func() {
+			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(shutdownCtx)
+		}()
+	}
+	wg.Go(func() { nodes.Run(ctx) })
+	wg.Go(func() {
+		if err := podController.Run(ctx); err != nil {
+			errs <- err
+		}
+	})
+	slog.Info("node agent running", "node", nodes.NodeName(), "metrics", metricsAddr)
+	if cfg.Ready != nil {
+		cfg.Ready(metricsAddr)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		return err
+	}
+	wg.Wait()
+	return nil
+}
+
+func metricsServer(reg *prometheus.Registry) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}

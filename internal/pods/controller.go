@@ -1,0 +1,272 @@
+package pods
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+
+	"github.com/vnode-io/vnode/internal/backend"
+)
+
+// ControllerConfig configures a Controller.
+type ControllerConfig struct {
+	Client   kubernetes.Interface
+	Backend  backend.Backend
+	NodeName string
+	// HostIP is written as the pods' hostIP.
+	HostIP string
+	// Workers process the queue in parallel; 32 when zero.
+	Workers int
+	// OrphanGrace is how old a backend workload without a pod must be
+	// before it is deleted, so that creates in flight are left alone;
+	// 30s when zero.
+	OrphanGrace time.Duration
+	// GCInterval is how often orphans are looked for; 30s when zero.
+	GCInterval time.Duration
+	// Allocatable returns the node's allocatable resources, the default
+	// for limits a container does not set.
+	Allocatable func() corev1.ResourceList
+	Recorder    record.EventRecorder
+	Metrics     *Metrics
+	Clock       clock.Clock
+}
+
+func (c *ControllerConfig) defaults() error {
+	if c.Client == nil || c.Backend == nil || c.NodeName == "" || c.Recorder == nil {
+		return errors.New("pods: Client, Backend, NodeName and Recorder are required")
+	}
+	if c.Workers == 0 {
+		c.Workers = 32
+	}
+	if c.OrphanGrace == 0 {
+		c.OrphanGrace = 30 * time.Second
+	}
+	if c.GCInterval == 0 {
+		c.GCInterval = 30 * time.Second
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	return nil
+}
+
+// Controller drives the pods bound to one node through a backend.
+type Controller struct {
+	cfg      ControllerConfig
+	factory  informers.SharedInformerFactory
+	services informers.SharedInformerFactory
+	pods     corelisters.PodLister
+	podIndex cache.Indexer
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string]
+	refs     *refManager
+	resolver *resolver
+
+	mu sync.Mutex
+	// states holds the last state the backend pushed for each workload it
+	// runs; a workload created but not yet reported has a placeholder.
+	states map[types.UID]*backend.PodState
+	// uids maps pod keys to the UID last seen, to find the workload of a
+	// pod that has vanished from the API.
+	uids map[string]types.UID
+	// deleting records workloads whose deletion was asked of the backend.
+	deleting map[types.UID]bool
+	// failures holds why a pod's workload could not be created.
+	failures map[types.UID]*podFailure
+}
+
+const uidIndex = "uid"
+
+// NewController builds a controller; Run starts it.
+func NewController(cfg ControllerConfig) (*Controller, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	c := &Controller{
+		cfg: cfg,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			// Per-item exponential back-off only: a global token bucket
+			// would throttle a burst of healthy pods.
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 5*time.Minute),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pods"},
+		),
+		states:   map[types.UID]*backend.PodState{},
+		uids:     map[string]types.UID{},
+		deleting: map[types.UID]bool{},
+		failures: map[types.UID]*podFailure{},
+	}
+	c.factory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
+		}))
+	podInformer := c.factory.Core().V1().Pods()
+	if err := podInformer.Informer().AddIndexers(cache.Indexers{uidIndex: func(obj any) ([]string, error) {
+		return []string{string(obj.(*corev1.Pod).UID)}, nil
+	}}); err != nil {
+		return nil, fmt.Errorf("pods: %w", err)
+	}
+	_, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
+		DeleteFunc: c.enqueue,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pods: %w", err)
+	}
+	c.pods = podInformer.Lister()
+	c.podIndex = podInformer.Informer().GetIndexer()
+	// Services feed the service-link variables, as the kubelet's do.
+	c.services = informers.NewSharedInformerFactory(cfg.Client, 0)
+	serviceInformer := c.services.Core().V1().Services()
+	c.synced = []cache.InformerSynced{podInformer.Informer().HasSynced, serviceInformer.Informer().HasSynced}
+	c.refs = newRefManager(cfg.Client, func(key string) { c.queue.Add(key) })
+	c.resolver = &resolver{objects: c.refs, services: serviceInformer.Lister(), allocatable: cfg.Allocatable}
+	return c, nil
+}
+
+// enqueue adds the key of a pod (or of a deleted pod's tombstone).
+func (c *Controller) enqueue(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	c.queue.Add(key)
+}
+
+// Run adopts what the backend already runs, starts the informers and
+// workers, and blocks until ctx ends; then it stops taking work, lets the
+// workers finish their current item, and returns.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.queue.ShutDown()
+	defer c.refs.stopAll()
+	if err := c.adopt(ctx); err != nil {
+		return err
+	}
+	c.cfg.Backend.Subscribe(ctx, c.onBackendState)
+	c.factory.Start(ctx.Done())
+	c.services.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return fmt.Errorf("pods: informers did not sync: %w", ctx.Err())
+	}
+	slog.Info("pod controller started", "node", c.cfg.NodeName, "workers", c.cfg.Workers, "adopted", c.stateCount())
+	var wg sync.WaitGroup
+	for range c.cfg.Workers {
+		wg.Go(func() {
+			for c.processNext(ctx) {
+			}
+		})
+	}
+	wg.Go(func() { c.runGC(ctx) })
+	wg.Go(func() { c.reportQueue(ctx) })
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+	c.factory.Shutdown()
+	c.services.Shutdown()
+	return nil
+}
+
+// adopt loads the state of every workload the backend runs, so that a
+// restarted agent neither creates them again nor loses their status.
+func (c *Controller) adopt(ctx context.Context) error {
+	states, err := c.cfg.Backend.List(ctx)
+	if err != nil {
+		return fmt.Errorf("pods: list the backend's workloads: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range states {
+		c.states[st.UID] = st
+		c.uids[st.Namespace+"/"+st.Name] = st.UID
+	}
+	return nil
+}
+
+func (c *Controller) stateCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.states)
+}
+
+// onBackendState stores a pushed state, records its events and queues the
+// pod. It runs on the backend's delivery goroutine and never blocks.
+func (c *Controller) onBackendState(st *backend.PodState) {
+	c.recordEvents(st)
+	st.Events = nil
+	c.mu.Lock()
+	c.states[st.UID] = st
+	c.mu.Unlock()
+	c.queue.Add(st.Namespace + "/" + st.Name)
+}
+
+// processNext handles one key: forget it on success, re-add it with
+// back-off on a retryable failure.
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	start := c.cfg.Clock.Now()
+	err := c.sync(ctx, key)
+	c.cfg.Metrics.syncDuration.Observe(c.cfg.Clock.Since(start).Seconds())
+	if err == nil {
+		c.queue.Forget(key)
+		return true
+	}
+	if ctx.Err() == nil {
+		slog.Warn("pod sync failed; retrying", "pod", key, "retries", c.queue.NumRequeues(key), "err", err)
+		c.cfg.Metrics.syncErrors.Inc()
+	}
+	c.queue.AddRateLimited(key)
+	return true
+}
+
+// reportQueue samples the queue depth for the metrics.
+func (c *Controller) reportQueue(ctx context.Context) {
+	t := c.cfg.Clock.NewTimer(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+			c.cfg.Metrics.queueDepth.Set(float64(c.queue.Len()))
+			c.countPhases()
+			t.Reset(time.Second)
+		}
+	}
+}
+
+// countPhases updates the pods-by-phase gauge from the informer's store.
+func (c *Controller) countPhases() {
+	pods, err := c.pods.List(everything())
+	if err != nil {
+		return
+	}
+	counts := map[corev1.PodPhase]int{}
+	for _, p := range pods {
+		counts[p.Status.Phase]++
+	}
+	for _, phase := range []corev1.PodPhase{corev1.PodPending, corev1.PodRunning, corev1.PodSucceeded, corev1.PodFailed, corev1.PodUnknown} {
+		c.cfg.Metrics.podsByPhase.WithLabelValues(string(phase)).Set(float64(counts[phase]))
+	}
+}
