@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"runtime"
 
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"golang.org/x/sys/unix"
 
 	"github.com/vnode-io/vnode/internal/version"
 )

@@ -15,17 +15,17 @@ import (
 
 // Pod condition reasons the kubelet uses.
 const (
-	ReasonProviderFailed      = "ProviderFailed"
-	reasonContainersNotReady  = "ContainersNotReady"
-	reasonContainersNotInit   = "ContainersNotInitialized"
-	reasonPodCompleted        = "PodCompleted"
-	reasonContainerCreating   = "ContainerCreating"
-	reasonPodInitializing     = "PodInitializing"
-	reasonCreateConfigError   = "CreateContainerConfigError"
-	conditionReadyToStart     = corev1.PodReadyToStartContainers
-	conditionInitialized      = corev1.PodInitialized
-	conditionContainersReady  = corev1.ContainersReady
-	conditionReady            = corev1.PodReady
+	ReasonProviderFailed     = "ProviderFailed"
+	reasonContainersNotReady = "ContainersNotReady"
+	reasonContainersNotInit  = "ContainersNotInitialized"
+	reasonPodCompleted       = "PodCompleted"
+	reasonContainerCreating  = "ContainerCreating"
+	reasonPodInitializing    = "PodInitializing"
+	reasonCreateConfigError  = "CreateContainerConfigError"
+	conditionReadyToStart    = corev1.PodReadyToStartContainers
+	conditionInitialized     = corev1.PodInitialized
+	conditionContainersReady = corev1.ContainersReady
+	conditionReady           = corev1.PodReady
 )
 
 // statusInput is everything a pod's status depends on.
