@@ -141,7 +141,9 @@ func (m *refManager) watchLocked(k refKey) *watchedObject {
 	obj := &watchedObject{stop: make(chan struct{}), pods: map[types.UID]string{}}
 	notify := func(any) { m.notify(k) }
 	store, controller := cache.NewInformerWithOptions(cache.InformerOptions{
-		ListerWatcher: lw,
+		// The wrapper lets clients that cannot stream lists (the fake
+		// clientset) say so; the API server streams them.
+		ListerWatcher: cache.ToListWatcherWithWatchListSemantics(lw, m.client),
 		ObjectType:    example,
 		Handler: cache.ResourceEventHandlerFuncs{
 			AddFunc:    notify,

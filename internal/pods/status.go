@@ -78,8 +78,14 @@ func computeStatus(in statusInput) corev1.PodStatus {
 	} else if out.StartTime == nil {
 		out.StartTime = ptr.To(metav1.NewTime(in.now))
 	}
-	out.InitContainerStatuses = containerStatuses(pod.Spec.InitContainers, stateContainers(st, true), in.failure, true, pod.Status.InitContainerStatuses)
-	out.ContainerStatuses = containerStatuses(pod.Spec.Containers, stateContainers(st, false), in.failure, false, pod.Status.ContainerStatuses)
+	out.InitContainerStatuses = containerStatuses(pod.Spec.InitContainers, stateContainers(st, true), in.failure, reasonPodInitializing, true, pod.Status.InitContainerStatuses)
+	pendingReason := reasonContainerCreating
+	for _, c := range out.InitContainerStatuses {
+		if !c.Ready {
+			pendingReason = reasonPodInitializing
+		}
+	}
+	out.ContainerStatuses = containerStatuses(pod.Spec.Containers, stateContainers(st, false), in.failure, pendingReason, false, pod.Status.ContainerStatuses)
 	out.Phase = phase(pod, st, in.failure, out.InitContainerStatuses, out.ContainerStatuses)
 	if f := in.failure; f != nil && !f.Config {
 		out.Reason, out.Message = f.Reason, f.Message
@@ -103,8 +109,9 @@ func stateContainers(st *backend.PodState, init bool) []backend.ContainerState {
 }
 
 // containerStatuses maps the backend's container states onto the spec's
-// containers, in spec order.
-func containerStatuses(spec []corev1.Container, states []backend.ContainerState, failure *podFailure, init bool, previous []corev1.ContainerStatus) []corev1.ContainerStatus {
+// containers, in spec order; a container the backend has not reported
+// waits with pendingReason.
+func containerStatuses(spec []corev1.Container, states []backend.ContainerState, failure *podFailure, pendingReason string, init bool, previous []corev1.ContainerStatus) []corev1.ContainerStatus {
 	if len(spec) == 0 {
 		return nil
 	}
@@ -120,11 +127,7 @@ func containerStatuses(spec []corev1.Container, states []backend.ContainerState,
 		case !ok && failure != nil:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: waitingReason(failure), Message: failure.Message}
 		case !ok:
-			reason := reasonContainerCreating
-			if init {
-				reason = reasonPodInitializing
-			}
-			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason}
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: pendingReason}
 		default:
 			cs.State = containerState(s)
 			if s.Last != nil {

@@ -54,13 +54,17 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			"virtual nodes do not run DaemonSet pods: the node has no host to run them on")
 	}
 	if st == nil && !isTerminal(pod) {
-		if err := c.create(ctx, pod); err != nil {
-			return err
-		}
+		// A failed create is still reported on the pod before it is retried.
+		createErr := c.create(ctx, pod)
 		c.mu.Lock()
 		st = c.states[pod.UID]
 		c.mu.Unlock()
-	} else if st != nil {
+		if err := c.writeStatus(ctx, pod, st); err != nil {
+			return errors.Join(createErr, err)
+		}
+		return createErr
+	}
+	if st != nil {
 		if err := c.updateInPlace(ctx, pod, st); err != nil {
 			return err
 		}

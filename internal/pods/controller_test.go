@@ -1,0 +1,289 @@
+package pods
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/ptr"
+
+	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/backend/memory"
+)
+
+const testNode = "vn"
+
+type fixture struct {
+	t        *testing.T
+	client   *fake.Clientset
+	backend  *memory.Backend
+	recorder *record.FakeRecorder
+	ctrl     *Controller
+}
+
+func newFixture(t *testing.T, b *memory.Backend, objects ...runtime.Object) *fixture {
+	t.Helper()
+	client := fake.NewClientset(objects...)
+	if b == nil {
+		var err error
+		if b, err = memory.New(memory.Config{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := record.NewFakeRecorder(10000)
+	ctrl, err := NewController(ControllerConfig{
+		Client: client, Backend: b, NodeName: testNode, HostIP: "192.0.2.2", Recorder: rec,
+		Workers: 4, OrphanGrace: time.Millisecond, GCInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, client: client, backend: b, recorder: rec, ctrl: ctrl}
+}
+
+func (f *fixture) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		if err := f.ctrl.Run(ctx); err != nil {
+			f.t.Errorf("Run: %v", err)
+		}
+		close(done)
+	}()
+	f.t.Cleanup(func() { cancel(); <-done })
+}
+
+func (f *fixture) pod(name string) *corev1.Pod {
+	p, err := f.client.CoreV1().Pods("ns").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
+func (f *fixture) waitPod(name, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if p := f.pod(name); cond(p) {
+			return p
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("pod %s: timed out waiting for %s; now %+v", name, what, f.pod(name))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (f *fixture) waitEvent(substr string) {
+	f.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-f.recorder.Events:
+			if strings.Contains(e, substr) {
+				return
+			}
+		case <-timeout:
+			f.t.Fatalf("no event containing %q", substr)
+		}
+	}
+}
+
+// waitInformer waits until the controller's informer holds the pod in the
+// state cond wants. Tests that write the pod wait for it first: a status
+// write from an older copy would overwrite their change, because the fake
+// clientset, unlike the API server, neither refuses stale writes nor keeps
+// metadata out of status updates.
+func (f *fixture) waitInformer(name string, cond func(*corev1.Pod) bool) {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := f.ctrl.pods.Pods("ns").Get(name)
+		if err == nil && cond(p) {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("the informer never saw pod %s in the wanted state", name)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func newPod(name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID("uid-" + name)},
+		Spec: corev1.PodSpec{
+			NodeName: testNode, RestartPolicy: corev1.RestartPolicyAlways,
+			Containers: []corev1.Container{{Name: "app", Image: "hello"}},
+		},
+		Status: corev1.PodStatus{Phase: corev1.PodPending},
+	}
+}
+
+func running(p *corev1.Pod) bool { return p != nil && p.Status.Phase == corev1.PodRunning }
+
+func TestPodRunsAndIsDeletedWhenContainersStop(t *testing.T) {
+	b, _ := memory.New(memory.Config{StopDelay: 100 * time.Millisecond})
+	f := newFixture(t, b, newPod("web"))
+	f.run()
+	p := f.waitPod("web", "Running", running)
+	if p.Status.PodIP == "" || !p.Status.ContainerStatuses[0].Ready {
+		t.Errorf("status %+v", p.Status)
+	}
+	f.waitEvent("Started container app")
+	f.waitInformer("web", running)
+	p = f.pod("web")
+
+	// The API server marks the pod for deletion; the agent stops the
+	// workload and deletes the pod once the containers have stopped.
+	p.DeletionTimestamp = ptr.To(metav1.Now())
+	p.DeletionGracePeriodSeconds = ptr.To[int64](30)
+	if _, err := f.client.CoreV1().Pods("ns").Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitPod("web", "deletion", func(p *corev1.Pod) bool { return p == nil })
+	var deleteAction k8stesting.DeleteAction
+	for _, a := range f.client.Actions() {
+		if d, ok := a.(k8stesting.DeleteAction); ok && a.GetResource().Resource == "pods" {
+			deleteAction = d
+		}
+	}
+	opts := deleteAction.GetDeleteOptions()
+	if opts.GracePeriodSeconds == nil || *opts.GracePeriodSeconds != 0 || opts.Preconditions == nil || *opts.Preconditions.UID != "uid-web" {
+		t.Errorf("delete options %+v, want grace 0 and a UID precondition", opts)
+	}
+	if b.Len() != 0 {
+		t.Errorf("%d workloads left in the backend", b.Len())
+	}
+}
+
+func TestStatusIsWrittenOnlyOnChange(t *testing.T) {
+	f := newFixture(t, nil, newPod("web"))
+	f.run()
+	f.waitPod("web", "Running", running)
+	f.waitInformer("web", running)
+	count := func() int {
+		n := 0
+		for _, a := range f.client.Actions() {
+			if a.GetVerb() == "update" && a.GetSubresource() == "status" {
+				n++
+			}
+		}
+		return n
+	}
+	before := count()
+	// Requeue the pod a few times without any change.
+	for range 5 {
+		f.ctrl.queue.Add("ns/web")
+	}
+	time.Sleep(200 * time.Millisecond) // give the workers time to (not) write
+	if after := count(); after != before {
+		t.Errorf("%d status writes without a change", after-before)
+	}
+}
+
+func TestDaemonSetPodIsRefused(t *testing.T) {
+	pod := newPod("ds")
+	pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "agent", UID: "ds-uid", Controller: ptr.To(true)}}
+	f := newFixture(t, nil, pod)
+	f.run()
+	p := f.waitPod("ds", "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if p.Status.Reason != "DaemonSetNotSupported" {
+		t.Errorf("reason %q", p.Status.Reason)
+	}
+	f.waitEvent("DaemonSetNotSupported")
+	if f.backend.Creates() != 0 {
+		t.Error("a DaemonSet pod was run")
+	}
+}
+
+func TestMissingSecretWaitsAndStartsWhenCreated(t *testing.T) {
+	pod := newPod("needs-secret")
+	pod.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{
+		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "token"}, Key: "value"},
+	}}}
+	f := newFixture(t, nil, pod)
+	f.run()
+	p := f.waitPod("needs-secret", "CreateContainerConfigError", func(p *corev1.Pod) bool {
+		w := p.Status.ContainerStatuses
+		return len(w) == 1 && w[0].State.Waiting != nil && w[0].State.Waiting.Reason == "CreateContainerConfigError"
+	})
+	if !strings.Contains(p.Status.ContainerStatuses[0].State.Waiting.Message, `secret "token" not found`) {
+		t.Errorf("message %q", p.Status.ContainerStatuses[0].State.Waiting.Message)
+	}
+	f.waitEvent(`Error: secret "token" not found`)
+
+	_, err := f.client.CoreV1().Secrets("ns").Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: "ns"}, Data: map[string][]byte{"value": []byte("t0k3n")},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.waitPod("needs-secret", "Running", running)
+	w := f.backend.Workload("uid-needs-secret")
+	if w == nil {
+		t.Fatal("no workload")
+	}
+}
+
+func TestBackendFailureNeverPolicyFailsPod(t *testing.T) {
+	pod := newPod("refused")
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	pod.Annotations = map[string]string{memory.AnnotationFailCreate: "image too large"}
+	f := newFixture(t, nil, pod)
+	f.run()
+	p := f.waitPod("refused", "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if p.Status.Reason != ReasonProviderFailed || !strings.Contains(p.Status.Message, "image too large") {
+		t.Errorf("reason %q message %q", p.Status.Reason, p.Status.Message)
+	}
+	f.waitEvent("ProviderFailed")
+}
+
+func TestRetryableFailureIsRetried(t *testing.T) {
+	b, _ := memory.New(memory.Config{})
+	calls := 0
+	b.SetCreateHook(func(*backend.Workload) error {
+		calls++
+		if calls <= 2 {
+			return backend.ErrRetryable
+		}
+		return nil
+	})
+	f := newFixture(t, b, newPod("flaky"))
+	f.run()
+	f.waitEvent("ProviderFailed")
+	f.waitPod("flaky", "Running", running)
+}
+
+func TestAdoptsExistingWorkloadsAndCollectsOrphans(t *testing.T) {
+	b, _ := memory.New(memory.Config{})
+	pod := newPod("kept")
+	orphan := newPod("orphan")
+	for _, p := range []*corev1.Pod{pod, orphan} {
+		if err := b.Create(context.Background(), &backend.Workload{Pod: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := newFixture(t, b, pod) // the orphan's pod no longer exists
+	f.run()
+	f.waitPod("kept", "Running", running)
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Workload("uid-orphan") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the orphaned workload was not deleted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b.Creates() != 2 || b.Workload("uid-kept") == nil {
+		t.Errorf("creates %d; the adopted workload must be neither created again nor deleted", b.Creates())
+	}
+}

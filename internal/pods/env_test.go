@@ -1,0 +1,201 @@
+package pods
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/vnode-io/vnode/internal/backend"
+)
+
+type mapSource struct {
+	secrets    map[string]*corev1.Secret
+	configMaps map[string]*corev1.ConfigMap
+}
+
+func (m mapSource) secret(_ context.Context, _, name string) (*corev1.Secret, bool, error) {
+	s, ok := m.secrets[name]
+	return s, ok, nil
+}
+
+func (m mapSource) configMap(_ context.Context, _, name string) (*corev1.ConfigMap, bool, error) {
+	c, ok := m.configMaps[name]
+	return c, ok, nil
+}
+
+func envPod(c corev1.Container) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "uid-1", Labels: map[string]string{"app": "web"}},
+		Spec:       corev1.PodSpec{NodeName: "vn", ServiceAccountName: "sa", Containers: []corev1.Container{c}, EnableServiceLinks: ptr.To(false)},
+		Status:     corev1.PodStatus{PodIP: "10.241.0.9", HostIP: "192.0.2.2"},
+	}
+}
+
+func source() mapSource {
+	return mapSource{
+		secrets: map[string]*corev1.Secret{"db": {Data: map[string][]byte{"password": []byte("s3cret"), "user": []byte("admin")}}},
+		configMaps: map[string]*corev1.ConfigMap{"cfg": {Data: map[string]string{"MODE": "fast", "LEVEL": "3", "bad-name!": "x"}}},
+	}
+}
+
+func envMap(env []backend.EnvVar) map[string]backend.EnvVar {
+	m := map[string]backend.EnvVar{}
+	for _, e := range env {
+		m[e.Name] = e
+	}
+	return m
+}
+
+func TestContainerEnv(t *testing.T) {
+	c := corev1.Container{
+		Name: "app",
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
+		},
+		EnvFrom: []corev1.EnvFromSource{
+			{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}},
+			{Prefix: "DB_", SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}}},
+		},
+		Env: []corev1.EnvVar{
+			{Name: "MODE", Value: "slow"}, // env wins over envFrom
+			{Name: "GREETING", Value: "mode=$(MODE) level=$(LEVEL) keep=$(UNDEFINED) dollar=$$(MODE)"},
+			{Name: "PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}},
+			{Name: "URL", Value: "postgres://$(DB_user):$(PASSWORD)@db"},
+			{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+			{Name: "APP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['app']"}}},
+			{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+			{Name: "NODE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+			{Name: "CPU_MILLI", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "requests.cpu", Divisor: resource.MustParse("1m")}}},
+			{Name: "MEM_MI", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("1Mi")}}},
+			{Name: "CPU_LIMIT", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu"}}},
+			{Name: "OPTIONAL", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "absent"}, Key: "k", Optional: ptr.To(true)}}},
+		},
+	}
+	r := &resolver{objects: source(), allocatable: func() corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8")}
+	}}
+	env, err := r.containerEnv(context.Background(), envPod(c), &c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := envMap(env)
+	want := map[string]string{
+		"MODE": "slow", "LEVEL": "3", "DB_password": "s3cret", "DB_user": "admin",
+		"GREETING":  "mode=slow level=3 keep=$(UNDEFINED) dollar=$(MODE)",
+		"PASSWORD":  "s3cret",
+		"URL":       "postgres://admin:s3cret@db",
+		"POD_NAME":  "web",
+		"APP":       "web",
+		"POD_IP":    "10.241.0.9",
+		"NODE":      "vn",
+		"CPU_MILLI": "250",
+		"MEM_MI":    "128",
+		"CPU_LIMIT": "8",
+	}
+	for k, v := range want {
+		if got[k].Value != v {
+			t.Errorf("%s = %q, want %q", k, got[k].Value, v)
+		}
+	}
+	for _, k := range []string{"DB_password", "PASSWORD", "URL"} {
+		if !got[k].Secret {
+			t.Errorf("%s came from a Secret but is not marked secret", k)
+		}
+	}
+	for _, k := range []string{"MODE", "GREETING", "POD_NAME"} {
+		if got[k].Secret {
+			t.Errorf("%s is marked secret", k)
+		}
+	}
+	if _, ok := got["OPTIONAL"]; ok {
+		t.Error("an optional reference to a missing secret defined the variable")
+	}
+	if _, ok := got["bad-name!"]; ok {
+		t.Error("an invalid variable name from envFrom was kept")
+	}
+}
+
+func TestMissingReferencesAreConfigErrors(t *testing.T) {
+	ref := func(name, key string) *corev1.EnvVarSource {
+		return &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: name}, Key: key}}
+	}
+	for _, tc := range []struct {
+		name string
+		env  corev1.EnvVar
+		want string
+	}{
+		{"missing secret", corev1.EnvVar{Name: "A", ValueFrom: ref("absent", "k")}, `secret "absent" not found`},
+		{"missing key", corev1.EnvVar{Name: "A", ValueFrom: ref("db", "nope")}, "couldn't find key nope in Secret ns/db"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := corev1.Container{Name: "app", Env: []corev1.EnvVar{tc.env}}
+			r := &resolver{objects: source()}
+			_, err := r.containerEnv(context.Background(), envPod(c), &c, nil)
+			var cfgErr *configError
+			if !errors.As(err, &cfgErr) || cfgErr.message != tc.want {
+				t.Errorf("err = %v, want config error %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestVolumeFiles(t *testing.T) {
+	pod := envPod(corev1.Container{Name: "app"})
+	pod.Spec.Volumes = []corev1.Volume{
+		{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"},
+			Items:                []corev1.KeyToPath{{Key: "MODE", Path: "conf/mode", Mode: ptr.To[int32](0o600)}},
+		}}},
+		{Name: "db", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "db"}}},
+		{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+			{Path: "name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}},
+		}}}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	r := &resolver{objects: source()}
+	vols, err := r.volumes(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := vols["cfg"]; len(f) != 1 || f[0].Path != "conf/mode" || string(f[0].Data) != "fast" || f[0].Mode != 0o600 || f[0].Secret {
+		t.Errorf("configMap files %+v", f)
+	}
+	if f := vols["db"]; len(f) != 2 || !f[0].Secret || f[0].Mode != 0o644 {
+		t.Errorf("secret files %+v", f)
+	}
+	if f := vols["info"]; len(f) != 1 || string(f[0].Data) != "web" {
+		t.Errorf("downward API files %+v", f)
+	}
+	if _, ok := vols["scratch"]; ok {
+		t.Error("an emptyDir got files")
+	}
+}
+
+func TestExpand(t *testing.T) {
+	lookup := func(name string) (string, bool, bool) {
+		switch name {
+		case "A":
+			return "1", false, true
+		case "S":
+			return "x", true, true
+		}
+		return "", false, false
+	}
+	for in, want := range map[string]string{
+		"plain": "plain", "$(A)": "1", "$(A)$(A)": "11", "$$(A)": "$(A)", "$(B)": "$(B)",
+		"$(A": "$(A", "a$b": "a$b", "end$": "end$", "$(S)-$(A)": "x-1",
+	} {
+		if got, _ := expand(in, lookup); got != want {
+			t.Errorf("expand(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if _, secret := expand("$(S)", lookup); !secret {
+		t.Error("a secret value expanded into another was not marked secret")
+	}
+}
