@@ -38,7 +38,7 @@ func envPod(c corev1.Container) *corev1.Pod {
 
 func source() mapSource {
 	return mapSource{
-		secrets: map[string]*corev1.Secret{"db": {Data: map[string][]byte{"password": []byte("s3cret"), "user": []byte("admin")}}},
+		secrets:    map[string]*corev1.Secret{"db": {Data: map[string][]byte{"password": []byte("s3cret"), "user": []byte("admin")}}},
 		configMaps: map[string]*corev1.ConfigMap{"cfg": {Data: map[string]string{"MODE": "fast", "LEVEL": "3", "bad-name!": "x"}}},
 	}
 }
