@@ -7,7 +7,7 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 LDFLAGS     := -X github.com/vnode-io/vnode/internal/version.Version=$(VERSION)
 E2E_TIMEOUT ?= 60m
 
-.PHONY: help build controlplane prereqs up down status test lint unit e2e clean
+.PHONY: help build controlplane prereqs up down status test lint unit e2e bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -47,3 +47,6 @@ e2e: controlplane ## end-to-end tests on real local clusters
 
 clean: ## remove build output (the binary cache stays)
 	rm -rf $(BIN)
+
+bench: controlplane ## benchmarks of the node agent on a real local cluster (results: docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/

@@ -91,6 +91,8 @@ type Controller struct {
 	deleting map[types.UID]bool
 	// failures holds why a pod's workload could not be created.
 	failures map[types.UID]*podFailure
+	// awaitingPush marks workloads created but not yet reported.
+	awaitingPush map[types.UID]bool
 }
 
 const uidIndex = "uid"
@@ -106,12 +108,14 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 			// Per-item exponential back-off only: a global token bucket
 			// would throttle a burst of healthy pods.
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 5*time.Minute),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pods"},
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pods", MetricsProvider: cfg.Metrics},
 		),
 		states:   map[types.UID]*backend.PodState{},
 		uids:     map[string]types.UID{},
 		deleting: map[types.UID]bool{},
 		failures: map[types.UID]*podFailure{},
+
+		awaitingPush: map[types.UID]bool{},
 	}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -175,7 +179,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		})
 	}
 	wg.Go(func() { c.runGC(ctx) })
-	wg.Go(func() { c.reportQueue(ctx) })
+	wg.Go(func() { c.reportPhases(ctx) })
 	<-ctx.Done()
 	c.queue.ShutDown()
 	wg.Wait()
@@ -213,6 +217,7 @@ func (c *Controller) onBackendState(st *backend.PodState) {
 	st.Events = nil
 	c.mu.Lock()
 	c.states[st.UID] = st
+	delete(c.awaitingPush, st.UID)
 	c.mu.Unlock()
 	c.queue.Add(st.Namespace + "/" + st.Name)
 }
@@ -240,18 +245,22 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	return true
 }
 
-// reportQueue samples the queue depth for the metrics.
-func (c *Controller) reportQueue(ctx context.Context) {
-	t := c.cfg.Clock.NewTimer(time.Second)
+// reportPhases samples the pods' phases for the metrics every second.
+func (c *Controller) reportPhases(ctx context.Context) {
+	c.every(ctx, time.Second, c.countPhases)
+}
+
+// every calls fn every interval on the controller's clock until ctx ends.
+func (c *Controller) every(ctx context.Context, interval time.Duration, fn func()) {
+	t := c.cfg.Clock.NewTimer(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
-			c.cfg.Metrics.queueDepth.Set(float64(c.queue.Len()))
-			c.countPhases()
-			t.Reset(time.Second)
+			fn()
+			t.Reset(interval)
 		}
 	}
 }

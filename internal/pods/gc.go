@@ -11,17 +11,7 @@ import (
 // longer exists (after OrphanGrace, so creates in flight are spared), and
 // drops states kept for pods that are gone.
 func (c *Controller) runGC(ctx context.Context) {
-	t := c.cfg.Clock.NewTimer(c.cfg.GCInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-			c.collect(ctx)
-			t.Reset(c.cfg.GCInterval)
-		}
-	}
+	c.every(ctx, c.cfg.GCInterval, func() { c.collect(ctx) })
 }
 
 // collect runs one garbage collection.
@@ -50,6 +40,7 @@ func (c *Controller) collect(ctx context.Context) {
 			delete(c.states, uid)
 			delete(c.deleting, uid)
 			delete(c.failures, uid)
+			delete(c.awaitingPush, uid)
 		}
 	}
 }

@@ -9,12 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 )
 
 // Metrics are the pod controller's Prometheus metrics.
 type Metrics struct {
 	podsByPhase  *prometheus.GaugeVec
 	queueDepth   prometheus.Gauge
+	queue        queueMetrics
 	syncDuration prometheus.Histogram
 	syncErrors   prometheus.Counter
 	podStart     prometheus.Histogram
@@ -34,6 +36,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vnode_pod_queue_depth", Help: "Pods waiting in the work queue.",
 		}),
+		queue: newQueueMetrics(),
 		syncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "vnode_pod_sync_duration_seconds", Help: "Time to sync one pod.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
@@ -56,7 +59,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		firstSeen: map[types.UID]time.Time{},
 	}
 	if reg != nil {
-		reg.MustRegister(m.podsByPhase, m.queueDepth, m.syncDuration, m.syncErrors, m.podStart, m.deletions, m.apiRequests)
+		reg.MustRegister(m.podsByPhase, m.queueDepth, m.syncDuration, m.syncErrors, m.podStart, m.deletions, m.apiRequests,
+			m.queue.adds, m.queue.latency, m.queue.work, m.queue.unfinished, m.queue.longest, m.queue.retries)
 	}
 	return m
 }
@@ -84,11 +88,16 @@ func (m *Metrics) seen(uid types.UID, now time.Time) {
 	}
 }
 
-func (m *Metrics) observeDeleted(pod *corev1.Pod, _ time.Time) {
+func (m *Metrics) observeDeleted(pod *corev1.Pod) {
 	m.deletions.Inc()
+	m.forget(pod.UID)
+}
+
+// forget drops what is kept about a pod that is gone.
+func (m *Metrics) forget(uid types.UID) {
 	m.mu.Lock()
-	delete(m.firstSeen, pod.UID)
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	delete(m.firstSeen, uid)
 }
 
 // WrapTransport instruments an HTTP transport to the API server; use it as
@@ -113,3 +122,39 @@ func (m *Metrics) WrapTransport(rt http.RoundTripper) http.RoundTripper {
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// queueMetrics describe the pod work queue; Metrics hands them to the
+// queue as its workqueue.MetricsProvider.
+type queueMetrics struct {
+	adds, retries       prometheus.Counter
+	latency, work       prometheus.Histogram
+	unfinished, longest prometheus.Gauge
+}
+
+func newQueueMetrics() queueMetrics {
+	buckets := prometheus.ExponentialBuckets(0.0001, 2, 18)
+	return queueMetrics{
+		adds:       prometheus.NewCounter(prometheus.CounterOpts{Name: "vnode_pod_queue_adds_total", Help: "Pods added to the work queue."}),
+		retries:    prometheus.NewCounter(prometheus.CounterOpts{Name: "vnode_pod_queue_retries_total", Help: "Pods re-added with back-off."}),
+		latency:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vnode_pod_queue_latency_seconds", Help: "Time a pod waits in the queue before a worker takes it.", Buckets: buckets}),
+		work:       prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vnode_pod_queue_work_duration_seconds", Help: "Time a worker spends on a pod.", Buckets: buckets}),
+		unfinished: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vnode_pod_queue_unfinished_work_seconds", Help: "Seconds of work in progress not yet observed by work_duration."}),
+		longest:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "vnode_pod_queue_longest_running_processor_seconds", Help: "How long the longest running worker has been at its pod."}),
+	}
+}
+
+// The methods below implement workqueue.MetricsProvider for the one queue.
+
+func (m *Metrics) NewDepthMetric(string) workqueue.GaugeMetric            { return m.queueDepth }
+func (m *Metrics) NewAddsMetric(string) workqueue.CounterMetric           { return m.queue.adds }
+func (m *Metrics) NewLatencyMetric(string) workqueue.HistogramMetric      { return m.queue.latency }
+func (m *Metrics) NewWorkDurationMetric(string) workqueue.HistogramMetric { return m.queue.work }
+func (m *Metrics) NewRetriesMetric(string) workqueue.CounterMetric        { return m.queue.retries }
+func (m *Metrics) NewUnfinishedWorkSecondsMetric(string) workqueue.SettableGaugeMetric {
+	return m.queue.unfinished
+}
+func (m *Metrics) NewLongestRunningProcessorSecondsMetric(string) workqueue.SettableGaugeMetric {
+	return m.queue.longest
+}
+
+var _ workqueue.MetricsProvider = (*Metrics)(nil)

@@ -107,36 +107,23 @@ func (m *refManager) releaseLocked(uid types.UID, old, keep []refKey) {
 
 // watchLocked starts a watch on the single object k.
 func (m *refManager) watchLocked(k refKey) *watchedObject {
-	selector := fields.OneTermEqualSelector("metadata.name", k.name).String()
 	var lw *cache.ListWatch
 	var example runtime.Object
 	switch k.kind {
 	case kindSecret:
 		example = &corev1.Secret{}
 		secrets := m.client.CoreV1().Secrets(k.namespace)
-		lw = &cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				o.FieldSelector = selector
-				return secrets.List(ctx, o)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				o.FieldSelector = selector
-				return secrets.Watch(ctx, o)
-			},
-		}
+		lw = nameListWatch(k.name,
+			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return secrets.List(ctx, o) },
+			secrets.Watch)
 	default:
 		example = &corev1.ConfigMap{}
 		configMaps := m.client.CoreV1().ConfigMaps(k.namespace)
-		lw = &cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				o.FieldSelector = selector
+		lw = nameListWatch(k.name,
+			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 				return configMaps.List(ctx, o)
 			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				o.FieldSelector = selector
-				return configMaps.Watch(ctx, o)
-			},
-		}
+			configMaps.Watch)
 	}
 	obj := &watchedObject{stop: make(chan struct{}), pods: map[types.UID]string{}}
 	notify := func(any) { m.notify(k) }
@@ -154,6 +141,24 @@ func (m *refManager) watchLocked(k refKey) *watchedObject {
 	obj.store, obj.synced = store, controller.HasSynced
 	go controller.Run(obj.stop)
 	return obj
+}
+
+// nameListWatch lists and watches the one object called name.
+func nameListWatch(name string,
+	list func(context.Context, metav1.ListOptions) (runtime.Object, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
+) *cache.ListWatch {
+	selector := fields.OneTermEqualSelector("metadata.name", name).String()
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = selector
+			return list(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = selector
+			return watchFn(ctx, o)
+		},
+	}
 }
 
 // notify requeues every pod that references k.

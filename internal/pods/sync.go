@@ -58,7 +58,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		createErr := c.create(ctx, pod)
 		c.mu.Lock()
 		st = c.states[pod.UID]
+		awaiting := c.awaitingPush[pod.UID]
 		c.mu.Unlock()
+		if createErr == nil && awaiting {
+			// The backend's first push queues the pod again: writing the
+			// placeholder now would spend an API write that the push's
+			// status makes moot, on the busiest path of a burst.
+			return nil
+		}
 		if err := c.writeStatus(ctx, pod, st); err != nil {
 			return errors.Join(createErr, err)
 		}
@@ -89,6 +96,7 @@ func (c *Controller) syncGone(ctx context.Context, key string) error {
 	delete(c.failures, uid)
 	c.mu.Unlock()
 	c.refs.forget(uid)
+	c.cfg.Metrics.forget(uid)
 	return nil
 }
 
@@ -126,7 +134,7 @@ func (c *Controller) syncDeleting(ctx context.Context, pod *corev1.Pod, st *back
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("delete pod: %w", err)
 	}
-	c.cfg.Metrics.observeDeleted(pod, c.cfg.Clock.Now())
+	c.cfg.Metrics.observeDeleted(pod)
 	return nil
 }
 
@@ -152,6 +160,7 @@ func (c *Controller) create(ctx context.Context, pod *corev1.Pod) error {
 		c.mu.Lock()
 		if _, reported := c.states[pod.UID]; !reported {
 			c.states[pod.UID] = placeholderState(pod)
+			c.awaitingPush[pod.UID] = true
 		}
 		c.mu.Unlock()
 		return nil

@@ -133,6 +133,8 @@ func TestTerminate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Until the child has exec'd, its command line is still the parent's.
+	waitFor(t, "the child to exec sleep", 5*time.Second, func() bool { return Running(p.Pid(), "301") })
 	Terminate(p.Pid(), "301", 5*time.Second)
 	select {
 	case <-p.Done():

@@ -182,12 +182,21 @@ func (b *Backend) afterFunc(d time.Duration, fn func()) clock.Timer {
 	return b.cfg.Clock.AfterFunc(d, func() { go fn() })
 }
 
+// liveLocked returns the workload of uid unless it is gone or being
+// deleted; timers that fire late find nothing to do.
+func (b *Backend) liveLocked(uid types.UID) *workload {
+	if wl, ok := b.workloads[uid]; ok && !wl.deleting {
+		return wl
+	}
+	return nil
+}
+
 // start runs the init containers to completion and starts the containers.
 func (b *Backend) start(uid types.UID) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	wl, ok := b.workloads[uid]
-	if !ok || wl.deleting {
+	wl := b.liveLocked(uid)
+	if wl == nil {
 		return
 	}
 	now := b.cfg.Clock.Now()
@@ -299,8 +308,8 @@ func (b *Backend) scheduleRestart(wl *workload, i int) {
 func (b *Backend) restart(uid types.UID, name string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	wl, ok := b.workloads[uid]
-	if !ok || wl.deleting {
+	wl := b.liveLocked(uid)
+	if wl == nil {
 		return
 	}
 	now := b.cfg.Clock.Now()

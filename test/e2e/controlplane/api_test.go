@@ -30,18 +30,7 @@ import (
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
-func newNamespace(t *testing.T) string {
-	t.Helper()
-	ns, err := env.client.CoreV1().Namespaces().Create(context.Background(),
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = env.client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
-	})
-	return ns.Name
-}
+func newNamespace(t *testing.T) string { return framework.NewNamespace(t, env.client) }
 
 func TestAPIServerVersion(t *testing.T) {
 	info, err := env.client.Discovery().ServerVersion()

@@ -15,6 +15,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/vnode-io/vnode/internal/k8sbin"
 	"github.com/vnode-io/vnode/internal/localcluster"
 )
@@ -134,4 +138,19 @@ func ProcessesMentioning(s string) []int {
 		pids = append(pids, pid)
 	}
 	return pids
+}
+
+// NewNamespace creates a namespace with a generated name and deletes it
+// when the test ends.
+func NewNamespace(t testing.TB, client kubernetes.Interface) string {
+	t.Helper()
+	ns, err := client.CoreV1().Namespaces().Create(context.Background(),
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
+	})
+	return ns.Name
 }

@@ -7,21 +7,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
+
+	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
-func newNamespace(t *testing.T) string {
-	t.Helper()
-	ns, err := env.client.CoreV1().Namespaces().Create(context.Background(),
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-"}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = env.client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
-	})
-	return ns.Name
-}
+func newNamespace(t *testing.T) string { return framework.NewNamespace(t, env.client) }
 
 // akSample is the AKS documentation's virtual-node sample Deployment, with
 // its nodeSelector and tolerations unchanged.
@@ -85,12 +77,17 @@ func countRunningReady(pods []corev1.Pod) int {
 
 func scale(t *testing.T, ns, name string, replicas int32) {
 	t.Helper()
-	s, err := env.client.AppsV1().Deployments(ns).GetScale(context.Background(), name, metav1.GetOptions{})
+	// The deployment controller writes the object too: retry on conflict.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		s, err := env.client.AppsV1().Deployments(ns).GetScale(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		s.Spec.Replicas = replicas
+		_, err = env.client.AppsV1().Deployments(ns).UpdateScale(context.Background(), name, s, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	s.Spec.Replicas = replicas
-	if _, err := env.client.AppsV1().Deployments(ns).UpdateScale(context.Background(), name, s, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
