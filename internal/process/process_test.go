@@ -59,9 +59,8 @@ func TestStartStop(t *testing.T) {
 	if err != nil || pid != p.Pid() {
 		t.Fatalf("pid file: %d, %v; want %d", pid, err, p.Pid())
 	}
-	if !Running(pid, "sleep") {
-		t.Fatal("process not running")
-	}
+	// Until the child has exec'd, its command line is still the parent's.
+	waitFor(t, "the child to exec", 5*time.Second, func() bool { return Running(pid, "sleep") })
 	if Running(pid, "some-other-program") {
 		t.Error("Running matched a process by the wrong marker")
 	}
@@ -115,9 +114,7 @@ func TestChildDiesWithParent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("helper said %q", line)
 	}
-	if !Running(childPid, "sleep") {
-		t.Fatal("child not running")
-	}
+	waitFor(t, "the child to exec sleep", 5*time.Second, func() bool { return Running(childPid, "sleep") })
 	if err := parent.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
