@@ -182,17 +182,18 @@ func currentRSS(pid int) int64 {
 // podTimes records, from one watch, when each pod was first seen bound
 // and first seen Running, and when it disappeared.
 type podTimes struct {
-	mu      sync.Mutex
-	created map[types.UID]time.Time
-	bound   map[types.UID]time.Time
-	running map[types.UID]time.Time
-	deleted map[types.UID]time.Time
+	mu          sync.Mutex
+	created     map[types.UID]time.Time
+	bound       map[types.UID]time.Time
+	terminating map[types.UID]time.Time
+	running     map[types.UID]time.Time
+	deleted     map[types.UID]time.Time
 }
 
 // watchPods records pod transitions through an informer, which re-lists
 // and re-watches by itself if the API server drops a slow watch.
 func watchPods(ctx context.Context, b *testing.B, ns string) *podTimes {
-	pt := &podTimes{created: map[types.UID]time.Time{}, bound: map[types.UID]time.Time{}, running: map[types.UID]time.Time{}, deleted: map[types.UID]time.Time{}}
+	pt := &podTimes{created: map[types.UID]time.Time{}, bound: map[types.UID]time.Time{}, terminating: map[types.UID]time.Time{}, running: map[types.UID]time.Time{}, deleted: map[types.UID]time.Time{}}
 	factory := informers.NewSharedInformerFactoryWithOptions(env.client, 0, informers.WithNamespace(ns))
 	observe := func(obj any, deleted bool) {
 		pod, ok := obj.(*corev1.Pod)
@@ -213,6 +214,11 @@ func watchPods(ctx context.Context, b *testing.B, ns string) *podTimes {
 		if pod.Spec.NodeName != "" {
 			if _, seen := pt.bound[pod.UID]; !seen {
 				pt.bound[pod.UID] = now
+			}
+		}
+		if pod.DeletionTimestamp != nil {
+			if _, seen := pt.terminating[pod.UID]; !seen {
+				pt.terminating[pod.UID] = now
 			}
 		}
 		if pod.Status.Phase == corev1.PodRunning {
@@ -243,14 +249,14 @@ func (pt *podTimes) counts() (running, deleted int) {
 	return len(pt.running), len(pt.deleted)
 }
 
-// lags returns the sorted bind→Running lags.
-func (pt *podTimes) lags() []time.Duration {
+// lags returns the sorted lags between two recorded moments of each pod.
+func (pt *podTimes) lags(from, to map[types.UID]time.Time) []time.Duration {
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
 	var out []time.Duration
-	for uid, r := range pt.running {
-		if bnd, ok := pt.bound[uid]; ok {
-			out = append(out, r.Sub(bnd))
+	for uid, end := range to {
+		if begin, ok := from[uid]; ok {
+			out = append(out, end.Sub(begin))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
@@ -349,7 +355,7 @@ func burst(b *testing.B, n int32) {
 	setScale(b, ns, n)
 	waitUntil(b, fmt.Sprintf("%d pods Running", n), 20*time.Minute, func() bool { r, _ := pt.counts(); return r >= int(n) })
 	allRunning := time.Since(start)
-	lags := pt.lags()
+	lags := pt.lags(pt.bound, pt.running)
 	mAfter, err := agentMetrics()
 	if err != nil {
 		b.Fatal(err)
@@ -372,6 +378,11 @@ func burst(b *testing.B, n int32) {
 		b.Fatalf("after scaling to 0: %v pods left (%v)", len(left.Items), err)
 	}
 	peak, cpuAfter := procStats(pid)
+	// With no stop delay the backend finishes at once, so the lag from a
+	// pod's deletion timestamp to its removal is the agent's deletion path.
+	deletes := pt.lags(pt.terminating, pt.deleted)
+	b.ReportMetric(float64(percentile(deletes, 0.5).Milliseconds()), "terminating-to-gone-p50-ms")
+	b.ReportMetric(float64(percentile(deletes, 0.99).Milliseconds()), "terminating-to-gone-p99-ms")
 
 	b.ReportMetric(allRunning.Seconds(), "s-to-all-running")
 	b.ReportMetric(float64(percentile(lags, 0.5).Milliseconds()), "bind-to-running-p50-ms")
