@@ -23,8 +23,15 @@ type Metrics struct {
 	deletions    prometheus.Counter
 	apiRequests  *prometheus.HistogramVec
 
-	mu        sync.Mutex
-	firstSeen map[types.UID]time.Time
+	mu sync.Mutex
+	// starts tracks each pod from the agent first seeing it until it is
+	// first written Running.
+	starts map[types.UID]podStart
+}
+
+type podStart struct {
+	seen    time.Time
+	running bool
 }
 
 // NewMetrics creates the metrics and registers them with reg (none when nil).
@@ -56,7 +63,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vnode_api_request_duration_seconds", Help: "Latency of the agent's requests to the API server.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}, []string{"verb", "code"}),
-		firstSeen: map[types.UID]time.Time{},
+		starts: map[types.UID]podStart{},
 	}
 	if reg != nil {
 		reg.MustRegister(m.podsByPhase, m.queueDepth, m.syncDuration, m.syncErrors, m.podStart, m.deletions, m.apiRequests,
@@ -65,17 +72,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// observeStatus records the first time a pod is written Running.
+// observeStatus records the first time a pod is written Running; later
+// restarts do not count.
 func (m *Metrics) observeStatus(pod *corev1.Pod, status *corev1.PodStatus, now time.Time) {
+	if status.Phase != corev1.PodRunning {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	seen, ok := m.firstSeen[pod.UID]
+	s, ok := m.starts[pod.UID]
 	if !ok {
-		m.firstSeen[pod.UID] = now
-		seen = now
+		s.seen = now
 	}
-	if status.Phase == corev1.PodRunning && pod.Status.Phase != corev1.PodRunning {
-		m.podStart.Observe(now.Sub(seen).Seconds())
+	if !s.running {
+		m.podStart.Observe(now.Sub(s.seen).Seconds())
+		s.running = true
+		m.starts[pod.UID] = s
 	}
 }
 
@@ -83,8 +95,8 @@ func (m *Metrics) observeStatus(pod *corev1.Pod, status *corev1.PodStatus, now t
 func (m *Metrics) seen(uid types.UID, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.firstSeen[uid]; !ok {
-		m.firstSeen[uid] = now
+	if _, ok := m.starts[uid]; !ok {
+		m.starts[uid] = podStart{seen: now}
 	}
 }
 
@@ -97,7 +109,7 @@ func (m *Metrics) observeDeleted(pod *corev1.Pod) {
 func (m *Metrics) forget(uid types.UID) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.firstSeen, uid)
+	delete(m.starts, uid)
 }
 
 // WrapTransport instruments an HTTP transport to the API server; use it as
