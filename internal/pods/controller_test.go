@@ -287,3 +287,27 @@ func TestAdoptsExistingWorkloadsAndCollectsOrphans(t *testing.T) {
 		t.Errorf("creates %d; the adopted workload must be neither created again nor deleted", b.Creates())
 	}
 }
+
+// A finished pod that the backend no longer runs (after an agent restart)
+// keeps its final status: nothing is created and nothing rewritten.
+func TestFinishedPodKeepsItsStatus(t *testing.T) {
+	pod := newPod("done")
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, Reason: ReasonProviderFailed, Message: "image too large"}
+	f := newFixture(t, nil, pod)
+	f.run()
+	f.waitInformer("done", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	f.ctrl.queue.Add("ns/done")
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		for _, a := range f.client.Actions() {
+			if a.GetSubresource() == "status" {
+				t.Fatalf("a finished pod's status was rewritten: %v", a)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if f.backend.Creates() != 0 {
+		t.Error("a finished pod was run again")
+	}
+}

@@ -48,12 +48,17 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if pod.DeletionTimestamp != nil {
 		return c.syncDeleting(ctx, pod, st)
 	}
-	c.refs.track(pod, key)
 	if isDaemonSetPod(pod) {
 		return c.refuse(ctx, pod, "DaemonSetNotSupported",
 			"virtual nodes do not run DaemonSet pods: the node has no host to run them on")
 	}
-	if st == nil && !isTerminal(pod) {
+	if st == nil && isTerminal(pod) {
+		// A finished pod the backend no longer runs keeps the status it
+		// ended with (after a restart of the agent, say).
+		return nil
+	}
+	c.refs.track(pod, key)
+	if st == nil {
 		// A failed create is still reported on the pod before it is retried.
 		createErr := c.create(ctx, pod)
 		c.mu.Lock()

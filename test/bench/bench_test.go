@@ -327,12 +327,17 @@ func waitUntil(b *testing.B, what string, timeout time.Duration, cond func() boo
 	}
 }
 
+// newNamespace creates a namespace that is deleted, with its pods, when
+// the benchmark ends, failed or not.
 func newNamespace(b *testing.B) string {
 	ns, err := env.client.CoreV1().Namespaces().Create(context.Background(),
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"}}, metav1.CreateOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() {
+		_ = env.client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
+	})
 	return ns.Name
 }
 
@@ -391,7 +396,6 @@ func burst(b *testing.B, n int32) {
 	b.ReportMetric(allDeleted.Seconds(), "s-to-all-deleted")
 	b.ReportMetric(float64(peak)/(1<<20), "agent-peak-rss-MB")
 	b.ReportMetric((cpuAfter - cpuBefore).Seconds(), "agent-cpu-s")
-	_ = env.client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 }
 
 // BenchmarkBurst1000 scales the sample Deployment 0→1,000→0.
@@ -425,6 +429,5 @@ func BenchmarkSteady5000(b *testing.B) {
 		setScale(b, ns, 0)
 		waitUntil(b, "all pods deleted", 30*time.Minute, func() bool { _, d := pt.counts(); return d >= 5000 })
 		cancel()
-		_ = env.client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 	}
 }
