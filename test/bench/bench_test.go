@@ -45,6 +45,24 @@ var env struct {
 	metricsURL string
 }
 
+// agentReady reports whether the agent serves its metrics and its node is
+// schedulable.
+func agentReady() bool {
+	if _, err := agentMetrics(); err != nil {
+		return false
+	}
+	node, err := env.client.CoreV1().Nodes().Get(context.Background(), "virtual-node-aci-linux", metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	for _, t := range node.Spec.Taints {
+		if t.Key == "node.kubernetes.io/not-ready" {
+			return false
+		}
+	}
+	return true
+}
+
 func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -146,6 +164,16 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.agent.Process.Kill(); _ = env.agent.Wait() }()
+	// The benchmarks start once the agent serves its metrics and the node
+	// has no not-ready taint left, so neither start-up is measured.
+	deadline := time.Now().Add(2 * time.Minute)
+	for !agentReady() {
+		if time.Now().After(deadline) {
+			fmt.Fprintln(os.Stderr, "the agent did not become ready")
+			return 1
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	return m.Run()
 }
 
