@@ -29,7 +29,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/vnode-io/vnode/internal/localcluster"
@@ -330,17 +329,7 @@ func deployment(replicas int32) *appsv1.Deployment {
 }
 
 func setScale(b *testing.B, ns string, replicas int32) {
-	// The deployment controller writes the object too: retry on conflict.
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		s, err := env.client.AppsV1().Deployments(ns).GetScale(context.Background(), "bench", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		s.Spec.Replicas = replicas
-		_, err = env.client.AppsV1().Deployments(ns).UpdateScale(context.Background(), "bench", s, metav1.UpdateOptions{})
-		return err
-	})
-	if err != nil {
+	if err := framework.Scale(context.Background(), env.client, ns, "bench", replicas); err != nil {
 		b.Fatal(err)
 	}
 }

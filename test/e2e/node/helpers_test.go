@@ -7,7 +7,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/vnode-io/vnode/test/e2e/framework"
@@ -77,17 +76,7 @@ func countRunningReady(pods []corev1.Pod) int {
 
 func scale(t *testing.T, ns, name string, replicas int32) {
 	t.Helper()
-	// The deployment controller writes the object too: retry on conflict.
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		s, err := env.client.AppsV1().Deployments(ns).GetScale(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		s.Spec.Replicas = replicas
-		_, err = env.client.AppsV1().Deployments(ns).UpdateScale(context.Background(), name, s, metav1.UpdateOptions{})
-		return err
-	})
-	if err != nil {
+	if err := framework.Scale(context.Background(), env.client, ns, name, replicas); err != nil {
 		t.Fatal(err)
 	}
 }
