@@ -52,11 +52,14 @@ type Config struct {
 	Ready func(metricsAddr string)
 }
 
-// Run runs the agent until ctx ends.
+// Run runs the agent until ctx ends or a part of it fails; it returns
+// once every part has stopped.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.REST == nil || cfg.Backend == nil {
 		return errors.New("agent: REST and Backend are required")
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := pods.NewMetrics(reg)
@@ -121,11 +124,12 @@ func Run(ctx context.Context, cfg Config) error {
 				errs <- fmt.Errorf("agent: metrics server: %w", err)
 			}
 		})
-		defer func() {
+		wg.Go(func() {
+			<-ctx.Done()
 			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			_ = srv.Shutdown(shutdownCtx)
-		}()
+		})
 	}
 	wg.Go(func() { nodes.Run(ctx) })
 	wg.Go(func() {
@@ -137,13 +141,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Ready != nil {
 		cfg.Ready(metricsAddr)
 	}
+	var runErr error
 	select {
 	case <-ctx.Done():
-	case err := <-errs:
-		return err
+	case runErr = <-errs:
+		cancel()
 	}
 	wg.Wait()
-	return nil
+	return runErr
 }
 
 func metricsServer(reg *prometheus.Registry) *http.Server {

@@ -107,13 +107,20 @@ func run(ctx context.Context, f *flags) error {
 	if err != nil {
 		return err
 	}
-	return agent.Run(ctx, agent.Config{
+	err = agent.Run(ctx, agent.Config{
 		REST: restConfig, QPS: f.qps, Burst: f.burst,
 		Backend: b, RuntimeVersion: runtimeVersion, Workers: f.workers, MetricsAddr: f.metricsAddr,
 		Node: nodectl.ControllerConfig{
 			NodeName: f.nodeName, Region: f.region, Taint: taint, InternalIP: internalIP, Port: int32(f.port),
 		},
 	})
+	if ctx.Err() != nil {
+		// A requested shutdown (SIGINT, SIGTERM) is a clean exit, even when
+		// it interrupted the start.
+		slog.Info("node agent stopped")
+		return nil
+	}
+	return err
 }
 
 func loadREST(kubeconfig string) (*rest.Config, error) {

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,10 +22,11 @@ const procNode = "vnode-e2e-process"
 
 // startNodeProcess runs `vnode node` for procNode with its own taint, so
 // that only pods aimed at it land there.
-func startNodeProcess(t *testing.T, kubeconfig string) *exec.Cmd {
+func startNodeProcess(t *testing.T, kubeconfig string, extra ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(env.vnode, "node", "--kubeconfig", kubeconfig, "--node-name", procNode,
-		"--taint", "e2e/process=true:NoSchedule", "--metrics-addr", "", "--internal-ip", "127.0.0.1")
+	args := append([]string{"node", "--kubeconfig", kubeconfig, "--node-name", procNode,
+		"--taint", "e2e/process=true:NoSchedule", "--metrics-addr", "", "--internal-ip", "127.0.0.1"}, extra...)
+	cmd := exec.Command(env.vnode, args...)
 	log, err := os.OpenFile(filepath.Join(t.TempDir(), "node.log"), os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +36,7 @@ func startNodeProcess(t *testing.T, kubeconfig string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); log.Close() })
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait(); log.Close() })
 	return cmd
 }
 
@@ -90,4 +93,39 @@ func TestNodeProcessSurvivesSIGKILL(t *testing.T) {
 		return err == nil && len(pods) == 0, err
 	})
 	_ = env.client.CoreV1().Nodes().Delete(ctx, procNode, metav1.DeleteOptions{})
+}
+
+// `vnode node` with its metrics server exits cleanly (status 0) on SIGTERM.
+func TestNodeProcessExitsOnSIGTERM(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := startNodeProcess(t, env.cluster.Kubeconfig(), "--metrics-addr", addr)
+	// Once /healthz answers, the agent runs all its parts, the metrics
+	// server included, which must shut down too.
+	framework.WaitFor(t, "the agent serving /healthz", time.Minute, func() (bool, error) {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	t.Cleanup(func() { _ = env.client.CoreV1().Nodes().Delete(context.Background(), procNode, metav1.DeleteOptions{}) })
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("vnode node exited with %v after SIGTERM, want status 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("vnode node still runs 30 s after SIGTERM")
+	}
 }
