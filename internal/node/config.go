@@ -57,7 +57,10 @@ type ControllerConfig struct {
 	RenewInterval  time.Duration
 	StatusInterval time.Duration
 	HealthInterval time.Duration
-	Clock          clock.WithTicker
+	// RetryInterval is the first wait after a failed registration; 1 s
+	// when zero.
+	RetryInterval time.Duration
+	Clock         clock.WithTicker
 }
 
 func (c *ControllerConfig) defaults() error {
@@ -84,6 +87,9 @@ func (c *ControllerConfig) defaults() error {
 	}
 	if c.HealthInterval == 0 {
 		c.HealthInterval = DefaultHealthInterval
+	}
+	if c.RetryInterval == 0 {
+		c.RetryInterval = time.Second
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}

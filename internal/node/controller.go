@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -23,8 +24,28 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 func (c *Controller) NodeName() string { return c.cfg.NodeName }
 
 // Register creates or updates the Node and writes its first status and
-// lease; call it before Run so that pods can be scheduled at once.
+// lease; call it before Run so that pods can be scheduled at once. Like
+// the kubelet, it keeps trying while the API server cannot be reached or
+// refuses, with a back-off from RetryInterval up to 30 s, and gives up
+// only when ctx ends.
 func (c *Controller) Register(ctx context.Context) error {
+	delay := c.cfg.RetryInterval
+	for {
+		err := c.registerOnce(ctx)
+		if err == nil {
+			return nil
+		}
+		slog.Warn("node registration failed; retrying", "node", c.cfg.NodeName, "in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("register node %s: %w (last error: %v)", c.cfg.NodeName, ctx.Err(), err)
+		case <-c.cfg.Clock.After(delay):
+		}
+		delay = min(2*delay, 30*time.Second)
+	}
+}
+
+func (c *Controller) registerOnce(ctx context.Context) error {
 	if err := c.register(ctx); err != nil {
 		return err
 	}

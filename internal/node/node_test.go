@@ -3,14 +3,18 @@ package node
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
@@ -218,5 +222,45 @@ func TestConditionsKeepTransitionTime(t *testing.T) {
 	flipped := conditions(observation{healthErr: errors.New("x")}, first, t1)
 	if !flipped[0].LastTransitionTime.Equal(&t1) {
 		t.Errorf("flipped Ready kept transition time %v", flipped[0].LastTransitionTime)
+	}
+}
+
+// Registration keeps trying while the API server refuses, as the kubelet's.
+func TestRegisterRetriesUntilTheAPIServerAnswers(t *testing.T) {
+	client := fake.NewClientset()
+	failures := 0
+	client.PrependReactor("create", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failures < 2 {
+			failures++
+			return true, nil, apierrors.NewServiceUnavailable("apiserver starting")
+		}
+		return false, nil, nil
+	})
+	taint := DefaultTaint()
+	c, err := NewController(ControllerConfig{
+		Client: client, Provider: &fakeProvider{cpu: "1"}, Taint: &taint, RetryInterval: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Register(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if failures != 2 {
+		t.Errorf("%d failed attempts, want 2 before success", failures)
+	}
+	getNode(t, client)
+
+	// A cancelled context ends the retries with an error naming the cause.
+	client.PrependReactor("create", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewServiceUnavailable("still starting")
+	})
+	if err := client.CoreV1().Nodes().Delete(context.Background(), DefaultNodeName, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := c.Register(ctx); err == nil || !strings.Contains(err.Error(), "still starting") {
+		t.Errorf("Register with a cancelled context: %v", err)
 	}
 }

@@ -161,7 +161,7 @@ func (c *Controller) enqueue(obj any) {
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
 	defer c.refs.stopAll()
-	if err := c.adopt(ctx); err != nil {
+	if err := c.adoptWithRetry(ctx); err != nil {
 		return err
 	}
 	c.cfg.Backend.Subscribe(ctx, c.onBackendState)
@@ -186,6 +186,26 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.factory.Shutdown()
 	c.services.Shutdown()
 	return nil
+}
+
+// adoptWithRetry adopts the backend's workloads, retrying with back-off
+// (1 s up to 30 s) while the backend cannot list them: starting without
+// them would create every workload again.
+func (c *Controller) adoptWithRetry(ctx context.Context) error {
+	delay := time.Second
+	for {
+		err := c.adopt(ctx)
+		if err == nil {
+			return nil
+		}
+		slog.Warn("cannot adopt the backend's workloads yet; retrying", "in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		case <-c.cfg.Clock.After(delay):
+		}
+		delay = min(2*delay, 30*time.Second)
+	}
 }
 
 // adopt loads the state of every workload the backend runs, so that a

@@ -2,6 +2,7 @@ package pods
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -309,5 +310,27 @@ func TestFinishedPodKeepsItsStatus(t *testing.T) {
 	}
 	if f.backend.Creates() != 0 {
 		t.Error("a finished pod was run again")
+	}
+}
+
+// The controller waits for the backend's list before creating anything,
+// so that a backend unreachable at start never gets its workloads twice.
+func TestAdoptionWaitsForTheBackend(t *testing.T) {
+	b, _ := memory.New(memory.Config{})
+	pod := newPod("kept")
+	if err := b.Create(context.Background(), &backend.Workload{Pod: pod}); err != nil {
+		t.Fatal(err)
+	}
+	b.SetListError(errors.New("backend starting"))
+	f := newFixture(t, b, pod)
+	f.run()
+	time.Sleep(100 * time.Millisecond) // the controller is retrying its list now
+	if f.pod("kept").Status.Phase == corev1.PodRunning {
+		t.Fatal("the pod was synced before the backend's workloads were adopted")
+	}
+	b.SetListError(nil)
+	f.waitPod("kept", "Running", running)
+	if b.Creates() != 1 {
+		t.Errorf("%d creates, want the adopted workload only", b.Creates())
 	}
 }

@@ -59,6 +59,7 @@ type Backend struct {
 	mu         sync.Mutex
 	workloads  map[types.UID]*workload
 	health     error
+	listErr    error
 	createHook func(*backend.Workload) error
 	nextIP     uint32
 
@@ -102,6 +103,13 @@ func (b *Backend) SetHealth(err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.health = err
+}
+
+// SetListError makes List fail with err (nil: List works).
+func (b *Backend) SetListError(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.listErr = err
 }
 
 // SetCreateHook makes Create call hook first and fail with its error.
@@ -406,6 +414,9 @@ func (b *Backend) finishDelete(uid types.UID, code int32) {
 func (b *Backend) List(context.Context) ([]*backend.PodState, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.listErr != nil {
+		return nil, fmt.Errorf("%w: %v", backend.ErrRetryable, b.listErr)
+	}
 	out := make([]*backend.PodState, 0, len(b.workloads))
 	for _, wl := range b.workloads {
 		st := wl.state.DeepCopy()
