@@ -52,8 +52,11 @@ func isZombie(stat []byte) bool {
 }
 
 // Terminate stops a process that is not our child (found through a pid
-// file): SIGTERM to its group, then SIGKILL after grace. It returns once
-// the process is gone or has become a zombie.
+// file): SIGTERM to its group, then SIGKILL after grace. The marker is
+// checked before signalling, so a reused pid is left alone; after that
+// Terminate waits for the process itself to be gone (or a zombie), since
+// a process being torn down shows an empty command line while it still
+// holds its sockets.
 func Terminate(pid int, marker string, grace time.Duration) {
 	if !Running(pid, marker) {
 		return
@@ -61,13 +64,13 @@ func Terminate(pid int, marker string, grace time.Duration) {
 	signalPidOrGroup(pid, syscall.SIGTERM)
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) {
-		if !Running(pid, marker) {
+		if !Running(pid, "") {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	signalPidOrGroup(pid, syscall.SIGKILL)
-	for i := 0; i < 100 && Running(pid, marker); i++ {
+	for i := 0; i < 100 && Running(pid, ""); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -3,6 +3,7 @@ package controlplane
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -112,12 +113,20 @@ func assertAnswers(t *testing.T, c *localcluster.Cluster) {
 
 func assertPortsFree(t *testing.T, ports localcluster.Ports) {
 	t.Helper()
+	if err := portsFree(ports); err != nil {
+		t.Error(err)
+	}
+}
+
+// portsFree returns an error naming the first port of the cluster that
+// cannot be listened on.
+func portsFree(ports localcluster.Ports) error {
 	for _, p := range []int{ports.APIServer, ports.EtcdClient, ports.EtcdPeer, ports.ControllerManager, ports.Scheduler} {
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 		if err != nil {
-			t.Errorf("port %d still taken: %v", p, err)
-			continue
+			return fmt.Errorf("port %d still taken: %w", p, err)
 		}
 		l.Close()
 	}
+	return nil
 }
