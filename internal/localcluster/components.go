@@ -127,65 +127,64 @@ func controllerManagerComponent(l layout, cfg Config) component {
 	return component{
 		name:   "kube-controller-manager",
 		binary: filepath.Join(cfg.BinDir, k8sbin.KubeControllerManager),
-		args: []string{
-			"--kubeconfig=" + kubeconfig,
-			"--authentication-kubeconfig=" + kubeconfig,
-			"--authorization-kubeconfig=" + kubeconfig,
-			"--bind-address=127.0.0.1",
-			"--secure-port=" + strconv.Itoa(cfg.Ports.ControllerManager),
-			"--tls-cert-file=" + f("controller-manager-serving.crt"),
-			"--tls-private-key-file=" + f("controller-manager-serving.key"),
-			"--client-ca-file=" + f("ca.crt"),
-			"--requestheader-client-ca-file=" + f("front-proxy-ca.crt"),
-			"--root-ca-file=" + f("ca.crt"),
-			"--service-account-private-key-file=" + f("sa.key"),
+		args: append(securePortArgs(l, "controller-manager", cfg.Ports.ControllerManager),
+			"--kubeconfig="+kubeconfig,
+			"--root-ca-file="+f("ca.crt"),
+			"--service-account-private-key-file="+f("sa.key"),
 			"--use-service-account-credentials=true",
-			"--cluster-signing-cert-file=" + f("ca.crt"),
-			"--cluster-signing-key-file=" + f("ca.key"),
-			"--service-cluster-ip-range=" + cfg.ServiceCIDR,
+			"--cluster-signing-cert-file="+f("ca.crt"),
+			"--cluster-signing-key-file="+f("ca.key"),
+			"--service-cluster-ip-range="+cfg.ServiceCIDR,
 			"--controllers=*,bootstrapsigner,tokencleaner",
-			"--kube-api-qps=" + strconv.Itoa(controlPlaneQPS),
-			"--kube-api-burst=" + strconv.Itoa(controlPlaneBurst),
+			"--kube-api-qps="+strconv.Itoa(controlPlaneQPS),
+			"--kube-api-burst="+strconv.Itoa(controlPlaneBurst),
 			"--concurrent-deployment-syncs=10",
 			"--concurrent-replicaset-syncs=10",
 			// One instance per cluster: leader election would only delay
 			// the start by a lease period after a restart.
 			"--leader-elect=false",
-			"--cert-dir=" + l.certDir("controller-manager-generated"),
 			"--profiling=false",
-		},
-		probe: probe{
-			url:  "https://127.0.0.1:" + strconv.Itoa(cfg.Ports.ControllerManager) + "/healthz",
-			ca:   f("ca.crt"),
-			body: "ok",
-		},
+		),
+		probe: healthzProbe(l, cfg.Ports.ControllerManager),
 	}
 }
 
 func schedulerComponent(l layout, cfg Config) component {
-	p := l.pki()
-	f := func(name string) string { return filepath.Join(p, name) }
-	kubeconfig := l.kubeconfig("scheduler")
 	return component{
 		name:   "kube-scheduler",
 		binary: filepath.Join(cfg.BinDir, k8sbin.KubeScheduler),
-		args: []string{
-			"--config=" + schedulerConfigPath(l),
-			"--authentication-kubeconfig=" + kubeconfig,
-			"--authorization-kubeconfig=" + kubeconfig,
-			"--bind-address=127.0.0.1",
-			"--secure-port=" + strconv.Itoa(cfg.Ports.Scheduler),
-			"--tls-cert-file=" + f("scheduler-serving.crt"),
-			"--tls-private-key-file=" + f("scheduler-serving.key"),
-			"--client-ca-file=" + f("ca.crt"),
-			"--requestheader-client-ca-file=" + f("front-proxy-ca.crt"),
-			"--cert-dir=" + l.certDir("scheduler-generated"),
-		},
-		probe: probe{
-			url:  "https://127.0.0.1:" + strconv.Itoa(cfg.Ports.Scheduler) + "/healthz",
-			ca:   f("ca.crt"),
-			body: "ok",
-		},
+		args:   append(securePortArgs(l, "scheduler", cfg.Ports.Scheduler), "--config="+schedulerConfigPath(l)),
+		probe:  healthzProbe(l, cfg.Ports.Scheduler),
+	}
+}
+
+// securePortArgs are the flags that the controller-manager and the
+// scheduler share: delegated authentication and authorization through
+// their kubeconfig, and HTTPS on loopback with a serving certificate from
+// the cluster CA.
+func securePortArgs(l layout, user string, port int) []string {
+	kubeconfig := l.kubeconfig(user)
+	f := func(name string) string { return filepath.Join(l.pki(), name) }
+	return []string{
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(port),
+		"--tls-cert-file=" + f(user+"-serving.crt"),
+		"--tls-private-key-file=" + f(user+"-serving.key"),
+		"--client-ca-file=" + f("ca.crt"),
+		"--requestheader-client-ca-file=" + f("front-proxy-ca.crt"),
+		"--cert-dir=" + l.certDir(user+"-generated"),
+	}
+}
+
+// healthzProbe checks /healthz on a loopback secure port, verifying the
+// server against the cluster CA.
+func healthzProbe(l layout, port int) probe {
+	return probe{
+		url:  "https://127.0.0.1:" + strconv.Itoa(port) + "/healthz",
+		ca:   filepath.Join(l.pki(), "ca.crt"),
+		body: "ok",
 	}
 }
 

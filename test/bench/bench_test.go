@@ -344,19 +344,7 @@ func waitUntil(b *testing.B, what string, timeout time.Duration, cond func() boo
 	}
 }
 
-// newNamespace creates a namespace that is deleted, with its pods, when
-// the benchmark ends, failed or not.
-func newNamespace(b *testing.B) string {
-	ns, err := env.client.CoreV1().Namespaces().Create(context.Background(),
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"}}, metav1.CreateOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = env.client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
-	})
-	return ns.Name
-}
+func newNamespace(b *testing.B) string { return framework.NewNamespace(b, env.client) }
 
 // burst scales a Deployment 0→n and back to 0 and reports the timings.
 func burst(b *testing.B, n int32) {
