@@ -64,6 +64,7 @@ type Backend struct {
 	nextIP     uint32
 
 	creates atomic.Int64
+	lists   atomic.Int64
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -118,6 +119,9 @@ func (b *Backend) SetCreateHook(hook func(*backend.Workload) error) {
 	defer b.mu.Unlock()
 	b.createHook = hook
 }
+
+// Lists counts the calls to List, failed ones included.
+func (b *Backend) Lists() int64 { return b.lists.Load() }
 
 // Creates counts the workloads created (not counting idempotent repeats).
 func (b *Backend) Creates() int64 { return b.creates.Load() }
@@ -224,8 +228,10 @@ func (b *Backend) start(uid types.UID) {
 		c.State, c.Reason, c.Message, c.StartedAt, c.Ready = backend.Running, "", "", now, true
 		st.Events = append(st.Events, startedEvents(c.Name, now)...)
 	}
-	b.publishLocked(wl)
+	// Timers are set before the push: whoever sees the state (a test
+	// stepping a fake clock, say) must find them in place.
 	b.scheduleExit(wl)
+	b.publishLocked(wl)
 }
 
 func (b *Backend) identify(uid types.UID, c *backend.ContainerState) {
@@ -329,8 +335,10 @@ func (b *Backend) restart(uid types.UID, name string) {
 			wl.state.Events = append(wl.state.Events, startedEvents(c.Name, now)...)
 		}
 	}
-	b.publishLocked(wl)
+	// Timers are set before the push: whoever sees the state (a test
+	// stepping a fake clock, say) must find them in place.
 	b.scheduleExit(wl)
+	b.publishLocked(wl)
 }
 
 // Update implements backend.Backend: images may change in place (the
@@ -412,6 +420,7 @@ func (b *Backend) finishDelete(uid types.UID, code int32) {
 
 // List implements backend.Backend.
 func (b *Backend) List(context.Context) ([]*backend.PodState, error) {
+	b.lists.Add(1)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.listErr != nil {
