@@ -3,6 +3,7 @@ package pods
 import (
 	"context"
 	"errors"
+	dto "github.com/prometheus/client_model/go"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,30 @@ func (f *fixture) waitInformer(name string, cond func(*corev1.Pod) bool) {
 	}
 }
 
+// syncCount returns how many syncs the controller has finished.
+func (f *fixture) syncCount() uint64 {
+	var m dto.Metric
+	if err := f.ctrl.cfg.Metrics.syncDuration.Write(&m); err != nil {
+		f.t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount()
+}
+
+// requeueAndWaitForSync queues key and waits until a sync has finished
+// after that, so a test can check what the sync did (or did not) write.
+func (f *fixture) requeueAndWaitForSync(key string) {
+	f.t.Helper()
+	before := f.syncCount()
+	f.ctrl.queue.Add(key)
+	deadline := time.Now().Add(10 * time.Second)
+	for f.syncCount() == before {
+		if time.Now().After(deadline) {
+			f.t.Fatalf("no sync of %s", key)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func newPod(name string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID("uid-" + name)},
@@ -182,11 +207,10 @@ func TestStatusIsWrittenOnlyOnChange(t *testing.T) {
 		return n
 	}
 	before := count()
-	// Requeue the pod a few times without any change.
+	// Requeue the pod a few times without any change, one sync at a time.
 	for range 5 {
-		f.ctrl.queue.Add("ns/web")
+		f.requeueAndWaitForSync("ns/web")
 	}
-	time.Sleep(200 * time.Millisecond) // give the workers time to (not) write
 	if after := count(); after != before {
 		t.Errorf("%d status writes without a change", after-before)
 	}
@@ -298,15 +322,11 @@ func TestFinishedPodKeepsItsStatus(t *testing.T) {
 	f := newFixture(t, nil, pod)
 	f.run()
 	f.waitInformer("done", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
-	f.ctrl.queue.Add("ns/done")
-	deadline := time.Now().Add(200 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		for _, a := range f.client.Actions() {
-			if a.GetSubresource() == "status" {
-				t.Fatalf("a finished pod's status was rewritten: %v", a)
-			}
+	f.requeueAndWaitForSync("ns/done")
+	for _, a := range f.client.Actions() {
+		if a.GetSubresource() == "status" {
+			t.Fatalf("a finished pod's status was rewritten: %v", a)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	if f.backend.Creates() != 0 {
 		t.Error("a finished pod was run again")
@@ -324,7 +344,15 @@ func TestAdoptionWaitsForTheBackend(t *testing.T) {
 	b.SetListError(errors.New("backend starting"))
 	f := newFixture(t, b, pod)
 	f.run()
-	time.Sleep(100 * time.Millisecond) // the controller is retrying its list now
+	// Nothing can sync before the list succeeds, so once a list has
+	// failed the pod must still be untouched.
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Lists() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the controller never listed the backend")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if f.pod("kept").Status.Phase == corev1.PodRunning {
 		t.Fatal("the pod was synced before the backend's workloads were adopted")
 	}
