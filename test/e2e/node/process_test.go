@@ -2,11 +2,14 @@ package node
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -115,6 +118,25 @@ func TestNodeProcessExitsOnSIGTERM(t *testing.T) {
 		return resp.StatusCode == http.StatusOK, nil
 	})
 	t.Cleanup(func() { _ = env.client.CoreV1().Nodes().Delete(context.Background(), procNode, metav1.DeleteOptions{}) })
+	// The metrics are served for real: API latency from real requests,
+	// pods by phase, the work queue.
+	framework.WaitFor(t, "the agent's metrics", time.Minute, func() (bool, error) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return false, err
+		}
+		for _, want := range []string{"vnode_api_request_duration_seconds_count{code=", "vnode_pods{phase=\"Running\"}", "vnode_pod_queue_depth"} {
+			if !strings.Contains(string(body), want) {
+				return false, fmt.Errorf("/metrics lacks %s", want)
+			}
+		}
+		return true, nil
+	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
