@@ -1,0 +1,305 @@
+// Package runtime defines what the container instances service needs from
+// whatever actually runs container groups: create, start, stop and remove a
+// group's sandbox and containers, report their state and events, and stream
+// logs, exec and attach sessions and stats.
+//
+// A runtime knows nothing of ARM: the service translates a container group
+// into a GroupSpec (with secrets already decrypted) and the runtime's
+// GroupStatus back into an instance view.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrNotFound is returned (wrapped) for a group or container the runtime does not have.
+var ErrNotFound = errors.New("not found")
+
+// Runtime runs container groups. Implementations must be safe for concurrent
+// use; every method that changes state must be idempotent, because the
+// service retries operations after its own restart.
+type Runtime interface {
+	// Run creates the group's sandbox and containers (pulling images) and
+	// starts them, running init containers first. It returns once the group
+	// has been set in motion or has failed to; later changes are reported
+	// through Watch. Calling Run for a group that exists is a no-op. Errors
+	// a user caused are *Error with a Reason such as ReasonImagePull.
+	Run(ctx context.Context, spec GroupSpec) error
+	// Stop stops every container and releases the group's compute and IP;
+	// the group's spec is kept so that Run can start it again.
+	Stop(ctx context.Context, id string) error
+	// Restart restarts the group's containers in place.
+	Restart(ctx context.Context, id string) error
+	// Remove deletes everything the group has; a missing group is not an error.
+	Remove(ctx context.Context, id string) error
+	// Status returns a group's current status, or ErrNotFound.
+	Status(ctx context.Context, id string) (GroupStatus, error)
+	// List returns the status of every group the runtime has, running or not.
+	List(ctx context.Context) ([]GroupStatus, error)
+	// Watch calls notify with every change of a group's status, with the
+	// events recorded since the previous call, until ctx ends. notify must
+	// not block.
+	Watch(ctx context.Context, notify func(Update))
+	// Logs writes a container's log to w.
+	Logs(ctx context.Context, id, container string, opts LogOptions, w io.Writer) error
+	// Exec runs cmd in a running container and returns its exit code.
+	Exec(ctx context.Context, id, container string, cmd []string, s Streams) (int, error)
+	// Attach connects s to a running container's main process.
+	Attach(ctx context.Context, id, container string, s Streams) error
+	// Stats returns the group's resource usage.
+	Stats(ctx context.Context, id string) (GroupStats, error)
+	// CachedImages lists the images the runtime holds locally.
+	CachedImages(ctx context.Context) ([]string, error)
+	// Close releases the runtime's resources; running groups keep running
+	// when the runtime supports that.
+	Close() error
+}
+
+// RestartPolicy is the group's container restart policy.
+type RestartPolicy string
+
+// The restart policies of ACI.
+const (
+	RestartAlways    RestartPolicy = "Always"
+	RestartOnFailure RestartPolicy = "OnFailure"
+	RestartNever     RestartPolicy = "Never"
+)
+
+// GroupSpec is everything a runtime needs to run one container group.
+type GroupSpec struct {
+	// ID identifies this incarnation of the group; a re-created group with
+	// the same name gets a new ID.
+	ID string
+	// Name is the group's name, used as hostname.
+	Name           string
+	Containers     []ContainerSpec
+	InitContainers []ContainerSpec
+	RestartPolicy  RestartPolicy
+	Volumes        []Volume
+	// Ports are the ports the group's IP exposes.
+	Ports               []Port
+	DNS                 *DNSConfig
+	RegistryCredentials []RegistryCredential
+	// Labels identify the group to humans and tools (resource id, tags).
+	Labels map[string]string
+}
+
+// ContainerSpec is one container of a group.
+type ContainerSpec struct {
+	Name    string
+	Image   string
+	Command []string
+	Env     []EnvVar
+	// CPU and MemoryInGB are the requests; CPULimit and MemoryLimitInGB the
+	// limits (zero: the request).
+	CPU             float64
+	MemoryInGB      float64
+	CPULimit        float64
+	MemoryLimitInGB float64
+	GPU             int
+	Ports           []Port
+	VolumeMounts    []VolumeMount
+	LivenessProbe   *Probe
+	ReadinessProbe  *Probe
+	SecurityContext *SecurityContext
+}
+
+// EnvVar is one environment variable; secure values arrive decrypted.
+type EnvVar struct {
+	Name   string
+	Value  string
+	Secure bool
+}
+
+// Port is a port and its protocol ("TCP" or "UDP").
+type Port struct {
+	Port     int32
+	Protocol string
+}
+
+// VolumeMount mounts a group volume into a container.
+type VolumeMount struct {
+	Name      string
+	MountPath string
+	ReadOnly  bool
+}
+
+// Volume is a group volume; exactly one source is set.
+type Volume struct {
+	Name      string
+	EmptyDir  bool
+	Secret    map[string][]byte
+	GitRepo   *GitRepoVolume
+	AzureFile *AzureFileVolume
+}
+
+// GitRepoVolume clones a repository into the volume.
+type GitRepoVolume struct {
+	Repository, Directory, Revision string
+}
+
+// AzureFileVolume is an Azure Files share.
+type AzureFileVolume struct {
+	ShareName, StorageAccountName, StorageAccountKey string
+	ReadOnly                                         bool
+}
+
+// Probe is a liveness or readiness probe.
+type Probe struct {
+	Exec                []string
+	HTTPGet             *HTTPGetProbe
+	InitialDelaySeconds int32
+	PeriodSeconds       int32
+	FailureThreshold    int32
+	SuccessThreshold    int32
+	TimeoutSeconds      int32
+}
+
+// HTTPGetProbe probes a URL on the group's IP.
+type HTTPGetProbe struct {
+	Path    string
+	Port    int32
+	Scheme  string
+	Headers map[string]string
+}
+
+// SecurityContext is a container's security settings.
+type SecurityContext struct {
+	Privileged               *bool
+	AllowPrivilegeEscalation *bool
+	RunAsUser                *int64
+	RunAsGroup               *int64
+	CapabilitiesAdd          []string
+	CapabilitiesDrop         []string
+	SeccompProfile           string
+}
+
+// DNSConfig is the group's resolver configuration.
+type DNSConfig struct {
+	NameServers   []string
+	SearchDomains []string
+	Options       []string
+}
+
+// RegistryCredential authenticates image pulls from Server.
+type RegistryCredential struct {
+	Server, Username, Password string
+}
+
+// The states of a container, as ACI names them.
+const (
+	StateWaiting    = "Waiting"
+	StateRunning    = "Running"
+	StateTerminated = "Terminated"
+)
+
+// GroupStatus is what a runtime knows of one group.
+type GroupStatus struct {
+	ID string
+	// IP is the group's address while it has a sandbox.
+	IP string
+	// Stopped is true after Stop until the next Run.
+	Stopped        bool
+	InitContainers []ContainerStatus
+	Containers     []ContainerStatus
+}
+
+// ContainerStatus is one container's state.
+type ContainerStatus struct {
+	Name         string
+	Current      ContainerState
+	Previous     *ContainerState
+	RestartCount int32
+	// Ready is the readiness probe's verdict (true without a probe once running).
+	Ready bool
+}
+
+// ContainerState is a container's state at one time.
+type ContainerState struct {
+	// State is StateWaiting, StateRunning or StateTerminated.
+	State        string
+	StartTime    time.Time
+	FinishTime   time.Time
+	ExitCode     int32
+	DetailStatus string
+}
+
+// Event is something that happened to a group or one of its containers.
+type Event struct {
+	// Container is empty for group events.
+	Container string
+	// Name is the reason, such as Pulling, Pulled, Created, Started,
+	// Killing, BackOff, Failed.
+	Name    string
+	Message string
+	// Type is "Normal" or "Warning".
+	Type string
+	Time time.Time
+}
+
+// Update is a group's new status and the events since the last update.
+type Update struct {
+	Status GroupStatus
+	Events []Event
+	// Removed reports that the group no longer exists in the runtime.
+	Removed bool
+}
+
+// LogOptions select part of a log.
+type LogOptions struct {
+	// Tail, when positive, returns only the last Tail lines.
+	Tail int
+	// Timestamps prefixes each line with its RFC 3339 time.
+	Timestamps bool
+}
+
+// TerminalSize is a terminal's dimensions.
+type TerminalSize struct {
+	Rows, Cols uint16
+}
+
+// Streams connects a process to a client. Nil members are not connected.
+type Streams struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	TTY    bool
+	// Resize delivers terminal size changes while TTY is set.
+	Resize <-chan TerminalSize
+}
+
+// GroupStats is a group's resource usage at one time.
+type GroupStats struct {
+	Time       time.Time
+	Containers []ContainerStats
+}
+
+// ContainerStats is one container's usage.
+type ContainerStats struct {
+	Name string
+	// CPUUsageNanoCores is the current CPU use; CPUUsageCoreNanoSeconds the total.
+	CPUUsageNanoCores       uint64
+	CPUUsageCoreNanoSeconds uint64
+	MemoryWorkingSetBytes   uint64
+}
+
+// Reasons a runtime fails a group for something the user can fix.
+const (
+	// ReasonImagePull: an image could not be pulled (missing, unauthorised).
+	ReasonImagePull = "InaccessibleImage"
+	// ReasonInvalidSpec: the runtime cannot run what was asked.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonCapacity: the host lacks the resources.
+	ReasonCapacity = "ServiceUnavailable"
+)
+
+// Error is a runtime failure a user caused and can fix.
+type Error struct {
+	Reason  string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Reason + ": " + e.Message }
