@@ -1,0 +1,188 @@
+package validate
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+
+	"github.com/vnode-io/vnode/internal/instances/armerr"
+)
+
+// containers checks the group's containers.
+func (c *checker) containers(cs []*armcontainerinstance.Container) *armerr.Error {
+	const target = "properties.containers"
+	if len(cs) == 0 {
+		return armerr.BadRequest(CodeMissingContainers, target,
+			"The container group has no containers. Add at least one container to properties.containers.")
+	}
+	if limit := c.lim.ContainersPerGroup; limit > 0 && len(cs) > limit {
+		return armerr.BadRequest(CodeTooManyContainers, target,
+			"The container group has %d containers; at most %d are allowed. Remove containers.", len(cs), limit)
+	}
+	for i, ct := range cs {
+		if err := c.container(fmt.Sprintf("%s[%d]", target, i), ct); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *checker) container(at string, ct *armcontainerinstance.Container) *armerr.Error {
+	if ct == nil {
+		ct = &armcontainerinstance.Container{}
+	}
+	p := ct.Properties
+	if p == nil {
+		p = &armcontainerinstance.ContainerProperties{}
+	}
+	name := str(ct.Name)
+	pat := at + ".properties"
+	return first(
+		func() *armerr.Error { return c.containerName(name, at, "container") },
+		func() *armerr.Error { return checkImage(p.Image, name, pat) },
+		func() *armerr.Error { return checkResources(p.Resources, name, pat+".resources") },
+		func() *armerr.Error { return checkContainerPorts(p.Ports, name, pat+".ports") },
+		func() *armerr.Error { return checkEnv(p.EnvironmentVariables, name, pat+".environmentVariables") },
+		func() *armerr.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
+		func() *armerr.Error { return checkProbe(p.LivenessProbe, "liveness", name, pat+".livenessProbe") },
+		func() *armerr.Error { return checkProbe(p.ReadinessProbe, "readiness", name, pat+".readinessProbe") },
+	)
+}
+
+// initContainers checks the group's init containers, which have no
+// resources, ports or probes of their own.
+func (c *checker) initContainers(ics []*armcontainerinstance.InitContainerDefinition) *armerr.Error {
+	for i, ic := range ics {
+		at := fmt.Sprintf("properties.initContainers[%d]", i)
+		if ic == nil {
+			ic = &armcontainerinstance.InitContainerDefinition{}
+		}
+		p := ic.Properties
+		if p == nil {
+			p = &armcontainerinstance.InitContainerPropertiesDefinition{}
+		}
+		name := str(ic.Name)
+		pat := at + ".properties"
+		err := first(
+			func() *armerr.Error { return c.containerName(name, at, "init container") },
+			func() *armerr.Error { return checkImage(p.Image, name, pat) },
+			func() *armerr.Error { return checkEnv(p.EnvironmentVariables, name, pat+".environmentVariables") },
+			func() *armerr.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
+		)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// containerName checks a (init) container name and that no other container
+// or init container of the group has it.
+func (c *checker) containerName(name, at, kind string) *armerr.Error {
+	if p := containerNameProblem(name); p != "" {
+		return armerr.BadRequest(CodeInvalidContainerName, at+".name",
+			"The %s name '%s' is invalid: it %s. A container name has 1 to 63 lowercase letters, digits and '-' "+
+				"and does not start or end with '-' (e.g. 'my-name').", kind, name, p)
+	}
+	if c.names[name] {
+		return armerr.BadRequest(CodeDuplicateContainerName, at+".name",
+			"The %s name '%s' is used more than once. Containers and init containers of a group need distinct names.",
+			kind, name)
+	}
+	c.names[name] = true
+	return nil
+}
+
+func checkImage(image *string, name, at string) *armerr.Error {
+	if strings.TrimSpace(str(image)) == "" {
+		return armerr.BadRequest(CodeMissingContainerImage, at+".image",
+			"The container '%s' has no image. Set properties.image to the image to run (e.g. 'nginx:latest').", name)
+	}
+	return nil
+}
+
+func checkEnv(vars []*armcontainerinstance.EnvironmentVariable, name, at string) *armerr.Error {
+	seen := map[string]bool{}
+	for i, v := range vars {
+		vat := fmt.Sprintf("%s[%d]", at, i)
+		if v == nil {
+			v = &armcontainerinstance.EnvironmentVariable{}
+		}
+		n := str(v.Name)
+		switch {
+		case !envName.MatchString(n):
+			return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, vat+".name",
+				"The environment variable name '%s' in container '%s' is invalid. A valid environment variable name "+
+					"starts with a letter or '_', followed by letters, digits or '_' (e.g. 'MY_NAME').", n, name)
+		case seen[n]:
+			return armerr.BadRequest(CodeDuplicateEnvironmentVariable, vat+".name",
+				"The environment variable '%s' is set more than once in container '%s'. Set each variable once.", n, name)
+		case v.Value != nil && v.SecureValue != nil:
+			return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, vat,
+				"The environment variable '%s' in container '%s' has both value and secureValue. Set only one of them.",
+				n, name)
+		}
+		seen[n] = true
+	}
+	return nil
+}
+
+// mounts checks a (init) container's volume mounts: each names a volume of
+// the group and has its own absolute mount path.
+func (c *checker) mounts(ms []*armcontainerinstance.VolumeMount, name, at string) *armerr.Error {
+	paths := map[string]bool{}
+	for i, m := range ms {
+		mat := fmt.Sprintf("%s[%d]", at, i)
+		if m == nil {
+			m = &armcontainerinstance.VolumeMount{}
+		}
+		if err := c.mountVolume(str(m.Name), name, mat); err != nil {
+			return err
+		}
+		mp := str(m.MountPath)
+		if err := checkMountPath(mp, name, mat); err != nil {
+			return err
+		}
+		clean := path.Clean(mp)
+		if paths[clean] {
+			return armerr.BadRequest(CodeDuplicateVolumeMountPath, mat+".mountPath",
+				"The container '%s' mounts more than one volume at '%s'. Give each volume mount its own mountPath.",
+				name, mp)
+		}
+		paths[clean] = true
+	}
+	return nil
+}
+
+func (c *checker) mountVolume(volume, name, at string) *armerr.Error {
+	if volume == "" {
+		return armerr.BadRequest(CodeInvalidVolumeMount, at+".name",
+			"A volume mount of container '%s' has no name. Set it to the name of a volume in properties.volumes.", name)
+	}
+	if !c.volumeNames[volume] {
+		return armerr.BadRequest(CodeInvalidVolumeMount, at+".name",
+			"The container '%s' mounts volume '%s', which is not defined in properties.volumes. "+
+				"Add the volume or correct the name.", name, volume)
+	}
+	return nil
+}
+
+func checkMountPath(mp, name, at string) *armerr.Error {
+	var problem string
+	switch {
+	case mp == "":
+		problem = "is empty"
+	case !strings.HasPrefix(mp, "/"):
+		problem = "is not an absolute path"
+	case path.Clean(mp) == "/":
+		problem = "is the root directory"
+	case strings.Contains(mp, ":"):
+		problem = "contains ':'"
+	default:
+		return nil
+	}
+	return armerr.BadRequest(CodeInvalidVolumeMountPath, at+".mountPath",
+		"The mountPath '%s' of container '%s' %s. Use an absolute directory path such as '/mnt/data'.", mp, name, problem)
+}

@@ -1,0 +1,221 @@
+// Package validate checks container group requests the way Azure Container
+// Instances does before it accepts them: GroupName checks the name in the
+// URL, ContainerGroup the body of a PUT, and ImmutableChange whether a PUT on
+// an existing group changes what ACI cannot change in place.
+//
+// Each check answers the first problem it finds as an *armerr.Error whose
+// Target is the JSON path of the offending field (for example
+// "properties.containers[1].properties.resources.requests.cpu") and whose
+// Message names the container or volume and says what to change.
+//
+// # Error codes
+//
+// Codes marked "seen" appear in answers of the real ACI service (public
+// issue threads and blog posts quoting them); the others were chosen here
+// because ACI's own code for that rule could not be found. All are HTTP 400
+// except InvalidContainerGroupUpdate (409, see ImmutableChange).
+//
+//	InvalidRequestContent                              no body at all (ARM's code for an unreadable body)
+//	InvalidContainerGroupName                          group name in the URL breaks the naming rules
+//	LocationRequired                                   location missing
+//	MissingContainerGroupProperties                    properties missing
+//	MissingOsType                                      properties.osType missing
+//	OsVersionNotSupported                    (seen)    osType Windows: only Linux is supported here
+//	InvalidOsType                                      osType neither Linux nor Windows
+//	InvalidRestartPolicy                               restartPolicy not Always, OnFailure or Never
+//	TooManyVolumes                                     more volumes than Limits.VolumesPerGroup
+//	InvalidVolumeName                                  volume name breaks the naming rules
+//	DuplicateVolumeName                                two volumes share a name
+//	InvalidVolumeSource                                a volume has no source or several
+//	InvalidAzureFileVolume                             azureFile without shareName or storageAccountName
+//	InvalidSecretVolume                                secret file name unusable or content not base64
+//	InvalidGitRepoVolume                               gitRepo without repository, or an escaping directory
+//	MissingContainers                                  no containers
+//	TooManyContainers                                  more containers than Limits.ContainersPerGroup
+//	InvalidContainerName                     (seen)    container or init container name breaks the naming rules
+//	DuplicateContainerName                             two containers or init containers share a name
+//	MissingContainerImage                              image missing
+//	MissingContainerResourceRequests                   resources.requests, cpu or memoryInGB missing
+//	InvalidContainerResourceRequests                   request not positive or not a multiple of 0.01 CPU / 0.1 GB
+//	InvalidContainerResourceLimits                     limit not positive or not a multiple of 0.01 CPU / 0.1 GB
+//	InvalidGpuResource                                 gpu without a positive count or a known SKU
+//	ContainerLimitGreaterThanContainerGroupTotalRequest (seen) a container's limit exceeds the group's total request
+//	ContainerGroupResourceRequestBelowMinimum          group total below Limits.MinGroupCPU / MinGroupMemoryInGB
+//	ContainerGroupResourceRequestExceedsCapabilities   group total above the location's MaxCPU / MaxMemoryInGB / MaxGPUCount
+//	InvalidContainerPorts                    (seen)    container port outside 1-65535 or protocol not TCP/UDP
+//	InvalidContainerEnvironmentVariable      (seen)    env var name empty or not [A-Za-z_][A-Za-z0-9_]*, or both value and secureValue
+//	DuplicateEnvironmentVariable                       env var name repeated within a container
+//	InvalidVolumeMount                                 mount without a name or naming an undefined volume
+//	InvalidVolumeMountPath                             mountPath missing, relative, "/" or containing ':'
+//	DuplicateVolumeMountPath                           two mounts of one container share a mountPath
+//	InvalidContainerProbe                              probe without exactly one of exec/httpGet, or bad values
+//	InvalidIpAddressType                               ipAddress.type missing or not Public/Private
+//	MissingIpAddressPorts                    (seen)    ipAddress without ports
+//	TooManyIpAddressPorts                              more ipAddress ports than Limits.PortsPerIP
+//	InvalidIpAddressPorts                              ipAddress port outside 1-65535 or protocol not TCP/UDP
+//	DuplicateIpAddressPort                             ipAddress lists a port twice
+//	IpAddressPortNotExposed                            ipAddress port not exposed by any container
+//	InvalidDnsNameLabel                                dnsNameLabel breaks the DNS label rules (message as ACI's)
+//	InvalidImageRegistryCredential                     credential without server, or without username and identity
+//	DuplicateImageRegistryServer                       two credentials for one server
+//	InvalidContainerGroupUpdate              (seen)    ImmutableChange: property that cannot change in place
+package validate
+
+import (
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+
+	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/config"
+)
+
+// Error codes this package answers with; see the package documentation.
+const (
+	CodeInvalidRequestContent                               = "InvalidRequestContent"
+	CodeInvalidContainerGroupName                           = "InvalidContainerGroupName"
+	CodeLocationRequired                                    = "LocationRequired"
+	CodeMissingContainerGroupProperties                     = "MissingContainerGroupProperties"
+	CodeMissingOsType                                       = "MissingOsType"
+	CodeOsVersionNotSupported                               = "OsVersionNotSupported"
+	CodeInvalidOsType                                       = "InvalidOsType"
+	CodeInvalidRestartPolicy                                = "InvalidRestartPolicy"
+	CodeTooManyVolumes                                      = "TooManyVolumes"
+	CodeInvalidVolumeName                                   = "InvalidVolumeName"
+	CodeDuplicateVolumeName                                 = "DuplicateVolumeName"
+	CodeInvalidVolumeSource                                 = "InvalidVolumeSource"
+	CodeInvalidAzureFileVolume                              = "InvalidAzureFileVolume"
+	CodeInvalidSecretVolume                                 = "InvalidSecretVolume"
+	CodeInvalidGitRepoVolume                                = "InvalidGitRepoVolume"
+	CodeMissingContainers                                   = "MissingContainers"
+	CodeTooManyContainers                                   = "TooManyContainers"
+	CodeInvalidContainerName                                = "InvalidContainerName"
+	CodeDuplicateContainerName                              = "DuplicateContainerName"
+	CodeMissingContainerImage                               = "MissingContainerImage"
+	CodeMissingContainerResourceRequests                    = "MissingContainerResourceRequests"
+	CodeInvalidContainerResourceRequests                    = "InvalidContainerResourceRequests"
+	CodeInvalidContainerResourceLimits                      = "InvalidContainerResourceLimits"
+	CodeInvalidGpuResource                                  = "InvalidGpuResource"
+	CodeContainerLimitGreaterThanContainerGroupTotalRequest = "ContainerLimitGreaterThanContainerGroupTotalRequest"
+	CodeContainerGroupResourceRequestBelowMinimum           = "ContainerGroupResourceRequestBelowMinimum"
+	CodeContainerGroupResourceRequestExceedsCapabilities    = "ContainerGroupResourceRequestExceedsCapabilities"
+	CodeInvalidContainerPorts                               = "InvalidContainerPorts"
+	CodeInvalidContainerEnvironmentVariable                 = "InvalidContainerEnvironmentVariable"
+	CodeDuplicateEnvironmentVariable                        = "DuplicateEnvironmentVariable"
+	CodeInvalidVolumeMount                                  = "InvalidVolumeMount"
+	CodeInvalidVolumeMountPath                              = "InvalidVolumeMountPath"
+	CodeDuplicateVolumeMountPath                            = "DuplicateVolumeMountPath"
+	CodeInvalidContainerProbe                               = "InvalidContainerProbe"
+	CodeInvalidIPAddressType                                = "InvalidIpAddressType"
+	CodeMissingIPAddressPorts                               = "MissingIpAddressPorts"
+	CodeTooManyIPAddressPorts                               = "TooManyIpAddressPorts"
+	CodeInvalidIPAddressPorts                               = "InvalidIpAddressPorts"
+	CodeDuplicateIPAddressPort                              = "DuplicateIpAddressPort"
+	CodeIPAddressPortNotExposed                             = "IpAddressPortNotExposed"
+	CodeInvalidDNSNameLabel                                 = "InvalidDnsNameLabel"
+	CodeInvalidImageRegistryCredential                      = "InvalidImageRegistryCredential"
+	CodeDuplicateImageRegistryServer                        = "DuplicateImageRegistryServer"
+	CodeInvalidContainerGroupUpdate                         = "InvalidContainerGroupUpdate"
+)
+
+// GroupName checks a container group name from the request URL: 1 to 63
+// lowercase letters, digits and '-', not starting or ending with '-' and
+// without "--".
+func GroupName(name string) *armerr.Error {
+	if p := labelProblem(name, 1, 63, false); p != "" {
+		return armerr.BadRequest(CodeInvalidContainerGroupName, "containerGroupName",
+			"The container group name '%s' is invalid: it %s. A container group name has 1 to 63 "+
+				"lowercase letters, digits and '-', does not start or end with '-' and has no '--' (e.g. 'my-group').",
+			name, p)
+	}
+	return nil
+}
+
+// ContainerGroup checks the body of a PUT the way ACI does and returns the
+// first problem, or nil when the group is acceptable. The caller checks that
+// the location exists; loc supplies its capabilities. Zero Limits fields and
+// a zero MaxCPU or MaxMemoryInGB impose no bound; a zero MaxGPUCount allows
+// no GPU.
+func ContainerGroup(g *armcontainerinstance.ContainerGroup, loc config.Location, lim config.Limits) *armerr.Error {
+	if g == nil {
+		return armerr.InvalidRequestContent("The request has no body; send the container group as JSON.")
+	}
+	if strings.TrimSpace(str(g.Location)) == "" {
+		return armerr.BadRequest(CodeLocationRequired, "location",
+			"The container group has no location. Set 'location' to the region to deploy it in.")
+	}
+	p := g.Properties
+	if p == nil {
+		return armerr.BadRequest(CodeMissingContainerGroupProperties, "properties",
+			"The container group has no 'properties'. Set properties.osType and properties.containers at least.")
+	}
+	c := &checker{loc: loc, lim: lim, names: map[string]bool{}}
+	return first(
+		func() *armerr.Error { return checkOSType(p.OSType) },
+		func() *armerr.Error { return checkRestartPolicy(p.RestartPolicy) },
+		func() *armerr.Error { return c.volumes(p.Volumes) },
+		func() *armerr.Error { return c.containers(p.Containers) },
+		func() *armerr.Error { return c.initContainers(p.InitContainers) },
+		func() *armerr.Error { return c.groupResources(p.Containers) },
+		func() *armerr.Error { return c.ipAddress(p.IPAddress, p.Containers) },
+		func() *armerr.Error { return checkRegistryCredentials(p.ImageRegistryCredentials) },
+	)
+}
+
+// checker carries what checks of one group share.
+type checker struct {
+	loc config.Location
+	lim config.Limits
+	// volumeNames are the names of the group's volumes.
+	volumeNames map[string]bool
+	// names are the container and init container names seen so far.
+	names map[string]bool
+}
+
+// first runs checks in order and returns the first error.
+func first(checks ...func() *armerr.Error) *armerr.Error {
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkOSType(os *armcontainerinstance.OperatingSystemTypes) *armerr.Error {
+	const target = "properties.osType"
+	if os == nil || strings.TrimSpace(string(*os)) == "" {
+		return armerr.BadRequest(CodeMissingOsType, target,
+			"The container group has no OS type. Set properties.osType to 'Linux'.")
+	}
+	switch {
+	case strings.EqualFold(string(*os), string(armcontainerinstance.OperatingSystemTypesLinux)):
+		return nil
+	case strings.EqualFold(string(*os), string(armcontainerinstance.OperatingSystemTypesWindows)):
+		return armerr.BadRequest(CodeOsVersionNotSupported, target,
+			"Windows container groups are not supported by this service; only Linux is. Set properties.osType to 'Linux'.")
+	}
+	return armerr.BadRequest(CodeInvalidOsType, target,
+		"The OS type '%s' is invalid. Set properties.osType to 'Linux'.", string(*os))
+}
+
+func checkRestartPolicy(rp *armcontainerinstance.ContainerGroupRestartPolicy) *armerr.Error {
+	if rp == nil {
+		return nil
+	}
+	for _, v := range armcontainerinstance.PossibleContainerGroupRestartPolicyValues() {
+		if strings.EqualFold(string(*rp), string(v)) {
+			return nil
+		}
+	}
+	return armerr.BadRequest(CodeInvalidRestartPolicy, "properties.restartPolicy",
+		"The restart policy '%s' is invalid. Use 'Always', 'OnFailure' or 'Never' (or leave it out for 'Always').", string(*rp))
+}
+
+// str dereferences s, "" for nil.
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

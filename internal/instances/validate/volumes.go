@@ -1,0 +1,134 @@
+package validate
+
+import (
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+
+	"github.com/vnode-io/vnode/internal/instances/armerr"
+)
+
+// volumes checks the group's volumes and records their names for the
+// containers' volume mounts.
+func (c *checker) volumes(vols []*armcontainerinstance.Volume) *armerr.Error {
+	c.volumeNames = map[string]bool{}
+	if limit := c.lim.VolumesPerGroup; limit > 0 && len(vols) > limit {
+		return armerr.BadRequest(CodeTooManyVolumes, "properties.volumes",
+			"The container group has %d volumes; at most %d are allowed. Remove volumes.", len(vols), limit)
+	}
+	for i, v := range vols {
+		at := fmt.Sprintf("properties.volumes[%d]", i)
+		if v == nil {
+			v = &armcontainerinstance.Volume{}
+		}
+		if err := checkVolume(v, at); err != nil {
+			return err
+		}
+		name := str(v.Name)
+		if c.volumeNames[name] {
+			return armerr.BadRequest(CodeDuplicateVolumeName, at+".name",
+				"The volume name '%s' is used more than once. Give each volume its own name.", name)
+		}
+		c.volumeNames[name] = true
+	}
+	return nil
+}
+
+func checkVolume(v *armcontainerinstance.Volume, at string) *armerr.Error {
+	name := str(v.Name)
+	if p := volumeNameProblem(name); p != "" {
+		return armerr.BadRequest(CodeInvalidVolumeName, at+".name",
+			"The volume name '%s' is invalid: it %s. A volume name has 5 to 63 lowercase letters, digits and '-' "+
+				"and does not start or end with '-' (e.g. 'my-volume').", name, p)
+	}
+	sources := volumeSources(v)
+	if len(sources) != 1 {
+		has := "none"
+		if len(sources) > 1 {
+			has = strings.Join(sources, " and ")
+		}
+		return armerr.BadRequest(CodeInvalidVolumeSource, at,
+			"The volume '%s' must have exactly one source of azureFile, emptyDir, secret or gitRepo; it has %s.", name, has)
+	}
+	switch sources[0] {
+	case "azureFile":
+		return checkAzureFile(v.AzureFile, name, at+".azureFile")
+	case "secret":
+		return checkSecret(v.Secret, name, at+".secret")
+	case "gitRepo":
+		return checkGitRepo(v.GitRepo, name, at+".gitRepo")
+	}
+	return nil
+}
+
+// volumeSources names the sources a volume sets.
+func volumeSources(v *armcontainerinstance.Volume) []string {
+	var s []string
+	if v.AzureFile != nil {
+		s = append(s, "azureFile")
+	}
+	if v.EmptyDir != nil {
+		s = append(s, "emptyDir")
+	}
+	if v.Secret != nil {
+		s = append(s, "secret")
+	}
+	if v.GitRepo != nil {
+		s = append(s, "gitRepo")
+	}
+	return s
+}
+
+func checkAzureFile(f *armcontainerinstance.AzureFileVolume, name, at string) *armerr.Error {
+	if strings.TrimSpace(str(f.ShareName)) == "" {
+		return armerr.BadRequest(CodeInvalidAzureFileVolume, at+".shareName",
+			"The Azure Files volume '%s' has no shareName. Set the name of the file share to mount.", name)
+	}
+	if strings.TrimSpace(str(f.StorageAccountName)) == "" {
+		return armerr.BadRequest(CodeInvalidAzureFileVolume, at+".storageAccountName",
+			"The Azure Files volume '%s' has no storageAccountName. Set the storage account that holds the share.", name)
+	}
+	return nil
+}
+
+// checkSecret checks that each file of a secret volume has a plain file
+// name and base64 content; files are checked in name order.
+func checkSecret(files map[string]*string, name, at string) *armerr.Error {
+	keys := make([]string, 0, len(files))
+	for k := range files {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if k == "" || k == "." || k == ".." || strings.ContainsAny(k, "/\x00") {
+			return armerr.BadRequest(CodeInvalidSecretVolume, at+"."+k,
+				"The secret volume '%s' has a file named '%s'; a file name must be non-empty, not '.' or '..', "+
+					"and contain no '/'.", name, k)
+		}
+		if files[k] == nil {
+			return armerr.BadRequest(CodeInvalidSecretVolume, at+"."+k,
+				"The file '%s' of secret volume '%s' has no content. Set it to the base64-encoded content.", k, name)
+		}
+		if _, err := base64.StdEncoding.DecodeString(*files[k]); err != nil {
+			return armerr.BadRequest(CodeInvalidSecretVolume, at+"."+k,
+				"The content of file '%s' of secret volume '%s' is not valid base64. Encode it with standard base64.", k, name)
+		}
+	}
+	return nil
+}
+
+func checkGitRepo(r *armcontainerinstance.GitRepoVolume, name, at string) *armerr.Error {
+	if strings.TrimSpace(str(r.Repository)) == "" {
+		return armerr.BadRequest(CodeInvalidGitRepoVolume, at+".repository",
+			"The git repository volume '%s' has no repository. Set the URL of the repository to clone.", name)
+	}
+	dir := str(r.Directory)
+	if strings.HasPrefix(dir, "/") || slices.Contains(strings.Split(dir, "/"), "..") {
+		return armerr.BadRequest(CodeInvalidGitRepoVolume, at+".directory",
+			"The directory '%s' of git repository volume '%s' must be a relative path without '..'.", dir, name)
+	}
+	return nil
+}
