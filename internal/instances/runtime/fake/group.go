@@ -1,0 +1,437 @@
+package fake
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/vnode-io/vnode/internal/instances/runtime"
+)
+
+// Event types.
+const (
+	normal  = "Normal"
+	warning = "Warning"
+)
+
+// Detail statuses of container states.
+const (
+	detailCreating  = "ContainerCreating"
+	detailBackOff   = "CrashLoopBackOff"
+	detailCompleted = "Completed"
+	detailError     = "Error"
+	detailStopped   = "Stopped"
+	detailKilled    = "Killed"
+)
+
+// group is one incarnation of a container group. The Runtime's mutex guards it.
+type group struct {
+	id      string
+	policy  runtime.RestartPolicy
+	ip      string
+	stopped bool
+	removed bool
+	inits   []*container
+	mains   []*container
+	// seq is the init containers then the main containers: the order in
+	// which they are deployed.
+	seq []*container
+	// cursor indexes seq: the container being deployed or, for an init
+	// container, run to completion. Containers before it have started.
+	cursor int
+	// pending are the events not yet published; dirty is set by any
+	// change not yet published.
+	pending []runtime.Event
+	dirty   bool
+}
+
+// container is one container of a group.
+type container struct {
+	spec   runtime.ContainerSpec
+	init   bool
+	status runtime.ContainerStatus
+	// started is set once the container has started in this incarnation.
+	started bool
+	// backoff is the delay before the next restart after an exit.
+	backoff time.Duration
+	// timer is the pending delay (pull, start, sleep or back-off), if any.
+	timer *timer
+	// proc is closed when the running process ends; nil when not running.
+	proc chan struct{}
+	logs []logLine
+}
+
+// logLine is one line of a container's log.
+type logLine struct {
+	time time.Time
+	text string
+}
+
+// newGroup returns a group for spec, waiting to be deployed. Containers
+// named as one of old's get its current state as their previous one.
+func newGroup(spec runtime.GroupSpec, ip string, old *group) *group {
+	g := &group{id: spec.ID, policy: spec.RestartPolicy, ip: ip, dirty: true}
+	if g.policy == "" {
+		g.policy = runtime.RestartAlways
+	}
+	for _, s := range spec.InitContainers {
+		g.inits = append(g.inits, newContainer(s, true, old))
+	}
+	for _, s := range spec.Containers {
+		g.mains = append(g.mains, newContainer(s, false, old))
+	}
+	g.seq = slices.Concat(g.inits, g.mains)
+	return g
+}
+
+// newContainer returns a waiting container with its own copy of the parts
+// of spec it uses.
+func newContainer(spec runtime.ContainerSpec, init bool, old *group) *container {
+	spec.Command = slices.Clone(spec.Command)
+	spec.Env = slices.Clone(spec.Env)
+	c := &container{spec: spec, init: init}
+	c.status = runtime.ContainerStatus{
+		Name:    spec.Name,
+		Current: runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: detailCreating},
+	}
+	if old == nil {
+		return c
+	}
+	for _, o := range old.seq {
+		if o.spec.Name == spec.Name {
+			prev := o.status.Current
+			c.status.Previous = &prev
+		}
+	}
+	return c
+}
+
+// snapshot returns a deep copy of the group's status.
+func (g *group) snapshot() runtime.GroupStatus {
+	s := runtime.GroupStatus{ID: g.id, IP: g.ip, Stopped: g.stopped}
+	for _, c := range g.inits {
+		s.InitContainers = append(s.InitContainers, copyContainerStatus(c.status))
+	}
+	for _, c := range g.mains {
+		s.Containers = append(s.Containers, copyContainerStatus(c.status))
+	}
+	return s
+}
+
+// copyStatus returns a deep copy of s.
+func copyStatus(s runtime.GroupStatus) runtime.GroupStatus {
+	s.InitContainers = copyContainerStatuses(s.InitContainers)
+	s.Containers = copyContainerStatuses(s.Containers)
+	return s
+}
+
+func copyContainerStatuses(in []runtime.ContainerStatus) []runtime.ContainerStatus {
+	if in == nil {
+		return nil
+	}
+	out := make([]runtime.ContainerStatus, len(in))
+	for i, s := range in {
+		out[i] = copyContainerStatus(s)
+	}
+	return out
+}
+
+func copyContainerStatus(s runtime.ContainerStatus) runtime.ContainerStatus {
+	if s.Previous != nil {
+		prev := *s.Previous
+		s.Previous = &prev
+	}
+	return s
+}
+
+// event records an event for publication; c is nil for a group event.
+func (r *Runtime) event(g *group, c *container, typ, name, msg string) {
+	ev := runtime.Event{Name: name, Message: msg, Type: typ, Time: r.clock.Now()}
+	if c != nil {
+		ev.Container = c.spec.Name
+	}
+	g.pending = append(g.pending, ev)
+	g.dirty = true
+}
+
+// advance deploys the container at the group's cursor: pull, create, start.
+func (r *Runtime) advance(g *group) {
+	if g.cursor >= len(g.seq) {
+		return
+	}
+	c := g.seq[g.cursor]
+	img := c.spec.Image
+	if r.cached[img] {
+		r.event(g, c, normal, "Pulled", fmt.Sprintf("container image %q already present on machine", img))
+		r.create(g, c)
+		return
+	}
+	r.event(g, c, normal, "Pulling", fmt.Sprintf("pulling image %q", img))
+	r.schedule(g, c, r.opts.PullDelay, func() {
+		r.event(g, c, normal, "Pulled", fmt.Sprintf("Successfully pulled image %q", img))
+		r.create(g, c)
+	})
+}
+
+// create creates a pulled container and starts it after the start delay.
+func (r *Runtime) create(g *group, c *container) {
+	r.event(g, c, normal, "Created", "Created container "+c.spec.Name)
+	r.schedule(g, c, r.opts.StartDelay, func() { r.firstStart(g, c) })
+}
+
+// firstStart starts a created container. After a main container the next
+// one is deployed; after an init container, only once it exits with 0.
+func (r *Runtime) firstStart(g *group, c *container) {
+	c.started = true
+	r.startProcess(g, c)
+	if !c.init {
+		g.cursor++
+		r.advance(g)
+	}
+}
+
+// startProcess sets a container running and runs its command.
+func (r *Runtime) startProcess(g *group, c *container) {
+	now := r.clock.Now()
+	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: now}
+	c.status.Ready = !c.init
+	c.proc = make(chan struct{})
+	g.dirty = true
+	r.event(g, c, normal, "Started", "Started container "+c.spec.Name)
+	c.log(now, fmt.Sprintf("container %s started", c.spec.Name))
+	r.runCommand(g, c)
+}
+
+// runCommand does what a container's command, by the package's
+// conventions, does once started. An init container whose command does not
+// say otherwise exits with 0 at once.
+func (r *Runtime) runCommand(g *group, c *container) {
+	argv := normalize(c.spec.Command)
+	name := ""
+	if len(argv) > 0 {
+		name = commandName(argv)
+	}
+	switch name {
+	case "exit":
+		r.exit(g, c, exitCode(argv[1:]))
+		return
+	case "sleep":
+		r.sleep(g, c, argv[1:])
+		return
+	case "echo":
+		c.log(r.clock.Now(), joinArgs(argv[1:]))
+	}
+	if c.init {
+		r.exit(g, c, 0)
+	}
+}
+
+// sleep terminates a container with 0 once sleep's argument has passed.
+func (r *Runtime) sleep(g *group, c *container, args []string) {
+	d, err := sleepDuration(args)
+	if err != nil {
+		c.log(r.clock.Now(), err.Error())
+		r.exit(g, c, 1)
+		return
+	}
+	if d >= 0 {
+		r.schedule(g, c, d, func() { r.exit(g, c, 0) })
+	}
+}
+
+// exit terminates a running container's process with code and applies the
+// restart policy: an init container that succeeded lets the next one
+// deploy; a container that restarts does so after its back-off.
+func (r *Runtime) exit(g *group, c *container, code int32) {
+	c.cancelTimer()
+	c.endProcess()
+	now := r.clock.Now()
+	start := c.status.Current.StartTime
+	c.status.Current = terminated(start, now, code, exitDetail(code))
+	c.status.Ready = false
+	g.dirty = true
+	if c.init && code == 0 {
+		g.cursor++
+		r.advance(g)
+		return
+	}
+	if !restarts(g.policy, code) {
+		return
+	}
+	prev := c.status.Current
+	c.status.Previous = &prev
+	if now.Sub(start) >= backoffReset {
+		c.backoff = 0
+	}
+	d := c.nextBackoff()
+	if d == 0 {
+		r.restart(g, c)
+		return
+	}
+	c.status.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: detailBackOff}
+	r.event(g, c, warning, "BackOff", fmt.Sprintf("Back-off %s restarting container %s", d, c.spec.Name))
+	r.schedule(g, c, d, func() { r.restart(g, c) })
+}
+
+// restart starts a container's process again.
+func (r *Runtime) restart(g *group, c *container) {
+	c.status.RestartCount++
+	r.startProcess(g, c)
+}
+
+// restartGroup kills and restarts every main container that has started.
+func (r *Runtime) restartGroup(g *group) {
+	var started []*container
+	for _, c := range g.mains {
+		if !c.started {
+			continue
+		}
+		started = append(started, c)
+		// A container backing off keeps its last exit as Previous.
+		backingOff := c.status.Current.State == runtime.StateWaiting
+		r.kill(g, c, detailKilled)
+		if !backingOff {
+			prev := c.status.Current
+			c.status.Previous = &prev
+		}
+	}
+	for _, c := range started {
+		c.backoff = 0
+		r.restart(g, c)
+	}
+}
+
+// kill ends a container's process or wait: a running container terminates
+// with a Killing event, a waiting one terminates without having run.
+func (r *Runtime) kill(g *group, c *container, detail string) {
+	c.cancelTimer()
+	c.endProcess()
+	now := r.clock.Now()
+	switch c.status.Current.State {
+	case runtime.StateRunning:
+		r.event(g, c, normal, "Killing", "Stopping container "+c.spec.Name)
+		c.status.Current = terminated(c.status.Current.StartTime, now, 0, detail)
+	case runtime.StateWaiting:
+		c.status.Current = terminated(time.Time{}, now, 0, detail)
+	}
+	c.status.Ready = false
+	g.dirty = true
+}
+
+// schedule runs f after d on the clock, at once when d is not positive.
+// The container has one pending delay at most.
+func (r *Runtime) schedule(g *group, c *container, d time.Duration, f func()) {
+	c.cancelTimer()
+	if d <= 0 {
+		f()
+		return
+	}
+	c.timer = r.after(g, d, f)
+}
+
+// cancelTimer cancels the container's pending delay, if any.
+func (c *container) cancelTimer() {
+	c.timer.cancel()
+	c.timer = nil
+}
+
+// endProcess marks the container's process as ended, if it runs.
+func (c *container) endProcess() {
+	if c.proc != nil {
+		close(c.proc)
+		c.proc = nil
+	}
+}
+
+// nextBackoff returns the delay before the next restart and doubles it.
+func (c *container) nextBackoff() time.Duration {
+	d := c.backoff
+	c.backoff = min(max(2*d, backoffInitial), backoffMax)
+	return d
+}
+
+// log appends a line to the container's log, dropping the oldest beyond
+// maxLogLines.
+func (c *container) log(t time.Time, text string) {
+	if len(c.logs) >= maxLogLines {
+		c.logs = slices.Delete(c.logs, 0, len(c.logs)-maxLogLines+1)
+	}
+	c.logs = append(c.logs, logLine{time: t, text: text})
+}
+
+// tail returns a copy of the last n log lines, all when n is not positive.
+func (c *container) tail(n int) []logLine {
+	lines := c.logs
+	if n > 0 && n < len(lines) {
+		lines = lines[len(lines)-n:]
+	}
+	return slices.Clone(lines)
+}
+
+// terminated returns a terminated state.
+func terminated(start, finish time.Time, code int32, detail string) runtime.ContainerState {
+	return runtime.ContainerState{State: runtime.StateTerminated, StartTime: start,
+		FinishTime: finish, ExitCode: code, DetailStatus: detail}
+}
+
+// exitDetail is the detail status of a process that exited with code.
+func exitDetail(code int32) string {
+	if code == 0 {
+		return detailCompleted
+	}
+	return detailError
+}
+
+// restarts reports whether policy restarts a container that exited with code.
+func restarts(policy runtime.RestartPolicy, code int32) bool {
+	switch policy {
+	case runtime.RestartNever:
+		return false
+	case runtime.RestartOnFailure:
+		return code != 0
+	default:
+		return true
+	}
+}
+
+// timer is a pending delay on the clock. The Runtime's mutex guards done.
+type timer struct {
+	stop chan struct{}
+	done bool
+}
+
+// after runs f, then publishes g, with the Runtime's mutex held, once d
+// has passed on the clock, unless the timer is cancelled first.
+func (r *Runtime) after(g *group, d time.Duration, f func()) *timer {
+	t := &timer{stop: make(chan struct{})}
+	ct := r.clock.NewTimer(d)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		select {
+		case <-ct.C():
+		case <-t.stop:
+			ct.Stop()
+			return
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if t.done || r.closed {
+			return
+		}
+		t.done = true
+		f()
+		r.publish(g)
+	}()
+	return t
+}
+
+// cancel stops a pending timer; it does nothing for nil or a timer that
+// has fired or been cancelled.
+func (t *timer) cancel() {
+	if t == nil || t.done {
+		return
+	}
+	t.done = true
+	close(t.stop)
+}
