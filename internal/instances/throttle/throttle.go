@@ -1,0 +1,191 @@
+// Package throttle enforces the container instances service's request
+// limits per subscription: ACI's sliding-window limits on creates and deletes
+// (per 5 minutes and per hour) and ARM's token buckets for reads and writes.
+package throttle
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+	"k8s.io/utils/clock"
+
+	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/config"
+)
+
+// Kind is a class of request with its own limit.
+type Kind string
+
+// The kinds of request the limiter tells apart.
+const (
+	Create Kind = "create"
+	Delete Kind = "delete"
+	Read   Kind = "read"
+	Write  Kind = "write"
+)
+
+// Headers ACI and ARM send to tell a client its remaining budget.
+const (
+	HeaderRemaining5m    = "x-ms-ratelimit-remaining-subscription-resource-requests-pt5m"
+	HeaderRemaining1h    = "x-ms-ratelimit-remaining-subscription-resource-requests-pt1h"
+	HeaderRemainingReads = "x-ms-ratelimit-remaining-subscription-reads"
+	HeaderRemainingWrite = "x-ms-ratelimit-remaining-subscription-writes"
+)
+
+// Limiter keeps the budgets of every subscription.
+type Limiter struct {
+	cfg   config.RateLimits
+	clock clock.PassiveClock
+
+	mu      sync.Mutex
+	windows map[string]*windowPair // key: kind/subscription
+	buckets map[string]*rate.Limiter
+}
+
+// New returns a limiter for cfg; clk may be nil for the real clock.
+func New(cfg config.RateLimits, clk clock.PassiveClock) *Limiter {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	return &Limiter{cfg: cfg, clock: clk, windows: map[string]*windowPair{}, buckets: map[string]*rate.Limiter{}}
+}
+
+// Allow spends one request of kind for subscription. It sets the budget
+// headers on h and returns a 429 ARM error (with Retry-After) when the
+// budget is exhausted; a refused request spends nothing.
+func (l *Limiter) Allow(kind Kind, subscription, action string, h http.Header) *armerr.Error {
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch kind {
+	case Create, Delete:
+		return l.allowWindow(kind, subscription, action, now, h)
+	default:
+		return l.allowBucket(kind, subscription, now, h)
+	}
+}
+
+func (l *Limiter) allowWindow(kind Kind, subscription, action string, now time.Time, h http.Header) *armerr.Error {
+	per5m, per1h := l.cfg.CreatesPer5m, l.cfg.CreatesPer1h
+	if kind == Delete {
+		per5m, per1h = l.cfg.DeletesPer5m, l.cfg.DeletesPer1h
+	}
+	key := string(kind) + "/" + subscription
+	w := l.windows[key]
+	if w == nil {
+		w = &windowPair{short: newWindow(per5m, 5*time.Minute), long: newWindow(per1h, time.Hour)}
+		l.windows[key] = w
+	}
+	for _, win := range []*window{w.short, w.long} {
+		if wait := win.wait(now); wait > 0 {
+			setRemaining(h, w, now)
+			e := armerr.New(http.StatusTooManyRequests, "ResourceRequestsThrottled",
+				"Number of requests for action '%s' exceeded the limit of '%d' for time interval '%s'. Please try again after '%d' seconds.",
+				action, win.limit, interval(win.period), int((wait+time.Second-1)/time.Second))
+			e.RetryAfter = wait
+			return e
+		}
+	}
+	w.short.add(now)
+	w.long.add(now)
+	setRemaining(h, w, now)
+	return nil
+}
+
+func setRemaining(h http.Header, w *windowPair, now time.Time) {
+	if r, ok := w.short.remaining(now); ok {
+		h.Set(HeaderRemaining5m, strconv.Itoa(r))
+	}
+	if r, ok := w.long.remaining(now); ok {
+		h.Set(HeaderRemaining1h, strconv.Itoa(r))
+	}
+}
+
+func interval(d time.Duration) string {
+	return fmt.Sprintf("%02d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
+}
+
+func (l *Limiter) allowBucket(kind Kind, subscription string, now time.Time, h http.Header) *armerr.Error {
+	perSecond, burst, header := l.cfg.ReadsPerSecond, l.cfg.ReadBurst, HeaderRemainingReads
+	if kind == Write {
+		perSecond, burst, header = l.cfg.WritesPerSecond, l.cfg.WriteBurst, HeaderRemainingWrite
+	}
+	if perSecond <= 0 {
+		return nil
+	}
+	if burst < 1 {
+		burst = 1
+	}
+	key := string(kind) + "/" + subscription
+	b := l.buckets[key]
+	if b == nil {
+		b = rate.NewLimiter(rate.Limit(perSecond), burst)
+		l.buckets[key] = b
+	}
+	r := b.ReserveN(now, 1)
+	if wait := r.DelayFrom(now); wait > 0 {
+		r.CancelAt(now)
+		h.Set(header, "0")
+		e := armerr.New(http.StatusTooManyRequests, "SubscriptionRequestsThrottled",
+			"Number of '%s' requests for subscription '%s' exceeded. Please try again after '%d' seconds after additional tokens are available.",
+			kind, subscription, int((wait+time.Second-1)/time.Second))
+		e.RetryAfter = wait
+		return e
+	}
+	h.Set(header, strconv.Itoa(int(b.TokensAt(now))))
+	return nil
+}
+
+type windowPair struct {
+	short, long *window
+}
+
+// window is a sliding-window log: the times of the requests counted in the
+// last period, at most limit of them.
+type window struct {
+	limit  int
+	period time.Duration
+	times  []time.Time
+}
+
+func newWindow(limit int, period time.Duration) *window {
+	return &window{limit: limit, period: period}
+}
+
+func (w *window) expire(now time.Time) {
+	i := 0
+	for i < len(w.times) && !w.times[i].After(now.Add(-w.period)) {
+		i++
+	}
+	w.times = w.times[i:]
+}
+
+// wait is how long until one more request fits; zero when it fits now.
+func (w *window) wait(now time.Time) time.Duration {
+	if w.limit <= 0 {
+		return 0
+	}
+	w.expire(now)
+	if len(w.times) < w.limit {
+		return 0
+	}
+	return w.times[0].Add(w.period).Sub(now)
+}
+
+func (w *window) add(now time.Time) {
+	if w.limit > 0 {
+		w.times = append(w.times, now)
+	}
+}
+
+func (w *window) remaining(now time.Time) (int, bool) {
+	if w.limit <= 0 {
+		return 0, false
+	}
+	w.expire(now)
+	return w.limit - len(w.times), true
+}
