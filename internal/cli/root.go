@@ -7,6 +7,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/cli/controlplane"
 	"github.com/vnode-io/vnode/internal/cli/down"
+	"github.com/vnode-io/vnode/internal/cli/instances"
 	"github.com/vnode-io/vnode/internal/cli/node"
 	"github.com/vnode-io/vnode/internal/cli/status"
 	"github.com/vnode-io/vnode/internal/cli/up"
@@ -31,6 +32,7 @@ cluster to run them on.`,
 		up.NewCommand(),
 		down.NewCommand(),
 		node.NewCommand(),
+		instances.NewCommand(),
 		status.NewCommand(),
 	)
 	return root

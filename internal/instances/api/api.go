@@ -1,0 +1,259 @@
+// Package api serves the container instances service over Azure Resource
+// Manager's REST conventions, in the wire format of ACI's api-version
+// 2023-05-01: routing, bearer-token authentication, api-version checks,
+// request throttling, long-running operation headers, ARM error bodies, and
+// the websocket endpoint behind exec and attach.
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/service"
+	"github.com/vnode-io/vnode/internal/instances/throttle"
+)
+
+// APIVersion is the api-version whose wire format the service speaks.
+const APIVersion = "2023-05-01"
+
+// maxBodyBytes bounds request bodies (ARM's limit is 4 MB).
+const maxBodyBytes = 4 << 20
+
+// Options configure a Server.
+type Options struct {
+	Service *service.Service
+	Tokens  *Tokens
+	// Limiter throttles reads and writes per subscription; nil for none.
+	Limiter *throttle.Limiter
+	// BaseURL is how clients reach the service (https://host:port), used in
+	// operation and websocket URLs.
+	BaseURL  string
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// PollInterval is suggested to clients polling operations (default 200 ms).
+	PollInterval time.Duration
+}
+
+// Server is the HTTP face of the service.
+type Server struct {
+	svc     *service.Service
+	tokens  *Tokens
+	limiter *throttle.Limiter
+	base    string
+	log     *slog.Logger
+	poll    time.Duration
+	router  router
+	metrics *metrics
+	reg     *prometheus.Registry
+}
+
+// New returns a server; Handler serves it.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 200 * time.Millisecond
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{svc: o.Service, tokens: o.Tokens, limiter: o.Limiter, base: o.BaseURL, log: o.Logger,
+		poll: o.PollInterval, metrics: newMetrics(o.Registry), reg: o.Registry}
+	s.routes()
+	return s
+}
+
+const (
+	provider = "providers/Microsoft.ContainerInstance"
+	subPath  = "subscriptions/{subscription}"
+	rgPath   = subPath + "/resourceGroups/{resourceGroup}"
+	cgPath   = rgPath + "/" + provider + "/containerGroups/{name}"
+	locPath  = subPath + "/" + provider + "/locations/{location}"
+	ctrPath  = cgPath + "/containers/{container}"
+)
+
+func (s *Server) routes() {
+	r := &s.router
+	r.add(http.MethodPut, cgPath, "containerGroups.createOrUpdate", s.putGroup)
+	r.add(http.MethodGet, cgPath, "containerGroups.get", s.getGroup)
+	r.add(http.MethodPatch, cgPath, "containerGroups.update", s.patchGroup)
+	r.add(http.MethodDelete, cgPath, "containerGroups.delete", s.deleteGroup)
+	r.add(http.MethodGet, rgPath+"/"+provider+"/containerGroups", "containerGroups.listByResourceGroup", s.listGroups)
+	r.add(http.MethodGet, subPath+"/"+provider+"/containerGroups", "containerGroups.list", s.listGroups)
+	r.add(http.MethodPost, cgPath+"/start", "containerGroups.start", s.startGroup)
+	r.add(http.MethodPost, cgPath+"/stop", "containerGroups.stop", s.stopGroup)
+	r.add(http.MethodPost, cgPath+"/restart", "containerGroups.restart", s.restartGroup)
+	r.add(http.MethodGet, cgPath+"/outboundNetworkDependenciesEndpoints", "containerGroups.outboundNetworkDependenciesEndpoints", s.outboundEndpoints)
+	r.add(http.MethodGet, ctrPath+"/logs", "containers.listLogs", s.logs)
+	r.add(http.MethodPost, ctrPath+"/exec", "containers.executeCommand", s.exec)
+	r.add(http.MethodPost, ctrPath+"/attach", "containers.attach", s.attach)
+	r.add(http.MethodGet, locPath+"/usages", "location.listUsage", s.usages)
+	r.add(http.MethodGet, locPath+"/capabilities", "location.listCapabilities", s.capabilities)
+	r.add(http.MethodGet, locPath+"/cachedImages", "location.listCachedImages", s.cachedImages)
+	r.add(http.MethodGet, locPath+"/operations/{operation}", "location.operationStatus", s.operationStatus)
+	r.add(http.MethodGet, provider+"/operations", "operations.list", s.operations)
+	r.add(http.MethodGet, subPath+"/"+provider+"/meteredUsage", "vnode.meteredUsage", s.meteredUsage)
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/healthz", "/readyz":
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok")
+		return
+	}
+	if sid, ok := sessionPath(r.URL.Path); ok {
+		s.serveSession(w, r, sid)
+		return
+	}
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	op := s.dispatch(rec, r)
+	s.metrics.observe(op, r.Method, rec.status, time.Since(start))
+}
+
+// dispatch authenticates, checks api-version, throttles and routes one ARM
+// request; it returns the operation name for metrics.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) string {
+	reqID := newRequestID()
+	w.Header().Set("x-ms-request-id", reqID)
+	w.Header().Set("x-ms-correlation-request-id", correlationID(r, reqID))
+	if err := s.tokens.Authenticate(r); err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="", error="invalid_token"`)
+		armerr.Write(w, err)
+		return "unauthenticated"
+	}
+	if r.URL.Path == "/metrics" {
+		promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+		return "metrics"
+	}
+	rt, p, pathMatched := s.router.match(r.Method, r.URL.Path)
+	if rt == nil {
+		if pathMatched {
+			armerr.Write(w, armerr.New(http.StatusMethodNotAllowed, "MethodNotAllowed",
+				"The HTTP method '%s' is not supported for this resource.", r.Method))
+			return "methodNotAllowed"
+		}
+		armerr.Write(w, armerr.New(http.StatusNotFound, "InvalidResourceType",
+			"The resource type could not be found in the namespace 'Microsoft.ContainerInstance' for api version '%s'.",
+			r.URL.Query().Get("api-version")))
+		return "notFound"
+	}
+	if err := checkAPIVersion(r.URL.Query().Get("api-version")); err != nil {
+		armerr.Write(w, err)
+		return rt.op
+	}
+	if s.limiter != nil {
+		if sub := p["subscription"]; sub != "" {
+			kind := throttle.Write
+			if r.Method == http.MethodGet {
+				kind = throttle.Read
+			}
+			if err := s.limiter.Allow(kind, sub, rt.op, w.Header()); err != nil {
+				armerr.Write(w, err)
+				return rt.op
+			}
+		}
+	}
+	rt.handle(w, r, p)
+	return rt.op
+}
+
+var apiVersionPattern = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})(-preview)?$`)
+
+// checkAPIVersion accepts 2023-05-01 and later versions of the same shape.
+func checkAPIVersion(v string) error {
+	if v == "" {
+		return armerr.New(http.StatusBadRequest, "MissingApiVersionParameter",
+			"The api-version query parameter (?api-version=) is required for all requests.")
+	}
+	m := apiVersionPattern.FindStringSubmatch(v)
+	if m == nil || m[1] < APIVersion {
+		return armerr.New(http.StatusBadRequest, "NoRegisteredProviderFound",
+			"No registered resource provider found for API version '%s' and type 'containerGroups'. The supported api-versions are '%s' and later.",
+			v, APIVersion)
+	}
+	return nil
+}
+
+func newRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func correlationID(r *http.Request, fallback string) string {
+	if v := r.Header.Get("x-ms-correlation-request-id"); v != "" && len(v) <= 64 {
+		return v
+	}
+	if v := r.Header.Get("x-ms-client-request-id"); v != "" && len(v) <= 64 {
+		return v
+	}
+	return fallback
+}
+
+// writeJSON answers with status and v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}
+
+// readJSON decodes a request body into v with ARM's error on failure.
+func readJSON(r *http.Request, v any) error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return armerr.InvalidRequestContent("The request content could not be read: %v", err)
+	}
+	if len(data) > maxBodyBytes {
+		return armerr.New(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
+			"The request content size exceeds the maximum of %d bytes.", maxBodyBytes)
+	}
+	if len(data) == 0 {
+		return armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: the body is empty.")
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		var syn *json.SyntaxError
+		msg := err.Error()
+		if errors.As(err, &syn) {
+			msg = "malformed JSON at offset " + strconv.FormatInt(syn.Offset, 10)
+		}
+		return armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: '%s'.", msg)
+	}
+	return nil
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}

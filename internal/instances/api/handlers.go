@@ -1,0 +1,355 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+
+	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/instances/service"
+	"github.com/vnode-io/vnode/internal/instances/store"
+)
+
+func groupRef(p params) service.Ref {
+	return service.Ref{Subscription: p["subscription"], ResourceGroup: p["resourceGroup"], Name: p["name"]}
+}
+
+func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, p params) {
+	body := &aci.ContainerGroup{}
+	if err := readJSON(r, body); err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	res, err := s.svc.CreateOrUpdate(r.Context(), groupRef(p), body, w.Header())
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	if res.Operation != nil {
+		s.asyncHeaders(w, r, p["subscription"], res.Operation)
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, res.Group)
+}
+
+// asyncHeaders points the client at the operation's status resource.
+func (s *Server) asyncHeaders(w http.ResponseWriter, r *http.Request, sub string, op *store.Operation) {
+	u := s.base + "/subscriptions/" + sub + "/providers/Microsoft.ContainerInstance/locations/" + op.Location +
+		"/operations/" + op.ID + "?api-version=" + url.QueryEscape(r.URL.Query().Get("api-version"))
+	h := w.Header()
+	h.Set("Azure-AsyncOperation", u)
+	s.retryHeaders(h)
+}
+
+func (s *Server) retryHeaders(h http.Header) {
+	secs := int((s.poll + time.Second - 1) / time.Second)
+	h.Set("Retry-After", strconv.Itoa(secs))
+	h.Set("Retry-After-Ms", strconv.FormatInt(s.poll.Milliseconds(), 10))
+}
+
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, p params) {
+	g, err := s.svc.Get(groupRef(p))
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g)
+}
+
+func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p params) {
+	var body aci.Resource
+	if err := readJSON(r, &body); err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	g, err := s.svc.UpdateTags(r.Context(), groupRef(p), body.Tags)
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g)
+}
+
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p params) {
+	op, err := s.svc.Delete(r.Context(), groupRef(p), w.Header())
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	if op == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	s.asyncHeaders(w, r, p["subscription"], op)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, p params) {
+	skip := r.URL.Query().Get("$skipToken")
+	items, next := s.svc.List(p["subscription"], p["resourceGroup"], skip, s.svc.Config().ListPageSize)
+	if items == nil {
+		items = []*aci.ContainerGroup{}
+	}
+	res := aci.ContainerGroupListResult{Value: items}
+	if next != "" {
+		q := url.Values{}
+		q.Set("api-version", r.URL.Query().Get("api-version"))
+		q.Set("$skipToken", next)
+		link := s.base + r.URL.Path + "?" + q.Encode()
+		res.NextLink = &link
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) startGroup(w http.ResponseWriter, r *http.Request, p params) {
+	op, err := s.svc.Start(r.Context(), groupRef(p))
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	if op == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	s.asyncHeaders(w, r, p["subscription"], op)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (s *Server) stopGroup(w http.ResponseWriter, r *http.Request, p params) {
+	if err := s.svc.Stop(r.Context(), groupRef(p)); err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) restartGroup(w http.ResponseWriter, r *http.Request, p params) {
+	if err := s.svc.Restart(r.Context(), groupRef(p)); err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) outboundEndpoints(w http.ResponseWriter, r *http.Request, p params) {
+	if _, err := s.svc.Get(groupRef(p)); err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	// Groups here need no outbound network dependencies of the service.
+	writeJSON(w, http.StatusOK, []string{})
+}
+
+func (s *Server) logs(w http.ResponseWriter, r *http.Request, p params) {
+	q := r.URL.Query()
+	var opts runtime.LogOptions
+	if v := q.Get("tail"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			armerr.Write(w, armerr.BadRequest("InvalidParameter", "tail", "The tail parameter must be a non-negative integer, got '%s'.", v))
+			return
+		}
+		opts.Tail = n
+	}
+	if v := q.Get("timestamps"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			armerr.Write(w, armerr.BadRequest("InvalidParameter", "timestamps", "The timestamps parameter must be true or false, got '%s'.", v))
+			return
+		}
+		opts.Timestamps = b
+	}
+	content, err := s.svc.Logs(r.Context(), groupRef(p), p["container"], opts)
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, aci.Logs{Content: &content})
+}
+
+func (s *Server) exec(w http.ResponseWriter, r *http.Request, p params) {
+	var req aci.ContainerExecRequest
+	if err := readJSON(r, &req); err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	sess, err := s.svc.NewExec(groupRef(p), p["container"], &req)
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	uri := s.sessionURI(sess.ID)
+	writeJSON(w, http.StatusOK, aci.ContainerExecResponse{WebSocketURI: &uri, Password: &sess.Password})
+}
+
+func (s *Server) attach(w http.ResponseWriter, r *http.Request, p params) {
+	sess, err := s.svc.NewAttach(groupRef(p), p["container"])
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	uri := s.sessionURI(sess.ID)
+	writeJSON(w, http.StatusOK, aci.ContainerAttachResponse{WebSocketURI: &uri, Password: &sess.Password})
+}
+
+func (s *Server) sessionURI(id string) string {
+	base := s.base
+	switch {
+	case strings.HasPrefix(base, "https://"):
+		base = "wss://" + strings.TrimPrefix(base, "https://")
+	case strings.HasPrefix(base, "http://"):
+		base = "ws://" + strings.TrimPrefix(base, "http://")
+	}
+	return base + sessionPrefix + id
+}
+
+func (s *Server) usages(w http.ResponseWriter, r *http.Request, p params) {
+	u, err := s.svc.Usages(p["subscription"], p["location"])
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, aci.UsageListResult{Value: u})
+}
+
+func (s *Server) capabilities(w http.ResponseWriter, r *http.Request, p params) {
+	c, err := s.svc.Capabilities(p["location"])
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, aci.CapabilitiesListResult{Value: c})
+}
+
+func (s *Server) cachedImages(w http.ResponseWriter, r *http.Request, p params) {
+	c, err := s.svc.CachedImages(r.Context(), p["location"])
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, aci.CachedImagesListResult{Value: c})
+}
+
+// operationStatus is the resource behind an Azure-AsyncOperation URL.
+type operationStatus struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Status    string     `json:"status"`
+	StartTime time.Time  `json:"startTime"`
+	EndTime   *time.Time `json:"endTime,omitempty"`
+	Error     *opError   `json:"error,omitempty"`
+}
+
+type opError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (s *Server) operationStatus(w http.ResponseWriter, r *http.Request, p params) {
+	op, err := s.svc.Operation(r.Context(), p["subscription"], p["location"], p["operation"])
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	res := operationStatus{ID: r.URL.Path, Name: op.ID, Status: op.Status, StartTime: op.StartTime}
+	if !op.EndTime.IsZero() {
+		end := op.EndTime
+		res.EndTime = &end
+	}
+	if op.ErrorCode != "" {
+		res.Error = &opError{Code: op.ErrorCode, Message: op.ErrorMessage}
+	}
+	if op.Status == service.OpInProgress {
+		s.retryHeaders(w.Header())
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) operations(w http.ResponseWriter, r *http.Request, _ params) {
+	writeJSON(w, http.StatusOK, aci.OperationListResult{Value: providerOperations()})
+}
+
+// providerOperations lists the operations this resource provider offers, as
+// ARM's operations endpoint does.
+func providerOperations() []*aci.Operation {
+	type entry struct{ name, resource, op, desc string }
+	entries := []entry{
+		{"containerGroups/read", "Container Group", "Get Container Groups", "Get all container groups."},
+		{"containerGroups/write", "Container Group", "Create or Update Container Group", "Create or update a specific container group."},
+		{"containerGroups/delete", "Container Group", "Delete Container Group", "Delete the specific container group."},
+		{"containerGroups/start/action", "Container Group", "Start Container Group", "Starts a specific container group."},
+		{"containerGroups/stop/action", "Container Group", "Stop Container Group", "Stops a specific container group. Compute resources are released and billing stops."},
+		{"containerGroups/restart/action", "Container Group", "Restart Container Group", "Restarts a specific container group."},
+		{"containerGroups/containers/logs/read", "Container", "Get Container Logs", "Get the logs of a specific container."},
+		{"containerGroups/containers/exec/action", "Container", "Exec into Container", "Exec into a specific container."},
+		{"containerGroups/containers/attach/action", "Container", "Attach to Container", "Attach to the output stream of a container."},
+		{"locations/usages/read", "Usage", "Get Usage", "Get the usage of a subscription in a location."},
+		{"locations/capabilities/read", "Capabilities", "Get Capabilities", "Get the capabilities of a location."},
+		{"locations/cachedImages/read", "Cached Images", "Get Cached Images", "Get the cached images of a location."},
+		{"locations/operations/read", "Operation", "Get Async Operation", "Get the status of an asynchronous operation."},
+	}
+	origin := aci.ContainerInstanceOperationsOriginUser
+	var out []*aci.Operation
+	for _, e := range entries {
+		name := "Microsoft.ContainerInstance/" + e.name
+		prov, res, op, desc := "Microsoft Container Instance", e.resource, e.op, e.desc
+		out = append(out, &aci.Operation{Name: &name, Origin: &origin,
+			Display: &aci.OperationDisplay{Provider: &prov, Resource: &res, Operation: &op, Description: &desc}})
+	}
+	return out
+}
+
+// meteredUsage serves GET .../meteredUsage?from=&to=&groupBy=&resourceGroup=&location=&name=
+// (RFC 3339 times; groupBy a comma-separated list of resourceGroup, location, name).
+func (s *Server) meteredUsage(w http.ResponseWriter, r *http.Request, p params) {
+	q := r.URL.Query()
+	query := store.UsageQuery{Subscription: p["subscription"], ResourceGroup: q.Get("resourceGroup"),
+		Location: q.Get("location"), Name: q.Get("name")}
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"from", &query.From}, {"to", &query.To}} {
+		if v := q.Get(f.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				armerr.Write(w, armerr.BadRequest("InvalidParameter", f.name, "The %s parameter must be an RFC 3339 time, got '%s'.", f.name, v))
+				return
+			}
+			*f.dst = store.UnixSeconds(t)
+		}
+	}
+	if v := q.Get("groupBy"); v != "" {
+		for _, d := range strings.Split(v, ",") {
+			switch d = strings.TrimSpace(d); d {
+			case "resourceGroup", "location", "name", "subscription":
+				query.GroupBy = append(query.GroupBy, d)
+			default:
+				armerr.Write(w, armerr.BadRequest("InvalidParameter", "groupBy",
+					"Unknown groupBy dimension '%s'; use resourceGroup, location or name.", d))
+				return
+			}
+		}
+	}
+	rows, window, err := s.svc.MeteredUsage(r.Context(), query)
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	res := client.MeteredUsage{Value: []client.MeteredRecord{}}
+	for _, row := range rows {
+		res.Value = append(res.Value, client.MeteredRecord{Subscription: row.Subscription, ResourceGroup: row.ResourceGroup,
+			Location: row.Location, Name: row.Name, Seconds: row.Seconds, VCPUSeconds: row.VCPUSeconds,
+			GBSeconds: row.GBSeconds, Cost: row.Cost, Currency: row.Currency})
+	}
+	res.From, res.To = time.Unix(window.From, 0).UTC(), time.Unix(window.To, 0).UTC()
+	writeJSON(w, http.StatusOK, res)
+}

@@ -1,0 +1,438 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+
+	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/instances/store"
+	"github.com/vnode-io/vnode/internal/instances/throttle"
+	"github.com/vnode-io/vnode/internal/instances/validate"
+)
+
+// Ref names a container group.
+type Ref struct {
+	Subscription, ResourceGroup, Name string
+}
+
+func (r Ref) key() string { return Key(r.Subscription, r.ResourceGroup, r.Name) }
+
+// PutResult is the outcome of CreateOrUpdate.
+type PutResult struct {
+	Group   *aci.ContainerGroup
+	Created bool
+	// Operation is the asynchronous operation started, nil when the request
+	// completed at once.
+	Operation *store.Operation
+}
+
+// CreateOrUpdate creates a group or updates it in place, as ARM's PUT. The
+// work happens asynchronously; the returned group is in provisioning state
+// Pending (create) or Updating (update). h receives rate-limit headers.
+func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.ContainerGroup, h http.Header) (*PutResult, error) {
+	if err := validate.GroupName(ref.Name); err != nil {
+		return nil, err
+	}
+	loc, err := s.admitLocation(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := validate.ContainerGroup(body, loc, s.cfg.Limits); err != nil {
+		return nil, err
+	}
+	cleanSpec(body)
+	secrets := splitSecrets(body)
+	if _, err := runtimeSpec("check", ref.Name, "", body, secrets); err != nil {
+		return nil, armerr.BadRequest("InvalidRequestContent", "properties.volumes", "%v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g := s.groups[ref.key()]; g != nil {
+		return s.update(ctx, g, loc, body, secrets)
+	}
+	return s.create(ctx, ref, loc, body, secrets, h)
+}
+
+// admitLocation checks that the body names a location this service offers.
+func (s *Service) admitLocation(body *aci.ContainerGroup) (config.Location, error) {
+	if body == nil {
+		return config.Location{}, armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: the body is empty.")
+	}
+	if body.Location == nil || *body.Location == "" {
+		return config.Location{}, armerr.BadRequest("LocationRequired", "location", "The location property is required for this definition.")
+	}
+	loc, ok := s.cfg.Location(*body.Location)
+	if !ok {
+		return config.Location{}, armerr.BadRequest("LocationNotAvailableForResourceType", "location",
+			"The provided location '%s' is not available for resource type '%s'. List of available regions for the resource type is '%s'.",
+			*body.Location, ResourceType, s.locationNames())
+	}
+	return loc, nil
+}
+
+func (s *Service) locationNames() string {
+	var names []string
+	for _, l := range s.cfg.Locations {
+		names = append(names, l.Name)
+	}
+	return joinComma(names)
+}
+
+func joinComma(ss []string) string { return strings.Join(ss, ",") }
+
+func (s *Service) create(ctx context.Context, ref Ref, loc config.Location, body *aci.ContainerGroup,
+	secrets *secretValues, h http.Header) (*PutResult, error) {
+	cpu, mem := totals(body)
+	if err := s.admitResources(ref.Subscription, loc, cpu, mem, true); err != nil {
+		return nil, err
+	}
+	if s.limiter != nil {
+		if err := s.limiter.Allow(throttle.Create, ref.Subscription, ResourceType+"/write", h); err != nil {
+			return nil, err
+		}
+	}
+	now := s.clock.Now().UTC()
+	body.Location = &loc.Name
+	g := &group{key: ref.key(), uid: newID(), sub: ref.Subscription, rg: ref.ResourceGroup, name: ref.Name,
+		location: loc.Name, spec: body, secrets: secrets, provisioning: ProvisioningPending,
+		created: now}
+	s.groups[g.key] = g
+	s.byUID[g.uid] = g
+	op, err := s.beginOperation(ctx, g, kindCreate)
+	if err != nil {
+		delete(s.groups, g.key)
+		delete(s.byUID, g.uid)
+		return nil, err
+	}
+	return &PutResult{Group: s.view(g, true), Created: true, Operation: op}, nil
+}
+
+func (s *Service) update(ctx context.Context, g *group, loc config.Location, body *aci.ContainerGroup,
+	secrets *secretValues) (*PutResult, error) {
+	if err := s.busy(g, "update"); err != nil {
+		return nil, err
+	}
+	if loc.Name != g.location {
+		return nil, armerr.BadRequest("InvalidResourceLocation", "location",
+			"The resource '%s' already exists in location '%s' in resource group '%s'. A resource with the same name cannot be created in location '%s'. Please select a new resource name.",
+			g.name, g.location, g.rg, loc.Name)
+	}
+	if err := validate.ImmutableChange(g.spec, body); err != nil {
+		return nil, err
+	}
+	body.Location = &loc.Name
+	finished := g.stopped || g.provisioning == ProvisioningFailed || isTerminal(groupState(g))
+	if specEqual(g.spec, body, g.secrets, secrets) && !finished {
+		g.spec.Tags = body.Tags
+		if err := s.persist(ctx, g); err != nil {
+			return nil, err
+		}
+		return &PutResult{Group: s.view(g, true)}, nil
+	}
+	if finished {
+		cpu, mem := totals(body)
+		if err := s.admitResources(g.sub, loc, cpu, mem, false); err != nil {
+			return nil, err
+		}
+	}
+	g.spec, g.secrets = body, secrets
+	g.provisioning = ProvisioningUpdating
+	kind := kindUpdate
+	if finished {
+		kind = kindStart
+		g.provisioning = ProvisioningPending
+	}
+	op, err := s.beginOperation(ctx, g, kind)
+	if err != nil {
+		return nil, err
+	}
+	return &PutResult{Group: s.view(g, true), Operation: op}, nil
+}
+
+// busy refuses a request while another operation runs on the group.
+func (s *Service) busy(g *group, action string) error {
+	if g.provisioning == ProvisioningDeleting {
+		return armerr.New(http.StatusConflict, "ContainerGroupDeleting",
+			"Container group '%s' is being deleted; the %s request cannot be processed. Retry after the deletion completes.", g.name, action)
+	}
+	if g.op != nil {
+		return armerr.New(http.StatusConflict, "AnotherOperationInProgress",
+			"The %s request on container group '%s' conflicts with operation '%s' (%s) that is still in progress. Retry after it completes.",
+			action, g.name, g.op.ID, g.op.Kind)
+	}
+	return nil
+}
+
+// admitResources checks capabilities were already validated; this checks the
+// subscription's quota and the location's capacity. Callers hold s.mu.
+func (s *Service) admitResources(sub string, loc config.Location, cpu, mem float64, newGroup bool) error {
+	groups, cores := s.usageOf(sub, loc.Name)
+	if newGroup && groups+1 > loc.Quota.ContainerGroups {
+		return quotaError("ContainerGroups", loc.Name, loc.Quota.ContainerGroups, groups, 1)
+	}
+	needCores := ceilInt(cores + cpu)
+	if needCores > loc.Quota.StandardCores {
+		return quotaError("StandardCores", loc.Name, loc.Quota.StandardCores, ceilInt(cores), ceilInt(cpu))
+	}
+	if loc.Capacity.CPU > 0 || loc.Capacity.MemoryInGB > 0 {
+		usedCPU, usedMem := s.capacityUsed(loc.Name)
+		if (loc.Capacity.CPU > 0 && usedCPU+cpu > loc.Capacity.CPU+1e-9) ||
+			(loc.Capacity.MemoryInGB > 0 && usedMem+mem > loc.Capacity.MemoryInGB+1e-9) {
+			return armerr.New(http.StatusConflict, "ServiceUnavailable",
+				"The requested resource is not available in the location '%s' at this moment. Please retry with a different resource request or in another location. Resource requested: '%s' CPU '%s' GB memory 'Linux' OS",
+				loc.Name, num(cpu), num(mem))
+		}
+	}
+	return nil
+}
+
+func quotaError(quota, location string, limit, usage, requested int) error {
+	return armerr.New(http.StatusConflict, "ContainerGroupQuotaReached",
+		"Resource type '%s' container group quota '%s' exceeded in region '%s'. Limit: '%d', Usage: '%d' Requested: '%d'.",
+		ResourceType, quota, location, limit, usage, requested)
+}
+
+func num(f float64) string { return fmt.Sprintf("%g", f) }
+
+func ceilInt(f float64) int {
+	n := int(f)
+	if float64(n) < f-1e-9 {
+		n++
+	}
+	return n
+}
+
+// usageOf returns how many groups a subscription has in a location and the
+// cores its active groups request. Callers hold s.mu.
+func (s *Service) usageOf(sub, location string) (groups int, cores float64) {
+	for _, g := range s.groups {
+		if g.location != location || !equalFold(g.sub, sub) {
+			continue
+		}
+		groups++
+		if holdsCompute(g) {
+			cpu, _ := totals(g.spec)
+			cores += cpu
+		}
+	}
+	return groups, cores
+}
+
+// capacityUsed sums what active groups in a location request.
+func (s *Service) capacityUsed(location string) (cpu, mem float64) {
+	for _, g := range s.groups {
+		if g.location == location && holdsCompute(g) {
+			c, m := totals(g.spec)
+			cpu += c
+			mem += m
+		}
+	}
+	return cpu, mem
+}
+
+// holdsCompute reports whether a group occupies compute: it is neither
+// stopped, failed to provision, nor finished.
+func holdsCompute(g *group) bool {
+	if g.stopped || g.provisioning == ProvisioningFailed {
+		return false
+	}
+	return !isTerminal(groupState(g))
+}
+
+func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
+
+// Get returns a group with its instance view.
+func (s *Service) Get(ref Ref) (*aci.ContainerGroup, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[ref.key()]
+	if g == nil {
+		return nil, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+	}
+	return s.view(g, true), nil
+}
+
+// List returns the groups of a subscription, or of one resource group when
+// rg is set, ordered by name, starting after the key skip, at most max.
+// next is the skip token for the following page ("" at the end).
+func (s *Service) List(sub, rg, skip string, max int) (items []*aci.ContainerGroup, next string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keys []string
+	prefix := strings.ToLower(sub) + "/"
+	if rg != "" {
+		prefix += strings.ToLower(rg) + "/"
+	}
+	for k := range s.groups {
+		if strings.HasPrefix(k, prefix) && k > skip {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if max > 0 && len(keys) > max {
+		next = keys[max-1]
+		keys = keys[:max]
+	}
+	for _, k := range keys {
+		items = append(items, s.view(s.groups[k], false))
+	}
+	return items, next
+}
+
+// UpdateTags replaces a group's tags (ARM PATCH).
+func (s *Service) UpdateTags(ctx context.Context, ref Ref, tags map[string]*string) (*aci.ContainerGroup, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[ref.key()]
+	if g == nil {
+		return nil, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+	}
+	if g.provisioning == ProvisioningDeleting {
+		return nil, s.busy(g, "update")
+	}
+	g.spec.Tags = tags
+	if err := s.persist(ctx, g); err != nil {
+		return nil, err
+	}
+	return s.view(g, true), nil
+}
+
+// Delete starts deleting a group. It returns nil, nil when the group does
+// not exist (ARM answers 204). An operation in flight is canceled.
+func (s *Service) Delete(ctx context.Context, ref Ref, h http.Header) (*store.Operation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[ref.key()]
+	if g == nil {
+		return nil, nil
+	}
+	if g.provisioning == ProvisioningDeleting && g.op != nil {
+		return g.op, nil
+	}
+	if s.limiter != nil {
+		if err := s.limiter.Allow(throttle.Delete, ref.Subscription, ResourceType+"/delete", h); err != nil {
+			return nil, err
+		}
+	}
+	if g.op != nil {
+		s.endOperation(ctx, g, OpCanceled, "OperationCanceled", "Canceled by a delete of the container group.")
+	}
+	g.provisioning = ProvisioningDeleting
+	op, err := s.beginOperation(ctx, g, kindDelete)
+	if err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+// Stop stops a group's containers and ends its metering (synchronous).
+func (s *Service) Stop(ctx context.Context, ref Ref) error {
+	s.mu.Lock()
+	g := s.groups[ref.key()]
+	if g == nil {
+		s.mu.Unlock()
+		return armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+	}
+	if err := s.busy(g, "stop"); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	uid := g.uid
+	s.mu.Unlock()
+
+	if err := s.rt.Stop(ctx, uid); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return fmt.Errorf("stop container group %s: %w", ref.Name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g = s.byUID[uid]; g == nil {
+		return armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+	}
+	g.stopped = true
+	if st, err := s.rt.Status(ctx, uid); err == nil {
+		g.status = st
+	}
+	s.closeUsage(ctx, g, s.clock.Now())
+	return s.persist(ctx, g)
+}
+
+// Start deploys a stopped or finished group anew (asynchronous). A running
+// group is left alone and nil returned.
+func (s *Service) Start(ctx context.Context, ref Ref) (*store.Operation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[ref.key()]
+	if g == nil {
+		return nil, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+	}
+	if err := s.busy(g, "start"); err != nil {
+		return nil, err
+	}
+	if !g.stopped && g.provisioning != ProvisioningFailed && !isTerminal(groupState(g)) {
+		return nil, nil
+	}
+	loc, _ := s.cfg.Location(g.location)
+	cpu, mem := totals(g.spec)
+	if err := s.admitResources(g.sub, loc, cpu, mem, false); err != nil {
+		return nil, err
+	}
+	g.provisioning = ProvisioningPending
+	op, err := s.beginOperation(ctx, g, kindStart)
+	if err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+// Restart restarts a running group's containers in place (synchronous).
+func (s *Service) Restart(ctx context.Context, ref Ref) error {
+	s.mu.Lock()
+	g := s.groups[ref.key()]
+	if g == nil {
+		s.mu.Unlock()
+		return armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+	}
+	if err := s.busy(g, "restart"); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if g.stopped || g.provisioning != ProvisioningSucceeded {
+		state := g.provisioning
+		if g.stopped {
+			state = "Stopped"
+		}
+		s.mu.Unlock()
+		return armerr.New(http.StatusConflict, "ContainerGroupNotRunning",
+			"Container group '%s' cannot be restarted in state '%s'; start it instead.", ref.Name, state)
+	}
+	uid := g.uid
+	s.mu.Unlock()
+	if err := s.rt.Restart(ctx, uid); err != nil {
+		return fmt.Errorf("restart container group %s: %w", ref.Name, err)
+	}
+	return nil
+}
+
+// beginOperation records a new operation on g with g's current state and
+// launches it. Callers hold s.mu.
+func (s *Service) beginOperation(ctx context.Context, g *group, kind string) (*store.Operation, error) {
+	op := s.newOperation(g, kind)
+	if err := s.persist(ctx, g); err != nil {
+		g.op = nil
+		return nil, err
+	}
+	if err := s.store.PutOperation(ctx, op); err != nil {
+		g.op = nil
+		return nil, err
+	}
+	s.launch(g, op)
+	return op, nil
+}
