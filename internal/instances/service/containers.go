@@ -109,8 +109,9 @@ func (ss *sessions) add(sess *Session) {
 	ss.byID[sess.ID] = sess
 }
 
-// claim returns and forgets the session if id exists, has not expired and
-// password matches.
+// claim forgets the session and returns it if it had not expired and
+// password matches. Any attempt uses the session up, so a password cannot
+// be guessed by retrying.
 func (ss *sessions) claim(id, password string) (*Session, bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -118,14 +119,11 @@ func (ss *sessions) claim(id, password string) (*Session, bool) {
 	if sess == nil {
 		return nil, false
 	}
-	if ss.clock.Now().After(sess.expireAt) {
-		delete(ss.byID, id)
-		return nil, false
-	}
-	if subtle.ConstantTimeCompare([]byte(sess.Password), []byte(password)) != 1 {
-		return nil, false
-	}
 	delete(ss.byID, id)
+	if ss.clock.Now().After(sess.expireAt) ||
+		subtle.ConstantTimeCompare([]byte(sess.Password), []byte(password)) != 1 {
+		return nil, false
+	}
 	return sess, true
 }
 

@@ -87,6 +87,11 @@ func (s *Service) finishDeploy(ctx context.Context, uid string, op *store.Operat
 		// Deleted or canceled meanwhile: the delete removes what Run made.
 		return
 	}
+	if s.ctx.Err() != nil {
+		// The service is shutting down: the operation stays in progress
+		// and the next Open resumes it.
+		return
+	}
 	now := s.clock.Now()
 	if err != nil {
 		code, msg := deployError(ctx, err)
@@ -126,7 +131,7 @@ func (s *Service) executeDelete(ctx context.Context, uid string, op *store.Opera
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.current(uid, op)
-	if g == nil {
+	if g == nil || s.ctx.Err() != nil {
 		return
 	}
 	if err != nil {

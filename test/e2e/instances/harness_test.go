@@ -97,6 +97,8 @@ func (e *env) start() {
 		e.t.Fatalf("start service: %v", err)
 	}
 	e.inst = inst
+	// Restarts listen on the same address, so clients and pollers carry on.
+	e.cfg.Listen = strings.TrimPrefix(inst.URL, "https://")
 	e.t.Cleanup(func() { _ = inst.Close() })
 	e.files = client.Files{Endpoint: inst.URL, Token: testToken, CAFile: inst.CAFile, Subscription: testSub,
 		ResourceGroup: testRG, Location: testLoc}

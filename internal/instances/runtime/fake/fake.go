@@ -55,6 +55,9 @@ type Options struct {
 	Subnet string
 	// CachedImages are present locally: they are not pulled.
 	CachedImages []string
+	// RunDelay makes Run block this long on the clock before it acts, like
+	// a runtime that pulls images before returning; ctx ends the wait.
+	RunDelay time.Duration
 }
 
 const (
@@ -125,6 +128,15 @@ func New(opts Options) *Runtime {
 func (r *Runtime) Run(ctx context.Context, spec runtime.GroupSpec) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("fake: run group %q: %w", spec.ID, err)
+	}
+	if d := r.opts.RunDelay; d > 0 {
+		t := r.clock.NewTimer(d)
+		select {
+		case <-t.C():
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("fake: run group %q: %w", spec.ID, ctx.Err())
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
