@@ -85,6 +85,7 @@ func planCerts(l layout, cfg Config, advertise net.IP) certPlan {
 			leaf(l.etcdPKI(), "server", etcd, "vnode-etcd", nil, serverAuth, []string{"localhost"}, loopback),
 			leaf(l.etcdPKI(), "apiserver-client", etcd, "kube-apiserver-etcd-client", nil, clientAuth, nil, nil),
 			leaf(l.etcdPKI(), "healthcheck-client", etcd, "vnode-etcd-healthcheck", nil, clientAuth, nil, nil),
+			leaf(p, "instances-serving", cluster, "vnode-instances", nil, serverAuth, []string{"localhost"}, loopback),
 		},
 	}
 }

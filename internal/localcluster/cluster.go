@@ -103,8 +103,13 @@ func (c *Cluster) Start(ctx context.Context) (retErr error) {
 		if err := c.startComponent(ctx, comp); err != nil {
 			return err
 		}
-		if comp.name == "kube-apiserver" {
+		switch comp.name {
+		case "kube-apiserver":
 			if err := bootstrap(ctx, c); err != nil {
+				return err
+			}
+		case instancesName:
+			if err := writeInstancesClient(l, c.cfg); err != nil {
 				return err
 			}
 		}
@@ -141,6 +146,11 @@ func (c *Cluster) prepareFiles(advertise net.IP) error {
 	}
 	if err := writeSchedulerConfig(l); err != nil {
 		return err
+	}
+	if c.cfg.VnodeBinary != "" {
+		if err := writeInstancesConfig(l, c.cfg); err != nil {
+			return err
+		}
 	}
 	return saveConfig(l, c.cfg)
 }

@@ -31,11 +31,27 @@ type component struct {
 
 // components returns the control plane in start order.
 func components(l layout, cfg Config, advertise net.IP) []component {
-	return []component{
+	comps := []component{
 		etcdComponent(l, cfg),
 		apiserverComponent(l, cfg, advertise),
 		controllerManagerComponent(l, cfg),
 		schedulerComponent(l, cfg),
+	}
+	if cfg.VnodeBinary != "" {
+		comps = append(comps, instancesComponent(l, cfg))
+	}
+	return comps
+}
+
+// instancesName is the container instances service's component name.
+const instancesName = "instances"
+
+func instancesComponent(l layout, cfg Config) component {
+	return component{
+		name:   instancesName,
+		binary: cfg.VnodeBinary,
+		args:   []string{"instances", "serve", "--config", l.instancesConfig()},
+		probe:  healthzProbe(l, cfg.Ports.Instances),
 	}
 }
 

@@ -20,11 +20,14 @@ type Ports struct {
 	EtcdPeer          int `json:"etcdPeer"`
 	ControllerManager int `json:"controllerManager"`
 	Scheduler         int `json:"scheduler"`
+	// Instances is the container instances service's HTTPS port.
+	Instances int `json:"instances"`
 }
 
 // DefaultPorts are the ports kubeadm clusters use.
 func DefaultPorts() Ports {
-	return Ports{APIServer: 6443, EtcdClient: 2379, EtcdPeer: 2380, ControllerManager: 10257, Scheduler: 10259}
+	return Ports{APIServer: 6443, EtcdClient: 2379, EtcdPeer: 2380, ControllerManager: 10257, Scheduler: 10259,
+		Instances: 8443}
 }
 
 // Config describes a local cluster.
@@ -44,6 +47,10 @@ type Config struct {
 	ServiceCIDR string `json:"serviceCIDR,omitempty"`
 	// ClusterDomain is the DNS domain of Services; cluster.local when empty.
 	ClusterDomain string `json:"clusterDomain,omitempty"`
+	// VnodeBinary is the vnode executable that runs the add-ons (the
+	// container instances service). Empty: the cluster is the control
+	// plane alone.
+	VnodeBinary string `json:"vnodeBinary,omitempty"`
 
 	// Out receives a line per step; io.Discard when nil.
 	Out io.Writer `json:"-"`
@@ -95,6 +102,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		{&cfg.Ports.EtcdPeer, def.EtcdPeer},
 		{&cfg.Ports.ControllerManager, def.ControllerManager},
 		{&cfg.Ports.Scheduler, def.Scheduler},
+		{&cfg.Ports.Instances, def.Instances},
 	} {
 		if *p.got == 0 {
 			*p.got = p.def

@@ -24,3 +24,11 @@ func (l layout) logFile(component string) string { return l.path("logs", compone
 func (l layout) pidFile(component string) string { return l.path("run", component+".pid") }
 func (l layout) kubeconfig(user string) string   { return l.path("pki", user+".kubeconfig") }
 func (l layout) certDir(component string) string { return l.path("pki", component) }
+
+// The container instances service's files: its configuration, data and
+// tokens live in instances/, beside the client files of package
+// instances/client.
+func (l layout) instances() string       { return l.path("instances") }
+func (l layout) instancesConfig() string { return l.path("instances", "config.yaml") }
+func (l layout) instancesData() string   { return l.path("instances", "data") }
+func (l layout) instancesTokens() string { return l.path("instances", "tokens") }

@@ -15,7 +15,7 @@ type portUse struct {
 }
 
 func (cfg Config) ports() []portUse {
-	return []portUse{
+	uses := []portUse{
 		{"etcd", "127.0.0.1", cfg.Ports.EtcdClient},
 		{"etcd (peer)", "127.0.0.1", cfg.Ports.EtcdPeer},
 		// The API server listens on every address, as in any cluster: the
@@ -24,6 +24,10 @@ func (cfg Config) ports() []portUse {
 		{"kube-controller-manager", "127.0.0.1", cfg.Ports.ControllerManager},
 		{"kube-scheduler", "127.0.0.1", cfg.Ports.Scheduler},
 	}
+	if cfg.VnodeBinary != "" {
+		uses = append(uses, portUse{"container instances service", "127.0.0.1", cfg.Ports.Instances})
+	}
+	return uses
 }
 
 // checkPortsFree tries to listen on every port and reports each one that
@@ -45,7 +49,7 @@ func checkPortsFree(uses []portUse) error {
 // clusters side by side. Another process may take one before it is used;
 // Start then fails with a clear error rather than misbehaving.
 func FreePorts() (Ports, error) {
-	var ports [5]int
+	var ports [6]int
 	var listeners []net.Listener
 	defer func() {
 		for _, l := range listeners {
@@ -60,5 +64,6 @@ func FreePorts() (Ports, error) {
 		listeners = append(listeners, l)
 		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	return Ports{APIServer: ports[0], EtcdClient: ports[1], EtcdPeer: ports[2], ControllerManager: ports[3], Scheduler: ports[4]}, nil
+	return Ports{APIServer: ports[0], EtcdClient: ports[1], EtcdPeer: ports[2], ControllerManager: ports[3], Scheduler: ports[4],
+		Instances: ports[5]}, nil
 }

@@ -42,7 +42,9 @@ func newCommand(f *flags) *cobra.Command {
 		Short: "Start the local cluster and keep it running until Ctrl-C or `vnode down`",
 		Long: `Start the local cluster: etcd, kube-apiserver, kube-controller-manager and
 kube-scheduler, with certificates and an admin kubeconfig in the state
-directory (DIR/kubeconfig). Without --detach, vnode stays in the foreground
+directory (DIR/kubeconfig), and the container instances service, whose client
+files (endpoint, token, ca.crt, subscription, resource-group, location) are
+written to DIR/instances/. Without --detach, vnode stays in the foreground
 and stops the cluster on Ctrl-C; with --detach it returns once the cluster is
 ready and a background vnode process supervises it until ` + "`vnode down`" + `.
 
@@ -73,6 +75,7 @@ data and the ports and address it was last started with.`,
 	fs.IntVar(&f.ports.EtcdPeer, "etcd-peer-port", def.EtcdPeer, "etcd's peer port (loopback)")
 	fs.IntVar(&f.ports.ControllerManager, "controller-manager-port", def.ControllerManager, "kube-controller-manager's secure port (loopback)")
 	fs.IntVar(&f.ports.Scheduler, "scheduler-port", def.Scheduler, "kube-scheduler's secure port (loopback)")
+	fs.IntVar(&f.ports.Instances, "instances-port", def.Instances, "container instances service's HTTPS port (loopback)")
 	f.binaries.AddFlags(fs, true)
 	return cmd
 }
@@ -87,7 +90,12 @@ func (f *flags) config(fs *pflag.FlagSet) (localcluster.Config, error) {
 	if err != nil {
 		return localcluster.Config{}, fmt.Errorf("--state-dir: %w", err)
 	}
-	cfg := localcluster.Config{StateDir: stateDir, Ports: f.ports, AdvertiseAddress: f.advertiseAddress}
+	self, err := os.Executable()
+	if err != nil {
+		return localcluster.Config{}, fmt.Errorf("find the vnode executable: %w", err)
+	}
+	cfg := localcluster.Config{StateDir: stateDir, Ports: f.ports, AdvertiseAddress: f.advertiseAddress,
+		VnodeBinary: self}
 	saved, err := localcluster.LoadConfig(stateDir)
 	if err != nil {
 		return cfg, nil // a new state directory: defaults and flags only
@@ -102,6 +110,7 @@ func (f *flags) config(fs *pflag.FlagSet) (localcluster.Config, error) {
 	keep("etcd-peer-port", &cfg.Ports.EtcdPeer, saved.Ports.EtcdPeer)
 	keep("controller-manager-port", &cfg.Ports.ControllerManager, saved.Ports.ControllerManager)
 	keep("scheduler-port", &cfg.Ports.Scheduler, saved.Ports.Scheduler)
+	keep("instances-port", &cfg.Ports.Instances, saved.Ports.Instances)
 	if !fs.Changed("advertise-address") {
 		cfg.AdvertiseAddress = saved.AdvertiseAddress
 		// An address saved on another machine, or before an interface

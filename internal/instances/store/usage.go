@@ -124,7 +124,7 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error) {
 			args = append(args, sql.Named(f.col, f.value))
 		}
 	}
-	cond := "start_time < :to AND (end_time IS NULL OR end_time > :from)"
+	cond := "start_time <= :to AND (end_time IS NULL OR end_time >= :from)"
 	if len(where) > 0 {
 		cond += " AND " + strings.Join(where, " AND ")
 	}

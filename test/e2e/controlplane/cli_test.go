@@ -12,6 +12,11 @@ import (
 	"testing"
 	"time"
 
+	azruntime "github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+
+	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/k8sbin"
 	"github.com/vnode-io/vnode/internal/localcluster"
 	"github.com/vnode-io/vnode/test/e2e/framework"
@@ -37,6 +42,7 @@ func portFlags(p localcluster.Ports) []string {
 		"--etcd-peer-port=" + strconv.Itoa(p.EtcdPeer),
 		"--controller-manager-port=" + strconv.Itoa(p.ControllerManager),
 		"--scheduler-port=" + strconv.Itoa(p.Scheduler),
+		"--instances-port=" + strconv.Itoa(p.Instances),
 	}
 }
 
@@ -72,11 +78,12 @@ func TestCLIUpDetachStatusDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("vnode status: %v\n%s", err, out)
 	}
-	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "instances"} {
 		if !regexpLine(out, name, "ready") {
 			t.Errorf("vnode status does not show %s ready:\n%s", name, out)
 		}
 	}
+	checkInstancesService(t, stateDir)
 	caBefore, err := os.ReadFile(filepath.Join(stateDir, "pki", "ca.crt"))
 	if err != nil {
 		t.Fatal(err)
@@ -174,5 +181,47 @@ func TestCLIVersion(t *testing.T) {
 	out, err := vnodeCLI(t, "version")
 	if err != nil || !strings.Contains(out, "kubernetes: v1.37.2") || !strings.Contains(out, "go: go1.") {
 		t.Errorf("vnode version: %v\n%s", err, out)
+	}
+}
+
+// checkInstancesService drives the container instances service that vnode up
+// started with the official SDK client, configured from DIR/instances/ only,
+// and reads its metering with vnode instances usage.
+func checkInstancesService(t *testing.T, stateDir string) {
+	t.Helper()
+	files, err := client.Load(filepath.Join(stateDir, "instances"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files.CAFile == "" || files.ResourceGroup == "" || files.Location == "" || len(files.Subscription) != 36 {
+		t.Fatalf("client files: %+v", files)
+	}
+	factory, err := files.ClientFactory(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	groups := factory.NewContainerGroupsClient()
+	poller, err := groups.BeginCreateOrUpdate(ctx, files.ResourceGroup, "smoke", aci.ContainerGroup{
+		Location: to.Ptr(files.Location),
+		Properties: &aci.ContainerGroupPropertiesProperties{
+			OSType: to.Ptr(aci.OperatingSystemTypesLinux),
+			Containers: []*aci.Container{{Name: to.Ptr("c"), Properties: &aci.ContainerProperties{
+				Image:     to.Ptr("hello:1"),
+				Resources: &aci.ResourceRequirements{Requests: &aci.ResourceRequests{CPU: to.Ptr(1.0), MemoryInGB: to.Ptr(1.0)}},
+			}}},
+		},
+	}, nil)
+	if err != nil {
+		t.Fatalf("create a container group: %v", err)
+	}
+	res, err := poller.PollUntilDone(ctx, &azruntime.PollUntilDoneOptions{Frequency: 100 * time.Millisecond})
+	if err != nil || *res.Properties.ProvisioningState != "Succeeded" {
+		t.Fatalf("create a container group: %v", err)
+	}
+	out, err := vnodeCLI(t, "instances", "usage", "--state-dir", stateDir)
+	if err != nil || !regexpLine(out, files.ResourceGroup, "smoke") {
+		t.Errorf("vnode instances usage: %v\n%s", err, out)
 	}
 }

@@ -1,0 +1,107 @@
+package localcluster
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/pki"
+)
+
+// The subscription-independent names the virtual node uses in the local
+// cluster's container instances service.
+const (
+	instancesResourceGroup = "vnode"
+	instancesLocation      = config.DefaultLocation
+)
+
+// instancesURL is where the service is reached. It listens on loopback: the
+// virtual node of the local cluster runs on this host.
+func instancesURL(cfg Config) string {
+	return "https://127.0.0.1:" + strconv.Itoa(cfg.Ports.Instances)
+}
+
+// writeInstancesConfig writes the service's configuration and, once, its
+// tokens file with a random token and the cluster's subscription id.
+func writeInstancesConfig(l layout, cfg Config) error {
+	if _, err := ensureSecretFile(l.instancesTokens(), func() string { return randomString(32) }); err != nil {
+		return err
+	}
+	c := config.Default()
+	c.Listen = "127.0.0.1:" + strconv.Itoa(cfg.Ports.Instances)
+	c.AdvertiseURL = instancesURL(cfg)
+	c.DataDir = l.instancesData()
+	c.TokensFile = l.instancesTokens()
+	c.TLSCertFile = filepath.Join(l.pki(), "instances-serving.crt")
+	c.TLSKeyFile = filepath.Join(l.pki(), "instances-serving.key")
+	loc := config.DefaultLocationSpec(instancesLocation)
+	// A virtual node bursts thousands of pods into its own service: the
+	// local cluster lifts ACI's default quota and rate limits (100 groups,
+	// 100 cores, 100 creates per 5 minutes), which suit a shared cloud.
+	loc.Quota = config.Quota{StandardCores: 100000, ContainerGroups: 100000}
+	c.Locations = []config.Location{loc}
+	c.RateLimits = config.RateLimits{ReadsPerSecond: 1000, ReadBurst: 2000, WritesPerSecond: 1000, WriteBurst: 2000}
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode the instances configuration: %w", err)
+	}
+	// JSON is YAML: the service reads either.
+	return pki.WriteFile(l.instancesConfig(), append(data, '\n'), 0o600)
+}
+
+// writeInstancesClient writes what an ARM client needs into instances/:
+// endpoint, token, ca.crt, subscription, resource-group and location.
+func writeInstancesClient(l layout, cfg Config) error {
+	tokens, err := os.ReadFile(l.instancesTokens())
+	if err != nil {
+		return fmt.Errorf("read the instances tokens: %w", err)
+	}
+	token := strings.TrimSpace(strings.SplitN(string(tokens), "\n", 2)[0])
+	sub, err := ensureSecretFile(filepath.Join(l.instances(), client.SubscriptionFile), newSubscriptionID)
+	if err != nil {
+		return err
+	}
+	files := client.Files{Endpoint: instancesURL(cfg), Token: token, CAFile: filepath.Join(l.pki(), "ca.crt"),
+		Subscription: sub, ResourceGroup: instancesResourceGroup, Location: instancesLocation}
+	return files.Write(l.instances())
+}
+
+// ensureSecretFile returns the first line of path, creating the file with
+// generate's value (mode 0600) when it does not exist.
+func ensureSecretFile(path string, generate func() string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0]), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	v := generate()
+	if err := pki.WriteFile(path, []byte(v+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newSubscriptionID returns a random UUID, the shape of an Azure subscription id.
+func newSubscriptionID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
