@@ -49,4 +49,4 @@ clean: ## remove build output (the binary cache stays)
 	rm -rf $(BIN)
 
 bench: controlplane ## benchmarks of the node agent on a real local cluster (results: docs/benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/...

@@ -108,6 +108,7 @@ func (s *Service) create(ctx context.Context, ref Ref, loc config.Location, body
 	s.byUID[g.uid] = g
 	op, err := s.beginOperation(ctx, g, kindCreate)
 	if err != nil {
+		s.uncount(g)
 		delete(s.groups, g.key)
 		delete(s.byUID, g.uid)
 		return nil, err
@@ -175,6 +176,7 @@ func (s *Service) busy(g *group, action string) error {
 // subscription's quota and the location's capacity. Callers hold s.mu.
 func (s *Service) admitResources(sub string, loc config.Location, cpu, mem float64, newGroup bool) error {
 	groups, cores := s.usageOf(sub, loc.Name)
+	usedCPU, usedMem := s.capacityUsed(loc.Name)
 	if newGroup && groups+1 > loc.Quota.ContainerGroups {
 		return quotaError("ContainerGroups", loc.Name, loc.Quota.ContainerGroups, groups, 1)
 	}
@@ -183,7 +185,6 @@ func (s *Service) admitResources(sub string, loc config.Location, cpu, mem float
 		return quotaError("StandardCores", loc.Name, loc.Quota.StandardCores, ceilInt(cores), ceilInt(cpu))
 	}
 	if loc.Capacity.CPU > 0 || loc.Capacity.MemoryInGB > 0 {
-		usedCPU, usedMem := s.capacityUsed(loc.Name)
 		if (loc.Capacity.CPU > 0 && usedCPU+cpu > loc.Capacity.CPU+1e-9) ||
 			(loc.Capacity.MemoryInGB > 0 && usedMem+mem > loc.Capacity.MemoryInGB+1e-9) {
 			return armerr.New(http.StatusConflict, "ServiceUnavailable",
@@ -213,29 +214,14 @@ func ceilInt(f float64) int {
 // usageOf returns how many groups a subscription has in a location and the
 // cores its active groups request. Callers hold s.mu.
 func (s *Service) usageOf(sub, location string) (groups int, cores float64) {
-	for _, g := range s.groups {
-		if g.location != location || !equalFold(g.sub, sub) {
-			continue
-		}
-		groups++
-		if holdsCompute(g) {
-			cpu, _ := totals(g.spec)
-			cores += cpu
-		}
-	}
-	return groups, cores
+	u := s.acct.sub(sub, location)
+	return u.groups, float64(u.milliCores) / 1000
 }
 
 // capacityUsed sums what active groups in a location request.
 func (s *Service) capacityUsed(location string) (cpu, mem float64) {
-	for _, g := range s.groups {
-		if g.location == location && holdsCompute(g) {
-			c, m := totals(g.spec)
-			cpu += c
-			mem += m
-		}
-	}
-	return cpu, mem
+	u := s.acct.loc(location)
+	return float64(u.milliCPU) / 1000, float64(u.memoryMB) / 1000
 }
 
 // holdsCompute reports whether a group occupies compute: it is neither

@@ -145,6 +145,7 @@ func (s *Service) executeDelete(ctx context.Context, uid string, op *store.Opera
 		s.endOperation(ctx, g, OpFailed, "InternalServerError", "The container group's record could not be deleted.")
 		return
 	}
+	s.uncount(g)
 	delete(s.groups, g.key)
 	delete(s.byUID, g.uid)
 	op.Status, op.EndTime = OpSucceeded, s.clock.Now().UTC()

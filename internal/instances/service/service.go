@@ -93,6 +93,7 @@ type Service struct {
 	mu     sync.Mutex
 	groups map[string]*group // by key
 	byUID  map[string]*group
+	acct   *accounting
 
 	updates  *updateQueue
 	sessions *sessions
@@ -116,6 +117,8 @@ type group struct {
 
 	op       *store.Operation // the operation in flight, if any
 	opCancel context.CancelFunc
+	// share is what the group adds to the quota and capacity totals.
+	share share
 }
 
 // New returns a service; it does nothing until Start.
@@ -132,7 +135,7 @@ func New(o Options) *Service {
 	return &Service{
 		cfg: o.Config, store: o.Store, rt: o.Runtime, sealer: o.Sealer, limiter: o.Limiter,
 		clock: o.Clock, log: o.Logger, beat: o.HeartbeatPeriod,
-		groups: map[string]*group{}, byUID: map[string]*group{},
+		groups: map[string]*group{}, byUID: map[string]*group{}, acct: newAccounting(),
 		updates: newUpdateQueue(), sessions: newSessions(o.Clock),
 	}
 }
@@ -196,6 +199,7 @@ func (s *Service) load(ctx context.Context) error {
 		}
 		s.groups[g.key] = g
 		s.byUID[g.uid] = g
+		s.recount(g)
 	}
 	return nil
 }
@@ -233,8 +237,10 @@ func (s *Service) fromRecord(ctx context.Context, r *store.Group) (*group, error
 	return g, nil
 }
 
-// persist writes a group's record. Callers hold s.mu.
+// persist writes a group's record after a change, and updates the quota
+// and capacity totals. Callers hold s.mu.
 func (s *Service) persist(ctx context.Context, g *group) error {
+	s.recount(g)
 	spec, err := json.Marshal(g.spec)
 	if err != nil {
 		return fmt.Errorf("encode spec of %s: %w", g.key, err)
