@@ -221,6 +221,11 @@ func (c *Config) Complete(base string) error {
 		if l.Quota.ContainerGroups == 0 {
 			l.Quota.ContainerGroups = d.Quota.ContainerGroups
 		}
+		if l.Prices == (Prices{}) {
+			// No prices at all: ACI's. Free metering needs a currency and
+			// zero prices spelled out.
+			l.Prices = d.Prices
+		}
 		if l.Prices.Currency == "" {
 			l.Prices.Currency = d.Prices.Currency
 		}
@@ -239,6 +244,29 @@ func (c *Config) Complete(base string) error {
 	}
 	if c.Limits.PortsPerIP == 0 {
 		c.Limits.PortsPerIP = d.Limits.PortsPerIP
+	}
+	return c.checkNonNegative()
+}
+
+// checkNonNegative refuses negative limits and rate limits.
+func (c *Config) checkNonNegative() error {
+	l, r := c.Limits, c.RateLimits
+	for _, v := range []struct {
+		name  string
+		value float64
+	}{
+		{"limits.containersPerGroup", float64(l.ContainersPerGroup)}, {"limits.volumesPerGroup", float64(l.VolumesPerGroup)},
+		{"limits.portsPerIP", float64(l.PortsPerIP)}, {"limits.minGroupCpu", l.MinGroupCPU},
+		{"limits.minGroupMemoryInGB", l.MinGroupMemoryInGB},
+		{"rateLimits.createsPer5m", float64(r.CreatesPer5m)}, {"rateLimits.createsPer1h", float64(r.CreatesPer1h)},
+		{"rateLimits.deletesPer5m", float64(r.DeletesPer5m)}, {"rateLimits.deletesPer1h", float64(r.DeletesPer1h)},
+		{"rateLimits.readsPerSecond", r.ReadsPerSecond}, {"rateLimits.readBurst", float64(r.ReadBurst)},
+		{"rateLimits.writesPerSecond", r.WritesPerSecond}, {"rateLimits.writeBurst", float64(r.WriteBurst)},
+		{"listPageSize", float64(c.ListPageSize)},
+	} {
+		if v.value < 0 {
+			return fmt.Errorf("%s may not be negative (got %g)", v.name, v.value)
+		}
 	}
 	return nil
 }

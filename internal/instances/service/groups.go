@@ -126,11 +126,17 @@ func (s *Service) update(ctx context.Context, g *group, loc config.Location, bod
 			"The resource '%s' already exists in location '%s' in resource group '%s'. A resource with the same name cannot be created in location '%s'. Please select a new resource name.",
 			g.name, g.location, g.rg, loc.Name)
 	}
-	if err := validate.ImmutableChange(g.spec, body); err != nil {
-		return nil, err
-	}
 	body.Location = &loc.Name
+	// A stopped, failed or finished group is deployed anew, so anything may
+	// change; a running one refuses what ACI cannot change in place.
 	finished := g.stopped || g.provisioning == ProvisioningFailed || isTerminal(groupState(g))
+	if !finished {
+		named := *body
+		named.Name = &g.name
+		if err := validate.ImmutableChange(g.spec, &named); err != nil {
+			return nil, err
+		}
+	}
 	if specEqual(g.spec, body, g.secrets, secrets) && !finished {
 		g.spec.Tags = body.Tags
 		if err := s.persist(ctx, g); err != nil {

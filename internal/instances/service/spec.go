@@ -24,6 +24,8 @@ type secretValues struct {
 	ShareKeys map[string]string `json:"shareKeys,omitempty"`
 	// WorkspaceKey is the Log Analytics workspace key.
 	WorkspaceKey string `json:"workspaceKey,omitempty"`
+	// ExtensionSettings maps extension name → its protectedSettings (JSON).
+	ExtensionSettings map[string]json.RawMessage `json:"extensionSettings,omitempty"`
 }
 
 // splitSecrets removes the secrets from a validated group body (in place)
@@ -94,6 +96,23 @@ func splitSecrets(g *aci.ContainerGroup) *secretValues {
 	if p.Diagnostics != nil && p.Diagnostics.LogAnalytics != nil && p.Diagnostics.LogAnalytics.WorkspaceKey != nil {
 		s.WorkspaceKey = *p.Diagnostics.LogAnalytics.WorkspaceKey
 		p.Diagnostics.LogAnalytics.WorkspaceKey = nil
+	}
+	for i, e := range p.Extensions {
+		if e == nil || e.Properties == nil || e.Properties.ProtectedSettings == nil {
+			continue
+		}
+		raw, err := json.Marshal(e.Properties.ProtectedSettings)
+		if err == nil {
+			if s.ExtensionSettings == nil {
+				s.ExtensionSettings = map[string]json.RawMessage{}
+			}
+			name := str(e.Name)
+			if name == "" {
+				name = fmt.Sprintf("#%d", i)
+			}
+			s.ExtensionSettings[name] = raw
+		}
+		e.Properties.ProtectedSettings = nil
 	}
 	return s
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,7 +55,8 @@ func New(cfg config.RateLimits, clk clock.PassiveClock) *Limiter {
 	return &Limiter{cfg: cfg, clock: clk, windows: map[string]*windowPair{}, buckets: map[string]*rate.Limiter{}}
 }
 
-// Allow spends one request of kind for subscription. It sets the budget
+// Allow spends one request of kind for subscription (ARM ids are
+// case-insensitive, so is the budget). It sets the budget
 // headers on h and returns a 429 ARM error (with Retry-After) when the
 // budget is exhausted; a refused request spends nothing.
 func (l *Limiter) Allow(kind Kind, subscription, action string, h http.Header) *armerr.Error {
@@ -74,7 +76,7 @@ func (l *Limiter) allowWindow(kind Kind, subscription, action string, now time.T
 	if kind == Delete {
 		per5m, per1h = l.cfg.DeletesPer5m, l.cfg.DeletesPer1h
 	}
-	key := string(kind) + "/" + subscription
+	key := string(kind) + "/" + strings.ToLower(subscription)
 	w := l.windows[key]
 	if w == nil {
 		w = &windowPair{short: newWindow(per5m, 5*time.Minute), long: newWindow(per1h, time.Hour)}
@@ -120,7 +122,7 @@ func (l *Limiter) allowBucket(kind Kind, subscription string, now time.Time, h h
 	if burst < 1 {
 		burst = 1
 	}
-	key := string(kind) + "/" + subscription
+	key := string(kind) + "/" + strings.ToLower(subscription)
 	b := l.buckets[key]
 	if b == nil {
 		b = rate.NewLimiter(rate.Limit(perSecond), burst)
