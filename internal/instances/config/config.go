@@ -191,7 +191,7 @@ func (c *Config) Complete(base string) error {
 	if c.Runtime == "" {
 		c.Runtime = Default().Runtime
 	}
-	if c.ListPageSize <= 0 {
+	if c.ListPageSize == 0 {
 		c.ListPageSize = 100
 	}
 	if len(c.Locations) == 0 {

@@ -199,6 +199,10 @@ const (
 // GroupStatus is what a runtime knows of one group.
 type GroupStatus struct {
 	ID string
+	// Generation orders reports: it is runtime-wide and larger for every
+	// later change of any group, so a consumer can drop a report older
+	// than one it has already applied (0: unknown, always applied).
+	Generation uint64
 	// IP is the group's address while it has a sandbox.
 	IP string
 	// Stopped is true after Stop until the next Run.

@@ -350,7 +350,7 @@ func (s *Service) Stop(ctx context.Context, ref Ref) error {
 	}
 	g.stopped = true
 	if st, err := s.rt.Status(ctx, uid); err == nil {
-		g.status = st
+		s.setStatus(g, st)
 	}
 	s.closeUsage(ctx, g, s.clock.Now())
 	return s.persist(ctx, g)
@@ -396,11 +396,8 @@ func (s *Service) Restart(ctx context.Context, ref Ref) error {
 		s.mu.Unlock()
 		return err
 	}
-	if g.stopped || g.provisioning != ProvisioningSucceeded {
-		state := g.provisioning
-		if g.stopped {
-			state = "Stopped"
-		}
+	if !holdsCompute(g) || g.provisioning != ProvisioningSucceeded {
+		state := groupState(g)
 		s.mu.Unlock()
 		return armerr.New(http.StatusConflict, "ContainerGroupNotRunning",
 			"Container group '%s' cannot be restarted in state '%s'; start it instead.", ref.Name, state)

@@ -104,7 +104,7 @@ func (s *Service) finishDeploy(ctx context.Context, uid string, op *store.Operat
 	}
 	g.provisioning = ProvisioningSucceeded
 	if st, serr := s.rt.Status(ctx, uid); serr == nil {
-		g.status = st
+		s.setStatus(g, st)
 	}
 	if !holdsCompute(g) {
 		s.closeUsage(ctx, g, s.finishTime(g, now))

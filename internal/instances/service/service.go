@@ -111,7 +111,7 @@ type group struct {
 	secrets                 *secretValues
 	provisioning            string
 	stopped                 bool
-	status                  runtime.GroupStatus
+	status                  runtime.GroupStatus // the newest report applied
 	events                  []store.Event
 	created, updated        time.Time
 

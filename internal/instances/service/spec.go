@@ -138,6 +138,14 @@ func cleanSpec(g *aci.ContainerGroup) {
 		p.IPAddress.IP = nil
 		p.IPAddress.Fqdn = nil
 	}
+	if p.RestartPolicy != nil {
+		for _, rp := range aci.PossibleContainerGroupRestartPolicyValues() {
+			if strings.EqualFold(string(*p.RestartPolicy), string(rp)) {
+				canonical := rp
+				p.RestartPolicy = &canonical
+			}
+		}
+	}
 	if p.OSType != nil {
 		os := aci.OperatingSystemTypesLinux
 		if strings.EqualFold(string(*p.OSType), string(aci.OperatingSystemTypesWindows)) {

@@ -31,9 +31,11 @@ func (q *updateQueue) push(u runtime.Update) {
 	}
 	id := u.Status.ID
 	if p := q.pending[id]; p != nil {
+		// The newest report wins (a redeploy removes and re-runs the same
+		// id); events accumulate.
 		p.Status = u.Status
 		p.Events = append(p.Events, u.Events...)
-		p.Removed = p.Removed || u.Removed
+		p.Removed = u.Removed
 	} else {
 		c := u
 		q.pending[id] = &c
@@ -103,8 +105,10 @@ func (s *Service) applyUpdate(ctx context.Context, u runtime.Update) {
 		return
 	}
 	wasActive := holdsCompute(g)
-	g.status = u.Status
 	s.addEvents(ctx, g, u.Events)
+	if !s.setStatus(g, u.Status) {
+		return // older than what the service read directly; events kept
+	}
 	if wasActive && !holdsCompute(g) && g.op == nil {
 		// The group finished (restart policy Never/OnFailure): compute is released.
 		s.closeUsage(ctx, g, s.finishTime(g, s.clock.Now()))
@@ -157,7 +161,7 @@ func (s *Service) reconcile(ctx context.Context) error {
 			s.log.Info("resuming operation", "group", g.key, "operation", g.op.ID, "kind", g.op.Kind)
 			s.launch(g, g.op)
 		case ok:
-			g.status = st
+			s.setStatus(g, st)
 			if !holdsCompute(g) {
 				s.closeUsage(ctx, g, s.finishTime(g, s.clock.Now()))
 			}
@@ -175,6 +179,16 @@ func (s *Service) reconcile(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// setStatus applies a runtime report unless it is older than the one
+// applied. Callers hold s.mu.
+func (s *Service) setStatus(g *group, st runtime.GroupStatus) bool {
+	if st.Generation != 0 && st.Generation < g.status.Generation {
+		return false
+	}
+	g.status = st
+	return true
 }
 
 // markLost records that the runtime no longer has a group that should be

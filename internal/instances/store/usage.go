@@ -124,7 +124,9 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error) {
 			args = append(args, sql.Named(f.col, f.value))
 		}
 	}
-	cond := "start_time <= :to AND (end_time IS NULL OR end_time >= :from)"
+	// Intervals overlapping [From, To), plus open intervals that start at
+	// To: a group started this very second is listed, with zero seconds.
+	cond := "(start_time < :to OR (start_time = :to AND end_time IS NULL)) AND (end_time IS NULL OR end_time > :from)"
 	if len(where) > 0 {
 		cond += " AND " + strings.Join(where, " AND ")
 	}

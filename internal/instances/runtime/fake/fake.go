@@ -89,6 +89,8 @@ type Runtime struct {
 	runs     int
 	failRun  error
 	closed   bool
+	// gen numbers published changes (runtime.GroupStatus.Generation).
+	gen uint64
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)

@@ -43,6 +43,8 @@ type group struct {
 	// change not yet published.
 	pending []runtime.Event
 	dirty   bool
+	// gen is the runtime-wide generation of the last published change.
+	gen uint64
 }
 
 // container is one container of a group.
@@ -108,7 +110,7 @@ func newContainer(spec runtime.ContainerSpec, init bool, old *group) *container 
 
 // snapshot returns a deep copy of the group's status.
 func (g *group) snapshot() runtime.GroupStatus {
-	s := runtime.GroupStatus{ID: g.id, IP: g.ip, Stopped: g.stopped}
+	s := runtime.GroupStatus{ID: g.id, Generation: g.gen, IP: g.ip, Stopped: g.stopped}
 	for _, c := range g.inits {
 		s.InitContainers = append(s.InitContainers, copyContainerStatus(c.status))
 	}

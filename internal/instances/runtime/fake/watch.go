@@ -56,6 +56,8 @@ func (r *Runtime) publish(g *group) {
 	if !g.dirty {
 		return
 	}
+	r.gen++
+	g.gen = r.gen
 	u := runtime.Update{Status: g.snapshot(), Events: g.pending, Removed: g.removed}
 	g.pending, g.dirty = nil, false
 	for w := range r.watchers {
