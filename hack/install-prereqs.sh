@@ -14,6 +14,7 @@ packages=(
   containernetworking-plugins    # bridge, host-local, portmap in /usr/lib/cni
   docker-registry                # the local image registry
   apache2-utils                  # htpasswd, for the registry's basic auth
+  busybox-static                 # the shell image the project builds for tests and demos
   procps                         # ps and pgrep, used by tests to find leftovers
 )
 
