@@ -1,0 +1,115 @@
+// Package crilog reads container logs in the CRI logging format that
+// containerd writes for every container: one line per record,
+//
+//	<RFC 3339 nano timestamp> <stdout|stderr> <P|F> <content>
+//
+// where P marks a partial record that continues on the next line and F a
+// full one (or its last part).
+package crilog
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Line is one complete log record.
+type Line struct {
+	Time    time.Time
+	Stream  string // "stdout" or "stderr"
+	Content []byte // without the trailing newline
+}
+
+// ErrMalformed reports a line that is not in the CRI format.
+var ErrMalformed = errors.New("malformed CRI log line")
+
+// maxRecord bounds a record assembled from partial lines.
+const maxRecord = 1 << 20
+
+// Parse splits one CRI log line into its parts.
+func Parse(line []byte) (t time.Time, stream string, partial bool, content []byte, err error) {
+	parts := bytes.SplitN(line, []byte{' '}, 4)
+	if len(parts) < 3 {
+		return t, "", false, nil, fmt.Errorf("%w: %q", ErrMalformed, truncate(line))
+	}
+	t, err = time.Parse(time.RFC3339Nano, string(parts[0]))
+	if err != nil {
+		return t, "", false, nil, fmt.Errorf("%w: timestamp %q", ErrMalformed, parts[0])
+	}
+	stream = string(parts[1])
+	if stream != "stdout" && stream != "stderr" {
+		return t, "", false, nil, fmt.Errorf("%w: stream %q", ErrMalformed, stream)
+	}
+	switch string(parts[2]) {
+	case "P":
+		partial = true
+	case "F":
+	default:
+		return t, "", false, nil, fmt.Errorf("%w: tag %q", ErrMalformed, parts[2])
+	}
+	if len(parts) == 4 {
+		content = parts[3]
+	}
+	return t, stream, partial, content, nil
+}
+
+func truncate(b []byte) []byte {
+	if len(b) > 80 {
+		return b[:80]
+	}
+	return b
+}
+
+// ReadAll returns the complete records of a log, joining partial lines per
+// stream. Malformed lines are skipped (a log being rotated may end in half
+// a line).
+func ReadAll(r io.Reader) ([]Line, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxRecord+256)
+	var out []Line
+	pending := map[string]*Line{}
+	for sc.Scan() {
+		t, stream, partial, content, err := Parse(sc.Bytes())
+		if err != nil {
+			continue
+		}
+		p := pending[stream]
+		if p == nil {
+			p = &Line{Time: t, Stream: stream}
+			pending[stream] = p
+		}
+		if len(p.Content)+len(content) <= maxRecord {
+			p.Content = append(p.Content, content...)
+		}
+		if partial {
+			continue
+		}
+		out = append(out, *p)
+		delete(pending, stream)
+	}
+	if err := sc.Err(); err != nil {
+		return out, fmt.Errorf("read log: %w", err)
+	}
+	return out, nil
+}
+
+// Write renders records as a user reads them: the last tail records (all
+// when tail <= 0), each prefixed with its RFC 3339 time when timestamps is set.
+func Write(w io.Writer, lines []Line, tail int, timestamps bool) error {
+	if tail > 0 && len(lines) > tail {
+		lines = lines[len(lines)-tail:]
+	}
+	bw := bufio.NewWriter(w)
+	for _, l := range lines {
+		if timestamps {
+			bw.WriteString(l.Time.UTC().Format(time.RFC3339Nano))
+			bw.WriteByte(' ')
+		}
+		bw.Write(l.Content)
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
+}
