@@ -1,0 +1,526 @@
+package images
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+)
+
+// sharedCache is the binary cache of every test in this binary, so that
+// each program is compiled once.
+var sharedCache string
+
+// built memoizes the images of newBuilder by name: compressing layers is
+// slow under the race detector.
+var built struct {
+	sync.Mutex
+	images map[string]v1.Image
+}
+
+// image returns the named image ("pause", "hello" or "shell") of
+// newBuilder, building it on first use.
+func image(t *testing.T, which string) v1.Image {
+	t.Helper()
+	built.Lock()
+	defer built.Unlock()
+	if img, ok := built.images[which]; ok {
+		return img
+	}
+	b := newBuilder()
+	build := map[string]func(context.Context) (v1.Image, error){"pause": b.Pause, "hello": b.Hello, "shell": b.Shell}[which]
+	img, err := build(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if built.images == nil {
+		built.images = map[string]v1.Image{}
+	}
+	built.images[which] = img
+	return img
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vnode-images-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sharedCache = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func newBuilder() *Builder { return &Builder{CacheDir: sharedCache} }
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func requireBusybox(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(DefaultBusybox); errors.Is(err, os.ErrNotExist) {
+		t.Skipf("%s absent: install busybox-static", DefaultBusybox)
+	}
+}
+
+// tarFile is what a layer holds at one path.
+type tarFile struct {
+	hdr  *tar.Header
+	data []byte
+}
+
+// files reads every layer of img, later layers overriding earlier ones.
+func files(t *testing.T, img v1.Image) map[string]tarFile {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]tarFile{}
+	for _, l := range layers {
+		mt, err := l.MediaType()
+		if err != nil || mt != types.DockerLayer {
+			t.Fatalf("layer media type = %q, %v; want %q", mt, err, types.DockerLayer)
+		}
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			hdr, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !hdr.ModTime.Equal(epoch) || hdr.Uid != 0 || hdr.Gid != 0 {
+				t.Errorf("%s: mtime %v uid %d gid %d; want epoch, root", hdr.Name, hdr.ModTime, hdr.Uid, hdr.Gid)
+			}
+			out[strings.TrimSuffix(hdr.Name, "/")] = tarFile{hdr: hdr, data: data}
+		}
+		rc.Close()
+	}
+	return out
+}
+
+// checkImage validates img and its common settings and returns its config.
+func checkImage(t *testing.T, img v1.Image, entrypoint string) *v1.ConfigFile {
+	t.Helper()
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if mt, err := img.MediaType(); err != nil || mt != types.DockerManifestSchema2 {
+		t.Errorf("manifest media type = %q, %v", mt, err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.MediaType != types.DockerConfigJSON {
+		t.Errorf("config media type = %q", m.Config.MediaType)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OS != "linux" || cfg.Architecture != runtime.GOARCH {
+		t.Errorf("platform = %s/%s", cfg.OS, cfg.Architecture)
+	}
+	if !cfg.Created.Equal(epoch) {
+		t.Errorf("created = %v; want the epoch", cfg.Created)
+	}
+	if got := strings.Join(cfg.Config.Entrypoint, " "); got != entrypoint {
+		t.Errorf("entrypoint = %q; want %q", got, entrypoint)
+	}
+	digest, _ := img.Digest()
+	size := int64(0)
+	for _, l := range m.Layers {
+		size += l.Size
+	}
+	t.Logf("%s: %d layer(s), %d bytes compressed, %s", entrypoint, len(m.Layers), size, digest)
+	return cfg
+}
+
+func checkFile(t *testing.T, fs map[string]tarFile, path string, mode int64) tarFile {
+	t.Helper()
+	f, ok := fs[path]
+	if !ok {
+		t.Fatalf("%s missing", path)
+	}
+	if f.hdr.Typeflag != tar.TypeReg || f.hdr.Mode != mode || len(f.data) == 0 {
+		t.Errorf("%s: type %c mode %o size %d; want regular, %o, non-empty", path, f.hdr.Typeflag, f.hdr.Mode, len(f.data), mode)
+	}
+	return f
+}
+
+func checkSymlink(t *testing.T, fs map[string]tarFile, path, target string) {
+	t.Helper()
+	f, ok := fs[path]
+	if !ok {
+		t.Errorf("%s missing", path)
+		return
+	}
+	if f.hdr.Typeflag != tar.TypeSymlink || f.hdr.Linkname != target {
+		t.Errorf("%s: type %c -> %q; want symlink to %q", path, f.hdr.Typeflag, f.hdr.Linkname, target)
+	}
+}
+
+func digestOf(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestPause(t *testing.T) {
+	ctx := testContext(t)
+	img := image(t, "pause")
+	checkImage(t, img, "/pause")
+	fs := files(t, img)
+	checkFile(t, fs, "pause", 0o755)
+	if len(fs) != 1 {
+		t.Errorf("pause image holds %d entries; want 1", len(fs))
+	}
+	again, err := newBuilder().Pause(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := digestOf(t, img), digestOf(t, again); a != b {
+		t.Errorf("second build: digest %s; first %s", b, a)
+	}
+}
+
+// TestReproducibleBinaries compiles pause again into an empty cache: the
+// image must not change.
+func TestReproducibleBinaries(t *testing.T) {
+	ctx := testContext(t)
+	first := image(t, "pause")
+	fresh, err := (&Builder{CacheDir: t.TempDir()}).Pause(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := digestOf(t, first), digestOf(t, fresh); a != b {
+		t.Errorf("fresh compile: digest %s; cached %s", b, a)
+	}
+}
+
+func TestHello(t *testing.T) {
+	img := image(t, "hello")
+	cfg := checkImage(t, img, "/hello")
+	if _, ok := cfg.Config.ExposedPorts["80/tcp"]; !ok || len(cfg.Config.ExposedPorts) != 1 {
+		t.Errorf("exposed ports = %v; want 80/tcp", cfg.Config.ExposedPorts)
+	}
+	fs := files(t, img)
+	checkFile(t, fs, "hello", 0o755)
+	if _, err := os.Stat(DefaultBusybox); err != nil {
+		return
+	}
+	checkFile(t, fs, "bin/busybox", 0o755)
+	checkSymlink(t, fs, "bin/sh", "busybox")
+	// The busybox layer is the shell image's, so registries store it once.
+	helloLayers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shellLayers, err := image(t, "shell").Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := helloLayers[0].Digest()
+	s, _ := shellLayers[0].Digest()
+	if h != s {
+		t.Errorf("hello's busybox layer %s differs from the shell's %s", h, s)
+	}
+}
+
+func TestShell(t *testing.T) {
+	requireBusybox(t)
+	ctx := testContext(t)
+	img := image(t, "shell")
+	cfg := checkImage(t, img, "/bin/sh")
+	if got := strings.Join(cfg.Config.Env, " "); got != "PATH=/usr/local/bin:/usr/bin:/bin" {
+		t.Errorf("env = %q", got)
+	}
+	fs := files(t, img)
+	checkFile(t, fs, "bin/busybox", 0o755)
+	for _, applet := range []string{"sh", "ls", "cat", "echo", "sleep", "env", "wget", "nc", "id", "ps", "mkdir", "rm", "true", "false", "test", "hostname", "head", "tail", "grep", "kill", "date", "printf"} {
+		checkSymlink(t, fs, "bin/"+applet, "busybox")
+	}
+	passwd := string(checkFile(t, fs, "etc/passwd", 0o644).data)
+	if !strings.HasPrefix(passwd, "root:x:0:0:") || !strings.Contains(passwd, "\nnobody:x:65534:65534:") {
+		t.Errorf("/etc/passwd = %q", passwd)
+	}
+	checkFile(t, fs, "etc/group", 0o644)
+	if f := fs["tmp"]; f.hdr == nil || f.hdr.Typeflag != tar.TypeDir || f.hdr.Mode != 0o1777 {
+		t.Errorf("/tmp = %+v; want a directory with mode 1777", f.hdr)
+	}
+	again, err := newBuilder().Shell(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := digestOf(t, img), digestOf(t, again); a != b {
+		t.Errorf("second build: digest %s; first %s", b, a)
+	}
+}
+
+func TestWithoutBusybox(t *testing.T) {
+	ctx := testContext(t)
+	b := &Builder{CacheDir: sharedCache, Busybox: filepath.Join(t.TempDir(), "busybox")}
+	_, err := b.Shell(ctx)
+	if !errors.Is(err, ErrNoBusybox) || !strings.Contains(err.Error(), "busybox-static") {
+		t.Errorf("Shell without busybox: %v; want ErrNoBusybox naming busybox-static", err)
+	}
+	img, err := b.Hello(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := files(t, img)
+	checkFile(t, fs, "hello", 0o755)
+	if len(fs) != 1 {
+		t.Errorf("hello without busybox holds %d entries; want 1", len(fs))
+	}
+}
+
+func TestBuildFailureNamesProgram(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go in PATH")
+	}
+	fake := filepath.Join(t.TempDir(), "go")
+	script := "#!/bin/sh\nif [ \"$1\" = env ]; then exec " + goBin + " \"$@\"; fi\necho 'main.go:1: compiler exploded' >&2\nexit 2\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&Builder{Go: fake, CacheDir: t.TempDir()}).Pause(testContext(t))
+	if err == nil || !strings.Contains(err.Error(), "build pause") || !strings.Contains(err.Error(), "compiler exploded") {
+		t.Errorf("error = %v; want the program name and the compiler output", err)
+	}
+}
+
+func TestPushAndPullByDigest(t *testing.T) {
+	ctx := testContext(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	repos := map[string]string{PauseRepository: "pause", HelloRepository: "hello"}
+	if _, err := os.Stat(DefaultBusybox); err == nil {
+		repos[ShellRepository] = "shell"
+	}
+	for repo, which := range repos {
+		img := image(t, which)
+		ref := host + "/" + repo + ":" + Tag
+		if err := Push(ctx, img, ref, nil, true); err != nil {
+			t.Fatal(err)
+		}
+		want := digestOf(t, img)
+		byDigest, err := name.NewDigest(host+"/"+repo+"@"+want.String(), name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pulled, err := remote.Image(byDigest, remote.WithContext(ctx))
+		if err != nil {
+			t.Fatalf("pull %s by digest: %v", repo, err)
+		}
+		if got := digestOf(t, pulled); got != want {
+			t.Errorf("%s: pulled digest %s; pushed %s", repo, got, want)
+		}
+		if repo == PauseRepository {
+			if err := validate.Image(pulled); err != nil {
+				t.Errorf("%s: pulled image: %v", repo, err)
+			}
+		}
+		tag, err := name.NewTag(ref, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc, err := remote.Head(tag, remote.WithContext(ctx))
+		if err != nil || desc.Digest != want {
+			t.Errorf("%s: tag resolves to %v, %v; want %s", ref, desc, err, want)
+		}
+	}
+}
+
+func TestPushBadReference(t *testing.T) {
+	if err := Push(testContext(t), image(t, "pause"), "Not A Reference", nil, true); err == nil || !strings.Contains(err.Error(), "Not A Reference") {
+		t.Errorf("Push(bad ref) = %v", err)
+	}
+}
+
+// start runs a compiled program with env added and kills it at cleanup.
+func start(t *testing.T, program string, env ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	bin, err := newBuilder().binary(testContext(t), program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		pw.Close()
+		pr.Close()
+	})
+	return cmd, bufio.NewScanner(pr)
+}
+
+// waitLine reads output until a line matches re and returns its submatches;
+// the rest of the output is drained in the background.
+func waitLine(t *testing.T, out *bufio.Scanner, re *regexp.Regexp) []string {
+	t.Helper()
+	found := make(chan []string, 1)
+	go func() {
+		sent := false
+		for out.Scan() {
+			if m := re.FindStringSubmatch(out.Text()); m != nil && !sent {
+				found <- m
+				sent = true
+			}
+		}
+		if !sent {
+			close(found)
+		}
+	}()
+	select {
+	case m, ok := <-found:
+		if !ok {
+			t.Fatalf("output ended without a line matching %s", re)
+		}
+		return m
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no line matching %s within 30s", re)
+	}
+	return nil
+}
+
+// stop sends sig and requires exit status 0.
+func stop(t *testing.T, cmd *exec.Cmd, sig syscall.Signal) {
+	t.Helper()
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("after %v: %v; want exit 0", sig, err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("still running 15s after %v", sig)
+	}
+}
+
+func TestPauseProgram(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd, out := start(t, pauseProgram)
+			waitLine(t, out, regexp.MustCompile(`^pause: waiting`))
+			stop(t, cmd, sig)
+		})
+	}
+}
+
+func TestHelloProgram(t *testing.T) {
+	cmd, out := start(t, helloProgram, "PORT=0")
+	m := waitLine(t, out, regexp.MustCompile(`listening on .*:(\d+)$`))
+	base := "http://127.0.0.1:" + m[1]
+	hostname, _ := os.Hostname()
+
+	body := get(t, base+"/", "text/html")
+	if !strings.Contains(body, "Welcome") || !strings.Contains(body, "vnode") || !strings.Contains(body, hostname) {
+		t.Errorf("GET / = %q; want the welcome text, vnode and the hostname %q", body, hostname)
+	}
+	if body := get(t, base+"/healthz", "text/plain"); body != "ok\n" {
+		t.Errorf("GET /healthz = %q", body)
+	}
+	resp, err := http.Get(base + "/nothing-here")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /nothing-here = %s; want 404", resp.Status)
+	}
+	stop(t, cmd, syscall.SIGTERM)
+}
+
+func get(t *testing.T, url, contentType string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), contentType) {
+		t.Errorf("GET %s: %s, %s", url, resp.Status, resp.Header.Get("Content-Type"))
+	}
+	return string(b)
+}
+
+func TestWithoutModFlags(t *testing.T) {
+	got := withoutModFlags("-mod=vendor -buildvcs=false --modfile=x.mod -tags=a")
+	if got != "-buildvcs=false -tags=a" {
+		t.Errorf("withoutModFlags = %q", got)
+	}
+}
+
+func TestCacheKey(t *testing.T) {
+	a := cacheKey("pause", []byte("src"), "go1.26.8")
+	if a != cacheKey("pause", []byte("src"), "go1.26.8") {
+		t.Error("key not stable")
+	}
+	for _, other := range []string{cacheKey("hello", []byte("src"), "go1.26.8"), cacheKey("pause", []byte("src2"), "go1.26.8"), cacheKey("pause", []byte("src"), "go1.26.9")} {
+		if other == a {
+			t.Error("key ignores an input")
+		}
+	}
+}
