@@ -1,0 +1,302 @@
+// Package cri runs container groups on a CRI runtime (containerd): each
+// group is one pod sandbox — one network namespace and IP, shared by its
+// containers — and each container a CRI container in it.
+//
+// The runtime keeps each group's spec in a file of its own directory (mode
+// 0600: it holds the decrypted secure values the containers need) so that
+// after a restart of the service it can re-attach to the sandboxes it finds
+// in CRI and keep applying their restart policy. A poll loop follows the
+// containers' states, restarts them as their policy says with the
+// kubelet's back-off, and reports every change to the watchers.
+package cri
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/utils/clock"
+
+	"github.com/vnode-io/vnode/internal/instances/runtime"
+)
+
+// Labels and names the runtime puts on what it creates.
+const (
+	// LabelGroupID marks a sandbox (and its containers) with the group's ID.
+	LabelGroupID = "vnode.io/group-id"
+	// Namespace is the CRI metadata namespace of every sandbox.
+	Namespace = "vnode"
+)
+
+// Back-off of restarted containers, as the kubelet's.
+const (
+	backoffInitial = 10 * time.Second
+	backoffMax     = 5 * time.Minute
+	backoffReset   = 10 * time.Minute
+)
+
+// Options configure a Runtime.
+type Options struct {
+	Runtime runtimeapi.RuntimeServiceClient
+	Images  runtimeapi.ImageServiceClient
+	// Dir holds one directory per group: spec, logs, volumes; and shares/
+	// for file-share volumes.
+	Dir string
+	// StopTimeout is how long a container may take to stop after SIGTERM
+	// before SIGKILL (default 30 s).
+	StopTimeout time.Duration
+	// PollInterval is how often container states are read (default 250 ms).
+	PollInterval time.Duration
+	Clock        clock.WithTicker
+	Logger       *slog.Logger
+}
+
+// Runtime implements runtime.Runtime on CRI.
+type Runtime struct {
+	o      Options
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	groups   map[string]*group
+	watchers map[*watcher]struct{}
+	gen      uint64
+}
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+// group is what the runtime knows of one container group.
+type group struct {
+	spec      runtime.GroupSpec
+	sandboxID string
+	ip        string
+	stopped   bool
+	inits     []*container
+	mains     []*container
+	pending   []runtime.Event
+	dirty     bool
+	gen       uint64
+	// busy is set while Restart, Stop or Remove works on the group: the
+	// poll loop leaves it alone meanwhile.
+	busy bool
+}
+
+// container follows one container of a group across its restarts.
+type container struct {
+	spec     runtime.ContainerSpec
+	init     bool
+	id       string // current CRI container, "" before the first create
+	attempt  uint32
+	status   runtime.ContainerStatus
+	restarts int32
+	// backoff is the wait before the next restart; nextStart when it is due.
+	backoff   time.Duration
+	nextStart time.Time
+}
+
+// New returns a runtime and re-attaches to the groups CRI still has.
+func New(ctx context.Context, o Options) (*Runtime, error) {
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = 30 * time.Second
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 250 * time.Millisecond
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create runtime directory: %w", err)
+	}
+	r := &Runtime{o: o, groups: map[string]*group{}, watchers: map[*watcher]struct{}{}}
+	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := r.discover(ctx); err != nil {
+		return nil, err
+	}
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); r.pollLoop() }()
+	return r, nil
+}
+
+// Close stops following the groups; they keep running in CRI.
+func (r *Runtime) Close() error {
+	r.cancel()
+	r.wg.Wait()
+	return nil
+}
+
+func (r *Runtime) groupDir(id string) string { return filepath.Join(r.o.Dir, "groups", id) }
+
+func (r *Runtime) specPath(id string) string { return filepath.Join(r.groupDir(id), "spec.json") }
+
+// saveSpec writes the group's spec (with secret values) readable by root only.
+func (r *Runtime) saveSpec(spec runtime.GroupSpec) error {
+	if err := os.MkdirAll(r.groupDir(spec.ID), 0o700); err != nil {
+		return fmt.Errorf("create group directory: %w", err)
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return fmt.Errorf("encode spec of %s: %w", spec.ID, err)
+	}
+	tmp := r.specPath(spec.ID) + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("save spec of %s: %w", spec.ID, err)
+	}
+	return os.Rename(tmp, r.specPath(spec.ID))
+}
+
+// discover rebuilds the groups from the sandboxes CRI has and their specs.
+func (r *Runtime) discover(ctx context.Context) error {
+	resp, err := r.o.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{
+		Filter: &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{}}})
+	if err != nil {
+		return fmt.Errorf("list pod sandboxes: %w", err)
+	}
+	for _, sb := range resp.Items {
+		id := sb.Labels[LabelGroupID]
+		if id == "" {
+			continue
+		}
+		data, err := os.ReadFile(r.specPath(id))
+		if err != nil {
+			r.o.Logger.Warn("a sandbox of an unknown group: removing it", "group", id, "sandbox", sb.Id, "err", err)
+			_, _ = r.o.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id})
+			_, _ = r.o.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.Id})
+			continue
+		}
+		var spec runtime.GroupSpec
+		if err := json.Unmarshal(data, &spec); err != nil {
+			return fmt.Errorf("read spec of %s: %w", id, err)
+		}
+		g := newGroup(spec)
+		g.sandboxID = sb.Id
+		g.stopped = sb.State != runtimeapi.PodSandboxState_SANDBOX_READY
+		if err := r.attachContainers(ctx, g); err != nil {
+			return err
+		}
+		r.groups[id] = g
+	}
+	return nil
+}
+
+// attachContainers finds each container's latest CRI container.
+func (r *Runtime) attachContainers(ctx context.Context, g *group) error {
+	resp, err := r.o.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{
+		Filter: &runtimeapi.ContainerFilter{PodSandboxId: g.sandboxID}})
+	if err != nil {
+		return fmt.Errorf("list containers of %s: %w", g.spec.ID, err)
+	}
+	items := resp.Containers
+	sort.Slice(items, func(i, j int) bool { return items[i].Metadata.Attempt < items[j].Metadata.Attempt })
+	for _, it := range items {
+		if c := g.container(it.Metadata.Name); c != nil {
+			c.id, c.attempt = it.Id, it.Metadata.Attempt
+			c.restarts = int32(it.Metadata.Attempt)
+		}
+	}
+	if st, err := r.sandboxIP(ctx, g.sandboxID); err == nil {
+		g.ip = st
+	}
+	return nil
+}
+
+func newGroup(spec runtime.GroupSpec) *group {
+	g := &group{spec: spec}
+	for _, c := range spec.InitContainers {
+		g.inits = append(g.inits, &container{spec: c, init: true, status: waiting(c.Name, "PodInitializing")})
+	}
+	for _, c := range spec.Containers {
+		g.mains = append(g.mains, &container{spec: c, status: waiting(c.Name, "ContainerCreating")})
+	}
+	return g
+}
+
+func waiting(name, reason string) runtime.ContainerStatus {
+	return runtime.ContainerStatus{Name: name, Current: runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: reason}}
+}
+
+func (g *group) container(name string) *container {
+	for _, c := range g.all() {
+		if c.spec.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (g *group) all() []*container {
+	return append(append([]*container{}, g.inits...), g.mains...)
+}
+
+// event records an event to publish. Callers hold r.mu.
+func (g *group) event(r *Runtime, ctr, name, typ, format string, args ...any) {
+	g.pending = append(g.pending, runtime.Event{Container: ctr, Name: name, Type: typ,
+		Message: fmt.Sprintf(format, args...), Time: r.o.Clock.Now()})
+	g.dirty = true
+}
+
+// snapshot returns the group's status. Callers hold r.mu.
+func (g *group) snapshot() runtime.GroupStatus {
+	st := runtime.GroupStatus{ID: g.spec.ID, Generation: g.gen, IP: g.ip, Stopped: g.stopped}
+	for _, c := range g.inits {
+		st.InitContainers = append(st.InitContainers, copyStatus(c.status))
+	}
+	for _, c := range g.mains {
+		st.Containers = append(st.Containers, copyStatus(c.status))
+	}
+	return st
+}
+
+func copyStatus(s runtime.ContainerStatus) runtime.ContainerStatus {
+	if s.Previous != nil {
+		p := *s.Previous
+		s.Previous = &p
+	}
+	return s
+}
+
+// lookup returns a group or ErrNotFound. Callers hold r.mu.
+func (r *Runtime) lookup(id string) (*group, error) {
+	g := r.groups[id]
+	if g == nil {
+		return nil, fmt.Errorf("group %s: %w", id, runtime.ErrNotFound)
+	}
+	return g, nil
+}
+
+// Status returns a group's status.
+func (r *Runtime) Status(_ context.Context, id string) (runtime.GroupStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g, err := r.lookup(id)
+	if err != nil {
+		return runtime.GroupStatus{}, err
+	}
+	return g.snapshot(), nil
+}
+
+// List returns every group's status.
+func (r *Runtime) List(context.Context) ([]runtime.GroupStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]runtime.GroupStatus, 0, len(r.groups))
+	for _, g := range r.groups {
+		out = append(out, g.snapshot())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+var errStopped = errors.New("the group is stopped")

@@ -1,0 +1,329 @@
+package cri
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/vnode-io/vnode/internal/images"
+	"github.com/vnode-io/vnode/internal/instances/containerd"
+	"github.com/vnode-io/vnode/internal/instances/network"
+	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/registry"
+)
+
+// world is a registry with the project's images and a private containerd
+// on a bridge of the test's own.
+type world struct {
+	dir               string
+	reg               *registry.Registry
+	d                 *containerd.Containerd
+	hello, shell, bad string
+}
+
+func setup(t *testing.T) *world {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: containerd, CNI bridges and network namespaces")
+	}
+	for _, bin := range []string{"containerd", "runc", "docker-registry", "ip", "git"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("needs %s (hack/install-prereqs.sh installs it)", bin)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	w := &world{dir: t.TempDir()}
+	reg, err := registry.Start(ctx, registry.Config{Dir: filepath.Join(w.dir, "registry"), Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Stop)
+	w.reg = reg
+	var b images.Builder
+	pause := reg.Host() + "/" + images.PauseRepository + ":" + images.Tag
+	w.hello = reg.Host() + "/" + images.HelloRepository + ":" + images.Tag
+	w.shell = reg.Host() + "/" + images.ShellRepository + ":" + images.Tag
+	w.bad = reg.Host() + "/vnode/inaccessible:1"
+	for _, x := range []struct {
+		build func(context.Context) (v1.Image, error)
+		ref   string
+	}{{b.Pause, pause}, {b.Hello, w.hello}, {b.Shell, w.shell}} {
+		img, err := x.build(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := images.Push(ctx, img, x.ref, nil, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bridge := fmt.Sprintf("vnc%d", os.Getpid()%100000)
+	cni := filepath.Join(w.dir, "cni")
+	if err := network.WriteCNIConfig(cni, network.Config{Name: "vnode-cri-test", Bridge: bridge,
+		Subnet: "10.247.0.0/24", IPAMDir: filepath.Join(w.dir, "ipam")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"/run/containerd", "/run/containerd/s"} {
+		if _, err := os.Stat(dir); err != nil {
+			t.Cleanup(func() { _ = os.Remove(dir) })
+		}
+	}
+	t.Cleanup(func() {
+		if exec.Command("ip", "link", "show", bridge).Run() == nil {
+			_ = exec.Command("ip", "link", "del", bridge).Run()
+		}
+	})
+	d, err := containerd.Start(ctx, containerd.Config{Dir: filepath.Join(w.dir, "containerd"), SandboxImage: pause, CNIConfDir: cni})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Cleanup(context.Background()); err != nil {
+			t.Errorf("containerd cleanup: %v", err)
+		}
+	})
+	if _, err := d.ImageClient().PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: pause}}); err != nil {
+		t.Fatal(err)
+	}
+	w.d = d
+	return w
+}
+
+func (w *world) runtime(t *testing.T) *Runtime {
+	t.Helper()
+	r, err := New(context.Background(), Options{Runtime: w.d.RuntimeClient(), Images: w.d.ImageClient(),
+		Dir: filepath.Join(w.dir, "runtime"), StopTimeout: 2 * time.Second, PollInterval: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, s := cond()
+		if ok {
+			return
+		}
+		last = s
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; last: %s", what, last)
+}
+
+func state(t *testing.T, r *Runtime, id, container string) runtime.ContainerStatus {
+	t.Helper()
+	st, err := r.Status(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range append(st.InitContainers, st.Containers...) {
+		if c.Name == container {
+			return c
+		}
+	}
+	t.Fatalf("no container %s in %+v", container, st)
+	return runtime.ContainerStatus{}
+}
+
+func execOut(t *testing.T, r *Runtime, id, container string, cmd ...string) (string, int) {
+	t.Helper()
+	var out lockedBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code, err := r.Exec(ctx, id, container, cmd, runtime.Streams{Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatalf("exec %v: %v", cmd, err)
+	}
+	return out.String(), code
+}
+
+// lockedBuffer is written by the stdout and stderr copiers at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// events collects what a watcher receives.
+type events struct {
+	mu   sync.Mutex
+	list []runtime.Event
+}
+
+func (e *events) add(u runtime.Update) {
+	e.mu.Lock()
+	e.list = append(e.list, u.Events...)
+	e.mu.Unlock()
+}
+
+func (e *events) names(container string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, ev := range e.list {
+		if ev.Container == container {
+			out = append(out, ev.Name)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func TestGroupsOnContainerd(t *testing.T) {
+	w := setup(t)
+	r := w.runtime(t)
+	ctx := context.Background()
+	var seen events
+	r.Watch(ctx, seen.add)
+
+	web := runtime.GroupSpec{
+		ID: "g-web", Name: "web", RestartPolicy: runtime.RestartAlways,
+		Volumes: []runtime.Volume{{Name: "work", EmptyDir: true},
+			{Name: "creds", Secret: map[string][]byte{"token": []byte("s3cret")}}},
+		InitContainers: []runtime.ContainerSpec{{Name: "prepare", Image: w.shell,
+			Command:      []string{"/bin/sh", "-c", "echo ready > /work/state"},
+			VolumeMounts: []runtime.VolumeMount{{Name: "work", MountPath: "/work"}}}},
+		Containers: []runtime.ContainerSpec{
+			{Name: "hello", Image: w.hello, CPU: 0.5, MemoryInGB: 0.5, Ports: []runtime.Port{{Port: 80, Protocol: "TCP"}}},
+			{Name: "side", Image: w.shell, CPU: 0.5, MemoryInGB: 0.5, Command: []string{"/bin/sleep", "3600"},
+				Env: []runtime.EnvVar{{Name: "SECRET", Value: "v", Secure: true}},
+				VolumeMounts: []runtime.VolumeMount{{Name: "work", MountPath: "/work"},
+					{Name: "creds", MountPath: "/creds", ReadOnly: true}}},
+		},
+		Ports: []runtime.Port{{Port: 80, Protocol: "TCP"}},
+	}
+	if err := r.Run(ctx, web); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	st, _ := r.Status(ctx, "g-web")
+	if !strings.HasPrefix(st.IP, "10.247.0.") {
+		t.Fatalf("group IP %q", st.IP)
+	}
+	if c := state(t, r, "g-web", "prepare"); c.Current.State != runtime.StateTerminated || c.Current.ExitCode != 0 {
+		t.Errorf("init container: %+v", c.Current)
+	}
+	// Containers of a group share localhost, volumes and the init's work.
+	waitFor(t, "side to reach hello over localhost", func() (bool, string) {
+		out, code := execOut(t, r, "g-web", "side", "wget", "-q", "-O-", "http://127.0.0.1/")
+		return code == 0 && strings.Contains(out, "vnode"), out
+	})
+	if out, _ := execOut(t, r, "g-web", "side", "cat", "/work/state", "/creds/token"); out != "ready\ns3cret" {
+		t.Errorf("volumes seen by side: %q", out)
+	}
+	if out, _ := execOut(t, r, "g-web", "side", "sh", "-c", "echo $SECRET; touch /creds/x"); !strings.Contains(out, "v\n") ||
+		!strings.Contains(out, "Read-only") {
+		t.Errorf("env and read-only mount: %q", out)
+	}
+	if _, code := execOut(t, r, "g-web", "side", "sh", "-c", "exit 5"); code != 5 {
+		t.Errorf("exec exit code %d, want 5", code)
+	}
+	waitFor(t, "hello's request in its log", func() (bool, string) {
+		var buf bytes.Buffer
+		if err := r.Logs(ctx, "g-web", "hello", runtime.LogOptions{Tail: 5}, &buf); err != nil {
+			return false, err.Error()
+		}
+		return strings.Contains(buf.String(), "GET /"), buf.String()
+	})
+	if got := seen.names("hello"); !strings.HasPrefix(got, "Pulling,Pulled,Created,Started") {
+		t.Errorf("hello's events: %s", got)
+	}
+	stats, err := r.Stats(ctx, "g-web")
+	if err != nil || len(stats.Containers) != 2 || stats.Containers[0].MemoryWorkingSetBytes == 0 {
+		t.Errorf("stats: %+v, %v", stats, err)
+	}
+
+	// Exits and restart policies.
+	jobs := map[runtime.RestartPolicy]string{runtime.RestartNever: "g-never", runtime.RestartOnFailure: "g-onfailure"}
+	for policy, id := range jobs {
+		if err := r.Run(ctx, runtime.GroupSpec{ID: id, Name: id, RestartPolicy: policy, Containers: []runtime.ContainerSpec{
+			{Name: "job", Image: w.shell, Command: []string{"/bin/sh", "-c", "exit 3"}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the Never job to stay terminated with 3", func() (bool, string) {
+		c := state(t, r, "g-never", "job")
+		return c.Current.State == runtime.StateTerminated && c.Current.ExitCode == 3 && c.RestartCount == 0, fmt.Sprint(c)
+	})
+	waitFor(t, "the OnFailure job to be restarted", func() (bool, string) {
+		c := state(t, r, "g-onfailure", "job")
+		return c.RestartCount >= 1 && c.Previous != nil && c.Previous.ExitCode == 3, fmt.Sprint(c)
+	})
+
+	// A missing image fails the run and leaves nothing.
+	err = r.Run(ctx, runtime.GroupSpec{ID: "g-bad", Name: "bad", Containers: []runtime.ContainerSpec{{Name: "x", Image: w.bad}}})
+	var rerr *runtime.Error
+	if !errors.As(err, &rerr) || rerr.Reason != runtime.ReasonImagePull {
+		t.Errorf("missing image: %v", err)
+	}
+	if _, err := r.Status(ctx, "g-bad"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("a failed group was kept: %v", err)
+	}
+
+	// Stop releases the IP; Run deploys it anew; a new runtime re-attaches.
+	if err := r.Stop(ctx, "g-web"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.Status(ctx, "g-web"); !st.Stopped || st.IP != "" || st.Containers[0].Current.State != runtime.StateTerminated {
+		t.Errorf("after Stop: %+v", st)
+	}
+	if err := r.Run(ctx, web); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r2 := w.runtime(t)
+	waitFor(t, "the re-attached group to run", func() (bool, string) {
+		c := state(t, r2, "g-web", "hello")
+		return c.Current.State == runtime.StateRunning, fmt.Sprint(c)
+	})
+	if err := r2.Restart(ctx, "g-web"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "hello restarted in place", func() (bool, string) {
+		c := state(t, r2, "g-web", "hello")
+		return c.RestartCount == 1 && c.Current.State == runtime.StateRunning, fmt.Sprint(c)
+	})
+
+	for _, id := range []string{"g-web", "g-never", "g-onfailure"} {
+		if err := r2.Remove(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sbs, err := w.d.RuntimeClient().ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil || len(sbs.Items) != 0 {
+		t.Errorf("sandboxes left: %v %v", sbs, err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(w.dir, "runtime", "groups")); len(entries) != 0 {
+		t.Errorf("group directories left: %v", entries)
+	}
+}

@@ -1,0 +1,265 @@
+package cri
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/vnode-io/vnode/internal/instances/runtime"
+)
+
+// pollLoop reads the containers' states until Close, restarting the ones
+// their policy says to.
+func (r *Runtime) pollLoop() {
+	t := r.o.Clock.NewTicker(r.o.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C():
+		}
+		r.pollOnce(r.ctx)
+	}
+}
+
+type probeTarget struct {
+	g *group
+	c *container
+}
+
+func (r *Runtime) pollOnce(ctx context.Context) {
+	r.mu.Lock()
+	var targets []probeTarget
+	for _, g := range r.groups {
+		if g.stopped || g.busy || g.sandboxID == "" {
+			continue
+		}
+		for _, c := range g.mains {
+			if c.id != "" {
+				targets = append(targets, probeTarget{g, c})
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, tg := range targets {
+		st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: tg.c.id})
+		if err != nil {
+			continue // removed meanwhile, or CRI busy: the next round sees it
+		}
+		r.mu.Lock()
+		if r.groups[tg.g.spec.ID] != tg.g || tg.g.stopped || tg.g.busy {
+			r.mu.Unlock()
+			continue
+		}
+		r.applyCRIStatus(tg.g, tg.c, st.Status)
+		restart := r.dueRestart(tg.g, tg.c)
+		r.publish(tg.g, false)
+		r.mu.Unlock()
+		if restart {
+			r.restartContainer(ctx, tg.g, tg.c)
+		}
+	}
+}
+
+// applyCRIStatus folds a CRI container status into c. Callers hold r.mu.
+func (r *Runtime) applyCRIStatus(g *group, c *container, st *runtimeapi.ContainerStatus) {
+	var next runtime.ContainerState
+	switch st.State {
+	case runtimeapi.ContainerState_CONTAINER_RUNNING:
+		next = runtime.ContainerState{State: runtime.StateRunning, StartTime: time.Unix(0, st.StartedAt)}
+	case runtimeapi.ContainerState_CONTAINER_EXITED:
+		next = runtime.ContainerState{State: runtime.StateTerminated, StartTime: time.Unix(0, st.StartedAt),
+			FinishTime: time.Unix(0, st.FinishedAt), ExitCode: st.ExitCode, DetailStatus: exitReason(st)}
+	default:
+		return // created or unknown: keep what we have
+	}
+	if next.State == c.status.Current.State && next.ExitCode == c.status.Current.ExitCode &&
+		next.StartTime.Equal(c.status.Current.StartTime) {
+		return
+	}
+	c.status.Current = next
+	c.status.Ready = next.State == runtime.StateRunning && !c.init
+	g.dirty = true
+	if next.State == runtime.StateTerminated && next.DetailStatus == "OOMKilled" {
+		g.event(r, c.spec.Name, "OOMKilled", "Warning", "Container %s was killed: out of memory", c.spec.Name)
+	}
+}
+
+func exitReason(st *runtimeapi.ContainerStatus) string {
+	switch {
+	case st.Reason == "OOMKilled":
+		return "OOMKilled"
+	case st.ExitCode == 0:
+		return "Completed"
+	}
+	return "Error"
+}
+
+// dueRestart applies the restart policy to an exited container: it sets
+// the back-off and reports whether the restart is due now. Callers hold r.mu.
+func (r *Runtime) dueRestart(g *group, c *container) bool {
+	cur := c.status.Current
+	if cur.State != runtime.StateTerminated {
+		return false
+	}
+	switch g.spec.RestartPolicy {
+	case runtime.RestartNever:
+		return false
+	case runtime.RestartOnFailure:
+		if cur.ExitCode == 0 {
+			return false
+		}
+	}
+	now := r.o.Clock.Now()
+	if c.nextStart.IsZero() {
+		if cur.FinishTime.Sub(cur.StartTime) >= backoffReset {
+			c.backoff = 0
+		}
+		if c.restarts > 0 || c.backoff > 0 {
+			c.backoff = nextBackoff(c.backoff)
+		}
+		c.nextStart = now.Add(c.backoff)
+		if c.backoff > 0 {
+			g.event(r, c.spec.Name, "BackOff", "Warning", "Back-off %s restarting failed container %s", c.backoff, c.spec.Name)
+		}
+	}
+	return !now.Before(c.nextStart)
+}
+
+// restartContainer starts the container's next attempt.
+func (r *Runtime) restartContainer(ctx context.Context, g *group, c *container) {
+	r.mu.Lock()
+	prev := c.status.Current
+	old := c.id
+	c.attempt++
+	c.restarts++
+	c.status.Previous = &prev
+	c.status.RestartCount = c.restarts
+	c.status.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: "CrashLoopBackOff"}
+	c.nextStart = time.Time{}
+	spec := g.spec
+	r.mu.Unlock()
+	mounts, err := r.volumePaths(spec)
+	if err == nil {
+		err = r.createStart(ctx, g, c, r.sandboxConfig(spec), mounts)
+	}
+	if err != nil {
+		r.groupEvent(g, c.spec.Name, "Failed", "Warning", "Restarting container %s failed: %v", c.spec.Name, err)
+		return
+	}
+	_, _ = r.o.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: old})
+}
+
+// Stop stops every container (SIGTERM, then SIGKILL after StopTimeout) and
+// the sandbox, which releases the IP.
+func (r *Runtime) Stop(ctx context.Context, id string) error {
+	r.mu.Lock()
+	g, err := r.lookup(id)
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	if g.stopped {
+		r.mu.Unlock()
+		return nil
+	}
+	g.stopped = true
+	g.busy = true
+	r.mu.Unlock()
+	defer r.setBusy(g, false)
+	r.stopContainers(ctx, g, g.all())
+	if _, err := r.o.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: g.sandboxID}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("stop sandbox of %s: %w", id, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g.ip = ""
+	g.dirty = true
+	r.publish(g, false)
+	return nil
+}
+
+// stopContainers stops the running ones among cs and records their states.
+func (r *Runtime) stopContainers(ctx context.Context, g *group, cs []*container) {
+	for _, c := range cs {
+		if c.id == "" || c.status.Current.State == runtime.StateTerminated {
+			continue
+		}
+		r.groupEvent(g, c.spec.Name, "Killing", "Normal", "Stopping container %s", c.spec.Name)
+		if _, err := r.o.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.id,
+			Timeout: int64(r.o.StopTimeout / time.Second)}); err != nil && !isNotFound(err) {
+			r.o.Logger.Warn("stop container", "group", g.spec.ID, "container", c.spec.Name, "err", err)
+		}
+		if st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.id}); err == nil {
+			r.mu.Lock()
+			r.applyCRIStatus(g, c, st.Status)
+			r.mu.Unlock()
+		}
+	}
+}
+
+// Restart restarts the group's containers in place.
+func (r *Runtime) Restart(ctx context.Context, id string) error {
+	r.mu.Lock()
+	g, err := r.lookup(id)
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	if g.stopped {
+		r.mu.Unlock()
+		return fmt.Errorf("restart %s: %w", id, errStopped)
+	}
+	g.busy = true
+	r.mu.Unlock()
+	defer r.setBusy(g, false)
+	r.stopContainers(ctx, g, g.mains)
+	for _, c := range g.mains {
+		r.mu.Lock()
+		c.backoff, c.nextStart = 0, time.Time{}
+		r.mu.Unlock()
+		r.restartContainer(ctx, g, c)
+	}
+	return nil
+}
+
+// Remove deletes the group: sandbox, containers, logs and volumes (file
+// shares stay). A missing group is not an error.
+func (r *Runtime) Remove(ctx context.Context, id string) error {
+	r.mu.Lock()
+	g := r.groups[id]
+	if g != nil {
+		g.busy = true
+	}
+	r.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	defer r.setBusy(g, false)
+	if !g.stopped {
+		r.stopContainers(ctx, g, g.all())
+	}
+	if err := r.removeSandbox(ctx, g.sandboxID); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(r.groupDir(id)); err != nil {
+		return fmt.Errorf("remove the files of %s: %w", id, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.groups[id] == g {
+		delete(r.groups, id)
+	}
+	r.publish(g, true)
+	return nil
+}
+
+func (r *Runtime) setBusy(g *group, busy bool) {
+	r.mu.Lock()
+	g.busy = busy
+	r.mu.Unlock()
+}

@@ -1,0 +1,398 @@
+package cri
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/vnode-io/vnode/internal/instances/runtime"
+)
+
+// Run creates the group's sandbox, pulls its images, runs its init
+// containers to completion in order and starts its containers. A group that
+// exists and is not stopped is left alone; a stopped one is deployed anew.
+// A failing Run leaves nothing behind.
+func (r *Runtime) Run(ctx context.Context, spec runtime.GroupSpec) error {
+	if err := checkSpec(spec); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	old := r.groups[spec.ID]
+	r.mu.Unlock()
+	if old != nil && !old.stopped {
+		return nil
+	}
+	if old != nil {
+		if err := r.removeSandbox(ctx, old.sandboxID); err != nil {
+			return err
+		}
+	}
+	if err := r.saveSpec(spec); err != nil {
+		return err
+	}
+	g := newGroup(spec)
+	if old != nil {
+		carryPrevious(g, old)
+	}
+	r.mu.Lock()
+	r.groups[spec.ID] = g
+	r.mu.Unlock()
+	if err := r.deploy(ctx, g); err != nil {
+		r.abandon(g)
+		return err
+	}
+	return nil
+}
+
+// checkSpec refuses what this runtime will not run.
+func checkSpec(spec runtime.GroupSpec) error {
+	for _, c := range append(append([]runtime.ContainerSpec{}, spec.InitContainers...), spec.Containers...) {
+		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
+			return &runtime.Error{Reason: runtime.ReasonInvalidSpec,
+				Message: fmt.Sprintf("container %s asks to be privileged, which this service does not allow", c.Name)}
+		}
+	}
+	return nil
+}
+
+func carryPrevious(g, old *group) {
+	for _, c := range g.all() {
+		if o := old.container(c.spec.Name); o != nil {
+			prev := o.status.Current
+			c.status.Previous = &prev
+		}
+	}
+}
+
+// deploy does the work of Run for a new group.
+func (r *Runtime) deploy(ctx context.Context, g *group) error {
+	mounts, err := r.prepareVolumes(ctx, g.spec)
+	if err != nil {
+		return err
+	}
+	if err := r.pullImages(ctx, g); err != nil {
+		return err
+	}
+	sbCfg := r.sandboxConfig(g.spec)
+	resp, err := r.o.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sbCfg})
+	if err != nil {
+		return fmt.Errorf("create the sandbox of %s: %w", g.spec.Name, err)
+	}
+	ip, err := r.sandboxIP(ctx, resp.PodSandboxId)
+	if err != nil {
+		_ = r.removeSandbox(context.WithoutCancel(ctx), resp.PodSandboxId)
+		return err
+	}
+	r.mu.Lock()
+	g.sandboxID, g.ip = resp.PodSandboxId, ip
+	g.dirty = true
+	r.publish(g, false)
+	r.mu.Unlock()
+	for _, c := range g.inits {
+		if err := r.runInit(ctx, g, c, sbCfg, mounts); err != nil {
+			return err
+		}
+	}
+	for _, c := range g.mains {
+		if err := r.createStart(ctx, g, c, sbCfg, mounts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// abandon undoes a failed deployment: everything goes, the events so far
+// are published with the removal.
+func (r *Runtime) abandon(g *group) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if g.sandboxID != "" {
+		if err := r.removeSandbox(ctx, g.sandboxID); err != nil {
+			r.o.Logger.Warn("remove the sandbox of a failed group", "group", g.spec.ID, "err", err)
+		}
+	}
+	_ = os.RemoveAll(r.groupDir(g.spec.ID))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.groups[g.spec.ID] == g {
+		delete(r.groups, g.spec.ID)
+	}
+	r.publish(g, true)
+}
+
+// pullImages pulls every image the group needs that is not cached, with
+// the group's registry credentials.
+func (r *Runtime) pullImages(ctx context.Context, g *group) error {
+	seen := map[string]bool{}
+	for _, c := range g.all() {
+		img := c.spec.Image
+		if seen[img] {
+			continue
+		}
+		seen[img] = true
+		st, err := r.o.Images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: img}})
+		if err == nil && st.Image != nil {
+			r.groupEvent(g, c.spec.Name, "Pulled", "Normal", "Container image %q already present on machine", img)
+			continue
+		}
+		r.groupEvent(g, c.spec.Name, "Pulling", "Normal", "pulling image %q", img)
+		began := r.o.Clock.Now()
+		_, err = r.o.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: img},
+			Auth: authFor(img, g.spec.RegistryCredentials)})
+		if err != nil {
+			msg := fmt.Sprintf("Failed to pull image %q: %v", img, err)
+			r.groupEvent(g, c.spec.Name, "Failed", "Warning", "%s", msg)
+			return &runtime.Error{Reason: runtime.ReasonImagePull, Message: msg}
+		}
+		r.groupEvent(g, c.spec.Name, "Pulled", "Normal", "Successfully pulled image %q in %s", img,
+			r.o.Clock.Since(began).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// groupEvent records and publishes one event.
+func (r *Runtime) groupEvent(g *group, ctr, name, typ, format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g.event(r, ctr, name, typ, format, args...)
+	r.publish(g, false)
+}
+
+// authFor returns the credential whose server is the image's registry.
+func authFor(image string, creds []runtime.RegistryCredential) *runtimeapi.AuthConfig {
+	host := registryHost(image)
+	for _, c := range creds {
+		if strings.EqualFold(strings.TrimSuffix(c.Server, "/"), host) {
+			return &runtimeapi.AuthConfig{Username: c.Username, Password: c.Password}
+		}
+	}
+	return nil
+}
+
+// registryHost is the registry part of an image reference (docker.io when
+// there is none).
+func registryHost(image string) string {
+	first, _, found := strings.Cut(image, "/")
+	if found && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return first
+	}
+	return "docker.io"
+}
+
+func (r *Runtime) sandboxConfig(spec runtime.GroupSpec) *runtimeapi.PodSandboxConfig {
+	cfg := &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: spec.Name, Uid: spec.ID, Namespace: Namespace},
+		Hostname:     spec.Name,
+		LogDirectory: filepath.Join(r.groupDir(spec.ID), "logs"),
+		Labels:       map[string]string{LabelGroupID: spec.ID},
+		Linux:        &runtimeapi.LinuxPodSandboxConfig{},
+	}
+	if d := spec.DNS; d != nil {
+		cfg.DnsConfig = &runtimeapi.DNSConfig{Servers: d.NameServers, Searches: d.SearchDomains, Options: d.Options}
+	}
+	for _, p := range spec.Ports {
+		proto := runtimeapi.Protocol_TCP
+		if strings.EqualFold(p.Protocol, "UDP") {
+			proto = runtimeapi.Protocol_UDP
+		}
+		cfg.PortMappings = append(cfg.PortMappings, &runtimeapi.PortMapping{Protocol: proto, ContainerPort: p.Port})
+	}
+	return cfg
+}
+
+func (r *Runtime) sandboxIP(ctx context.Context, id string) (string, error) {
+	st, err := r.o.Runtime.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
+	if err != nil {
+		return "", fmt.Errorf("status of sandbox %s: %w", id, err)
+	}
+	return st.Status.GetNetwork().GetIp(), nil
+}
+
+// containerConfig is the CRI configuration of one attempt of a container.
+func (r *Runtime) containerConfig(g *group, c *container, mounts map[string]string) (*runtimeapi.ContainerConfig, error) {
+	cfg := &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: c.spec.Name, Attempt: c.attempt},
+		Image:    &runtimeapi.ImageSpec{Image: c.spec.Image},
+		Command:  c.spec.Command,
+		LogPath:  filepath.Join(c.spec.Name, fmt.Sprintf("%d.log", c.attempt)),
+		Labels:   map[string]string{LabelGroupID: g.spec.ID},
+		Linux: &runtimeapi.LinuxContainerConfig{
+			Resources:       resources(c.spec),
+			SecurityContext: securityContext(c.spec.SecurityContext),
+		},
+	}
+	for _, e := range c.spec.Env {
+		cfg.Envs = append(cfg.Envs, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(e.Value)})
+	}
+	for _, m := range c.spec.VolumeMounts {
+		host, ok := mounts[m.Name]
+		if !ok {
+			return nil, &runtime.Error{Reason: runtime.ReasonInvalidSpec,
+				Message: fmt.Sprintf("container %s mounts volume %s, which the group does not define", c.spec.Name, m.Name)}
+		}
+		cfg.Mounts = append(cfg.Mounts, &runtimeapi.Mount{ContainerPath: m.MountPath, HostPath: host, Readonly: m.ReadOnly})
+	}
+	return cfg, nil
+}
+
+// resources turns requests and limits into cgroup settings: CPU shares
+// from the request, a CFS quota from the limit, and a memory limit from the
+// limit or else the request (ACI enforces what a group requested).
+func resources(c runtime.ContainerSpec) *runtimeapi.LinuxContainerResources {
+	res := &runtimeapi.LinuxContainerResources{CpuShares: max(2, int64(c.CPU*1024))}
+	if c.CPULimit > 0 {
+		res.CpuPeriod = 100000
+		res.CpuQuota = int64(c.CPULimit * 100000)
+	}
+	mem := c.MemoryLimitInGB
+	if mem <= 0 {
+		mem = c.MemoryInGB
+	}
+	if mem > 0 {
+		res.MemoryLimitInBytes = int64(mem * (1 << 30))
+	}
+	return res
+}
+
+func securityContext(sc *runtime.SecurityContext) *runtimeapi.LinuxContainerSecurityContext {
+	out := &runtimeapi.LinuxContainerSecurityContext{}
+	if sc == nil {
+		return out
+	}
+	if sc.RunAsUser != nil {
+		out.RunAsUser = &runtimeapi.Int64Value{Value: *sc.RunAsUser}
+	}
+	if sc.RunAsGroup != nil {
+		out.RunAsGroup = &runtimeapi.Int64Value{Value: *sc.RunAsGroup}
+	}
+	if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+		out.NoNewPrivs = true
+	}
+	if len(sc.CapabilitiesAdd) > 0 || len(sc.CapabilitiesDrop) > 0 {
+		out.Capabilities = &runtimeapi.Capability{AddCapabilities: sc.CapabilitiesAdd, DropCapabilities: sc.CapabilitiesDrop}
+	}
+	return out
+}
+
+// createStart creates the container's next attempt and starts it.
+func (r *Runtime) createStart(ctx context.Context, g *group, c *container, sbCfg *runtimeapi.PodSandboxConfig,
+	mounts map[string]string) error {
+	cfg, err := r.containerConfig(g, c, mounts)
+	if err != nil {
+		return err
+	}
+	resp, err := r.o.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: g.sandboxID,
+		Config: cfg, SandboxConfig: sbCfg})
+	if err != nil {
+		return fmt.Errorf("create container %s: %w", c.spec.Name, err)
+	}
+	r.mu.Lock()
+	c.id = resp.ContainerId
+	g.event(r, c.spec.Name, "Created", "Normal", "Created container %s", c.spec.Name)
+	r.publish(g, false)
+	r.mu.Unlock()
+	if _, err := r.o.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: resp.ContainerId}); err != nil {
+		return fmt.Errorf("start container %s: %w", c.spec.Name, err)
+	}
+	now := r.o.Clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: now}
+	c.status.Ready = !c.init
+	g.event(r, c.spec.Name, "Started", "Normal", "Started container %s", c.spec.Name)
+	r.publish(g, false)
+	return nil
+}
+
+// runInit runs an init container to completion, retrying a failure with
+// back-off unless the restart policy is Never.
+func (r *Runtime) runInit(ctx context.Context, g *group, c *container, sbCfg *runtimeapi.PodSandboxConfig,
+	mounts map[string]string) error {
+	backoff := time.Duration(0)
+	for {
+		if err := r.createStart(ctx, g, c, sbCfg, mounts); err != nil {
+			return err
+		}
+		code, err := r.waitExit(ctx, g, c)
+		if err != nil {
+			return err
+		}
+		if code == 0 {
+			return nil
+		}
+		if g.spec.RestartPolicy == runtime.RestartNever {
+			return &runtime.Error{Reason: "InitContainerFailed",
+				Message: fmt.Sprintf("init container %s exited with code %d", c.spec.Name, code)}
+		}
+		backoff = nextBackoff(backoff)
+		r.groupEvent(g, c.spec.Name, "BackOff", "Warning", "Back-off %s restarting failed init container %s", backoff, c.spec.Name)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.o.Clock.After(backoff):
+		}
+		r.mu.Lock()
+		c.attempt++
+		c.restarts++
+		c.status.RestartCount = c.restarts
+		r.mu.Unlock()
+	}
+}
+
+// waitExit polls an init container until it exits and returns its code.
+func (r *Runtime) waitExit(ctx context.Context, g *group, c *container) (int32, error) {
+	t := r.o.Clock.NewTicker(r.o.PollInterval)
+	defer t.Stop()
+	for {
+		st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.id})
+		if err != nil {
+			return 0, fmt.Errorf("status of init container %s: %w", c.spec.Name, err)
+		}
+		if st.Status.State == runtimeapi.ContainerState_CONTAINER_EXITED {
+			r.mu.Lock()
+			r.applyCRIStatus(g, c, st.Status)
+			r.publish(g, false)
+			r.mu.Unlock()
+			return st.Status.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-t.C():
+		}
+	}
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return backoffInitial
+	case d*2 > backoffMax:
+		return backoffMax
+	}
+	return d * 2
+}
+
+// removeSandbox stops and removes a sandbox; a missing one is fine.
+func (r *Runtime) removeSandbox(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	if _, err := r.o.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("stop sandbox %s: %w", id, err)
+	}
+	if _, err := r.o.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("remove sandbox %s: %w", id, err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "not found") || errors.Is(err, runtime.ErrNotFound))
+}

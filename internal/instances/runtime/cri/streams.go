@@ -1,0 +1,173 @@
+package cri
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/client-go/util/exec"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/instances/runtime/cri/crilog"
+)
+
+// containerRef returns the CRI id and log path of a group's container.
+func (r *Runtime) containerRef(id, name string) (cid, logPath string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g, err := r.lookup(id)
+	if err != nil {
+		return "", "", err
+	}
+	c := g.container(name)
+	if c == nil || c.id == "" {
+		return "", "", fmt.Errorf("container %s of group %s: %w", name, id, runtime.ErrNotFound)
+	}
+	return c.id, filepath.Join(r.groupDir(id), "logs", name, fmt.Sprintf("%d.log", c.attempt)), nil
+}
+
+// Logs writes the current attempt's log of a container.
+func (r *Runtime) Logs(_ context.Context, id, container string, opts runtime.LogOptions, w io.Writer) error {
+	_, path, err := r.containerRef(id, container)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // not started yet
+	}
+	if err != nil {
+		return fmt.Errorf("open log of %s: %w", container, err)
+	}
+	defer f.Close()
+	lines, err := crilog.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	return crilog.Write(w, lines, opts.Tail, opts.Timestamps)
+}
+
+// Exec runs cmd in a running container through CRI's streaming server and
+// returns its exit code.
+func (r *Runtime) Exec(ctx context.Context, id, container string, cmd []string, s runtime.Streams) (int, error) {
+	cid, _, err := r.containerRef(id, container)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := r.o.Runtime.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: cid, Cmd: cmd, Tty: s.TTY,
+		Stdin: s.Stdin != nil, Stdout: s.Stdout != nil, Stderr: s.Stderr != nil && !s.TTY})
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", container, err)
+	}
+	return stream(ctx, resp.Url, s)
+}
+
+// Attach connects s to a running container's main process.
+func (r *Runtime) Attach(ctx context.Context, id, container string, s runtime.Streams) error {
+	cid, _, err := r.containerRef(id, container)
+	if err != nil {
+		return err
+	}
+	resp, err := r.o.Runtime.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: cid, Tty: s.TTY,
+		Stdin: s.Stdin != nil, Stdout: s.Stdout != nil, Stderr: s.Stderr != nil && !s.TTY})
+	if err != nil {
+		return fmt.Errorf("attach to %s: %w", container, err)
+	}
+	_, err = stream(ctx, resp.Url, s)
+	return err
+}
+
+// stream speaks the kubelet's streaming protocol (SPDY) to a CRI URL.
+func stream(ctx context.Context, rawURL string, s runtime.Streams) (int, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return 0, fmt.Errorf("stream URL %q: %w", rawURL, err)
+	}
+	exe, err := remotecommand.NewSPDYExecutor(&rest.Config{}, "POST", u)
+	if err != nil {
+		return 0, fmt.Errorf("stream to %s: %w", u.Host, err)
+	}
+	opts := remotecommand.StreamOptions{Stdin: s.Stdin, Stdout: s.Stdout, Tty: s.TTY}
+	if !s.TTY {
+		opts.Stderr = s.Stderr
+	}
+	if s.TTY && s.Resize != nil {
+		opts.TerminalSizeQueue = sizeQueue(s.Resize)
+	}
+	err = exe.StreamWithContext(ctx, opts)
+	var exit utilexec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitStatus(), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stream: %w", err)
+	}
+	return 0, nil
+}
+
+type sizeQueue <-chan runtime.TerminalSize
+
+func (q sizeQueue) Next() *remotecommand.TerminalSize {
+	s, ok := <-q
+	if !ok {
+		return nil
+	}
+	return &remotecommand.TerminalSize{Width: s.Cols, Height: s.Rows}
+}
+
+// Stats returns each running container's CPU and memory use.
+func (r *Runtime) Stats(ctx context.Context, id string) (runtime.GroupStats, error) {
+	r.mu.Lock()
+	g, err := r.lookup(id)
+	if err != nil {
+		r.mu.Unlock()
+		return runtime.GroupStats{}, err
+	}
+	ids := map[string]string{}
+	for _, c := range g.mains {
+		if c.id != "" && c.status.Current.State == runtime.StateRunning {
+			ids[c.id] = c.spec.Name
+		}
+	}
+	r.mu.Unlock()
+	out := runtime.GroupStats{Time: r.o.Clock.Now()}
+	for cid, name := range ids {
+		resp, err := r.o.Runtime.ContainerStats(ctx, &runtimeapi.ContainerStatsRequest{ContainerId: cid})
+		if err != nil {
+			return out, fmt.Errorf("stats of %s: %w", name, err)
+		}
+		cs := runtime.ContainerStats{Name: name}
+		if cpu := resp.Stats.GetCpu(); cpu != nil {
+			cs.CPUUsageCoreNanoSeconds = cpu.GetUsageCoreNanoSeconds().GetValue()
+			cs.CPUUsageNanoCores = cpu.GetUsageNanoCores().GetValue()
+		}
+		if mem := resp.Stats.GetMemory(); mem != nil {
+			cs.MemoryWorkingSetBytes = mem.GetWorkingSetBytes().GetValue()
+		}
+		out.Containers = append(out.Containers, cs)
+	}
+	sort.Slice(out.Containers, func(i, j int) bool { return out.Containers[i].Name < out.Containers[j].Name })
+	return out, nil
+}
+
+// CachedImages lists the images containerd holds.
+func (r *Runtime) CachedImages(ctx context.Context) ([]string, error) {
+	resp, err := r.o.Images.ListImages(ctx, &runtimeapi.ListImagesRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	var out []string
+	for _, img := range resp.Images {
+		out = append(out, img.RepoTags...)
+	}
+	sort.Strings(out)
+	return out, nil
+}
