@@ -64,7 +64,8 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, id string)
 	go pumpStdin(conn, stdinW)
 	code, err := s.svc.RunSession(r.Context(), id, strings.TrimSpace(string(pw)),
 		runtime.Streams{Stdin: stdin, Stdout: out, Stderr: out})
-	_ = stdin.Close()
+	// EOF for whoever still reads stdin (the process has ended).
+	_ = stdinW.Close()
 	var reason string
 	switch {
 	case errors.Is(err, service.ErrSessionRefused):

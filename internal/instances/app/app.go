@@ -14,15 +14,20 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/clock"
 
 	"github.com/vnode-io/vnode/internal/instances/api"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/containerd"
+	"github.com/vnode-io/vnode/internal/instances/network"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/instances/runtime/cri"
 	"github.com/vnode-io/vnode/internal/instances/runtime/fake"
 	"github.com/vnode-io/vnode/internal/instances/sealer"
 	"github.com/vnode-io/vnode/internal/instances/service"
@@ -49,12 +54,16 @@ type Instance struct {
 	// Service is the core, for tests.
 	Service *service.Service
 
-	server   *http.Server
-	svc      *service.Service
-	store    *store.Store
-	rt       runtime.Runtime
-	ownsRT   bool
+	server *http.Server
+	svc    *service.Service
+	store  *store.Store
+	rt     runtime.Runtime
+	ownsRT bool
+	// closers stop what newRuntime started, after the runtime is closed.
+	closers  []func()
 	serveErr chan error
+	close    sync.Once
+	closeErr error
 }
 
 // Start opens the state, recovers, and serves HTTPS on cfg.Listen. It
@@ -113,7 +122,8 @@ func (inst *Instance) open(ctx context.Context, cfg config.Config, o Options, se
 	}
 	inst.store = st
 	if inst.rt == nil {
-		rt, err := newRuntime(cfg, o)
+		rt, closers, err := newRuntime(ctx, cfg, o)
+		inst.closers = closers
 		if err != nil {
 			return err
 		}
@@ -128,13 +138,53 @@ func (inst *Instance) open(ctx context.Context, cfg config.Config, o Options, se
 	return nil
 }
 
-func newRuntime(cfg config.Config, o Options) (runtime.Runtime, error) {
+// newRuntime starts the configured runtime; the closers undo what it
+// started (also when it fails half-way).
+func newRuntime(ctx context.Context, cfg config.Config, o Options) (runtime.Runtime, []func(), error) {
 	switch cfg.Runtime {
 	case "fake":
-		return fake.New(fake.Options{Clock: o.Clock}), nil
+		return fake.New(fake.Options{Clock: o.Clock}), nil, nil
+	case "containerd":
+		return startContainerd(ctx, cfg, o)
 	default:
-		return nil, fmt.Errorf("runtime %q is not available (known: fake)", cfg.Runtime)
+		return nil, nil, fmt.Errorf("runtime %q is not available (known: fake, containerd)", cfg.Runtime)
 	}
+}
+
+// startContainerd runs the service's own containerd with the groups'
+// network and the CRI runtime on it. Stopping it later leaves the groups
+// running: the next start re-attaches to them.
+func startContainerd(ctx context.Context, cfg config.Config, o Options) (runtime.Runtime, []func(), error) {
+	c := cfg.Containerd
+	cniDir := filepath.Join(cfg.DataDir, "cni")
+	err := network.WriteCNIConfig(cniDir, network.Config{Bridge: c.Bridge, Subnet: c.Subnet,
+		IPAMDir: filepath.Join(cfg.DataDir, "ipam")})
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := containerd.Start(ctx, containerd.Config{Dir: filepath.Join(cfg.DataDir, "containerd"), Binary: c.Binary,
+		SandboxImage: c.SandboxImage, CNIConfDir: cniDir})
+	if err != nil {
+		return nil, nil, err
+	}
+	closers := []func(){func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := d.Stop(sctx); err != nil {
+			o.Logger.Warn("stop containerd", "err", err)
+		}
+	}}
+	if _, err := d.ImageClient().PullImage(ctx, &runtimeapi.PullImageRequest{
+		Image: &runtimeapi.ImageSpec{Image: c.SandboxImage}}); err != nil {
+		return nil, closers, fmt.Errorf("pull the sandbox image %s: %w", c.SandboxImage, err)
+	}
+	rt, err := cri.New(ctx, cri.Options{Runtime: d.RuntimeClient(), Images: d.ImageClient(),
+		Dir: filepath.Join(cfg.DataDir, "runtime"), StopTimeout: time.Duration(c.StopTimeoutSeconds) * time.Second,
+		Clock: o.Clock, Logger: o.Logger})
+	if err != nil {
+		return nil, closers, err
+	}
+	return rt, closers, nil
 }
 
 // Wait blocks until the server fails or ctx ends.
@@ -154,11 +204,13 @@ func (inst *Instance) Wait(ctx context.Context) error {
 // the state. Groups keep running in the runtime unless this instance
 // created the runtime itself.
 func (inst *Instance) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := inst.server.Shutdown(ctx)
-	inst.closeState()
-	return err
+	inst.close.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		inst.closeErr = inst.server.Shutdown(ctx)
+		inst.closeState()
+	})
+	return inst.closeErr
 }
 
 func (inst *Instance) closeState() {
@@ -167,6 +219,9 @@ func (inst *Instance) closeState() {
 	}
 	if inst.ownsRT && inst.rt != nil {
 		_ = inst.rt.Close()
+	}
+	for _, c := range inst.closers {
+		c()
 	}
 	if inst.store != nil {
 		_ = inst.store.Close()

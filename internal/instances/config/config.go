@@ -35,8 +35,11 @@ type Config struct {
 	// missing); default DataDir/secret.key. Keep it apart from database
 	// backups.
 	SecretKeyFile string `json:"secretKeyFile,omitempty"`
-	// Runtime selects what runs the groups: "fake" (in-process simulation).
+	// Runtime selects what runs the groups: "fake" (in-process
+	// simulation) or "containerd" (CRI pod sandboxes on a private containerd).
 	Runtime string `json:"runtime"`
+	// Containerd configures the containerd runtime.
+	Containerd Containerd `json:"containerd,omitempty"`
 	// Locations are the regions this service offers; the first is the default.
 	Locations []Location `json:"locations"`
 	// Limits are the per-group limits ACI enforces.
@@ -45,6 +48,22 @@ type Config struct {
 	RateLimits RateLimits `json:"rateLimits"`
 	// ListPageSize is the number of container groups per list page (default 100).
 	ListPageSize int `json:"listPageSize,omitempty"`
+}
+
+// Containerd configures runtime "containerd": the service runs its own
+// containerd with its root, state and socket under DataDir/containerd.
+type Containerd struct {
+	// SandboxImage is the pause image every group's sandbox runs; it is
+	// pulled when the service starts. Required.
+	SandboxImage string `json:"sandboxImage"`
+	// Bridge and Subnet are the groups' network (vnode0, 10.241.0.0/16).
+	Bridge string `json:"bridge,omitempty"`
+	Subnet string `json:"subnet,omitempty"`
+	// Binary is the containerd executable (default: containerd from PATH).
+	Binary string `json:"binary,omitempty"`
+	// StopTimeoutSeconds is how long a container may take to stop after
+	// SIGTERM before it is killed (default 30).
+	StopTimeoutSeconds int `json:"stopTimeoutSeconds,omitempty"`
 }
 
 // Location is one region with its capabilities, capacity, quotas and prices.
@@ -193,6 +212,15 @@ func (c *Config) Complete(base string) error {
 	}
 	if c.ListPageSize == 0 {
 		c.ListPageSize = 100
+	}
+	switch c.Runtime {
+	case "fake":
+	case "containerd":
+		if c.Containerd.SandboxImage == "" {
+			return fmt.Errorf("containerd.sandboxImage is required with runtime containerd")
+		}
+	default:
+		return fmt.Errorf("runtime %q: use fake or containerd", c.Runtime)
 	}
 	if len(c.Locations) == 0 {
 		c.Locations = []Location{DefaultLocationSpec(DefaultLocation)}

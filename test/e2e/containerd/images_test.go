@@ -86,8 +86,8 @@ func TestProjectImagesRunOnContainerd(t *testing.T) {
 		Subnet: "10.248.0.0/24", IPAMDir: filepath.Join(dir, "ipam")}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteLink(t, bridge) })
-	removeNewEmptyDirs(t, "/run/containerd", "/run/containerd/s")
+	framework.DeleteLinkAtEnd(t, bridge)
+	framework.RemoveNewEmptyDirsAtEnd(t, "/run/containerd", "/run/containerd/s")
 	d, err := containerd.Start(ctx, containerd.Config{Dir: filepath.Join(dir, "containerd"), SandboxImage: pauseRef,
 		CNIConfDir: cniDir})
 	if err != nil {
@@ -194,31 +194,6 @@ func TestProjectImagesRunOnContainerd(t *testing.T) {
 		}
 		return false, fmt.Errorf("%d log lines, none with the request", len(lines))
 	})
-}
-
-// deleteLink removes the test's bridge, which CNI leaves when the last
-// sandbox goes.
-func deleteLink(t *testing.T, name string) {
-	t.Helper()
-	if exec.Command("ip", "link", "show", name).Run() != nil {
-		return
-	}
-	if out, err := exec.Command("ip", "link", "del", name).CombinedOutput(); err != nil {
-		t.Errorf("delete bridge %s: %v\n%s", name, err, out)
-	}
-}
-
-// removeNewEmptyDirs removes at the end those of dirs that the test
-// created and left empty (containerd 1.6 puts shim sockets under
-// /run/containerd/s whatever its configuration).
-func removeNewEmptyDirs(t *testing.T, dirs ...string) {
-	t.Helper()
-	for _, dir := range dirs {
-		if _, err := os.Stat(dir); err == nil {
-			continue
-		}
-		t.Cleanup(func() { _ = os.Remove(dir) })
-	}
 }
 
 // assertNothingLeft checks that no process of the test is running and

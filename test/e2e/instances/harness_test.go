@@ -76,11 +76,15 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if err := cfg.Complete(dir); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, cfg: cfg, rt: fake.New(fo), clk: fo.Clock, retries: -1}
+	e := &env{t: t, cfg: cfg, clk: fo.Clock, retries: -1}
 	if e.clk == nil {
 		e.clk = clock.RealClock{}
 	}
-	t.Cleanup(func() { _ = e.rt.Close() })
+	if cfg.Runtime == "fake" {
+		// One fake runtime outlives service restarts, as containerd does.
+		e.rt = fake.New(fo)
+		t.Cleanup(func() { _ = e.rt.Close() })
+	}
 	e.start()
 	return e
 }
@@ -92,7 +96,11 @@ func (e *env) start() {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	inst, err := app.Start(context.Background(), e.cfg, app.Options{Runtime: e.rt, Logger: log, Clock: e.clk})
+	o := app.Options{Logger: log, Clock: e.clk}
+	if e.rt != nil {
+		o.Runtime = e.rt
+	}
+	inst, err := app.Start(context.Background(), e.cfg, o)
 	if err != nil {
 		e.t.Fatalf("start service: %v", err)
 	}

@@ -204,7 +204,19 @@ func (r *Runtime) attachContainers(ctx context.Context, g *group) error {
 		if c := g.container(it.Metadata.Name); c != nil {
 			c.id, c.attempt = it.Id, it.Metadata.Attempt
 			c.restarts = int32(it.Metadata.Attempt)
+			c.status.RestartCount = c.restarts
 		}
+	}
+	// Report the containers' states now, not after the first poll.
+	for _, c := range g.all() {
+		if c.id == "" {
+			continue
+		}
+		st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.id})
+		if err != nil {
+			return fmt.Errorf("status of container %s of %s: %w", c.spec.Name, g.spec.ID, err)
+		}
+		r.applyCRIStatus(g, c, st.Status)
 	}
 	if st, err := r.sandboxIP(ctx, g.sandboxID); err == nil {
 		g.ip = st

@@ -1,0 +1,74 @@
+package framework
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/vnode-io/vnode/internal/images"
+	"github.com/vnode-io/vnode/internal/registry"
+)
+
+// ImageRefs name the project's images in a registry.
+type ImageRefs struct {
+	Pause, Hello, Shell string
+}
+
+// StartImageRegistry starts an open docker-registry on loopback under dir,
+// pushes the project's pause, hello and shell images to it, and stops it
+// when the test ends.
+func StartImageRegistry(ctx context.Context, t testing.TB, dir string) (*registry.Registry, ImageRefs) {
+	t.Helper()
+	reg, err := registry.Start(ctx, registry.Config{Dir: filepath.Join(dir, "registry"), Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Stop)
+	ref := func(repo string) string { return reg.Host() + "/" + repo + ":" + images.Tag }
+	refs := ImageRefs{Pause: ref(images.PauseRepository), Hello: ref(images.HelloRepository), Shell: ref(images.ShellRepository)}
+	var b images.Builder
+	for _, x := range []struct {
+		build func(context.Context) (v1.Image, error)
+		ref   string
+	}{{b.Pause, refs.Pause}, {b.Hello, refs.Hello}, {b.Shell, refs.Shell}} {
+		img, err := x.build(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := images.Push(ctx, img, x.ref, nil, true); err != nil {
+			t.Fatalf("push %s: %v", x.ref, err)
+		}
+	}
+	return reg, refs
+}
+
+// DeleteLinkAtEnd removes the network interface name when the test ends:
+// CNI leaves a bridge behind when its last sandbox goes.
+func DeleteLinkAtEnd(t testing.TB, name string) {
+	t.Helper()
+	t.Cleanup(func() {
+		if exec.Command("ip", "link", "show", name).Run() != nil {
+			return
+		}
+		if out, err := exec.Command("ip", "link", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("delete link %s: %v\n%s", name, err, out)
+		}
+	})
+}
+
+// RemoveNewEmptyDirsAtEnd removes, when the test ends, those of dirs
+// (parents first) that did not exist before it and are empty then (containerd 1.6 puts shim
+// sockets under /run/containerd/s whatever its configuration).
+func RemoveNewEmptyDirsAtEnd(t testing.TB, dirs ...string) {
+	t.Helper()
+	// Cleanups run last-registered first: children (later in dirs) go first.
+	for _, dir := range dirs {
+		if _, err := os.Stat(dir); err != nil {
+			t.Cleanup(func() { _ = os.Remove(dir) })
+		}
+	}
+}
