@@ -278,6 +278,25 @@ func TestGroupsOnContainerd(t *testing.T) {
 		return c.RestartCount >= 1 && c.Previous != nil && c.Previous.ExitCode == 3, fmt.Sprint(c)
 	})
 
+	// An OOM kill is reported as such; two groups reach each other by IP.
+	if err := r.Run(ctx, runtime.GroupSpec{ID: "g-oom", Name: "oom", RestartPolicy: runtime.RestartNever,
+		Containers: []runtime.ContainerSpec{{Name: "hog", Image: w.shell, MemoryInGB: 0.1,
+			Command: []string{"/bin/sh", "-c", "dd if=/dev/zero of=/dev/null bs=400M count=1"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the memory hog to be OOM-killed", func() (bool, string) {
+		c := state(t, r, "g-oom", "hog")
+		return c.Current.State == runtime.StateTerminated && c.Current.DetailStatus == "OOMKilled", fmt.Sprint(c.Current)
+	})
+	webIP := func() string { st, _ := r.Status(ctx, "g-web"); return st.IP }()
+	if err := r.Run(ctx, runtime.GroupSpec{ID: "g-client", Name: "client", Containers: []runtime.ContainerSpec{
+		{Name: "c", Image: w.shell, Command: []string{"/bin/sleep", "3600"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := execOut(t, r, "g-client", "c", "wget", "-q", "-O-", "http://"+webIP+"/healthz"); code != 0 || out != "ok\n" {
+		t.Errorf("group to group by IP: %q exit %d", out, code)
+	}
+
 	// A missing image fails the run and leaves nothing.
 	err = r.Run(ctx, runtime.GroupSpec{ID: "g-bad", Name: "bad", Containers: []runtime.ContainerSpec{{Name: "x", Image: w.bad}}})
 	var rerr *runtime.Error
@@ -314,7 +333,7 @@ func TestGroupsOnContainerd(t *testing.T) {
 		return c.RestartCount == 1 && c.Current.State == runtime.StateRunning, fmt.Sprint(c)
 	})
 
-	for _, id := range []string{"g-web", "g-never", "g-onfailure"} {
+	for _, id := range []string{"g-web", "g-never", "g-onfailure", "g-oom", "g-client"} {
 		if err := r2.Remove(ctx, id); err != nil {
 			t.Fatal(err)
 		}
