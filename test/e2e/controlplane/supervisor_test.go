@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os/exec"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,8 +24,8 @@ func startForeground(t *testing.T) (*exec.Cmd, string, localcluster.Ports) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(env.vnode, append([]string{"up", "--state-dir", stateDir, "--bin-dir", env.binaries.Dir}, portFlags(ports)...)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -32,11 +34,35 @@ func startForeground(t *testing.T) (*exec.Cmd, string, localcluster.Ports) {
 		_, _ = cmd.Process.Wait()
 		_, _ = vnodeCLI(t, "down", "--state-dir", stateDir)
 	})
+	// Ready means vnode up has finished starting (it says how to stop it),
+	// not just that every component answers: a signal before that is an
+	// interrupted start.
 	framework.WaitFor(t, "the foreground cluster ready", 3*time.Minute, func() (bool, error) {
+		if !strings.Contains(out.String(), "press Ctrl-C to stop it") {
+			return false, fmt.Errorf("vnode up has not finished starting:\n%s", out.String())
+		}
 		_, err := vnodeCLI(t, "status", "--state-dir", stateDir)
-		return err == nil, nil
+		return err == nil, err
 	})
 	return cmd, stateDir, ports
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // waitExit waits for the process to end and returns how it ended.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
@@ -153,4 +155,99 @@ func connect(t *testing.T, files client.Files, proc *serveProcess) *env {
 	}
 	return &env{t: t, files: files, groups: f.NewContainerGroupsClient(), ctrs: f.NewContainersClient(),
 		loc: f.NewLocationClient(), ops: f.NewOperationsClient(), http: hc}
+}
+
+// TestServeProcessKeepsContainersAcrossSIGKILL runs the real binary with
+// the containerd runtime: real containers keep running while the service
+// is SIGKILLed, and the restarted service re-attaches to them.
+func TestServeProcessKeepsContainersAcrossSIGKILL(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: containerd, CNI bridges and network namespaces")
+	}
+	for _, bin := range []string{"containerd", "runc", "docker-registry", "ip"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("needs %s (hack/install-prereqs.sh installs it)", bin)
+		}
+	}
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	vnode, err := framework.BuildVnode(c, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, refs := framework.StartImageRegistry(c, t, dir)
+	bridge := fmt.Sprintf("vnk%d", os.Getpid()%100000)
+	framework.RemoveNewEmptyDirsAtEnd(t, "/run/containerd", "/run/containerd/s")
+	framework.DeleteLinkAtEnd(t, bridge)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	const token = "kill-test-token"
+	if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf("listen: %s\ndataDir: data\ntokensFile: tokens\nruntime: containerd\n"+
+		"containerd: {sandboxImage: %q, bridge: %s, subnet: 10.244.0.0/24, stopTimeoutSeconds: 2}\n", addr, refs.Pause, bridge)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Last: remove whatever pods are left, with a containerd of the test's own.
+	t.Cleanup(func() {
+		d, err := containerd.Start(context.Background(), containerd.Config{Dir: filepath.Join(dir, "data", "containerd"),
+			SandboxImage: refs.Pause, CNIConfDir: filepath.Join(dir, "data", "cni")})
+		if err != nil {
+			t.Errorf("containerd for cleanup: %v", err)
+			return
+		}
+		if err := d.Cleanup(context.Background()); err != nil {
+			t.Errorf("containerd cleanup: %v", err)
+		}
+	})
+	files := client.Files{Endpoint: "https://" + addr, Token: token, CAFile: filepath.Join(dir, "data", "tls", "ca.crt"),
+		Subscription: testSub, ResourceGroup: testRG, Location: testLoc}
+
+	proc := startServe(t, vnode, cfgPath)
+	e := connect(t, files, proc)
+	e.create("web", group(refs.Hello, 1, 1))
+	ip := *e.waitState("web", "Running").Properties.IPAddress.IP
+	answers := func() (bool, string) {
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ip + "/healthz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	}
+	waitFor(t, "the group to answer", time.Minute, answers)
+
+	if err := proc.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = proc.cmd.Wait()
+	if ok, why := answers(); !ok {
+		t.Errorf("the group stopped answering when the service was SIGKILLed: %s", why)
+	}
+	proc = startServe(t, vnode, cfgPath)
+	e = connect(t, files, proc)
+	if g := e.get("web"); state(g) != "Running" || *g.Properties.IPAddress.IP != ip {
+		t.Errorf("after the restart: state %s, IP %v (was %s)", state(g), g.Properties.IPAddress.IP, ip)
+	}
+	dp, err := e.groups.BeginDelete(ctx(t), testRG, "web", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dp.PollUntilDone(ctx(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.cmd.Wait(); err != nil {
+		t.Errorf("vnode instances serve after SIGTERM: %v\n%s", err, proc.log)
+	}
 }
