@@ -101,6 +101,7 @@ type container struct {
 	// backoff is the wait before the next restart; nextStart when it is due.
 	backoff   time.Duration
 	nextStart time.Time
+	probes    probeState
 }
 
 // New returns a runtime and re-attaches to the groups CRI still has.

@@ -346,3 +346,47 @@ func TestGroupsOnContainerd(t *testing.T) {
 		t.Errorf("group directories left: %v", entries)
 	}
 }
+
+func TestProbes(t *testing.T) {
+	w := setup(t)
+	r := w.runtime(t)
+	ctx := context.Background()
+	var seen events
+	r.Watch(ctx, seen.add)
+	spec := runtime.GroupSpec{ID: "g-probes", Name: "probes", RestartPolicy: runtime.RestartAlways,
+		Containers: []runtime.ContainerSpec{
+			{Name: "web", Image: w.hello, ReadinessProbe: &runtime.Probe{
+				HTTPGet: &runtime.HTTPGetProbe{Path: "/healthz", Port: 80}, PeriodSeconds: 1}},
+			{Name: "app", Image: w.shell, Command: []string{"/bin/sh", "-c", "touch /tmp/alive; exec sleep 3600"},
+				ReadinessProbe: &runtime.Probe{Exec: []string{"test", "-f", "/tmp/ready"}, PeriodSeconds: 1, FailureThreshold: 1},
+				LivenessProbe:  &runtime.Probe{Exec: []string{"test", "-f", "/tmp/alive"}, PeriodSeconds: 1, FailureThreshold: 2}},
+		}}
+	if err := r.Run(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "web ready by its HTTP probe", func() (bool, string) {
+		c := state(t, r, "g-probes", "web")
+		return c.Ready, fmt.Sprint(c)
+	})
+	if c := state(t, r, "g-probes", "app"); c.Ready {
+		t.Fatal("app is ready before its readiness probe passes")
+	}
+	// The readiness probe fails, then recovers.
+	execOut(t, r, "g-probes", "app", "touch", "/tmp/ready")
+	waitFor(t, "app ready once /tmp/ready exists", func() (bool, string) {
+		c := state(t, r, "g-probes", "app")
+		return c.Ready, fmt.Sprint(c)
+	})
+	// A failing liveness probe gets the container restarted.
+	execOut(t, r, "g-probes", "app", "rm", "/tmp/alive")
+	waitFor(t, "app restarted by its liveness probe", func() (bool, string) {
+		c := state(t, r, "g-probes", "app")
+		return c.RestartCount >= 1 && c.Current.State == runtime.StateRunning && !c.Ready, fmt.Sprint(c)
+	})
+	if got := seen.names("app"); !strings.Contains(got, "Unhealthy") || !strings.Contains(got, "Killing") {
+		t.Errorf("app's events: %s", got)
+	}
+	if err := r.Remove(ctx, "g-probes"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -57,10 +57,18 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 		}
 		r.applyCRIStatus(tg.g, tg.c, st.Status)
 		restart := r.dueRestart(tg.g, tg.c)
+		live, ready := r.dueProbes(tg.c, r.o.Clock.Now())
 		r.publish(tg.g, false)
 		r.mu.Unlock()
 		if restart {
 			r.restartContainer(ctx, tg.g, tg.c)
+		}
+		if live || ready {
+			r.wg.Add(1)
+			go func() {
+				defer r.wg.Done()
+				r.probeContainer(ctx, tg.g, tg.c, live, ready)
+			}()
 		}
 	}
 }
@@ -82,7 +90,8 @@ func (r *Runtime) applyCRIStatus(g *group, c *container, st *runtimeapi.Containe
 		return
 	}
 	c.status.Current = next
-	c.status.Ready = next.State == runtime.StateRunning && !c.init
+	// A container with a readiness probe is ready once the probe says so.
+	c.status.Ready = next.State == runtime.StateRunning && !c.init && c.spec.ReadinessProbe == nil
 	g.dirty = true
 	if next.State == runtime.StateTerminated && next.DetailStatus == "OOMKilled" {
 		g.event(r, c.spec.Name, "OOMKilled", "Warning", "Container %s was killed: out of memory", c.spec.Name)
@@ -140,7 +149,9 @@ func (r *Runtime) restartContainer(ctx context.Context, g *group, c *container) 
 	c.status.Previous = &prev
 	c.status.RestartCount = c.restarts
 	c.status.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: "CrashLoopBackOff"}
+	c.status.Ready = false
 	c.nextStart = time.Time{}
+	c.probes = probeState{}
 	spec := g.spec
 	r.mu.Unlock()
 	mounts, err := r.volumePaths(spec)

@@ -304,7 +304,7 @@ func (r *Runtime) createStart(ctx context.Context, g *group, c *container, sbCfg
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: now}
-	c.status.Ready = !c.init
+	c.status.Ready = !c.init && c.spec.ReadinessProbe == nil
 	g.event(r, c.spec.Name, "Started", "Normal", "Started container %s", c.spec.Name)
 	r.publish(g, false)
 	return nil

@@ -1,0 +1,186 @@
+package cri
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/vnode-io/vnode/internal/instances/runtime"
+)
+
+// probeState follows one container's liveness and readiness probes.
+type probeState struct {
+	running      bool // a probe round is in flight
+	liveFailures int32
+	readyOK      int32
+	readyFailed  int32
+	nextLive     time.Time
+	nextReady    time.Time
+}
+
+// Defaults of ACI (and the kubelet) for unset probe fields.
+func probeDefaults(p *runtime.Probe) (period, timeout time.Duration, failures, successes int32) {
+	period, timeout, failures, successes = 10*time.Second, time.Second, 3, 1
+	if p.PeriodSeconds > 0 {
+		period = time.Duration(p.PeriodSeconds) * time.Second
+	}
+	if p.TimeoutSeconds > 0 {
+		timeout = time.Duration(p.TimeoutSeconds) * time.Second
+	}
+	if p.FailureThreshold > 0 {
+		failures = p.FailureThreshold
+	}
+	if p.SuccessThreshold > 0 {
+		successes = p.SuccessThreshold
+	}
+	return period, timeout, failures, successes
+}
+
+// dueProbes returns which probes of a running container are due now and
+// marks a round in flight. Callers hold r.mu.
+func (r *Runtime) dueProbes(c *container, now time.Time) (live, ready bool) {
+	if c.init || c.status.Current.State != runtime.StateRunning || c.probes.running {
+		return false, false
+	}
+	started := c.status.Current.StartTime
+	due := func(p *runtime.Probe, next time.Time) bool {
+		if p == nil {
+			return false
+		}
+		if next.IsZero() {
+			next = started.Add(time.Duration(p.InitialDelaySeconds) * time.Second)
+		}
+		return !now.Before(next)
+	}
+	live = due(c.spec.LivenessProbe, c.probes.nextLive)
+	ready = due(c.spec.ReadinessProbe, c.probes.nextReady)
+	if live || ready {
+		c.probes.running = true
+	}
+	return live, ready
+}
+
+// probeContainer runs the due probes of one container and applies the
+// verdicts: readiness flips Ready, a liveness failure past its threshold
+// kills the container (its restart policy then applies).
+func (r *Runtime) probeContainer(ctx context.Context, g *group, c *container, live, ready bool) {
+	r.mu.Lock()
+	cid, ip := c.id, g.ip
+	r.mu.Unlock()
+	var liveErr, readyErr error
+	if live {
+		liveErr = r.runProbe(ctx, cid, ip, c.spec.LivenessProbe)
+	}
+	if ready {
+		readyErr = r.runProbe(ctx, cid, ip, c.spec.ReadinessProbe)
+	}
+	kill := false
+	r.mu.Lock()
+	now := r.o.Clock.Now()
+	c.probes.running = false
+	if c.id != cid { // restarted meanwhile: the verdicts are stale
+		r.mu.Unlock()
+		return
+	}
+	if live {
+		period, _, failures, _ := probeDefaults(c.spec.LivenessProbe)
+		c.probes.nextLive = now.Add(period)
+		if liveErr != nil {
+			c.probes.liveFailures++
+			g.event(r, c.spec.Name, "Unhealthy", "Warning", "Liveness probe failed: %v", liveErr)
+			if c.probes.liveFailures >= failures {
+				kill = true
+				c.probes.liveFailures = 0
+				g.event(r, c.spec.Name, "Killing", "Normal", "Container %s failed liveness probe, will be restarted", c.spec.Name)
+			}
+		} else {
+			c.probes.liveFailures = 0
+		}
+	}
+	if ready {
+		period, _, failures, successes := probeDefaults(c.spec.ReadinessProbe)
+		c.probes.nextReady = now.Add(period)
+		if readyErr != nil {
+			c.probes.readyOK, c.probes.readyFailed = 0, c.probes.readyFailed+1
+			g.event(r, c.spec.Name, "Unhealthy", "Warning", "Readiness probe failed: %v", readyErr)
+			if c.probes.readyFailed >= failures && c.status.Ready {
+				c.status.Ready = false
+				g.dirty = true
+			}
+		} else {
+			c.probes.readyFailed, c.probes.readyOK = 0, c.probes.readyOK+1
+			if c.probes.readyOK >= successes && !c.status.Ready {
+				c.status.Ready = true
+				g.dirty = true
+			}
+		}
+	}
+	r.publish(g, false)
+	r.mu.Unlock()
+	if kill {
+		_, _ = r.o.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: cid,
+			Timeout: int64(r.o.StopTimeout / time.Second)})
+	}
+}
+
+// runProbe runs one probe; nil means success.
+func (r *Runtime) runProbe(ctx context.Context, cid, ip string, p *runtime.Probe) error {
+	_, timeout, _, _ := probeDefaults(p)
+	switch {
+	case len(p.Exec) > 0:
+		resp, err := r.o.Runtime.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: cid, Cmd: p.Exec,
+			Timeout: int64((timeout + time.Second - 1) / time.Second)})
+		if err != nil {
+			return err
+		}
+		if resp.ExitCode != 0 {
+			return fmt.Errorf("command %q exited with %d: %s", strings.Join(p.Exec, " "), resp.ExitCode,
+				strings.TrimSpace(string(resp.Stdout)+string(resp.Stderr)))
+		}
+		return nil
+	case p.HTTPGet != nil:
+		return httpProbe(ctx, ip, p.HTTPGet, timeout)
+	}
+	return nil
+}
+
+func httpProbe(ctx context.Context, ip string, h *runtime.HTTPGetProbe, timeout time.Duration) error {
+	scheme := "http"
+	if strings.EqualFold(h.Scheme, "HTTPS") {
+		scheme = "https"
+	}
+	path := h.Path
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	url := scheme + "://" + net.JoinHostPort(ip, strconv.Itoa(int(h.Port))) + path
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	for k, v := range h.Headers {
+		req.Header.Set(k, v)
+	}
+	// Like the kubelet: no certificate checks, no keep-alive, no redirects followed.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // probes do not verify, as the kubelet's
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		return fmt.Errorf("HTTP probe failed with statuscode: %d", resp.StatusCode)
+	}
+	return nil
+}
