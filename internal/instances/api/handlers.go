@@ -80,7 +80,12 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p params) {
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p params) {
-	op, err := s.svc.Delete(r.Context(), groupRef(p), w.Header())
+	grace, err := gracePeriod(r)
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	op, err := s.svc.Delete(r.Context(), groupRef(p), w.Header(), grace)
 	if err != nil {
 		armerr.Write(w, err)
 		return
@@ -125,11 +130,32 @@ func (s *Server) startGroup(w http.ResponseWriter, r *http.Request, p params) {
 }
 
 func (s *Server) stopGroup(w http.ResponseWriter, r *http.Request, p params) {
-	if err := s.svc.Stop(r.Context(), groupRef(p)); err != nil {
+	grace, err := gracePeriod(r)
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	if err := s.svc.Stop(r.Context(), groupRef(p), grace); err != nil {
 		armerr.Write(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// gracePeriod reads gracePeriodSeconds, a vnode extension of DELETE and
+// stop: how long containers get between SIGTERM and SIGKILL (0 or absent:
+// the runtime's default, 30 s).
+func gracePeriod(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("gracePeriodSeconds")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 3600 {
+		return 0, armerr.BadRequest("InvalidParameter", "gracePeriodSeconds",
+			"The gracePeriodSeconds parameter must be an integer from 0 to 3600, got '%s'.", v)
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 func (s *Server) restartGroup(w http.ResponseWriter, r *http.Request, p params) {

@@ -28,13 +28,16 @@ type Runtime interface {
 	// through Watch. Calling Run for a group that exists is a no-op. Errors
 	// a user caused are *Error with a Reason such as ReasonImagePull.
 	Run(ctx context.Context, spec GroupSpec) error
-	// Stop stops every container and releases the group's compute and IP;
-	// the group's spec is kept so that Run can start it again.
-	Stop(ctx context.Context, id string) error
+	// Stop stops every container — SIGTERM, then SIGKILL after grace (the
+	// runtime's default when grace <= 0) — and releases the group's
+	// compute and IP; the group's spec is kept so that Run can start it
+	// again.
+	Stop(ctx context.Context, id string, grace time.Duration) error
 	// Restart restarts the group's containers in place.
 	Restart(ctx context.Context, id string) error
-	// Remove deletes everything the group has; a missing group is not an error.
-	Remove(ctx context.Context, id string) error
+	// Remove stops the group's containers as Stop does and deletes
+	// everything the group has; a missing group is not an error.
+	Remove(ctx context.Context, id string, grace time.Duration) error
 	// Status returns a group's current status, or ErrNotFound.
 	Status(ctx context.Context, id string) (GroupStatus, error)
 	// List returns the status of every group the runtime has, running or not.

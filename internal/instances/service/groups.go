@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
@@ -297,9 +298,10 @@ func (s *Service) UpdateTags(ctx context.Context, ref Ref, tags map[string]*stri
 	return s.view(g, true), nil
 }
 
-// Delete starts deleting a group. It returns nil, nil when the group does
-// not exist (ARM answers 204). An operation in flight is canceled.
-func (s *Service) Delete(ctx context.Context, ref Ref, h http.Header) (*store.Operation, error) {
+// Delete starts deleting a group; its containers get grace to stop (the
+// runtime's default when 0). It returns nil, nil when the group does not
+// exist (ARM answers 204). An operation in flight is canceled.
+func (s *Service) Delete(ctx context.Context, ref Ref, h http.Header, grace time.Duration) (*store.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
@@ -318,6 +320,7 @@ func (s *Service) Delete(ctx context.Context, ref Ref, h http.Header) (*store.Op
 		s.endOperation(ctx, g, OpCanceled, "OperationCanceled", "Canceled by a delete of the container group.")
 	}
 	g.provisioning = ProvisioningDeleting
+	g.deleteGrace = grace
 	op, err := s.beginOperation(ctx, g, kindDelete)
 	if err != nil {
 		return nil, err
@@ -325,8 +328,9 @@ func (s *Service) Delete(ctx context.Context, ref Ref, h http.Header) (*store.Op
 	return op, nil
 }
 
-// Stop stops a group's containers and ends its metering (synchronous).
-func (s *Service) Stop(ctx context.Context, ref Ref) error {
+// Stop stops a group's containers — SIGTERM, then SIGKILL after grace (the
+// runtime's default when 0) — and ends its metering (synchronous).
+func (s *Service) Stop(ctx context.Context, ref Ref, grace time.Duration) error {
 	s.mu.Lock()
 	g := s.groups[ref.key()]
 	if g == nil {
@@ -340,7 +344,7 @@ func (s *Service) Stop(ctx context.Context, ref Ref) error {
 	uid := g.uid
 	s.mu.Unlock()
 
-	if err := s.rt.Stop(ctx, uid); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+	if err := s.rt.Stop(ctx, uid, grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return fmt.Errorf("stop container group %s: %w", ref.Name, err)
 	}
 	s.mu.Lock()

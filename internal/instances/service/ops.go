@@ -38,7 +38,13 @@ func (s *Service) launch(g *group, op *store.Operation) {
 func (s *Service) execute(ctx context.Context, uid string, op *store.Operation) {
 	switch op.Kind {
 	case kindDelete:
-		s.executeDelete(ctx, uid, op)
+		s.mu.Lock()
+		var grace time.Duration
+		if g := s.byUID[uid]; g != nil {
+			grace = g.deleteGrace
+		}
+		s.mu.Unlock()
+		s.executeDelete(ctx, uid, op, grace)
 	default:
 		s.executeDeploy(ctx, uid, op)
 	}
@@ -69,7 +75,7 @@ func (s *Service) executeDeploy(ctx context.Context, uid string, op *store.Opera
 	s.mu.Unlock()
 
 	if err == nil && redeploy {
-		if rerr := s.rt.Remove(ctx, uid); rerr != nil {
+		if rerr := s.rt.Remove(ctx, uid, 0); rerr != nil {
 			err = fmt.Errorf("remove the previous deployment: %w", rerr)
 		}
 	}
@@ -126,8 +132,8 @@ func deployError(ctx context.Context, err error) (code, msg string) {
 }
 
 // executeDelete removes the group from the runtime, then from the store.
-func (s *Service) executeDelete(ctx context.Context, uid string, op *store.Operation) {
-	err := s.rt.Remove(ctx, uid)
+func (s *Service) executeDelete(ctx context.Context, uid string, op *store.Operation, grace time.Duration) {
+	err := s.rt.Remove(ctx, uid, grace)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.current(uid, op)

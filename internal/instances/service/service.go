@@ -119,6 +119,9 @@ type group struct {
 	opCancel context.CancelFunc
 	// share is what the group adds to the quota and capacity totals.
 	share share
+	// deleteGrace is the grace period the delete in flight was asked for
+	// (not persisted: a delete resumed after a restart uses the default).
+	deleteGrace time.Duration
 }
 
 // New returns a service; it does nothing until Start.

@@ -100,7 +100,7 @@ func (h *harness) sync() {
 			defer q.mu.Unlock()
 			return q.pending[id] == nil
 		})
-		if err := h.rt.Remove(h.ctx, id); err != nil {
+		if err := h.rt.Remove(h.ctx, id, 0); err != nil {
 			h.t.Fatal(err)
 		}
 	}
@@ -712,7 +712,7 @@ func TestAccountingInvariant(t *testing.T) {
 			}
 		case p < 47: // stop
 			ref, _ := randRef()
-			err := h.s.Stop(h.ctx, ref)
+			err := h.s.Stop(h.ctx, ref, 0)
 			record("%d stop %s: %v", step, ref.Name, err)
 			outcome("stop", err)
 			touched = err == nil
@@ -727,7 +727,7 @@ func TestAccountingInvariant(t *testing.T) {
 			}
 		case p < 70: // delete
 			ref, _ := randRef()
-			op, err := h.s.Delete(h.ctx, ref, http.Header{})
+			op, err := h.s.Delete(h.ctx, ref, http.Header{}, 0)
 			record("%d delete %s: %v (op %v)", step, ref.Name, err, op != nil)
 			outcome("delete", err)
 			if err == nil && op != nil {
@@ -858,7 +858,7 @@ func TestRestartFinishedGroup(t *testing.T) {
 	if err := h.s.Restart(h.ctx, ref); err != nil {
 		t.Errorf("Restart of a running group: %v", err)
 	}
-	if err := h.s.Stop(h.ctx, ref); err != nil {
+	if err := h.s.Stop(h.ctx, ref, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.s.Restart(h.ctx, ref); !errors.As(err, &ae) || ae.Code != "ContainerGroupNotRunning" {
@@ -888,7 +888,7 @@ func TestUpdateStoppedGroupMayResize(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != "InvalidContainerGroupUpdate" {
 		t.Fatalf("PUT changing the restart policy of a running group: %v", err)
 	}
-	if err := h.s.Stop(h.ctx, ref); err != nil {
+	if err := h.s.Stop(h.ctx, ref, 0); err != nil {
 		t.Fatal(err)
 	}
 	h.sync()

@@ -174,7 +174,7 @@ func (s *Service) reconcile(ctx context.Context) error {
 	}
 	for id := range inRuntime {
 		s.log.Info("removing a runtime group no container group owns", "id", id)
-		if err := s.rt.Remove(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		if err := s.rt.Remove(ctx, id, 0); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 			s.log.Warn("remove orphaned runtime group", "id", id, "err", err)
 		}
 	}

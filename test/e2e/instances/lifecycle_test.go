@@ -89,6 +89,11 @@ func TestCreateGetListDelete(t *testing.T) {
 	if ae := asARM(t, err); ae.Status != 404 || ae.Code != "ResourceNotFound" {
 		t.Errorf("get after delete: %d %s", ae.Status, ae.Code)
 	}
+	// gracePeriodSeconds (a vnode extension) is checked.
+	if status, _, body := e.raw(http.MethodDelete, groupPath("worker")+"?api-version=2023-05-01&gracePeriodSeconds=soon", "", nil); status != 400 ||
+		!strings.Contains(string(body), `"target":"gracePeriodSeconds"`) {
+		t.Errorf("DELETE with a bad gracePeriodSeconds: %d %s", status, body)
+	}
 	// Deleting what does not exist answers 204.
 	del = nil
 	dp, err = e.groups.BeginDelete(policy.WithCaptureResponse(ctx(t), &del), testRG, "web", nil)

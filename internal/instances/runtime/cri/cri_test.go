@@ -308,7 +308,7 @@ func TestGroupsOnContainerd(t *testing.T) {
 	}
 
 	// Stop releases the IP; Run deploys it anew; a new runtime re-attaches.
-	if err := r.Stop(ctx, "g-web"); err != nil {
+	if err := r.Stop(ctx, "g-web", 0); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := r.Status(ctx, "g-web"); !st.Stopped || st.IP != "" || st.Containers[0].Current.State != runtime.StateTerminated {
@@ -334,7 +334,7 @@ func TestGroupsOnContainerd(t *testing.T) {
 	})
 
 	for _, id := range []string{"g-web", "g-never", "g-onfailure", "g-oom", "g-client"} {
-		if err := r2.Remove(ctx, id); err != nil {
+		if err := r2.Remove(ctx, id, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -386,7 +386,42 @@ func TestProbes(t *testing.T) {
 	if got := seen.names("app"); !strings.Contains(got, "Unhealthy") || !strings.Contains(got, "Killing") {
 		t.Errorf("app's events: %s", got)
 	}
-	if err := r.Remove(ctx, "g-probes"); err != nil {
+	if err := r.Remove(ctx, "g-probes", 0); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestStopGrace(t *testing.T) {
+	w := setup(t)
+	r := w.runtime(t)
+	ctx := context.Background()
+	// The container takes about three seconds to shut down after SIGTERM.
+	slow := []string{"/bin/sh", "-c", "trap 'sleep 3; exit 0' TERM; while true; do sleep 1; done"}
+	for _, id := range []string{"g-short", "g-long"} {
+		if err := r.Run(ctx, runtime.GroupSpec{ID: id, Name: id, RestartPolicy: runtime.RestartNever,
+			Containers: []runtime.ContainerSpec{{Name: "slow", Image: w.shell, Command: slow}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "both running", func() (bool, string) {
+		a, b := state(t, r, "g-short", "slow"), state(t, r, "g-long", "slow")
+		return a.Current.State == runtime.StateRunning && b.Current.State == runtime.StateRunning, fmt.Sprint(a, b)
+	})
+	if err := r.Stop(ctx, "g-short", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if c := state(t, r, "g-short", "slow"); c.Current.ExitCode != 137 {
+		t.Errorf("stopped with 1 s of grace: exit %d, want 137 (killed)", c.Current.ExitCode)
+	}
+	if err := r.Stop(ctx, "g-long", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if c := state(t, r, "g-long", "slow"); c.Current.ExitCode != 0 {
+		t.Errorf("stopped with 30 s of grace: exit %d, want 0 (shut down by itself)", c.Current.ExitCode)
+	}
+	for _, id := range []string{"g-short", "g-long"} {
+		if err := r.Remove(ctx, id, 0); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

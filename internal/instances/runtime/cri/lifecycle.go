@@ -167,7 +167,7 @@ func (r *Runtime) restartContainer(ctx context.Context, g *group, c *container) 
 
 // Stop stops every container (SIGTERM, then SIGKILL after StopTimeout) and
 // the sandbox, which releases the IP.
-func (r *Runtime) Stop(ctx context.Context, id string) error {
+func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) error {
 	r.mu.Lock()
 	g, err := r.lookup(id)
 	if err != nil {
@@ -182,7 +182,7 @@ func (r *Runtime) Stop(ctx context.Context, id string) error {
 	g.busy = true
 	r.mu.Unlock()
 	defer r.setBusy(g, false)
-	r.stopContainers(ctx, g, g.all())
+	r.stopContainers(ctx, g, g.all(), grace)
 	if _, err := r.o.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: g.sandboxID}); err != nil && !isNotFound(err) {
 		return fmt.Errorf("stop sandbox of %s: %w", id, err)
 	}
@@ -194,15 +194,19 @@ func (r *Runtime) Stop(ctx context.Context, id string) error {
 	return nil
 }
 
-// stopContainers stops the running ones among cs and records their states.
-func (r *Runtime) stopContainers(ctx context.Context, g *group, cs []*container) {
+// stopContainers stops the running ones among cs (SIGTERM, SIGKILL after
+// grace, StopTimeout when grace <= 0) and records their states.
+func (r *Runtime) stopContainers(ctx context.Context, g *group, cs []*container, grace time.Duration) {
+	if grace <= 0 {
+		grace = r.o.StopTimeout
+	}
 	for _, c := range cs {
 		if c.id == "" || c.status.Current.State == runtime.StateTerminated {
 			continue
 		}
 		r.groupEvent(g, c.spec.Name, "Killing", "Normal", "Stopping container %s", c.spec.Name)
 		if _, err := r.o.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.id,
-			Timeout: int64(r.o.StopTimeout / time.Second)}); err != nil && !isNotFound(err) {
+			Timeout: int64((grace + time.Second - 1) / time.Second)}); err != nil && !isNotFound(err) {
 			r.o.Logger.Warn("stop container", "group", g.spec.ID, "container", c.spec.Name, "err", err)
 		}
 		if st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.id}); err == nil {
@@ -228,7 +232,7 @@ func (r *Runtime) Restart(ctx context.Context, id string) error {
 	g.busy = true
 	r.mu.Unlock()
 	defer r.setBusy(g, false)
-	r.stopContainers(ctx, g, g.mains)
+	r.stopContainers(ctx, g, g.mains, 0)
 	for _, c := range g.mains {
 		r.mu.Lock()
 		c.backoff, c.nextStart = 0, time.Time{}
@@ -240,7 +244,7 @@ func (r *Runtime) Restart(ctx context.Context, id string) error {
 
 // Remove deletes the group: sandbox, containers, logs and volumes (file
 // shares stay). A missing group is not an error.
-func (r *Runtime) Remove(ctx context.Context, id string) error {
+func (r *Runtime) Remove(ctx context.Context, id string, grace time.Duration) error {
 	r.mu.Lock()
 	g := r.groups[id]
 	if g != nil {
@@ -252,7 +256,7 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	}
 	defer r.setBusy(g, false)
 	if !g.stopped {
-		r.stopContainers(ctx, g, g.all())
+		r.stopContainers(ctx, g, g.all(), grace)
 	}
 	if err := r.removeSandbox(ctx, g.sandboxID); err != nil {
 		return err

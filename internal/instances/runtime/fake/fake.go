@@ -169,7 +169,7 @@ func (r *Runtime) Run(ctx context.Context, spec runtime.GroupSpec) error {
 
 // Stop stops every container of a group and releases its IP. Stopping a
 // stopped group is a no-op.
-func (r *Runtime) Stop(ctx context.Context, id string) error {
+func (r *Runtime) Stop(ctx context.Context, id string, _ time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("fake: stop group %q: %w", id, err)
 	}
@@ -214,7 +214,7 @@ func (r *Runtime) Restart(ctx context.Context, id string) error {
 
 // Remove forgets a group, stopping its containers and releasing its IP.
 // Watchers get a last update with Removed set.
-func (r *Runtime) Remove(ctx context.Context, id string) error {
+func (r *Runtime) Remove(ctx context.Context, id string, _ time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("fake: remove group %q: %w", id, err)
 	}

@@ -368,7 +368,7 @@ func TestRunFailureOnStoppedGroupKeepsIt(t *testing.T) {
 	r, _ := newTest(t, Options{})
 	ctx := context.Background()
 	mustRun(t, r, spec("g", "", ctr("a")))
-	if err := r.Stop(ctx, "g"); err != nil {
+	if err := r.Stop(ctx, "g", 0); err != nil {
 		t.Fatal(err)
 	}
 	before := status(t, r, "g")
@@ -387,9 +387,9 @@ func TestCancelledContext(t *testing.T) {
 	cancel()
 	checks := map[string]error{
 		"Run":     r.Run(ctx, spec("x", "", ctr("a"))),
-		"Stop":    r.Stop(ctx, "g"),
+		"Stop":    r.Stop(ctx, "g", 0),
 		"Restart": r.Restart(ctx, "g"),
-		"Remove":  r.Remove(ctx, "g"),
+		"Remove":  r.Remove(ctx, "g", 0),
 		"Logs":    r.Logs(ctx, "g", "a", runtime.LogOptions{}, io.Discard),
 		"Attach":  r.Attach(ctx, "g", "a", runtime.Streams{}),
 	}
@@ -627,7 +627,7 @@ func TestStopStartRestartRemove(t *testing.T) {
 	// Stop: the running container is killed, the exited one keeps its exit.
 	fc.Step(time.Minute)
 	for range 2 {
-		if err := r.Stop(ctx, "g"); err != nil {
+		if err := r.Stop(ctx, "g", 0); err != nil {
 			t.Fatalf("Stop: %v", err)
 		}
 	}
@@ -644,7 +644,7 @@ func TestStopStartRestartRemove(t *testing.T) {
 	if b.Current != (runtime.ContainerState{State: runtime.StateTerminated, StartTime: t0, FinishTime: t0, ExitCode: 1, DetailStatus: "Error"}) {
 		t.Errorf("exited container after Stop %+v", b)
 	}
-	if err := r.Stop(ctx, "nope"); !errors.Is(err, runtime.ErrNotFound) {
+	if err := r.Stop(ctx, "nope", 0); !errors.Is(err, runtime.ErrNotFound) {
 		t.Errorf("Stop(missing) = %v, want ErrNotFound", err)
 	}
 	if err := r.Restart(ctx, "g"); err == nil || errors.Is(err, runtime.ErrNotFound) || !strings.Contains(err.Error(), "stopped") {
@@ -689,7 +689,7 @@ func TestStopStartRestartRemove(t *testing.T) {
 
 	// Remove.
 	for range 2 {
-		if err := r.Remove(ctx, "g"); err != nil {
+		if err := r.Remove(ctx, "g", 0); err != nil {
 			t.Fatalf("Remove: %v", err)
 		}
 	}
@@ -747,10 +747,10 @@ func TestIPAllocation(t *testing.T) {
 		if ip(0) != "10.9.8.2" || ip(252) != "10.9.8.254" || ip(253) != "10.9.9.2" {
 			t.Fatalf("IPs %s, %s, %s", ip(0), ip(252), ip(253))
 		}
-		if err := r.Stop(ctx, "5"); err != nil {
+		if err := r.Stop(ctx, "5", 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Remove(ctx, "3"); err != nil {
+		if err := r.Remove(ctx, "3", 0); err != nil {
 			t.Fatal(err)
 		}
 		mustRun(t, r, spec("x", "", ctr("a")))
@@ -814,14 +814,14 @@ func TestWatchDeliversEveryEventOnce(t *testing.T) {
 	names := []string{"a", "b"}
 	for _, id := range ids {
 		mustRun(t, r, spec(id, runtime.RestartAlways, ctr("a"), ctr("b")))
-		if err := r.Stop(ctx, id); err != nil {
+		if err := r.Stop(ctx, id, 0); err != nil {
 			t.Fatal(err)
 		}
 		mustRun(t, r, spec(id, runtime.RestartAlways, ctr("a"), ctr("b")))
 		if err := r.Restart(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Remove(ctx, id); err != nil {
+		if err := r.Remove(ctx, id, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -887,11 +887,11 @@ func TestWatchKeepsRemovalAndRecreationApart(t *testing.T) {
 	rec := watch(t, r, &recorder{before: func(runtime.Update) { once.Do(func() { <-release }) }})
 	mustRun(t, r, spec("x", "", ctr("a"))) // delivered first, blocks notify
 	waitFor(t, "notify to block", func() bool { return rec.inFlight.Load() == 1 })
-	if err := r.Remove(ctx, "x"); err != nil {
+	if err := r.Remove(ctx, "x", 0); err != nil {
 		t.Fatal(err)
 	}
 	mustRun(t, r, spec("x", "", ctr("b")))
-	if err := r.Stop(ctx, "x"); err != nil {
+	if err := r.Stop(ctx, "x", 0); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
@@ -1200,7 +1200,7 @@ func TestExecEnds(t *testing.T) {
 		waitFor(t, "the execs to run", func() bool {
 			return catOut.String() == "x" && shOut.String() == "y\n" && fc.Waiters() == 1
 		})
-		if err := r.Stop(context.Background(), "g"); err != nil {
+		if err := r.Stop(context.Background(), "g", 0); err != nil {
 			t.Fatal(err)
 		}
 		for _, done := range dones {
@@ -1308,7 +1308,7 @@ func TestStats(t *testing.T) {
 	if !st.Time.Equal(want.Time) || !slices.Equal(st.Containers, want.Containers) {
 		t.Fatalf("Stats = %+v, want %+v", st, want)
 	}
-	if err := r.Stop(ctx, "g"); err != nil {
+	if err := r.Stop(ctx, "g", 0); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := r.Stats(ctx, "g"); err != nil || len(st.Containers) != 0 {
@@ -1339,9 +1339,9 @@ func TestClose(t *testing.T) {
 	ctx := context.Background()
 	checks := map[string]error{
 		"Run":     r.Run(ctx, spec("x", "", ctr("a"))),
-		"Stop":    r.Stop(ctx, "g"),
+		"Stop":    r.Stop(ctx, "g", 0),
 		"Restart": r.Restart(ctx, "g"),
-		"Remove":  r.Remove(ctx, "g"),
+		"Remove":  r.Remove(ctx, "g", 0),
 		"Logs":    r.Logs(ctx, "g", "a", runtime.LogOptions{}, io.Discard),
 		"Attach":  r.Attach(ctx, "g", "a", runtime.Streams{}),
 	}
@@ -1394,7 +1394,7 @@ func TestConcurrentUse(t *testing.T) {
 	// Removing every group cancels its timers: nothing changes any more.
 	// A watcher that got the sentinel group has got every earlier change.
 	for _, id := range ids {
-		if err := r.Remove(ctx, id); err != nil {
+		if err := r.Remove(ctx, id, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1426,11 +1426,11 @@ func concurrentOp(ctx context.Context, t *testing.T, r *Runtime, fc *testclock.F
 	case n < 3:
 		err = r.Run(ctx, spec(id, runtime.RestartAlways, ctr("a", cmds[rnd.IntN(len(cmds))]...), ctr("b")))
 	case n == 3:
-		err = r.Stop(ctx, id)
+		err = r.Stop(ctx, id, 0)
 	case n == 4:
 		err = r.Restart(ctx, id)
 	case n == 5:
-		err = r.Remove(ctx, id)
+		err = r.Remove(ctx, id, 0)
 	case n == 6:
 		_, err = r.Status(ctx, id)
 	case n == 7:
