@@ -218,6 +218,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		armerr.Write(w, err)
 		return
 	}
+	writeRaw(w, status, data)
+}
+
+// writeRaw answers with status and a JSON body.
+func writeRaw(w http.ResponseWriter, status int, data []byte) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(status)

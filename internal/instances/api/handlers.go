@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -62,7 +63,15 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, p params) {
 		armerr.Write(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, g)
+	data, err := json.Marshal(g)
+	if err == nil {
+		data, err = withReadiness(data, s.svc.Readiness(groupRef(p)))
+	}
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	writeRaw(w, http.StatusOK, data)
 }
 
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p params) {

@@ -429,3 +429,20 @@ func (s *Service) beginOperation(ctx context.Context, g *group, kind string) (*s
 	s.launch(g, op)
 	return op, nil
 }
+
+// Readiness reports each container's readiness (its readiness probe's
+// verdict; running without a probe counts as ready), a vnode addition to
+// ACI's instance view.
+func (s *Service) Readiness(ref Ref) map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[ref.key()]
+	if g == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, c := range g.status.Containers {
+		out[c.Name] = c.Ready && !g.stopped
+	}
+	return out
+}

@@ -108,6 +108,7 @@ type group struct {
 	key, uid                string
 	sub, rg, name, location string
 	spec                    *aci.ContainerGroup // cleaned, without secrets
+	specJSON                []byte              // spec as last persisted, for views
 	secrets                 *secretValues
 	provisioning            string
 	stopped                 bool
@@ -215,6 +216,7 @@ func (s *Service) fromRecord(ctx context.Context, r *store.Group) (*group, error
 	if err := json.Unmarshal(r.Spec, g.spec); err != nil {
 		return nil, fmt.Errorf("decode spec: %w", err)
 	}
+	g.specJSON = r.Spec
 	if g.spec.Properties == nil {
 		g.spec.Properties = &aci.ContainerGroupPropertiesProperties{}
 	}
@@ -248,6 +250,7 @@ func (s *Service) persist(ctx context.Context, g *group) error {
 	if err != nil {
 		return fmt.Errorf("encode spec of %s: %w", g.key, err)
 	}
+	g.specJSON = spec
 	secrets, err := json.Marshal(g.secrets)
 	if err != nil {
 		return fmt.Errorf("encode secrets of %s: %w", g.key, err)

@@ -71,7 +71,10 @@ func groupState(g *group) string {
 // instance view when withInstanceView is set (GET) but not in lists. The
 // result shares nothing with g. Callers hold s.mu.
 func (s *Service) view(g *group, withInstanceView bool) *aci.ContainerGroup {
-	data, _ := json.Marshal(g.spec)
+	data := g.specJSON
+	if data == nil {
+		data, _ = json.Marshal(g.spec)
+	}
 	out := &aci.ContainerGroup{}
 	_ = json.Unmarshal(data, out)
 	if out.Properties == nil {

@@ -61,6 +61,8 @@ func TestContainerdRuntime(t *testing.T) {
 	})
 
 	body := group(refs.Hello, 1, 1)
+	body.Properties.Containers[0].Properties.ReadinessProbe = &aci.ContainerProbe{
+		HTTPGet: &aci.ContainerHTTPGet{Path: to.Ptr("/healthz"), Port: to.Ptr[int32](80)}, PeriodSeconds: to.Ptr[int32](1)}
 	body.Properties.Containers[0].Properties.EnvironmentVariables = []*aci.EnvironmentVariable{
 		{Name: to.Ptr("SECRET"), SecureValue: to.Ptr("s3cr3t")}}
 	body.Properties.Containers = append(body.Properties.Containers, &aci.Container{Name: to.Ptr("side"),
@@ -82,6 +84,11 @@ func TestContainerdRuntime(t *testing.T) {
 		return resp.StatusCode == 200 && strings.Contains(string(b), "vnode"), resp.Status
 	}
 	waitFor(t, "hello to answer at the group's IP", time.Minute, get)
+	// Readiness, a vnode addition to the instance view, follows the probe.
+	waitFor(t, "main ready by its probe", time.Minute, func() (bool, string) {
+		_, _, raw := e.raw(http.MethodGet, groupPath("web")+"?api-version=2023-05-01", "", nil)
+		return strings.Count(string(raw), `"ready":true`) == 2, string(raw)
+	})
 	out, ce := e.exec("web", "side", "wget -q -O- http://127.0.0.1/healthz")
 	if strings.TrimSpace(out) != "ok" || ce.Text != "exit code 0" {
 		t.Errorf("exec in side over localhost: %q, %q", out, ce.Text)
