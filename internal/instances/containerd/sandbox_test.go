@@ -51,7 +51,7 @@ func TestPodSandboxSurvivesStop(t *testing.T) {
 	bridge := fmt.Sprintf("vnt%d", os.Getpid()%100000)
 	writeNetwork(t, cfg)
 	t.Cleanup(func() { deleteLink(t, bridge) })
-	removeNewEmptyDirs(t, "/run/containerd", "/run/containerd/s")
+	removeEmptyDirs(t, "/run/containerd", "/run/containerd/s")
 
 	d := startContainerd(t, cfg)
 	importImage(t, d.Socket(), cfg.SandboxImage, buildPause(t))
@@ -196,15 +196,12 @@ func tailFile(t *testing.T, path string) string {
 	return strings.Join(lines[max(0, len(lines)-20):], "\n")
 }
 
-// removeNewEmptyDirs removes, at the end of the test, those of dirs
-// (parents first in the list) that did not exist before it and are empty:
-// containerd 1.6 always puts shim sockets under /run/containerd/s.
-func removeNewEmptyDirs(t *testing.T, dirs ...string) {
+// removeEmptyDirs removes dirs (parents first in the list) at the end of
+// the test if they are empty then: containerd 1.6 always puts shim sockets
+// under /run/containerd/s, and an empty one is safe to remove.
+func removeEmptyDirs(t *testing.T, dirs ...string) {
 	t.Helper()
 	for _, dir := range dirs {
-		if _, err := os.Stat(dir); err == nil {
-			continue
-		}
-		t.Cleanup(func() { _ = os.Remove(dir) }) // fails harmlessly if not empty
+		t.Cleanup(func() { _ = os.Remove(dir) }) // fails harmlessly unless empty
 	}
 }

@@ -41,7 +41,7 @@ func BenchmarkCreateToRunning(b *testing.B) {
 		dir := b.TempDir()
 		_, refs := framework.StartImageRegistry(ctx, b, dir)
 		bridge := fmt.Sprintf("vnb%d", os.Getpid()%100000)
-		framework.RemoveNewEmptyDirsAtEnd(b, "/run/containerd", "/run/containerd/s")
+		framework.RemoveEmptyDirsAtEnd(b, "/run/containerd", "/run/containerd/s")
 		framework.DeleteLinkAtEnd(b, bridge)
 		cni := filepath.Join(dir, "cni")
 		if err := network.WriteCNIConfig(cni, network.Config{Name: "vnode-bench", Bridge: bridge,

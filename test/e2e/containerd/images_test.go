@@ -87,7 +87,7 @@ func TestProjectImagesRunOnContainerd(t *testing.T) {
 		t.Fatal(err)
 	}
 	framework.DeleteLinkAtEnd(t, bridge)
-	framework.RemoveNewEmptyDirsAtEnd(t, "/run/containerd", "/run/containerd/s")
+	framework.RemoveEmptyDirsAtEnd(t, "/run/containerd", "/run/containerd/s")
 	d, err := containerd.Start(ctx, containerd.Config{Dir: filepath.Join(dir, "containerd"), SandboxImage: pauseRef,
 		CNIConfDir: cniDir})
 	if err != nil {

@@ -39,7 +39,7 @@ func TestContainerdRuntime(t *testing.T) {
 	dir := t.TempDir()
 	_, refs := framework.StartImageRegistry(c, t, dir)
 	bridge := fmt.Sprintf("vns%d", os.Getpid()%100000)
-	framework.RemoveNewEmptyDirsAtEnd(t, "/run/containerd", "/run/containerd/s")
+	framework.RemoveEmptyDirsAtEnd(t, "/run/containerd", "/run/containerd/s")
 	framework.DeleteLinkAtEnd(t, bridge)
 	e := newEnv(t, func(cfg *config.Config, _ *fake.Options) {
 		cfg.Runtime = "containerd"

@@ -178,7 +178,7 @@ func TestServeProcessKeepsContainersAcrossSIGKILL(t *testing.T) {
 	}
 	_, refs := framework.StartImageRegistry(c, t, dir)
 	bridge := fmt.Sprintf("vnk%d", os.Getpid()%100000)
-	framework.RemoveNewEmptyDirsAtEnd(t, "/run/containerd", "/run/containerd/s")
+	framework.RemoveEmptyDirsAtEnd(t, "/run/containerd", "/run/containerd/s")
 	framework.DeleteLinkAtEnd(t, bridge)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
