@@ -51,9 +51,6 @@ type Instance struct {
 	URL string
 	// CAFile is the certificate authority clients must trust.
 	CAFile string
-	// Service is the core, for tests.
-	Service *service.Service
-
 	server *http.Server
 	svc    *service.Service
 	store  *store.Store
@@ -131,7 +128,6 @@ func (inst *Instance) open(ctx context.Context, cfg config.Config, o Options, se
 	}
 	inst.svc = service.New(service.Options{Config: cfg, Store: st, Runtime: inst.rt, Sealer: seal,
 		Limiter: limiter, Clock: o.Clock, Logger: o.Logger})
-	inst.Service = inst.svc
 	if err := inst.svc.Open(ctx); err != nil {
 		return fmt.Errorf("recover state: %w", err)
 	}

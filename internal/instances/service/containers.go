@@ -109,6 +109,14 @@ func (ss *sessions) add(sess *Session) {
 	ss.byID[sess.ID] = sess
 }
 
+// pending reports whether id names a session not yet claimed nor expired.
+func (ss *sessions) pending(id string) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	sess := ss.byID[id]
+	return sess != nil && !ss.clock.Now().After(sess.expireAt)
+}
+
 // claim forgets the session and returns it if it had not expired and
 // password matches. Any attempt uses the session up, so a password cannot
 // be guessed by retrying.
@@ -202,22 +210,4 @@ func (s *Service) RunSession(ctx context.Context, id, password string, streams r
 }
 
 // SessionExists reports whether a session id is pending (for the handshake).
-func (s *Service) SessionExists(id string) bool {
-	s.sessions.mu.Lock()
-	defer s.sessions.mu.Unlock()
-	sess := s.sessions.byID[id]
-	return sess != nil && !s.clock.Now().After(sess.expireAt)
-}
-
-// Stats returns a group's current resource usage.
-func (s *Service) Stats(ctx context.Context, ref Ref) (runtime.GroupStats, error) {
-	s.mu.Lock()
-	g := s.groups[ref.key()]
-	if g == nil {
-		s.mu.Unlock()
-		return runtime.GroupStats{}, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
-	}
-	uid := g.uid
-	s.mu.Unlock()
-	return s.rt.Stats(ctx, uid)
-}
+func (s *Service) SessionExists(id string) bool { return s.sessions.pending(id) }

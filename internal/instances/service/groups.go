@@ -84,10 +84,8 @@ func (s *Service) locationNames() string {
 	for _, l := range s.cfg.Locations {
 		names = append(names, l.Name)
 	}
-	return joinComma(names)
+	return strings.Join(names, ",")
 }
-
-func joinComma(ss []string) string { return strings.Join(ss, ",") }
 
 func (s *Service) create(ctx context.Context, ref Ref, loc config.Location, body *aci.ContainerGroup,
 	secrets *secretValues, h http.Header) (*PutResult, error) {
@@ -239,8 +237,6 @@ func holdsCompute(g *group) bool {
 	}
 	return !isTerminal(groupState(g))
 }
-
-func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
 
 // Get returns a group with its instance view.
 func (s *Service) Get(ref Ref) (*aci.ContainerGroup, error) {

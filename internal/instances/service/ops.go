@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
@@ -192,7 +193,7 @@ func (s *Service) endOperation(ctx context.Context, g *group, status, code, msg 
 // Operation returns an operation's status, for the Azure-AsyncOperation URL.
 func (s *Service) Operation(ctx context.Context, sub, location, id string) (*store.Operation, error) {
 	op, err := s.store.Operation(ctx, id)
-	if err != nil || !equalFold(op.Subscription, sub) || op.Location != config.NormalizeLocation(location) {
+	if err != nil || !strings.EqualFold(op.Subscription, sub) || op.Location != config.NormalizeLocation(location) {
 		return nil, armerr.NotFound("locations/"+location+"/operations", id, "")
 	}
 	return op, nil

@@ -15,14 +15,13 @@ import (
 	"testing"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/vnode-io/vnode/internal/images"
 	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/internal/instances/network"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/registry"
+	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
 // world is a registry with the project's images and a private containerd
@@ -47,44 +46,18 @@ func setup(t *testing.T) *world {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	w := &world{dir: t.TempDir()}
-	reg, err := registry.Start(ctx, registry.Config{Dir: filepath.Join(w.dir, "registry"), Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(reg.Stop)
-	w.reg = reg
-	var b images.Builder
-	pause := reg.Host() + "/" + images.PauseRepository + ":" + images.Tag
-	w.hello = reg.Host() + "/" + images.HelloRepository + ":" + images.Tag
-	w.shell = reg.Host() + "/" + images.ShellRepository + ":" + images.Tag
+	reg, refs := framework.StartImageRegistry(ctx, t, w.dir)
+	w.reg, w.hello, w.shell = reg, refs.Hello, refs.Shell
+	pause := refs.Pause
 	w.bad = reg.Host() + "/vnode/inaccessible:1"
-	for _, x := range []struct {
-		build func(context.Context) (v1.Image, error)
-		ref   string
-	}{{b.Pause, pause}, {b.Hello, w.hello}, {b.Shell, w.shell}} {
-		img, err := x.build(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := images.Push(ctx, img, x.ref, nil, true); err != nil {
-			t.Fatal(err)
-		}
-	}
 	bridge := fmt.Sprintf("vnc%d", os.Getpid()%100000)
 	cni := filepath.Join(w.dir, "cni")
 	if err := network.WriteCNIConfig(cni, network.Config{Name: "vnode-cri-test", Bridge: bridge,
 		Subnet: "10.247.0.0/24", IPAMDir: filepath.Join(w.dir, "ipam")}); err != nil {
 		t.Fatal(err)
 	}
-	// Removed at the end when empty (shim sockets live there whatever the config).
-	for _, dir := range []string{"/run/containerd", "/run/containerd/s"} {
-		t.Cleanup(func() { _ = os.Remove(dir) })
-	}
-	t.Cleanup(func() {
-		if exec.Command("ip", "link", "show", bridge).Run() == nil {
-			_ = exec.Command("ip", "link", "del", bridge).Run()
-		}
-	})
+	framework.RemoveEmptyDirsAtEnd(t, "/run/containerd", "/run/containerd/s")
+	framework.DeleteLinkAtEnd(t, bridge)
 	d, err := containerd.Start(ctx, containerd.Config{Dir: filepath.Join(w.dir, "containerd"), SandboxImage: pause, CNIConfDir: cni})
 	if err != nil {
 		t.Fatal(err)
