@@ -96,7 +96,7 @@ func (c *Cluster) Start(ctx context.Context) (retErr error) {
 		return err
 	}
 	c.cfg.AdvertiseAddress = advertise.String()
-	if err := c.prepareFiles(advertise); err != nil {
+	if err := c.prepareFiles(ctx, advertise); err != nil {
 		return err
 	}
 	for _, comp := range components(l, c.cfg, advertise) {
@@ -108,18 +108,22 @@ func (c *Cluster) Start(ctx context.Context) (retErr error) {
 			if err := bootstrap(ctx, c); err != nil {
 				return err
 			}
+		case privateRegistryName:
+			if err := c.seedImages(ctx); err != nil {
+				return err
+			}
 		case instancesName:
 			if err := writeInstancesClient(l, c.cfg); err != nil {
 				return err
 			}
 		}
 	}
-	fmt.Fprintf(cfg.Out, "control plane ready in %s\n", time.Since(began).Round(100*time.Millisecond))
+	fmt.Fprintf(cfg.Out, "cluster ready in %s\n", time.Since(began).Round(100*time.Millisecond))
 	return nil
 }
 
 // prepareFiles writes certificates, keys, kubeconfigs and configuration.
-func (c *Cluster) prepareFiles(advertise net.IP) error {
+func (c *Cluster) prepareFiles(ctx context.Context, advertise net.IP) error {
 	l := c.layout
 	report, err := ensureCerts(planCerts(l, c.cfg, advertise), time.Now())
 	if err != nil {
@@ -148,6 +152,11 @@ func (c *Cluster) prepareFiles(advertise net.IP) error {
 		return err
 	}
 	if c.cfg.VnodeBinary != "" {
+		if c.cfg.Runtime == RuntimeContainerd {
+			if err := writeRegistryFiles(ctx, l, c.cfg); err != nil {
+				return err
+			}
+		}
 		if err := writeInstancesConfig(l, c.cfg); err != nil {
 			return err
 		}
@@ -236,6 +245,13 @@ func (c *Cluster) Stop() {
 	c.mu.Unlock()
 	for i := len(procs) - 1; i >= 0; i-- {
 		procs[i].Stop(c.cfg.StopGrace)
+	}
+	if len(procs) > 0 {
+		// The service leaves its groups running when it stops (to
+		// re-attach after a restart); the cluster stopping ends them.
+		if err := removeGroups(c.layout, c.cfg); err != nil {
+			fmt.Fprintf(c.cfg.Out, "warning: %v\n", err)
+		}
 	}
 	if lock != nil {
 		releaseLock(c.layout, lock)

@@ -38,6 +38,11 @@ func components(l layout, cfg Config, advertise net.IP) []component {
 		schedulerComponent(l, cfg),
 	}
 	if cfg.VnodeBinary != "" {
+		if cfg.Runtime == RuntimeContainerd {
+			open, private := registryConfigs(l, cfg, "")
+			comps = append(comps, registryComponent(registryName, open, cfg.Ports.Registry, false),
+				registryComponent(privateRegistryName, private, cfg.Ports.PrivateRegistry, true))
+		}
 		comps = append(comps, instancesComponent(l, cfg))
 	}
 	return comps

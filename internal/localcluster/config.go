@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/vnode-io/vnode/internal/instances/network"
 	"github.com/vnode-io/vnode/internal/k8sbin"
 )
 
@@ -22,12 +23,16 @@ type Ports struct {
 	Scheduler         int `json:"scheduler"`
 	// Instances is the container instances service's HTTPS port.
 	Instances int `json:"instances"`
+	// Registry and PrivateRegistry are the local image registries' ports
+	// (loopback, plain HTTP; the private one wants a password).
+	Registry        int `json:"registry"`
+	PrivateRegistry int `json:"privateRegistry"`
 }
 
 // DefaultPorts are the ports kubeadm clusters use.
 func DefaultPorts() Ports {
 	return Ports{APIServer: 6443, EtcdClient: 2379, EtcdPeer: 2380, ControllerManager: 10257, Scheduler: 10259,
-		Instances: 8443}
+		Instances: 8443, Registry: 5000, PrivateRegistry: 5001}
 }
 
 // Config describes a local cluster.
@@ -51,6 +56,17 @@ type Config struct {
 	// container instances service). Empty: the cluster is the control
 	// plane alone.
 	VnodeBinary string `json:"vnodeBinary,omitempty"`
+	// Runtime is what runs the container groups: RuntimeContainerd (the
+	// default; needs root) or RuntimeFake (simulated, in the service's process).
+	Runtime string `json:"runtime,omitempty"`
+	// GroupBridge and GroupSubnet are the container groups' network with
+	// the containerd runtime: the bridge CNI creates and the subnet the
+	// groups' IPs come from (vnode0, 10.241.0.0/16 when empty).
+	GroupBridge string `json:"groupBridge,omitempty"`
+	GroupSubnet string `json:"groupSubnet,omitempty"`
+	// ImageCacheDir caches the compiled programs of vnode's images (the
+	// images package's default when empty).
+	ImageCacheDir string `json:"imageCacheDir,omitempty"`
 
 	// Out receives a line per step; io.Discard when nil.
 	Out io.Writer `json:"-"`
@@ -60,6 +76,12 @@ type Config struct {
 	// 15 seconds when zero.
 	StopGrace time.Duration `json:"-"`
 }
+
+// The runtimes the container instances service can run groups with.
+const (
+	RuntimeContainerd = "containerd"
+	RuntimeFake       = "fake"
+)
 
 // DefaultStateDir is $VNODE_STATE_DIR, else vnode under $XDG_STATE_HOME
 // (~/.local/state/vnode).
@@ -103,6 +125,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		{&cfg.Ports.ControllerManager, def.ControllerManager},
 		{&cfg.Ports.Scheduler, def.Scheduler},
 		{&cfg.Ports.Instances, def.Instances},
+		{&cfg.Ports.Registry, def.Registry},
+		{&cfg.Ports.PrivateRegistry, def.PrivateRegistry},
 	} {
 		if *p.got == 0 {
 			*p.got = p.def
@@ -110,6 +134,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.ServiceCIDR == "" {
 		cfg.ServiceCIDR = "10.0.0.0/16"
+	}
+	if cfg.Runtime == "" {
+		cfg.Runtime = RuntimeContainerd
+	}
+	if cfg.GroupBridge == "" {
+		cfg.GroupBridge = network.DefaultBridge
+	}
+	if cfg.GroupSubnet == "" {
+		cfg.GroupSubnet = network.DefaultSubnet
 	}
 	if cfg.ClusterDomain == "" {
 		cfg.ClusterDomain = "cluster.local"
@@ -145,6 +178,20 @@ func (cfg Config) validate() error {
 	}
 	if _, err := serviceIP(cfg.ServiceCIDR); err != nil {
 		errs = append(errs, err)
+	}
+	if cfg.VnodeBinary != "" {
+		switch cfg.Runtime {
+		case RuntimeFake:
+		case RuntimeContainerd:
+			if os.Geteuid() != 0 {
+				errs = append(errs, errors.New("the containerd runtime needs root: run vnode up as root, or pass --runtime fake to simulate the containers"))
+			}
+			if _, err := (network.Config{Bridge: cfg.GroupBridge, Subnet: cfg.GroupSubnet, IPAMDir: "/"}).Resolved(); err != nil {
+				errs = append(errs, err)
+			}
+		default:
+			errs = append(errs, fmt.Errorf("runtime %q: use %s or %s", cfg.Runtime, RuntimeContainerd, RuntimeFake))
+		}
 	}
 	if cfg.AdvertiseAddress != "" {
 		ip := net.ParseIP(cfg.AdvertiseAddress)

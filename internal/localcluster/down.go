@@ -49,6 +49,11 @@ func Down(ctx context.Context, stateDir string, grace time.Duration) (bool, erro
 		}
 		os.Remove(l.pidFile(comp.name)) //nolint:errcheck // stale pid file
 	}
+	// A supervisor that stopped normally has removed the container groups;
+	// one that was killed has not.
+	if err := removeGroups(l, cfg); err != nil {
+		return wasRunning, err
+	}
 	return wasRunning, nil
 }
 

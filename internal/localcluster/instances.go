@@ -1,15 +1,18 @@
 package localcluster
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/config"
@@ -49,6 +52,11 @@ func writeInstancesConfig(l layout, cfg Config) error {
 	loc.Quota = config.Quota{StandardCores: 100000, ContainerGroups: 100000}
 	c.Locations = []config.Location{loc}
 	c.RateLimits = config.RateLimits{ReadsPerSecond: 1000, ReadBurst: 2000, WritesPerSecond: 1000, WriteBurst: 2000}
+	c.Runtime = cfg.Runtime
+	if cfg.Runtime == RuntimeContainerd {
+		c.Containerd = config.Containerd{SandboxImage: registries(cfg, "").Images.Pause,
+			Bridge: cfg.GroupBridge, Subnet: cfg.GroupSubnet}
+	}
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode the instances configuration: %w", err)
@@ -104,4 +112,23 @@ func newSubscriptionID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// removeGroups ends the container groups that the stopped service's
+// containerd still runs (`vnode instances remove-groups`): stopping the
+// local cluster leaves no container behind.
+func removeGroups(l layout, cfg Config) error {
+	if cfg.VnodeBinary == "" || cfg.Runtime != RuntimeContainerd {
+		return nil
+	}
+	if _, err := os.Stat(l.instancesConfig()); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, cfg.VnodeBinary, "instances", "remove-groups", "--config", l.instancesConfig()).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("remove the container groups: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

@@ -32,3 +32,9 @@ func (l layout) instances() string       { return l.path("instances") }
 func (l layout) instancesConfig() string { return l.path("instances", "config.yaml") }
 func (l layout) instancesData() string   { return l.path("instances", "data") }
 func (l layout) instancesTokens() string { return l.path("instances", "tokens") }
+
+// The local registries keep their storage and configuration in
+// registry/<name>/; registries.json tells clients about them.
+func (l layout) registryDir(name string) string { return l.path("registry", name) }
+func (l layout) registriesFile() string         { return l.path("registry", "registries.json") }
+func (l layout) registryPassword() string       { return l.path("registry", "password") }

@@ -26,6 +26,10 @@ func (cfg Config) ports() []portUse {
 	}
 	if cfg.VnodeBinary != "" {
 		uses = append(uses, portUse{"container instances service", "127.0.0.1", cfg.Ports.Instances})
+		if cfg.Runtime == RuntimeContainerd {
+			uses = append(uses, portUse{"registry", "127.0.0.1", cfg.Ports.Registry},
+				portUse{"registry (private)", "127.0.0.1", cfg.Ports.PrivateRegistry})
+		}
 	}
 	return uses
 }
@@ -49,7 +53,7 @@ func checkPortsFree(uses []portUse) error {
 // clusters side by side. Another process may take one before it is used;
 // Start then fails with a clear error rather than misbehaving.
 func FreePorts() (Ports, error) {
-	var ports [6]int
+	var ports [8]int
 	var listeners []net.Listener
 	defer func() {
 		for _, l := range listeners {
@@ -65,5 +69,5 @@ func FreePorts() (Ports, error) {
 		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
 	return Ports{APIServer: ports[0], EtcdClient: ports[1], EtcdPeer: ports[2], ControllerManager: ports[3], Scheduler: ports[4],
-		Instances: ports[5]}, nil
+		Instances: ports[5], Registry: ports[6], PrivateRegistry: ports[7]}, nil
 }

@@ -18,17 +18,23 @@ type certRef struct {
 	dir, name string
 }
 
-// probe is a readiness check: an HTTPS GET whose 200 answer contains body.
+// probe is a readiness check: a GET whose answer has status (200 when
+// zero) and contains body. Without a CA the URL is plain HTTP.
 type probe struct {
-	url  string
-	ca   string  // CA bundle that verifies the server
-	cert certRef // client certificate; none when empty
-	body string
+	url    string
+	ca     string  // CA bundle that verifies the server
+	cert   certRef // client certificate; none when empty
+	body   string
+	status int
 }
 
 // client builds an HTTP client that trusts the probe's CA and presents its
 // client certificate.
 func (p probe) client() (*http.Client, error) {
+	if p.ca == "" {
+		return &http.Client{Timeout: 5 * time.Second,
+			Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}, nil
+	}
 	caPEM, err := os.ReadFile(p.ca)
 	if err != nil {
 		return nil, fmt.Errorf("probe %s: %w", p.url, err)
@@ -64,7 +70,11 @@ func (p probe) check(ctx context.Context, client *http.Client) error {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64*1024))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), p.body) {
+	want := p.status
+	if want == 0 {
+		want = http.StatusOK
+	}
+	if resp.StatusCode != want || !strings.Contains(string(body), p.body) {
 		return fmt.Errorf("%s answered %d: %s", p.url, resp.StatusCode, firstLine(string(body)))
 	}
 	return nil

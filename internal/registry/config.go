@@ -63,9 +63,13 @@ type healthConfig struct {
 // realm is the basic-auth realm the registry announces.
 const realm = "vnode"
 
-// writeFiles creates cfg.Dir and its data directory and writes the
-// registry's config.yml and, with credentials, its htpasswd file.
-func writeFiles(ctx context.Context, cfg Config) error {
+// WriteFiles checks cfg, creates cfg.Dir and its data directory and writes
+// the registry's config.yml and, with credentials, its htpasswd file: what
+// a supervisor that runs the registry itself (with Args) needs first.
+func WriteFiles(ctx context.Context, cfg Config) error {
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
 	if err := os.MkdirAll(cfg.dataDir(), 0o755); err != nil {
 		return fmt.Errorf("create storage directory: %w", err)
 	}

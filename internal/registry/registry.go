@@ -73,7 +73,7 @@ func Start(ctx context.Context, cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start registry: %w", err)
 	}
-	if err := writeFiles(ctx, cfg); err != nil {
+	if err := WriteFiles(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("start registry in %s: %w", cfg.Dir, err)
 	}
 	// A registry left over from a parent that was SIGKILLed before the
@@ -85,7 +85,7 @@ func Start(ctx context.Context, cfg Config) (*Registry, error) {
 	proc, err := process.Start(process.Spec{
 		Name:    "registry",
 		Path:    bin,
-		Args:    []string{"serve", cfg.configPath()},
+		Args:    cfg.Args(),
 		LogPath: cfg.logPath(),
 		PidPath: cfg.pidPath(),
 	})
@@ -180,6 +180,12 @@ func validateAddr(addr string) error {
 	}
 	return nil
 }
+
+// Args are the registry executable's arguments that serve cfg's files.
+func (c Config) Args() []string { return []string{"serve", c.configPath()} }
+
+// LogPath returns the registry's log file under Dir.
+func (c Config) LogPath() string { return c.logPath() }
 
 func (c Config) binary() string {
 	if c.Binary == "" {

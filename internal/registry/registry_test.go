@@ -381,7 +381,7 @@ func TestConfigValidation(t *testing.T) {
 func TestConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{Dir: dir, Addr: "127.0.0.1:5000", Username: "u", Password: "p"}
-	if err := writeFiles(t.Context(), cfg); err != nil {
+	if err := WriteFiles(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "config.yml"))
@@ -403,7 +403,7 @@ func TestConfigFile(t *testing.T) {
 	}
 
 	open := Config{Dir: t.TempDir(), Addr: "127.0.0.1:5000"}
-	if err := writeFiles(t.Context(), open); err != nil {
+	if err := WriteFiles(t.Context(), open); err != nil {
 		t.Fatal(err)
 	}
 	data, err = os.ReadFile(open.configPath())
@@ -420,7 +420,7 @@ func TestStartEndsLeftoverRegistry(t *testing.T) {
 	cfg := Config{Dir: t.TempDir(), Addr: "127.0.0.1:0"}
 	// A registry left behind by a parent that was killed before the
 	// kernel could end its children: only the pid file tells of it.
-	if err := writeFiles(t.Context(), cfg); err != nil {
+	if err := WriteFiles(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	leftover := exec.Command(DefaultBinary, "serve", cfg.configPath())

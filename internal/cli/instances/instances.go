@@ -31,7 +31,34 @@ func NewCommand() *cobra.Command {
 		Short: "The container instances service: an Azure Container Instances-compatible API",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newServeCommand(), newUsageCommand())
+	cmd.AddCommand(newServeCommand(), newUsageCommand(), newRemoveGroupsCommand())
+	return cmd
+}
+
+func newRemoveGroupsCommand() *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "remove-groups --config FILE",
+		Short: "End every container group a stopped service's containerd still runs",
+		Long: `The service leaves its container groups running when it stops, so that its
+next start re-attaches to them. remove-groups tears them down for good: it
+starts the stopped service's containerd, stops and removes every pod sandbox
+(containers, IPs, network namespaces, mounts), stops containerd again and
+deletes the groups' bridge. The service's records stay; its next start reports
+those groups as lost. vnode down does this for the local cluster.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configPath == "" {
+				return fmt.Errorf("--config is required")
+			}
+			cfg, err := config.Load(configPath)
+			if err != nil {
+				return err
+			}
+			return app.RemoveGroups(cmd.Context(), cfg)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "the service's configuration file")
 	return cmd
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vnode-io/vnode/internal/cli/controlplane"
+	"github.com/vnode-io/vnode/internal/instances/network"
 	"github.com/vnode-io/vnode/internal/localcluster"
 	"github.com/vnode-io/vnode/internal/version"
 )
@@ -27,6 +28,9 @@ type flags struct {
 	detach           bool
 	notifyFD         int
 	advertiseAddress string
+	runtime          string
+	bridge           string
+	subnet           string
 	ports            localcluster.Ports
 	binaries         controlplane.Flags
 }
@@ -42,9 +46,13 @@ func newCommand(f *flags) *cobra.Command {
 		Short: "Start the local cluster and keep it running until Ctrl-C or `vnode down`",
 		Long: `Start the local cluster: etcd, kube-apiserver, kube-controller-manager and
 kube-scheduler, with certificates and an admin kubeconfig in the state
-directory (DIR/kubeconfig), and the container instances service, whose client
-files (endpoint, token, ca.crt, subscription, resource-group, location) are
-written to DIR/instances/. Without --detach, vnode stays in the foreground
+directory (DIR/kubeconfig); two local image registries on loopback (one open,
+one with a password; see DIR/registry/registries.json) holding vnode's
+images; and the container instances service, which runs each container group
+as a pod sandbox on its own containerd with an IP on the groups' bridge, and
+whose client files (endpoint, token, ca.crt, subscription, resource-group,
+location) are written to DIR/instances/. Stopping the cluster ends its
+container groups. Without --detach, vnode stays in the foreground
 and stops the cluster on Ctrl-C; with --detach it returns once the cluster is
 ready and a background vnode process supervises it until ` + "`vnode down`" + `.
 
@@ -69,6 +77,9 @@ data and the ports and address it was last started with.`,
 	fs.IntVar(&f.notifyFD, "notify-fd", 0, "file descriptor on which to report progress and readiness (used by --detach)")
 	_ = fs.MarkHidden("notify-fd")
 	fs.StringVar(&f.advertiseAddress, "advertise-address", "", "IPv4 address the API server advertises (default: the address of the default-route interface)")
+	fs.StringVar(&f.runtime, "runtime", localcluster.RuntimeContainerd, "what runs the container groups: containerd (needs root) or fake (simulated)")
+	fs.StringVar(&f.bridge, "bridge", network.DefaultBridge, "the container groups' bridge (containerd runtime)")
+	fs.StringVar(&f.subnet, "subnet", network.DefaultSubnet, "the subnet the container groups' IPs come from (containerd runtime)")
 	def := localcluster.DefaultPorts()
 	fs.IntVar(&f.ports.APIServer, "apiserver-port", def.APIServer, "kube-apiserver's secure port")
 	fs.IntVar(&f.ports.EtcdClient, "etcd-port", def.EtcdClient, "etcd's client port (loopback)")
@@ -76,6 +87,8 @@ data and the ports and address it was last started with.`,
 	fs.IntVar(&f.ports.ControllerManager, "controller-manager-port", def.ControllerManager, "kube-controller-manager's secure port (loopback)")
 	fs.IntVar(&f.ports.Scheduler, "scheduler-port", def.Scheduler, "kube-scheduler's secure port (loopback)")
 	fs.IntVar(&f.ports.Instances, "instances-port", def.Instances, "container instances service's HTTPS port (loopback)")
+	fs.IntVar(&f.ports.Registry, "registry-port", def.Registry, "the open image registry's port (loopback)")
+	fs.IntVar(&f.ports.PrivateRegistry, "private-registry-port", def.PrivateRegistry, "the password-protected image registry's port (loopback)")
 	f.binaries.AddFlags(fs, true)
 	return cmd
 }
@@ -95,7 +108,10 @@ func (f *flags) config(fs *pflag.FlagSet) (localcluster.Config, error) {
 		return localcluster.Config{}, fmt.Errorf("find the vnode executable: %w", err)
 	}
 	cfg := localcluster.Config{StateDir: stateDir, Ports: f.ports, AdvertiseAddress: f.advertiseAddress,
-		VnodeBinary: self}
+		VnodeBinary: self, Runtime: f.runtime, GroupBridge: f.bridge, GroupSubnet: f.subnet}
+	if f.binaries.CacheDir != "" {
+		cfg.ImageCacheDir = filepath.Join(f.binaries.CacheDir, "images")
+	}
 	saved, err := localcluster.LoadConfig(stateDir)
 	if err != nil {
 		return cfg, nil // a new state directory: defaults and flags only
@@ -111,6 +127,17 @@ func (f *flags) config(fs *pflag.FlagSet) (localcluster.Config, error) {
 	keep("controller-manager-port", &cfg.Ports.ControllerManager, saved.Ports.ControllerManager)
 	keep("scheduler-port", &cfg.Ports.Scheduler, saved.Ports.Scheduler)
 	keep("instances-port", &cfg.Ports.Instances, saved.Ports.Instances)
+	keep("registry-port", &cfg.Ports.Registry, saved.Ports.Registry)
+	keep("private-registry-port", &cfg.Ports.PrivateRegistry, saved.Ports.PrivateRegistry)
+	for _, s := range []struct {
+		flag       string
+		field      *string
+		savedValue string
+	}{{"runtime", &cfg.Runtime, saved.Runtime}, {"bridge", &cfg.GroupBridge, saved.GroupBridge}, {"subnet", &cfg.GroupSubnet, saved.GroupSubnet}} {
+		if !fs.Changed(s.flag) && s.savedValue != "" {
+			*s.field = s.savedValue
+		}
+	}
 	if !fs.Changed("advertise-address") {
 		cfg.AdvertiseAddress = saved.AdvertiseAddress
 		// An address saved on another machine, or before an interface

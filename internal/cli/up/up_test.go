@@ -19,14 +19,15 @@ func TestWithoutDetach(t *testing.T) {
 // Ports saved by a previous start are reused unless a flag overrides them.
 func TestConfigLayersSavedStateUnderFlags(t *testing.T) {
 	dir := t.TempDir()
-	saved := map[string]any{"ports": map[string]int{"apiServer": 7443, "etcdClient": 7379}, "advertiseAddress": "203.0.113.77"}
+	saved := map[string]any{"ports": map[string]int{"apiServer": 7443, "etcdClient": 7379}, "advertiseAddress": "203.0.113.77",
+		"runtime": "fake", "groupSubnet": "10.250.0.0/16", "groupBridge": "vnsaved"}
 	data, _ := json.Marshal(saved)
 	if err := os.WriteFile(filepath.Join(dir, "cluster.json"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	f := &flags{}
 	cmd := newCommand(f)
-	if err := cmd.ParseFlags([]string{"--state-dir", dir, "--etcd-port", "8379"}); err != nil {
+	if err := cmd.ParseFlags([]string{"--state-dir", dir, "--etcd-port", "8379", "--bridge", "vnflag"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := f.config(cmd.Flags())
@@ -41,6 +42,10 @@ func TestConfigLayersSavedStateUnderFlags(t *testing.T) {
 	}
 	if cfg.Ports.Scheduler != 10259 {
 		t.Errorf("scheduler port %d, want the default 10259", cfg.Ports.Scheduler)
+	}
+	if cfg.Runtime != "fake" || cfg.GroupSubnet != "10.250.0.0/16" || cfg.GroupBridge != "vnflag" {
+		t.Errorf("runtime %q, subnet %q, bridge %q; want the saved fake and 10.250.0.0/16 and the flag's vnflag",
+			cfg.Runtime, cfg.GroupSubnet, cfg.GroupBridge)
 	}
 	if cfg.AdvertiseAddress != "" {
 		t.Errorf("a saved address that is not on this machine was kept: %q", cfg.AdvertiseAddress)

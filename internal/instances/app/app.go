@@ -158,8 +158,7 @@ func startContainerd(ctx context.Context, cfg config.Config, o Options) (runtime
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := containerd.Start(ctx, containerd.Config{Dir: filepath.Join(cfg.DataDir, "containerd"), Binary: c.Binary,
-		SandboxImage: c.SandboxImage, CNIConfDir: cniDir})
+	d, err := containerd.Start(ctx, containerdConfig(cfg))
 	if err != nil {
 		return nil, nil, err
 	}

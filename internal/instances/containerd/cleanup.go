@@ -149,3 +149,11 @@ func unescapeMountPath(s string) string {
 	}
 	return b.String()
 }
+
+// HasPods reports, without starting containerd, whether the containerd of
+// cfg has pod sandboxes on record (running or not): the CRI plugin keeps a
+// directory per sandbox until it is removed.
+func HasPods(cfg Config) bool {
+	entries, err := os.ReadDir(filepath.Join(cfg.Dir, "root", "io.containerd.grpc.v1.cri", "sandboxes"))
+	return err == nil && len(entries) > 0
+}

@@ -3,12 +3,15 @@ package controlplane
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/internal/k8sbin"
 	"github.com/vnode-io/vnode/internal/localcluster"
 	"github.com/vnode-io/vnode/test/e2e/framework"
@@ -35,7 +39,14 @@ func vnodeCLI(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
+// clusters counts the clusters the tests start, to give each its own
+// group network.
+var clusters atomic.Int32
+
+// portFlags are the flags that keep a test's cluster apart from others:
+// its ports and the container groups' bridge and subnet (10.250.N.0/24).
 func portFlags(p localcluster.Ports) []string {
+	n := clusters.Add(1)
 	return []string{
 		"--apiserver-port=" + strconv.Itoa(p.APIServer),
 		"--etcd-port=" + strconv.Itoa(p.EtcdClient),
@@ -43,6 +54,10 @@ func portFlags(p localcluster.Ports) []string {
 		"--controller-manager-port=" + strconv.Itoa(p.ControllerManager),
 		"--scheduler-port=" + strconv.Itoa(p.Scheduler),
 		"--instances-port=" + strconv.Itoa(p.Instances),
+		"--registry-port=" + strconv.Itoa(p.Registry),
+		"--private-registry-port=" + strconv.Itoa(p.PrivateRegistry),
+		fmt.Sprintf("--bridge=vncp%d", p.Instances),
+		fmt.Sprintf("--subnet=10.250.%d.0/24", n%256),
 	}
 }
 
@@ -78,12 +93,12 @@ func TestCLIUpDetachStatusDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("vnode status: %v\n%s", err, out)
 	}
-	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "instances"} {
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "registry", "registry-private", "instances"} {
 		if !regexpLine(out, name, "ready") {
 			t.Errorf("vnode status does not show %s ready:\n%s", name, out)
 		}
 	}
-	checkInstancesService(t, stateDir)
+	checkInstancesService(t, stateDir, ports)
 	caBefore, err := os.ReadFile(filepath.Join(stateDir, "pki", "ca.crt"))
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +112,7 @@ func TestCLIUpDetachStatusDown(t *testing.T) {
 		if pids := framework.ProcessesMentioning(stateDir); len(pids) > 0 {
 			t.Errorf("processes %v still mention %s after vnode down", pids, stateDir)
 		}
+		assertGroupsGone(t, stateDir, ports)
 		assertPortsFree(t, ports)
 	}
 	down()
@@ -185,9 +201,11 @@ func TestCLIVersion(t *testing.T) {
 }
 
 // checkInstancesService drives the container instances service that vnode up
-// started with the official SDK client, configured from DIR/instances/ only,
-// and reads its metering with vnode instances usage.
-func checkInstancesService(t *testing.T, stateDir string) {
+// started with the official SDK client, configured from DIR/instances/ only:
+// a group from the local registry's hello image runs on containerd and
+// answers HTTP at its IP in the cluster's group subnet; vnode instances usage
+// shows its metering.
+func checkInstancesService(t *testing.T, stateDir string, ports localcluster.Ports) {
 	t.Helper()
 	files, err := client.Load(filepath.Join(stateDir, "instances"))
 	if err != nil {
@@ -202,13 +220,20 @@ func checkInstancesService(t *testing.T, stateDir string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	regs, err := localcluster.ReadRegistries(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	groups := factory.NewContainerGroupsClient()
 	poller, err := groups.BeginCreateOrUpdate(ctx, files.ResourceGroup, "smoke", aci.ContainerGroup{
 		Location: to.Ptr(files.Location),
 		Properties: &aci.ContainerGroupPropertiesProperties{
 			OSType: to.Ptr(aci.OperatingSystemTypesLinux),
+			IPAddress: &aci.IPAddress{Type: to.Ptr(aci.ContainerGroupIPAddressTypePrivate),
+				Ports: []*aci.Port{{Port: to.Ptr[int32](80)}}},
 			Containers: []*aci.Container{{Name: to.Ptr("c"), Properties: &aci.ContainerProperties{
-				Image:     to.Ptr("hello:1"),
+				Image:     to.Ptr(regs.Images.Hello),
+				Ports:     []*aci.ContainerPort{{Port: to.Ptr[int32](80)}},
 				Resources: &aci.ResourceRequirements{Requests: &aci.ResourceRequests{CPU: to.Ptr(1.0), MemoryInGB: to.Ptr(1.0)}},
 			}}},
 		},
@@ -220,8 +245,60 @@ func checkInstancesService(t *testing.T, stateDir string) {
 	if err != nil || *res.Properties.ProvisioningState != "Succeeded" {
 		t.Fatalf("create a container group: %v", err)
 	}
+	_, subnet, _ := net.ParseCIDR(fmt.Sprintf("10.250.%d.0/24", subnetOf(t, stateDir)))
+	var ip string
+	framework.WaitFor(t, "the smoke group answering HTTP", time.Minute, func() (bool, error) {
+		g, err := groups.Get(ctx, files.ResourceGroup, "smoke", nil)
+		if err != nil {
+			return false, err
+		}
+		if g.Properties.IPAddress == nil || g.Properties.IPAddress.IP == nil {
+			return false, fmt.Errorf("no IP yet")
+		}
+		ip = *g.Properties.IPAddress.IP
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ip + "/healthz")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("GET /healthz: %s", resp.Status)
+	})
+	if !subnet.Contains(net.ParseIP(ip)) {
+		t.Errorf("group IP %s is not in the cluster's group subnet %s", ip, subnet)
+	}
 	out, err := vnodeCLI(t, "instances", "usage", "--state-dir", stateDir)
 	if err != nil || !regexpLine(out, files.ResourceGroup, "smoke") {
 		t.Errorf("vnode instances usage: %v\n%s", err, out)
+	}
+}
+
+// subnetOf reads the third octet of the group subnet a cluster was started with.
+func subnetOf(t *testing.T, stateDir string) int {
+	t.Helper()
+	cfg, err := localcluster.LoadConfig(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b, c, d, bits int
+	if _, err := fmt.Sscanf(cfg.GroupSubnet, "%d.%d.%d.%d/%d", &a, &b, &c, &d, &bits); err != nil {
+		t.Fatalf("group subnet %q: %v", cfg.GroupSubnet, err)
+	}
+	return c
+}
+
+// assertGroupsGone checks that a stopped cluster left no container behind:
+// no shim of its containerd, no mount under its state directory, no bridge.
+func assertGroupsGone(t *testing.T, stateDir string, ports localcluster.Ports) {
+	t.Helper()
+	socket := containerd.Config{Dir: filepath.Join(stateDir, "instances", "data", "containerd")}.SocketPath()
+	if pids := framework.ProcessesMentioning(socket); len(pids) > 0 {
+		t.Errorf("processes %v (shims) of the cluster's containerd are left", pids)
+	}
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), stateDir) {
+		t.Errorf("mounts under %s are left", stateDir)
+	}
+	bridge := fmt.Sprintf("vncp%d", ports.Instances)
+	if exec.Command("ip", "link", "show", "dev", bridge).Run() == nil {
+		t.Errorf("bridge %s is left", bridge)
 	}
 }

@@ -121,7 +121,8 @@ func assertPortsFree(t *testing.T, ports localcluster.Ports) {
 // portsFree returns an error naming the first port of the cluster that
 // cannot be listened on.
 func portsFree(ports localcluster.Ports) error {
-	for _, p := range []int{ports.APIServer, ports.EtcdClient, ports.EtcdPeer, ports.ControllerManager, ports.Scheduler, ports.Instances} {
+	for _, p := range []int{ports.APIServer, ports.EtcdClient, ports.EtcdPeer, ports.ControllerManager, ports.Scheduler, ports.Instances,
+		ports.Registry, ports.PrivateRegistry} {
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 		if err != nil {
 			return fmt.Errorf("port %d still taken: %w", p, err)
