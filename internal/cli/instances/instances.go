@@ -48,10 +48,7 @@ deletes the groups' bridge. The service's records stay; its next start reports
 those groups as lost. vnode down does this for the local cluster.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if configPath == "" {
-				return fmt.Errorf("--config is required")
-			}
-			cfg, err := config.Load(configPath)
+			cfg, err := loadConfig(configPath)
 			if err != nil {
 				return err
 			}
@@ -60,6 +57,14 @@ those groups as lost. vnode down does this for the local cluster.`,
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "the service's configuration file")
 	return cmd
+}
+
+// loadConfig reads the service configuration named by --config.
+func loadConfig(path string) (config.Config, error) {
+	if path == "" {
+		return config.Config{}, fmt.Errorf("--config is required")
+	}
+	return config.Load(path)
 }
 
 func newServeCommand() *cobra.Command {
@@ -75,10 +80,7 @@ locations with their capabilities, quotas and prices, and the rate limits; see
 docs/configuration.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if configPath == "" {
-				return fmt.Errorf("--config is required")
-			}
-			cfg, err := config.Load(configPath)
+			cfg, err := loadConfig(configPath)
 			if err != nil {
 				return err
 			}
