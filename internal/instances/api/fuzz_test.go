@@ -38,6 +38,7 @@ func fuzzServer(f testing.TB) (base string, hc *http.Client) {
 	ctx := context.Background()
 	dir := f.TempDir()
 	cfg := config.Default()
+	cfg.Runtime = "fake"
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.TokensFile = filepath.Join(dir, "tokens") // not read: the tokens are given below
 	cfg.RateLimits = config.RateLimits{}

@@ -148,10 +148,20 @@ func newRuntime(ctx context.Context, cfg config.Config, o Options) (runtime.Runt
 }
 
 // startContainerd runs the service's own containerd with the groups'
-// network and the CRI runtime on it. Stopping it later leaves the groups
-// running: the next start re-attaches to them.
+// network, or connects to the one configured, and the CRI runtime on it.
+// Stopping it later leaves the groups running: the next start re-attaches
+// to them.
 func startContainerd(ctx context.Context, cfg config.Config, o Options) (runtime.Runtime, []func(), error) {
 	c := cfg.Containerd
+	if c.Endpoint != "" {
+		d, err := containerd.Connect(ctx, c.Endpoint)
+		if err != nil {
+			return nil, nil, err
+		}
+		closers := []func(){func() { _ = d.Stop(context.Background()) }}
+		rt, err := newCRIRuntime(ctx, cfg, d, o)
+		return rt, closers, err
+	}
 	cniDir := filepath.Join(cfg.DataDir, "cni")
 	err := network.WriteCNIConfig(cniDir, network.Config{Bridge: c.Bridge, Subnet: c.Subnet,
 		IPAMDir: filepath.Join(cfg.DataDir, "ipam")})
@@ -173,13 +183,15 @@ func startContainerd(ctx context.Context, cfg config.Config, o Options) (runtime
 		Image: &runtimeapi.ImageSpec{Image: c.SandboxImage}}); err != nil {
 		return nil, closers, fmt.Errorf("pull the sandbox image %s: %w", c.SandboxImage, err)
 	}
-	rt, err := cri.New(ctx, cri.Options{Runtime: d.RuntimeClient(), Images: d.ImageClient(),
-		Dir: filepath.Join(cfg.DataDir, "runtime"), StopTimeout: time.Duration(c.StopTimeoutSeconds) * time.Second,
+	rt, err := newCRIRuntime(ctx, cfg, d, o)
+	return rt, closers, err
+}
+
+// newCRIRuntime runs the groups through d's CRI services.
+func newCRIRuntime(ctx context.Context, cfg config.Config, d *containerd.Containerd, o Options) (runtime.Runtime, error) {
+	return cri.New(ctx, cri.Options{Runtime: d.RuntimeClient(), Images: d.ImageClient(),
+		Dir: filepath.Join(cfg.DataDir, "runtime"), StopTimeout: time.Duration(cfg.Containerd.StopTimeoutSeconds) * time.Second,
 		Clock: o.Clock, Logger: o.Logger})
-	if err != nil {
-		return nil, closers, err
-	}
-	return rt, closers, nil
 }
 
 // Wait blocks until the server fails or ctx ends.

@@ -8,9 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/internal/instances/network"
+	"github.com/vnode-io/vnode/internal/instances/runtime/cri"
 )
 
 // containerdConfig is the private containerd of a service configured by cfg.
@@ -31,6 +34,9 @@ func containerdConfig(cfg config.Config) containerd.Config {
 func RemoveGroups(ctx context.Context, cfg config.Config) error {
 	if cfg.Runtime != "containerd" {
 		return nil
+	}
+	if cfg.Containerd.Endpoint != "" {
+		return removeLabelledPods(ctx, cfg.Containerd.Endpoint)
 	}
 	cc := containerdConfig(cfg)
 	var errs []error
@@ -67,4 +73,33 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// removeLabelledPods removes the pod sandboxes of container groups from a
+// containerd that others use too, leaving everything else alone.
+func removeLabelledPods(ctx context.Context, endpoint string) error {
+	d, err := containerd.Connect(ctx, endpoint)
+	if err != nil {
+		return fmt.Errorf("remove container groups: %w", err)
+	}
+	defer func() { _ = d.Stop(ctx) }()
+	rc := d.RuntimeClient()
+	resp, err := rc.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil {
+		return fmt.Errorf("remove container groups: list pod sandboxes: %w", err)
+	}
+	var errs []error
+	for _, sb := range resp.GetItems() {
+		if sb.GetLabels()[cri.LabelGroupID] == "" {
+			continue
+		}
+		if _, err := rc.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id}); err != nil {
+			errs = append(errs, fmt.Errorf("stop pod sandbox %s: %w", sb.Id, err))
+			continue
+		}
+		if _, err := rc.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.Id}); err != nil {
+			errs = append(errs, fmt.Errorf("remove pod sandbox %s: %w", sb.Id, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -35,8 +35,8 @@ type Config struct {
 	// missing); default DataDir/secret.key. Keep it apart from database
 	// backups.
 	SecretKeyFile string `json:"secretKeyFile,omitempty"`
-	// Runtime selects what runs the groups: "fake" (in-process
-	// simulation) or "containerd" (CRI pod sandboxes on a private containerd).
+	// Runtime selects what runs the groups: "containerd" (the default: CRI
+	// pod sandboxes on containerd) or "fake" (an in-process simulation).
 	Runtime string `json:"runtime"`
 	// Containerd configures the containerd runtime.
 	Containerd Containerd `json:"containerd,omitempty"`
@@ -51,11 +51,18 @@ type Config struct {
 }
 
 // Containerd configures runtime "containerd": the service runs its own
-// containerd with its root, state and socket under DataDir/containerd.
+// containerd with its root, state and socket under DataDir/containerd, or
+// uses one that runs already (Endpoint).
 type Containerd struct {
+	// Endpoint is the gRPC socket of a containerd (with its CRI plugin)
+	// that runs already, such as /run/containerd/containerd.sock. That
+	// containerd's own configuration then decides the sandbox image and
+	// the groups' network (its CNI configuration); SandboxImage, Bridge,
+	// Subnet and Binary are ignored. Empty: the service runs its own.
+	Endpoint string `json:"endpoint,omitempty"`
 	// SandboxImage is the pause image every group's sandbox runs; it is
-	// pulled when the service starts. Required.
-	SandboxImage string `json:"sandboxImage"`
+	// pulled when the service starts. Required unless Endpoint is set.
+	SandboxImage string `json:"sandboxImage,omitempty"`
 	// Bridge and Subnet are the groups' network (vnode0, 10.241.0.0/16).
 	Bridge string `json:"bridge,omitempty"`
 	Subnet string `json:"subnet,omitempty"`
@@ -152,7 +159,7 @@ func DefaultLocationSpec(name string) Location {
 func Default() Config {
 	return Config{
 		Listen:    "127.0.0.1:8443",
-		Runtime:   "fake",
+		Runtime:   "containerd",
 		Locations: []Location{DefaultLocationSpec(DefaultLocation)},
 		Limits: Limits{ContainersPerGroup: 60, VolumesPerGroup: 20, PortsPerIP: 5,
 			MinGroupCPU: 1, MinGroupMemoryInGB: 1},
@@ -213,15 +220,6 @@ func (c *Config) Complete(base string) error {
 	if c.ListPageSize == 0 {
 		c.ListPageSize = 100
 	}
-	switch c.Runtime {
-	case "fake":
-	case "containerd":
-		if c.Containerd.SandboxImage == "" {
-			return fmt.Errorf("containerd.sandboxImage is required with runtime containerd")
-		}
-	default:
-		return fmt.Errorf("runtime %q: use fake or containerd", c.Runtime)
-	}
 	if len(c.Locations) == 0 {
 		c.Locations = []Location{DefaultLocationSpec(DefaultLocation)}
 	}
@@ -273,7 +271,26 @@ func (c *Config) Complete(base string) error {
 	if c.Limits.PortsPerIP == 0 {
 		c.Limits.PortsPerIP = d.Limits.PortsPerIP
 	}
-	return c.checkNonNegative()
+	if err := c.checkNonNegative(); err != nil {
+		return err
+	}
+	return c.checkRuntime()
+}
+
+// checkRuntime checks that the runtime is known and has what it needs.
+func (c *Config) checkRuntime() error {
+	switch c.Runtime {
+	case "fake":
+	case "containerd":
+		if c.Containerd.SandboxImage == "" && c.Containerd.Endpoint == "" {
+			return fmt.Errorf("containerd.sandboxImage is required with runtime containerd (the default): " +
+				"name a pause image in a registry the service can pull from (vnode up pushes vnode/pause:1 to its local registry), " +
+				"or set containerd.endpoint to use a containerd that runs already, or set runtime: fake to simulate the containers")
+		}
+	default:
+		return fmt.Errorf("runtime %q: use fake or containerd", c.Runtime)
+	}
+	return nil
 }
 
 // checkNonNegative refuses negative limits and rate limits.

@@ -88,6 +88,7 @@ func TestLoadJSON(t *testing.T) {
 	path := write(t, "config.json", `{
   "dataDir": "/data",
   "tokensFile": "/tokens",
+  "containerd": {"sandboxImage": "registry.test/pause:1", "bridge": "vn1", "subnet": "10.9.0.0/16"},
   "tlsCertFile": "/tls/cert.pem",
   "tlsKeyFile": "/tls/key.pem",
   "secretKeyFile": "/keys/secret.key",
@@ -95,6 +96,9 @@ func TestLoadJSON(t *testing.T) {
   "rateLimits": {"writeBurst": 9}
 }`)
 	c := mustLoad(t, path)
+	if c.Containerd != (Containerd{SandboxImage: "registry.test/pause:1", Bridge: "vn1", Subnet: "10.9.0.0/16"}) {
+		t.Errorf("containerd %+v", c.Containerd)
+	}
 	if c.TLSCertFile != "/tls/cert.pem" || c.TLSKeyFile != "/tls/key.pem" || c.SecretKeyFile != "/keys/secret.key" {
 		t.Errorf("paths %q %q %q", c.TLSCertFile, c.TLSKeyFile, c.SecretKeyFile)
 	}
@@ -146,6 +150,7 @@ func TestLoadResolvesRelativePaths(t *testing.T) {
 	path := write(t, "c.yaml", `
 dataDir: data
 tokensFile: ../tokens
+runtime: fake
 tlsCertFile: tls/cert.pem
 tlsKeyFile: ./tls/key.pem
 secretKeyFile: /abs/secret.key
@@ -166,12 +171,25 @@ secretKeyFile: /abs/secret.key
 	}
 }
 
+// The default runtime, containerd, needs a sandbox image unless it uses a
+// containerd that runs already.
+func TestContainerdNeedsSandboxImageOrEndpoint(t *testing.T) {
+	_, err := Load(write(t, "min.yaml", "dataDir: data\ntokensFile: tokens\n"))
+	if err == nil || !strings.Contains(err.Error(), "containerd.sandboxImage is required") || !strings.Contains(err.Error(), "runtime: fake") {
+		t.Errorf("Load without a sandbox image: %v", err)
+	}
+	c := mustLoad(t, write(t, "endpoint.yaml", "dataDir: data\ntokensFile: tokens\ncontainerd: {endpoint: /run/containerd/containerd.sock}\n"))
+	if c.Runtime != "containerd" || c.Containerd.Endpoint != "/run/containerd/containerd.sock" {
+		t.Errorf("runtime %q endpoint %q", c.Runtime, c.Containerd.Endpoint)
+	}
+}
+
 func TestLoadFillsDefaults(t *testing.T) {
-	path := write(t, "min.yaml", "dataDir: data\ntokensFile: tokens\n")
+	path := write(t, "min.yaml", "dataDir: data\ntokensFile: tokens\ncontainerd: {sandboxImage: registry.test/pause:1}\n")
 	c := mustLoad(t, path)
 	d := Default()
 	dir := filepath.Dir(path)
-	if c.Listen != d.Listen || c.Runtime != "fake" || c.AdvertiseURL != "" {
+	if c.Listen != d.Listen || c.Runtime != "containerd" || c.AdvertiseURL != "" {
 		t.Errorf("listen %q runtime %q advertise %q", c.Listen, c.Runtime, c.AdvertiseURL)
 	}
 	if c.ListPageSize != 100 {
@@ -202,6 +220,7 @@ func TestLoadFillsLocationDefaults(t *testing.T) {
 	path := write(t, "loc.yaml", `
 dataDir: d
 tokensFile: t
+runtime: fake
 locations:
 - name: a
   quota: {standardCores: 7}
@@ -232,7 +251,7 @@ limits: {containersPerGroup: 0, volumesPerGroup: 4}
 // negative page size into the default by then, so it is accepted.
 func TestCompleteRefusesNegativeListPageSize(t *testing.T) {
 	c := Default()
-	c.DataDir, c.TokensFile, c.ListPageSize = "/d", "/t", -5
+	c.DataDir, c.TokensFile, c.ListPageSize, c.Runtime = "/d", "/t", -5, "fake"
 	if err := c.Complete("/"); err == nil || !strings.Contains(err.Error(), "listPageSize") {
 		t.Errorf("listPageSize -5: err %v, want a refusal (page size now %d)", err, c.ListPageSize)
 	}
@@ -244,6 +263,7 @@ func TestLoadLocationPrices(t *testing.T) {
 	path := write(t, "p.yaml", `
 dataDir: d
 tokensFile: t
+runtime: fake
 locations:
 - name: a
 - name: free
@@ -354,7 +374,7 @@ func TestCompleteRefusesNegativeLimits(t *testing.T) {
 
 func TestLocationLookup(t *testing.T) {
 	c := Default()
-	c.DataDir, c.TokensFile = "/d", "/t"
+	c.DataDir, c.TokensFile, c.Runtime = "/d", "/t", "fake"
 	c.Locations = []Location{{Name: "West Europe"}, {Name: "eastus2"}}
 	if err := c.Complete("/"); err != nil {
 		t.Fatal(err)
@@ -379,7 +399,7 @@ func TestLocationLookup(t *testing.T) {
 }
 
 func TestCompleteKeepsAbsoluteAndEmptyPaths(t *testing.T) {
-	c := Config{DataDir: "rel", TokensFile: "/abs/tokens"}
+	c := Config{DataDir: "rel", TokensFile: "/abs/tokens", Runtime: "fake"}
 	if err := c.Complete("/base"); err != nil {
 		t.Fatal(err)
 	}

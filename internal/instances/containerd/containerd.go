@@ -43,10 +43,12 @@ const (
 	maxMsgSize = 16 << 20
 )
 
-// Containerd is a running private containerd and a CRI client for it.
+// Containerd is a running private containerd and a CRI client for it, or
+// (from Connect) a client for a containerd that something else runs.
 type Containerd struct {
 	cfg     Config
-	proc    *process.Process
+	socket  string
+	proc    *process.Process // nil when not ours
 	conn    *grpc.ClientConn
 	runtime runtimeapi.RuntimeServiceClient
 	image   runtimeapi.ImageServiceClient
@@ -78,7 +80,7 @@ func Start(ctx context.Context, cfg Config) (*Containerd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("containerd: %w", err)
 	}
-	d := &Containerd{cfg: c, proc: proc}
+	d := &Containerd{cfg: c, socket: c.SocketPath(), proc: proc}
 	if err := d.connect(); err != nil {
 		proc.Stop(defaultStopGrace)
 		return nil, err
@@ -86,6 +88,26 @@ func Start(ctx context.Context, cfg Config) (*Containerd, error) {
 	if err := d.waitReady(ctx); err != nil {
 		d.stop(defaultStopGrace)
 		return nil, err
+	}
+	return d, nil
+}
+
+// Connect returns a CRI client for a containerd that runs already, its gRPC
+// socket at socket, once it answers Version (within ctx, or 30 s). Stop
+// then only closes the connection; Dir is empty.
+func Connect(ctx context.Context, socket string) (*Containerd, error) {
+	d := &Containerd{socket: socket}
+	if err := d.connect(); err != nil {
+		return nil, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultStartTimeout)
+		defer cancel()
+	}
+	if _, err := d.runtime.Version(ctx, &runtimeapi.VersionRequest{}, grpc.WaitForReady(true)); err != nil {
+		_ = d.conn.Close()
+		return nil, fmt.Errorf("containerd: no CRI runtime answers at %s: %w", socket, err)
 	}
 	return d, nil
 }
@@ -116,7 +138,7 @@ func prepare(c Config) error {
 
 // connect creates the (lazily connecting) gRPC client.
 func (d *Containerd) connect() error {
-	conn, err := grpc.NewClient("unix://"+d.cfg.SocketPath(),
+	conn, err := grpc.NewClient("unix://"+d.socket,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsgSize), grpc.MaxCallSendMsgSize(maxMsgSize)),
 		// The socket appears a few tens of milliseconds after start;
@@ -170,16 +192,27 @@ func (d *Containerd) waitReady(ctx context.Context) error {
 }
 
 // Socket returns the path of containerd's gRPC socket.
-func (d *Containerd) Socket() string { return d.cfg.SocketPath() }
+func (d *Containerd) Socket() string { return d.socket }
 
 // Dir returns the directory containerd keeps its files in.
 func (d *Containerd) Dir() string { return d.cfg.Dir }
 
-// Pid returns containerd's process id.
-func (d *Containerd) Pid() int { return d.proc.Pid() }
+// Pid returns containerd's process id, 0 when it is not ours.
+func (d *Containerd) Pid() int {
+	if d.proc == nil {
+		return 0
+	}
+	return d.proc.Pid()
+}
 
-// Done is closed when containerd has exited.
-func (d *Containerd) Done() <-chan struct{} { return d.proc.Done() }
+// Done is closed when a containerd this process started has exited; it is
+// never closed for one reached with Connect.
+func (d *Containerd) Done() <-chan struct{} {
+	if d.proc == nil {
+		return nil
+	}
+	return d.proc.Done()
+}
 
 // RuntimeClient returns a CRI runtime service client. It shares one
 // connection with ImageClient and stops working after Stop.
@@ -200,7 +233,8 @@ func (d *Containerd) Version(ctx context.Context) (*runtimeapi.VersionResponse, 
 
 // Stop closes the client connection, sends containerd SIGTERM and, if it
 // has not exited when ctx ends (10 s when ctx has no deadline), SIGKILL.
-// Running pods and their shims are left running.
+// Running pods and their shims are left running. A containerd reached with
+// Connect is left alone.
 func (d *Containerd) Stop(ctx context.Context) error {
 	return d.stop(graceFrom(ctx))
 }
@@ -212,7 +246,9 @@ func (d *Containerd) stop(grace time.Duration) error {
 			err = fmt.Errorf("containerd: close connection: %w", cerr)
 		}
 	}
-	d.proc.Stop(grace)
+	if d.proc != nil {
+		d.proc.Stop(grace)
+	}
 	return err
 }
 

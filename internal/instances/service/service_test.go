@@ -111,6 +111,7 @@ func newHarness(t *testing.T, tweak func(*config.Config)) *harness {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cfg := config.Default()
+	cfg.Runtime = "fake"
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.TokensFile = filepath.Join(dir, "tokens") // not read by the service
 	if tweak != nil {

@@ -46,6 +46,7 @@ func start(b *testing.B) *target {
 		b.Fatal(err)
 	}
 	cfg := config.Default()
+	cfg.Runtime = "fake"
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.TokensFile = filepath.Join(dir, "tokens")
