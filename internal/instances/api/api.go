@@ -6,6 +6,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -57,6 +58,9 @@ type Server struct {
 	router  router
 	metrics *metrics
 	reg     *prometheus.Registry
+	// streams ends long-lived responses (followed logs) at shutdown.
+	streams     context.Context
+	stopStreams context.CancelFunc
 }
 
 // New returns a server; Handler serves it.
@@ -72,9 +76,14 @@ func New(o Options) *Server {
 	}
 	s := &Server{svc: o.Service, tokens: o.Tokens, limiter: o.Limiter, base: o.BaseURL, log: o.Logger,
 		poll: o.PollInterval, metrics: newMetrics(o.Registry), reg: o.Registry}
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.routes()
 	return s
 }
+
+// CloseStreams ends the long-lived responses in flight (followed logs), so
+// that a graceful shutdown need not wait for them.
+func (s *Server) CloseStreams() { s.stopStreams() }
 
 const (
 	provider = "providers/Microsoft.ContainerInstance"
@@ -96,6 +105,7 @@ func (s *Server) routes() {
 	r.add(http.MethodPost, cgPath+"/start", "containerGroups.start", s.startGroup)
 	r.add(http.MethodPost, cgPath+"/stop", "containerGroups.stop", s.stopGroup)
 	r.add(http.MethodPost, cgPath+"/restart", "containerGroups.restart", s.restartGroup)
+	r.add(http.MethodGet, cgPath+"/stats", "vnode.containerGroupStats", s.groupStats)
 	r.add(http.MethodGet, cgPath+"/outboundNetworkDependenciesEndpoints", "containerGroups.outboundNetworkDependenciesEndpoints", s.outboundEndpoints)
 	r.add(http.MethodGet, ctrPath+"/logs", "containers.listLogs", s.logs)
 	r.add(http.MethodPost, ctrPath+"/exec", "containers.executeCommand", s.exec)
@@ -231,17 +241,31 @@ func writeRaw(w http.ResponseWriter, status int, data []byte) {
 
 // readJSON decodes a request body into v with ARM's error on failure.
 func readJSON(r *http.Request, v any) error {
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(data, v)
+}
+
+// readBody reads a non-empty request body of at most maxBodyBytes.
+func readBody(r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	if err != nil {
-		return armerr.InvalidRequestContent("The request content could not be read: %v", err)
+		return nil, armerr.InvalidRequestContent("The request content could not be read: %v", err)
 	}
 	if len(data) > maxBodyBytes {
-		return armerr.New(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
+		return nil, armerr.New(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
 			"The request content size exceeds the maximum of %d bytes.", maxBodyBytes)
 	}
 	if len(data) == 0 {
-		return armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: the body is empty.")
+		return nil, armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: the body is empty.")
 	}
+	return data, nil
+}
+
+// decodeJSON decodes a request body into v with ARM's error on failure.
+func decodeJSON(data []byte, v any) error {
 	if err := json.Unmarshal(data, v); err != nil {
 		var syn *json.SyntaxError
 		msg := err.Error()
@@ -262,3 +286,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (to flush
+// streamed logs).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

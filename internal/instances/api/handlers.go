@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -203,6 +204,17 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, p params) {
 		}
 		opts.Timestamps = b
 	}
+	if v := q.Get("follow"); v != "" {
+		follow, err := strconv.ParseBool(v)
+		if err != nil {
+			armerr.Write(w, armerr.BadRequest("InvalidParameter", "follow", "The follow parameter must be true or false, got '%s'.", v))
+			return
+		}
+		if follow {
+			s.followLogs(w, r, p, opts)
+			return
+		}
+	}
 	content, err := s.svc.Logs(r.Context(), groupRef(p), p["container"], opts)
 	if err != nil {
 		armerr.Write(w, err)
@@ -211,13 +223,30 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, p params) {
 	writeJSON(w, http.StatusOK, aci.Logs{Content: &content})
 }
 
+// execExtension is what vnode adds to ACI's exec request body.
+type execExtension struct {
+	// Argv is the command with its arguments, unsplit; it takes
+	// precedence over command.
+	Argv []string `json:"argv"`
+}
+
 func (s *Server) exec(w http.ResponseWriter, r *http.Request, p params) {
-	var req aci.ContainerExecRequest
-	if err := readJSON(r, &req); err != nil {
+	data, err := readBody(r)
+	if err != nil {
 		armerr.Write(w, err)
 		return
 	}
-	sess, err := s.svc.NewExec(groupRef(p), p["container"], &req)
+	var req aci.ContainerExecRequest
+	var ext execExtension
+	if err := decodeJSON(data, &req); err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	if err := decodeJSON(data, &ext); err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	sess, err := s.svc.NewExec(groupRef(p), p["container"], &req, ext.Argv)
 	if err != nil {
 		armerr.Write(w, err)
 		return
@@ -386,5 +415,60 @@ func (s *Server) meteredUsage(w http.ResponseWriter, r *http.Request, p params) 
 			GBSeconds: row.GBSeconds, Cost: row.Cost, Currency: row.Currency})
 	}
 	res.From, res.To = time.Unix(window.From, 0).UTC(), time.Unix(window.To, 0).UTC()
+	writeJSON(w, http.StatusOK, res)
+}
+
+// followLogs streams a container's log as plain text, flushing each piece,
+// until the container stops or the client goes: a vnode extension
+// (follow=true) of the logs operation.
+func (s *Server) followLogs(w http.ResponseWriter, r *http.Request, p params, opts runtime.LogOptions) {
+	if err := s.svc.CheckContainer(groupRef(p), p["container"]); err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.streams, cancel)
+	defer stop()
+	fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
+	fw.start()
+	if err := s.svc.FollowLogs(ctx, groupRef(p), p["container"], opts, fw); err != nil {
+		s.log.Info("following a log ended with an error", "err", err)
+	}
+}
+
+// flushWriter sends each write to the client at once.
+type flushWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (f *flushWriter) start() {
+	f.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	f.w.Header().Set("X-Content-Type-Options", "nosniff")
+	f.w.WriteHeader(http.StatusOK)
+	_ = f.rc.Flush()
+}
+
+func (f *flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err == nil {
+		err = f.rc.Flush()
+	}
+	return n, err
+}
+
+// groupStats serves a group's resource usage, a vnode extension.
+func (s *Server) groupStats(w http.ResponseWriter, r *http.Request, p params) {
+	st, err := s.svc.Stats(r.Context(), groupRef(p))
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	res := client.GroupStats{Time: st.Time.UTC(), Containers: []client.ContainerStats{}}
+	for _, c := range st.Containers {
+		res.Containers = append(res.Containers, client.ContainerStats{Name: c.Name, CPUUsageNanoCores: c.CPUUsageNanoCores,
+			CPUUsageCoreNanoSeconds: c.CPUUsageCoreNanoSeconds, MemoryWorkingSetBytes: c.MemoryWorkingSetBytes})
+	}
 	writeJSON(w, http.StatusOK, res)
 }

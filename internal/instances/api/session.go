@@ -47,6 +47,10 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, id string)
 			"The exec or attach session does not exist or has expired; request a new one."))
 		return
 	}
+	if isRemoteCommand(r) {
+		s.serveRemoteCommand(w, r, id)
+		return
+	}
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader answered the client

@@ -52,6 +52,7 @@ type Instance struct {
 	// CAFile is the certificate authority clients must trust.
 	CAFile string
 	server *http.Server
+	api    *api.Server
 	svc    *service.Service
 	store  *store.Store
 	rt     runtime.Runtime
@@ -104,6 +105,7 @@ func Start(ctx context.Context, cfg config.Config, o Options) (*Instance, error)
 		inst.svc.Collector())
 	srv := api.New(api.Options{Service: inst.svc, Tokens: tokens, Limiter: limiter, BaseURL: base,
 		Logger: o.Logger, Registry: reg})
+	inst.api = srv
 	inst.server = &http.Server{Handler: srv.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)}
 	go func() { inst.serveErr <- inst.server.ServeTLS(ln, "", "") }()
@@ -214,6 +216,9 @@ func (inst *Instance) Close() error {
 	inst.close.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		if inst.api != nil {
+			inst.api.CloseStreams()
+		}
 		inst.closeErr = inst.server.Shutdown(ctx)
 		inst.closeState()
 	})

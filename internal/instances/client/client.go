@@ -178,3 +178,23 @@ type MeteredRecord struct {
 	Cost          float64 `json:"cost"`
 	Currency      string  `json:"currency"`
 }
+
+// GroupStats is the body of a container group's resource usage endpoint,
+// GET .../containerGroups/{name}/stats (a vnode extension of ACI's API).
+type GroupStats struct {
+	// Time is when the usage was sampled.
+	Time       time.Time        `json:"time"`
+	Containers []ContainerStats `json:"containers"`
+}
+
+// ContainerStats is one running container's resource usage.
+type ContainerStats struct {
+	Name string `json:"name"`
+	// CPUUsageNanoCores is the current CPU use in billionths of a core;
+	// CPUUsageCoreNanoSeconds the CPU time used since the container started.
+	CPUUsageNanoCores       uint64 `json:"cpuUsageNanoCores"`
+	CPUUsageCoreNanoSeconds uint64 `json:"cpuUsageCoreNanoSeconds"`
+	// MemoryWorkingSetBytes is the memory in use that cannot be reclaimed
+	// at once (what the kubelet reports and OOM decisions look at).
+	MemoryWorkingSetBytes uint64 `json:"memoryWorkingSetBytes"`
+}

@@ -46,7 +46,8 @@ type Runtime interface {
 	// events recorded since the previous call, until ctx ends. notify must
 	// not block.
 	Watch(ctx context.Context, notify func(Update))
-	// Logs writes a container's log to w.
+	// Logs writes a container's log to w, and with opts.Follow what it
+	// writes next until it stops.
 	Logs(ctx context.Context, id, container string, opts LogOptions, w io.Writer) error
 	// Exec runs cmd in a running container and returns its exit code.
 	Exec(ctx context.Context, id, container string, cmd []string, s Streams) (int, error)
@@ -261,6 +262,9 @@ type LogOptions struct {
 	Tail int
 	// Timestamps prefixes each line with its RFC 3339 time.
 	Timestamps bool
+	// Follow keeps writing new lines as the container writes them until
+	// it stops running (or ctx ends); w should flush what it is given.
+	Follow bool
 }
 
 // TerminalSize is a terminal's dimensions.

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -70,6 +71,51 @@ func (s *Service) Logs(ctx context.Context, ref Ref, container string, opts runt
 		}
 	}
 	return string(b), nil
+}
+
+// Stats returns the resource usage of a group's running containers (none
+// while it is not running).
+func (s *Service) Stats(ctx context.Context, ref Ref) (runtime.GroupStats, error) {
+	s.mu.Lock()
+	g := s.groups[ref.key()]
+	var uid string
+	if g != nil {
+		uid = g.uid
+	}
+	s.mu.Unlock()
+	if g == nil {
+		return runtime.GroupStats{}, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+	}
+	st, err := s.rt.Stats(ctx, uid)
+	if errors.Is(err, runtime.ErrNotFound) {
+		return runtime.GroupStats{Time: s.clock.Now()}, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("stats of %s: %w", ref.Name, err)
+	}
+	return st, nil
+}
+
+// CheckContainer returns the ARM error for a group or container that does
+// not exist, nil when both do.
+func (s *Service) CheckContainer(ref Ref, container string) error {
+	_, err := s.containerRef(ref, container)
+	return err
+}
+
+// FollowLogs writes a container's log (opts.Tail and opts.Timestamps
+// apply) and then what the container writes next, until its current run
+// ends or ctx ends: a vnode extension for kubectl logs -f.
+func (s *Service) FollowLogs(ctx context.Context, ref Ref, container string, opts runtime.LogOptions, w io.Writer) error {
+	uid, err := s.containerRef(ref, container)
+	if err != nil {
+		return err
+	}
+	opts.Follow = true
+	if err := s.rt.Logs(ctx, uid, container, opts, w); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return fmt.Errorf("follow log of %s/%s: %w", ref.Name, container, err)
+	}
+	return nil
 }
 
 // Session is an exec or attach session handed out as webSocketUri + password.
@@ -142,16 +188,24 @@ func randomToken(n int) string {
 }
 
 // NewExec prepares an exec session. ACI takes one command string and splits
-// it on white space (no shell quoting).
-func (s *Service) NewExec(ref Ref, container string, req *aci.ContainerExecRequest) (*Session, error) {
-	if req == nil || req.Command == nil || strings.TrimSpace(*req.Command) == "" {
+// it on white space (no shell quoting); argv, a vnode extension, gives the
+// command's arguments as they are and takes precedence.
+func (s *Service) NewExec(ref Ref, container string, req *aci.ContainerExecRequest, argv []string) (*Session, error) {
+	if len(argv) == 0 && (req == nil || req.Command == nil || strings.TrimSpace(*req.Command) == "") {
 		return nil, armerr.BadRequest("InvalidRequestContent", "command", "The exec request must name a command.")
+	}
+	if len(argv) > 0 && argv[0] == "" {
+		return nil, armerr.BadRequest("InvalidRequestContent", "argv", "The exec request's argv must start with a command name.")
 	}
 	sess, err := s.newSession(ref, container)
 	if err != nil {
 		return nil, err
 	}
-	sess.Command = strings.Fields(*req.Command)
+	if len(argv) > 0 {
+		sess.Command = argv
+	} else {
+		sess.Command = strings.Fields(*req.Command)
+	}
 	if req.TerminalSize != nil {
 		sess.TTY = true
 		sess.Size = runtime.TerminalSize{Rows: uint16(i32(req.TerminalSize.Rows)), Cols: uint16(i32(req.TerminalSize.Cols))}
@@ -195,17 +249,34 @@ func (s *Service) newSession(ref Ref, container string) (*Session, error) {
 // authenticated session.
 var ErrSessionRefused = errors.New("unknown or expired session, or wrong password")
 
-// RunSession connects streams to a claimed session: exec returns the
+// RunSession claims a session and connects streams to it as ACI does: the
+// terminal is the one the exec request asked for. Exec returns the
 // command's exit code, attach returns 0 when the stream ends.
 func (s *Service) RunSession(ctx context.Context, id, password string, streams runtime.Streams) (int, error) {
+	sess, err := s.ClaimSession(id, password)
+	if err != nil {
+		return 0, err
+	}
+	streams.TTY = sess.TTY
+	return s.RunClaimed(ctx, sess, streams)
+}
+
+// ClaimSession uses up a pending session if password is its own; it
+// returns ErrSessionRefused otherwise.
+func (s *Service) ClaimSession(id, password string) (*Session, error) {
 	sess, ok := s.sessions.claim(id, password)
 	if !ok {
-		return 0, ErrSessionRefused
+		return nil, ErrSessionRefused
 	}
+	return sess, nil
+}
+
+// RunClaimed connects streams, as they are, to a claimed session's exec
+// (returning the exit code) or attach.
+func (s *Service) RunClaimed(ctx context.Context, sess *Session, streams runtime.Streams) (int, error) {
 	if sess.Command == nil {
 		return 0, s.rt.Attach(ctx, sess.GroupUID, sess.Container, streams)
 	}
-	streams.TTY = sess.TTY
 	return s.rt.Exec(ctx, sess.GroupUID, sess.Container, sess.Command, streams)
 }
 

@@ -70,6 +70,15 @@ type Runtime struct {
 	groups   map[string]*group
 	watchers map[*watcher]struct{}
 	gen      uint64
+	// cpu holds each container's previous CPU sample, to derive the
+	// current use when CRI does not report it.
+	cpu map[string]cpuSample
+}
+
+// cpuSample is a container's cumulative CPU time at one moment.
+type cpuSample struct {
+	at        time.Time
+	coreNanos uint64
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)

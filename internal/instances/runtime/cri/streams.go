@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
@@ -34,9 +35,14 @@ func (r *Runtime) containerRef(id, name string) (cid, logPath string, err error)
 	return c.id, filepath.Join(r.groupDir(id), "logs", name, fmt.Sprintf("%d.log", c.attempt)), nil
 }
 
-// Logs writes the current attempt's log of a container.
-func (r *Runtime) Logs(_ context.Context, id, container string, opts runtime.LogOptions, w io.Writer) error {
-	_, path, err := r.containerRef(id, container)
+// followInterval is how often a followed log is checked for new lines.
+const followInterval = 200 * time.Millisecond
+
+// Logs writes the current attempt's log of a container; with opts.Follow
+// it then writes new records as they arrive until that attempt stops
+// running and its log has been read to the end.
+func (r *Runtime) Logs(ctx context.Context, id, container string, opts runtime.LogOptions, w io.Writer) error {
+	cid, path, err := r.containerRef(id, container)
 	if err != nil {
 		return err
 	}
@@ -48,11 +54,55 @@ func (r *Runtime) Logs(_ context.Context, id, container string, opts runtime.Log
 		return fmt.Errorf("open log of %s: %w", container, err)
 	}
 	defer f.Close()
-	lines, err := crilog.ReadAll(f)
+	var d crilog.Decoder
+	data, err := io.ReadAll(f)
 	if err != nil {
+		return fmt.Errorf("read log of %s: %w", container, err)
+	}
+	if err := crilog.Write(w, d.Decode(data), opts.Tail, opts.Timestamps); err != nil || !opts.Follow {
 		return err
 	}
-	return crilog.Write(w, lines, opts.Tail, opts.Timestamps)
+	ticker := r.o.Clock.NewTicker(followInterval)
+	defer ticker.Stop()
+	buf := make([]byte, 64<<10)
+	// The log's last lines may land just after the container is seen
+	// stopped: read once more a tick later before ending.
+	stopped := false
+	for {
+		running := r.runningAttempt(id, container, cid)
+		for {
+			n, err := f.Read(buf)
+			if n > 0 {
+				if err := crilog.Write(w, d.Decode(buf[:n]), 0, opts.Timestamps); err != nil {
+					return err
+				}
+			}
+			if err != nil {
+				break // io.EOF: read to the end for now
+			}
+		}
+		if stopped {
+			return nil
+		}
+		stopped = !running
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C():
+		}
+	}
+}
+
+// runningAttempt reports whether the container's attempt cid still runs.
+func (r *Runtime) runningAttempt(id, name, cid string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g, err := r.lookup(id)
+	if err != nil {
+		return false
+	}
+	c := g.container(name)
+	return c != nil && c.id == cid && c.status.Current.State == runtime.StateRunning
 }
 
 // Exec runs cmd in a running container through CRI's streaming server and
@@ -148,6 +198,10 @@ func (r *Runtime) Stats(ctx context.Context, id string) (runtime.GroupStats, err
 		if cpu := resp.Stats.GetCpu(); cpu != nil {
 			cs.CPUUsageCoreNanoSeconds = cpu.GetUsageCoreNanoSeconds().GetValue()
 			cs.CPUUsageNanoCores = cpu.GetUsageNanoCores().GetValue()
+			if cs.CPUUsageNanoCores == 0 {
+				at := time.Unix(0, cpu.GetTimestamp())
+				cs.CPUUsageNanoCores = r.nanoCores(cid, at, cs.CPUUsageCoreNanoSeconds)
+			}
 		}
 		if mem := resp.Stats.GetMemory(); mem != nil {
 			cs.MemoryWorkingSetBytes = mem.GetWorkingSetBytes().GetValue()
@@ -170,4 +224,29 @@ func (r *Runtime) CachedImages(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// nanoCores derives a container's current CPU use (in billionths of a
+// core) from its previous sample, as the kubelet does for runtimes that
+// report only cumulative time; 0 for the first sample.
+func (r *Runtime) nanoCores(cid string, at time.Time, coreNanos uint64) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cpu == nil {
+		r.cpu = map[string]cpuSample{}
+	}
+	prev, ok := r.cpu[cid]
+	r.cpu[cid] = cpuSample{at: at, coreNanos: coreNanos}
+	if len(r.cpu) > 4*len(r.groups)+64 { // forget containers that are gone
+		for id := range r.cpu {
+			if id != cid {
+				delete(r.cpu, id)
+			}
+		}
+	}
+	elapsed := at.Sub(prev.at)
+	if !ok || elapsed <= 0 || coreNanos < prev.coreNanos {
+		return 0
+	}
+	return uint64(float64(coreNanos-prev.coreNanos) / elapsed.Seconds())
 }

@@ -279,13 +279,34 @@ func (r *Runtime) Logs(ctx context.Context, id, container string, opts runtime.L
 	r.mu.Lock()
 	_, c, err := r.lookupContainer(id, container)
 	var lines []logLine
+	var proc chan struct{}
+	seen := 0
 	if err == nil {
-		lines = c.tail(opts.Tail)
+		lines, proc, seen = c.tail(opts.Tail), c.proc, len(c.logs)
 	}
 	r.mu.Unlock()
 	if err != nil {
 		return err
 	}
+	if _, err := io.WriteString(w, formatLog(lines, opts.Timestamps)); err != nil {
+		return fmt.Errorf("fake: write logs of %s/%s: %w", id, container, err)
+	}
+	if !opts.Follow || proc == nil {
+		return nil
+	}
+	// Following ends with the process; the fake writes no lines while it runs.
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-proc:
+	}
+	r.mu.Lock()
+	if len(c.logs) > seen {
+		lines = slices.Clone(c.logs[seen:])
+	} else {
+		lines = nil
+	}
+	r.mu.Unlock()
 	if _, err := io.WriteString(w, formatLog(lines, opts.Timestamps)); err != nil {
 		return fmt.Errorf("fake: write logs of %s/%s: %w", id, container, err)
 	}

@@ -69,31 +69,70 @@ func truncate(b []byte) []byte {
 func ReadAll(r io.Reader) ([]Line, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxRecord+256)
+	var d Decoder
 	var out []Line
-	pending := map[string]*Line{}
 	for sc.Scan() {
-		t, stream, partial, content, err := Parse(sc.Bytes())
-		if err != nil {
-			continue
+		if l, ok := d.decodeLine(sc.Bytes()); ok {
+			out = append(out, l)
 		}
-		p := pending[stream]
-		if p == nil {
-			p = &Line{Time: t, Stream: stream}
-			pending[stream] = p
-		}
-		if len(p.Content)+len(content) <= maxRecord {
-			p.Content = append(p.Content, content...)
-		}
-		if partial {
-			continue
-		}
-		out = append(out, *p)
-		delete(pending, stream)
 	}
 	if err := sc.Err(); err != nil {
 		return out, fmt.Errorf("read log: %w", err)
 	}
 	return out, nil
+}
+
+// Decoder turns a log read piece by piece (as it grows) into records,
+// keeping partial records between pieces. Its zero value is ready.
+type Decoder struct {
+	pending map[string]*Line
+	rest    []byte
+}
+
+// Decode returns the records that data completes; a trailing incomplete
+// line waits for the next call.
+func (d *Decoder) Decode(data []byte) []Line {
+	d.rest = append(d.rest, data...)
+	var out []Line
+	for {
+		i := bytes.IndexByte(d.rest, '\n')
+		if i < 0 {
+			break
+		}
+		if l, ok := d.decodeLine(d.rest[:i]); ok {
+			out = append(out, l)
+		}
+		d.rest = d.rest[i+1:]
+	}
+	if len(d.rest) > maxRecord+256 { // a line too long to be a record
+		d.rest = nil
+	}
+	return out
+}
+
+// decodeLine handles one line of the file; it returns a record when the
+// line completes one.
+func (d *Decoder) decodeLine(line []byte) (Line, bool) {
+	t, stream, partial, content, err := Parse(line)
+	if err != nil {
+		return Line{}, false
+	}
+	if d.pending == nil {
+		d.pending = map[string]*Line{}
+	}
+	p := d.pending[stream]
+	if p == nil {
+		p = &Line{Time: t, Stream: stream}
+		d.pending[stream] = p
+	}
+	if len(p.Content)+len(content) <= maxRecord {
+		p.Content = append(p.Content, content...)
+	}
+	if partial {
+		return Line{}, false
+	}
+	delete(d.pending, stream)
+	return *p, true
 }
 
 // Write renders records as a user reads them: the last tail records (all

@@ -63,3 +63,34 @@ func TestParseRejectsMalformed(t *testing.T) {
 		}
 	}
 }
+
+// Fed in arbitrary pieces, as a growing file is read, the decoder finds
+// the same records as ReadAll.
+func TestDecoderAcrossPieces(t *testing.T) {
+	want, err := ReadAll(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{1, 7, 50, len(sample)} {
+		var d Decoder
+		var got []Line
+		for i := 0; i < len(sample); i += size {
+			got = append(got, d.Decode([]byte(sample[i:min(i+size, len(sample))]))...)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("pieces of %d: %d records, want %d", size, len(got), len(want))
+		}
+		for i := range want {
+			if got[i].Stream != want[i].Stream || !bytes.Equal(got[i].Content, want[i].Content) || !got[i].Time.Equal(want[i].Time) {
+				t.Errorf("pieces of %d: record %d = %+v, want %+v", size, i, got[i], want[i])
+			}
+		}
+	}
+	var d Decoder
+	if got := d.Decode([]byte("2026-11-28T10:00:00Z stdout F no newline yet")); len(got) != 0 {
+		t.Errorf("an unfinished line gave records %+v", got)
+	}
+	if got := d.Decode([]byte("\n")); len(got) != 1 || string(got[0].Content) != "no newline yet" {
+		t.Errorf("the finished line gave %+v", got)
+	}
+}

@@ -1,0 +1,132 @@
+package instances
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/client-go/util/exec"
+
+	"github.com/vnode-io/vnode/internal/instances/client"
+)
+
+// execResult is what a remote-command exec session gave.
+type execResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// execArgv runs argv in a container through vnode's exec extensions: the
+// argv field of the exec request and Kubernetes' remote command protocol on
+// the session URI (separate streams, exit code).
+func (e *env) execArgv(name, container string, argv []string, stdin string) execResult {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"argv": argv})
+	status, _, raw := e.raw(http.MethodPost, groupPath(name)+"/containers/"+container+"/exec?api-version=2023-05-01", "", bytes.NewReader(body))
+	if status != http.StatusOK {
+		e.t.Fatalf("exec %q: %d %s", argv, status, raw)
+	}
+	var res aci.ContainerExecResponse
+	if err := json.Unmarshal(raw, &res); err != nil {
+		e.t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	opts := remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr}
+	if stdin != "" {
+		opts.Stdin = strings.NewReader(stdin)
+	}
+	err := client.StreamSession(ctx(e.t), *res.WebSocketURI, *res.Password, e.inst.CAFile, opts)
+	r := execResult{stdout: stdout.String(), stderr: stderr.String()}
+	var exit utilexec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		r.code = exit.ExitStatus()
+	case err != nil:
+		e.t.Fatalf("exec %q: %v", argv, err)
+	}
+	return r
+}
+
+// followLogs reads a container's log with follow=true until the stream
+// ends or until gives up; it returns what arrived and whether it ended.
+func (e *env) followLogs(name, container string, until time.Duration, stopAt string) (string, bool) {
+	e.t.Helper()
+	c, cancel := context.WithTimeout(ctx(e.t), until)
+	defer cancel()
+	req, err := http.NewRequestWithContext(c, http.MethodGet,
+		e.inst.URL+groupPath(name)+"/containers/"+container+"/logs?api-version=2023-05-01&follow=true", nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := e.http.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		e.t.Fatalf("follow logs: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if stopAt != "" && strings.Contains(sc.Text(), stopAt) {
+			return out.String(), false
+		}
+	}
+	return out.String(), sc.Err() == nil
+}
+
+// The extensions a virtual kubelet needs, on the fake runtime: exec with
+// argv, stdin, separate stdout and stderr and the exit code; a followed log;
+// a group's stats.
+func TestExtensionsOnFake(t *testing.T) {
+	e := newEnv(t)
+	body := group("img", 1, 1)
+	body.Properties.Containers[0].Properties.Command = []*string{to.Ptr("echo"), to.Ptr("hello"), to.Ptr("world")}
+	e.create("ext", body)
+	e.waitState("ext", "Running")
+
+	r := e.execArgv("ext", "main", []string{"echo", "two  spaces"}, "")
+	if r.stdout != "two  spaces\n" || r.code != 0 {
+		t.Errorf("exec echo with argv: %+v", r)
+	}
+	r = e.execArgv("ext", "main", []string{"cat"}, "from stdin\n")
+	if r.stdout != "from stdin\n" || r.code != 0 {
+		t.Errorf("exec cat with stdin: %+v", r)
+	}
+	r = e.execArgv("ext", "main", []string{"no-such-command"}, "")
+	if r.code == 0 || !strings.Contains(r.stderr, "not found") || r.stdout != "" {
+		t.Errorf("exec of a missing command: %+v", r)
+	}
+	r = e.execArgv("ext", "main", []string{"exit", "5"}, "")
+	if r.code != 5 {
+		t.Errorf("exec exit 5: %+v", r)
+	}
+
+	out, ended := e.followLogs("ext", "main", 30*time.Second, "hello world")
+	if !strings.Contains(out, "hello world") || ended {
+		t.Errorf("followed log: %q (ended %v)", out, ended)
+	}
+
+	status, _, raw := e.raw(http.MethodGet, groupPath("ext")+"/stats?api-version=2023-05-01", "", nil)
+	var st client.GroupStats
+	if err := json.Unmarshal(raw, &st); status != http.StatusOK || err != nil || len(st.Containers) != 1 ||
+		st.Containers[0].Name != "main" || st.Time.IsZero() {
+		t.Errorf("stats: %d %s", status, raw)
+	}
+	status, _, _ = e.raw(http.MethodGet, groupPath("nope")+"/stats?api-version=2023-05-01", "", nil)
+	if status != http.StatusNotFound {
+		t.Errorf("stats of a missing group: %d", status)
+	}
+}
