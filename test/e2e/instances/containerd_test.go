@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,17 +14,16 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
+	"github.com/vnode-io/vnode/internal/instances/app"
 	"github.com/vnode-io/vnode/internal/instances/config"
-	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/internal/instances/runtime/fake"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
-// TestContainerdRuntime runs real containers through the ARM API: the
-// service runs its own containerd, pulls the project's images from a local
-// registry, gives the group an IP on a bridge of the test's own, and keeps
-// the group running across a restart of the service.
-func TestContainerdRuntime(t *testing.T) {
+// requireContainerd skips the test without root or the binaries that
+// real container groups need.
+func requireContainerd(t *testing.T) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: containerd, CNI bridges and network namespaces")
 	}
@@ -34,31 +32,43 @@ func TestContainerdRuntime(t *testing.T) {
 			t.Skipf("needs %s (hack/install-prereqs.sh installs it)", bin)
 		}
 	}
+}
+
+// newContainerdEnv runs the service with the containerd runtime on a
+// bridge of the test's own (prefix and the pid) and subnet, pulling from a
+// local registry holding the project's images, and leaves no pod, process,
+// mount or bridge behind. It skips the test without root or binaries.
+func newContainerdEnv(t *testing.T, prefix, subnet string) (*env, framework.ImageRefs) {
+	t.Helper()
+	requireContainerd(t)
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
 	_, refs := framework.StartImageRegistry(c, t, dir)
-	bridge := fmt.Sprintf("vns%d", os.Getpid()%100000)
+	bridge := fmt.Sprintf("%s%d", prefix, os.Getpid()%100000)
 	framework.RemoveEmptyDirsAtEnd(t, "/run/containerd", "/run/containerd/s")
 	framework.DeleteLinkAtEnd(t, bridge)
 	e := newEnv(t, func(cfg *config.Config, _ *fake.Options) {
 		cfg.Runtime = "containerd"
-		cfg.Containerd = config.Containerd{SandboxImage: refs.Pause, Bridge: bridge, Subnet: "10.246.0.0/24",
+		cfg.Containerd = config.Containerd{SandboxImage: refs.Pause, Bridge: bridge, Subnet: subnet,
 			StopTimeoutSeconds: 2}
 	})
 	// Whatever happens, leave no pod, process or mount behind.
 	t.Cleanup(func() {
 		_ = e.inst.Close()
-		d, err := containerd.Start(context.Background(), containerd.Config{Dir: filepath.Join(e.cfg.DataDir, "containerd"),
-			SandboxImage: refs.Pause, CNIConfDir: filepath.Join(e.cfg.DataDir, "cni")})
-		if err != nil {
-			t.Errorf("restart containerd for cleanup: %v", err)
-			return
-		}
-		if err := d.Cleanup(context.Background()); err != nil {
-			t.Errorf("containerd cleanup: %v", err)
+		if err := app.RemoveGroups(context.Background(), e.cfg); err != nil {
+			t.Errorf("remove the groups: %v", err)
 		}
 	})
+	return e, refs
+}
+
+// TestContainerdRuntime runs real containers through the ARM API: the
+// service runs its own containerd, pulls the project's images from a local
+// registry, gives the group an IP on a bridge of the test's own, and keeps
+// the group running across a restart of the service.
+func TestContainerdRuntime(t *testing.T) {
+	e, refs := newContainerdEnv(t, "vns", "10.246.0.0/24")
 
 	body := group(refs.Hello, 1, 1)
 	body.Properties.Containers[0].Properties.ReadinessProbe = &aci.ContainerProbe{

@@ -230,13 +230,21 @@ func (r *Runtime) containerConfig(g *group, c *container, mounts map[string]stri
 	for _, e := range c.spec.Env {
 		cfg.Envs = append(cfg.Envs, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(e.Value)})
 	}
+	// A file share the group mounts read-only is read-only in every container.
+	readOnlyVolumes := map[string]bool{}
+	for _, v := range g.spec.Volumes {
+		if v.AzureFile != nil && v.AzureFile.ReadOnly {
+			readOnlyVolumes[v.Name] = true
+		}
+	}
 	for _, m := range c.spec.VolumeMounts {
 		host, ok := mounts[m.Name]
 		if !ok {
 			return nil, &runtime.Error{Reason: runtime.ReasonInvalidSpec,
 				Message: fmt.Sprintf("container %s mounts volume %s, which the group does not define", c.spec.Name, m.Name)}
 		}
-		cfg.Mounts = append(cfg.Mounts, &runtimeapi.Mount{ContainerPath: m.MountPath, HostPath: host, Readonly: m.ReadOnly})
+		cfg.Mounts = append(cfg.Mounts, &runtimeapi.Mount{ContainerPath: m.MountPath, HostPath: host,
+			Readonly: m.ReadOnly || readOnlyVolumes[m.Name]})
 	}
 	return cfg, nil
 }
