@@ -114,6 +114,31 @@ func TestExtensionsOnFake(t *testing.T) {
 		t.Errorf("exec exit 5: %+v", r)
 	}
 
+	// Attach over the remote command protocol; the fake echoes stdin.
+	att, err := e.ctrs.Attach(ctx(t), testRG, "ext", "main", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var echoed bytes.Buffer
+	if err := client.StreamSession(ctx(t), *att.WebSocketURI, *att.Password, e.inst.CAFile,
+		remotecommand.StreamOptions{Stdin: strings.NewReader("ping\n"), Stdout: &echoed}); err != nil || echoed.String() != "ping\n" {
+		t.Errorf("attach: %q, %v", echoed.String(), err)
+	}
+	// A session's password is checked, and a session serves once.
+	res, err := e.ctrs.ExecuteCommand(ctx(t), testRG, "ext", "main", aci.ContainerExecRequest{Command: to.Ptr("echo x")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink bytes.Buffer
+	if err := client.StreamSession(ctx(t), *res.WebSocketURI, "wrong", e.inst.CAFile,
+		remotecommand.StreamOptions{Stdout: &sink}); err == nil {
+		t.Error("a session accepted a wrong password")
+	}
+	if err := client.StreamSession(ctx(t), *res.WebSocketURI, *res.Password, e.inst.CAFile,
+		remotecommand.StreamOptions{Stdout: &sink}); err == nil {
+		t.Error("a session was used twice")
+	}
+
 	out, ended := e.followLogs("ext", "main", 30*time.Second, "hello world")
 	if !strings.Contains(out, "hello world") || ended {
 		t.Errorf("followed log: %q (ended %v)", out, ended)
