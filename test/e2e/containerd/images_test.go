@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,20 +28,8 @@ import (
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: containerd, CNI bridges and network namespaces")
-	}
-	for _, bin := range []string{"containerd", "runc", "docker-registry", "ip"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s (hack/install-prereqs.sh installs it): %v", bin, err)
-		}
-	}
-}
-
 func TestProjectImagesRunOnContainerd(t *testing.T) {
-	requireRoot(t)
+	framework.RequireContainerd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

@@ -72,3 +72,18 @@ func RemoveEmptyDirsAtEnd(t testing.TB, dirs ...string) {
 		t.Cleanup(func() { _ = os.Remove(dir) }) // fails harmlessly unless empty
 	}
 }
+
+// RequireContainerd skips the test unless it runs as root with containerd,
+// runc, docker-registry, ip and any extra binaries in PATH: what real
+// container groups need.
+func RequireContainerd(t testing.TB, extra ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: containerd, CNI bridges and network namespaces")
+	}
+	for _, bin := range append([]string{"containerd", "runc", "docker-registry", "ip"}, extra...) {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("needs %s (hack/install-prereqs.sh installs it)", bin)
+		}
+	}
+}

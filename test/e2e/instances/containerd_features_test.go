@@ -252,7 +252,7 @@ func TestContainerdFeatures(t *testing.T) {
 // already (containerd.endpoint): groups run there, and remove-groups ends
 // only the service's own sandboxes, not another client's.
 func TestExistingContainerd(t *testing.T) {
-	requireContainerd(t)
+	framework.RequireContainerd(t)
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -20,27 +19,13 @@ import (
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
-// requireContainerd skips the test without root or the binaries that
-// real container groups need.
-func requireContainerd(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: containerd, CNI bridges and network namespaces")
-	}
-	for _, bin := range []string{"containerd", "runc", "docker-registry", "ip"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s (hack/install-prereqs.sh installs it)", bin)
-		}
-	}
-}
-
 // newContainerdEnv runs the service with the containerd runtime on a
 // bridge of the test's own (prefix and the pid) and subnet, pulling from a
 // local registry holding the project's images, and leaves no pod, process,
 // mount or bridge behind. It skips the test without root or binaries.
 func newContainerdEnv(t *testing.T, prefix, subnet string) (*env, framework.ImageRefs) {
 	t.Helper()
-	requireContainerd(t)
+	framework.RequireContainerd(t)
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

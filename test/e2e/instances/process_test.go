@@ -161,14 +161,7 @@ func connect(t *testing.T, files client.Files, proc *serveProcess) *env {
 // the containerd runtime: real containers keep running while the service
 // is SIGKILLed, and the restarted service re-attaches to them.
 func TestServeProcessKeepsContainersAcrossSIGKILL(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: containerd, CNI bridges and network namespaces")
-	}
-	for _, bin := range []string{"containerd", "runc", "docker-registry", "ip"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s (hack/install-prereqs.sh installs it)", bin)
-		}
-	}
+	framework.RequireContainerd(t)
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

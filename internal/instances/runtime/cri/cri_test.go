@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,14 +34,7 @@ type world struct {
 
 func setup(t *testing.T) *world {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: containerd, CNI bridges and network namespaces")
-	}
-	for _, bin := range []string{"containerd", "runc", "docker-registry", "ip", "git"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s (hack/install-prereqs.sh installs it)", bin)
-		}
-	}
+	framework.RequireContainerd(t, "git")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	w := &world{dir: t.TempDir()}
