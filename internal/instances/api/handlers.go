@@ -13,6 +13,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/instances/groupext"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/service"
 	"github.com/vnode-io/vnode/internal/instances/store"
@@ -23,12 +24,22 @@ func groupRef(p params) service.Ref {
 }
 
 func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, p params) {
-	body := &aci.ContainerGroup{}
-	if err := readJSON(r, body); err != nil {
+	data, err := readBody(r)
+	if err != nil {
 		armerr.Write(w, err)
 		return
 	}
-	res, err := s.svc.CreateOrUpdate(r.Context(), groupRef(p), body, w.Header())
+	body := &aci.ContainerGroup{}
+	if err := decodeJSON(data, body); err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	ext, err := groupext.Parse(data)
+	if err != nil {
+		armerr.Write(w, armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: '%v'.", err))
+		return
+	}
+	res, err := s.svc.CreateOrUpdate(r.Context(), groupRef(p), body, ext, w.Header())
 	if err != nil {
 		armerr.Write(w, err)
 		return
@@ -40,7 +51,15 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, p params) {
 	if res.Created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, res.Group)
+	out, err := json.Marshal(res.Group)
+	if err == nil {
+		out, err = groupext.Apply(out, groupext.Additions{Probes: ext})
+	}
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	writeRaw(w, status, out)
 }
 
 // asyncHeaders points the client at the operation's status resource.
@@ -66,7 +85,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, p params) {
 	}
 	data, err := json.Marshal(g)
 	if err == nil {
-		data, err = withReadiness(data, s.svc.Readiness(groupRef(p)))
+		data, err = groupext.Apply(data, s.svc.Additions(groupRef(p)))
 	}
 	if err != nil {
 		armerr.Write(w, err)

@@ -155,11 +155,17 @@ type AzureFileVolume struct {
 type Probe struct {
 	Exec                []string
 	HTTPGet             *HTTPGetProbe
+	TCPSocket           *TCPSocketProbe
 	InitialDelaySeconds int32
 	PeriodSeconds       int32
 	FailureThreshold    int32
 	SuccessThreshold    int32
 	TimeoutSeconds      int32
+}
+
+// TCPSocketProbe succeeds when a TCP connection to Port on the group's IP opens.
+type TCPSocketProbe struct {
+	Port int32
 }
 
 // HTTPGetProbe probes a URL on the group's IP.

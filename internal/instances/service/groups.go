@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/groupext"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/store"
 	"github.com/vnode-io/vnode/internal/instances/throttle"
@@ -38,7 +40,7 @@ type PutResult struct {
 // CreateOrUpdate creates a group or updates it in place, as ARM's PUT. The
 // work happens asynchronously; the returned group is in provisioning state
 // Pending (create) or Updating (update). h receives rate-limit headers.
-func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.ContainerGroup, h http.Header) (*PutResult, error) {
+func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.ContainerGroup, ext groupext.Extensions, h http.Header) (*PutResult, error) {
 	if err := validate.GroupName(ref.Name); err != nil {
 		return nil, err
 	}
@@ -46,20 +48,20 @@ func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.Contain
 	if err != nil {
 		return nil, err
 	}
-	if err := validate.ContainerGroup(body, loc, s.cfg.Limits); err != nil {
+	if err := validate.ContainerGroup(body, loc, s.cfg.Limits, ext); err != nil {
 		return nil, err
 	}
 	cleanSpec(body)
 	secrets := splitSecrets(body)
-	if _, err := runtimeSpec("check", ref.Name, "", body, secrets); err != nil {
+	if _, err := runtimeSpec("check", ref.Name, "", body, secrets, ext); err != nil {
 		return nil, armerr.BadRequest("InvalidRequestContent", "properties.volumes", "%v", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g := s.groups[ref.key()]; g != nil {
-		return s.update(ctx, g, loc, body, secrets)
+		return s.update(ctx, g, loc, body, secrets, ext)
 	}
-	return s.create(ctx, ref, loc, body, secrets, h)
+	return s.create(ctx, ref, loc, body, secrets, ext, h)
 }
 
 // admitLocation checks that the body names a location this service offers.
@@ -88,7 +90,7 @@ func (s *Service) locationNames() string {
 }
 
 func (s *Service) create(ctx context.Context, ref Ref, loc config.Location, body *aci.ContainerGroup,
-	secrets *secretValues, h http.Header) (*PutResult, error) {
+	secrets *secretValues, ext groupext.Extensions, h http.Header) (*PutResult, error) {
 	cpu, mem := totals(body)
 	if err := s.admitResources(ref.Subscription, loc, cpu, mem, true); err != nil {
 		return nil, err
@@ -101,7 +103,7 @@ func (s *Service) create(ctx context.Context, ref Ref, loc config.Location, body
 	now := s.clock.Now().UTC()
 	body.Location = &loc.Name
 	g := &group{key: ref.key(), uid: newID(), sub: ref.Subscription, rg: ref.ResourceGroup, name: ref.Name,
-		location: loc.Name, spec: body, secrets: secrets, provisioning: ProvisioningPending,
+		location: loc.Name, spec: body, secrets: secrets, ext: ext, provisioning: ProvisioningPending,
 		created: now}
 	s.groups[g.key] = g
 	s.byUID[g.uid] = g
@@ -116,7 +118,7 @@ func (s *Service) create(ctx context.Context, ref Ref, loc config.Location, body
 }
 
 func (s *Service) update(ctx context.Context, g *group, loc config.Location, body *aci.ContainerGroup,
-	secrets *secretValues) (*PutResult, error) {
+	secrets *secretValues, ext groupext.Extensions) (*PutResult, error) {
 	if err := s.busy(g, "update"); err != nil {
 		return nil, err
 	}
@@ -136,7 +138,7 @@ func (s *Service) update(ctx context.Context, g *group, loc config.Location, bod
 			return nil, err
 		}
 	}
-	if specEqual(g.spec, body, g.secrets, secrets) && !finished {
+	if specEqual(g.spec, body, g.secrets, secrets) && reflect.DeepEqual(g.ext, ext) && !finished {
 		g.spec.Tags = body.Tags
 		if err := s.persist(ctx, g); err != nil {
 			return nil, err
@@ -149,7 +151,7 @@ func (s *Service) update(ctx context.Context, g *group, loc config.Location, bod
 			return nil, err
 		}
 	}
-	g.spec, g.secrets = body, secrets
+	g.spec, g.secrets, g.ext = body, secrets, ext
 	g.provisioning = ProvisioningUpdating
 	kind := kindUpdate
 	if finished {
@@ -426,19 +428,19 @@ func (s *Service) beginOperation(ctx context.Context, g *group, kind string) (*s
 	return op, nil
 }
 
-// Readiness reports each container's readiness (its readiness probe's
-// verdict; running without a probe counts as ready), a vnode addition to
-// ACI's instance view.
-func (s *Service) Readiness(ref Ref) map[string]bool {
+// Additions returns what vnode adds to a group's JSON: its probes'
+// tcpSocket actions and each container's readiness (its readiness probe's
+// verdict; running without a probe counts as ready).
+func (s *Service) Additions(ref Ref) groupext.Additions {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return nil
+		return groupext.Additions{}
 	}
-	out := map[string]bool{}
+	ready := map[string]bool{}
 	for _, c := range g.status.Containers {
-		out[c.Name] = c.Ready && !g.stopped
+		ready[c.Name] = c.Ready && !g.stopped
 	}
-	return out
+	return groupext.Additions{Probes: g.ext, Ready: ready}
 }

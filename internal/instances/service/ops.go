@@ -63,7 +63,7 @@ func (s *Service) executeDeploy(ctx context.Context, uid string, op *store.Opera
 	if op.Kind == kindCreate || op.Kind == kindStart {
 		g.provisioning = ProvisioningCreating
 	}
-	spec, err := runtimeSpec(g.uid, g.name, ResourceID(g.sub, g.rg, g.name), g.spec, g.secrets)
+	spec, err := runtimeSpec(g.uid, g.name, ResourceID(g.sub, g.rg, g.name), g.spec, g.secrets, g.ext)
 	redeploy := op.Kind != kindCreate
 	g.stopped = false
 	if err == nil {

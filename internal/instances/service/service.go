@@ -23,6 +23,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/groupext"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/sealer"
 	"github.com/vnode-io/vnode/internal/instances/store"
@@ -109,6 +110,7 @@ type group struct {
 	sub, rg, name, location string
 	spec                    *aci.ContainerGroup // cleaned, without secrets
 	specJSON                []byte              // spec as last persisted, for views
+	ext                     groupext.Extensions // vnode's additions to the spec
 	secrets                 *secretValues
 	provisioning            string
 	stopped                 bool
@@ -217,6 +219,11 @@ func (s *Service) fromRecord(ctx context.Context, r *store.Group) (*group, error
 		return nil, fmt.Errorf("decode spec: %w", err)
 	}
 	g.specJSON = r.Spec
+	ext, err := groupext.Parse(r.Spec)
+	if err != nil {
+		return nil, err
+	}
+	g.ext = ext
 	if g.spec.Properties == nil {
 		g.spec.Properties = &aci.ContainerGroupPropertiesProperties{}
 	}
@@ -242,13 +249,22 @@ func (s *Service) fromRecord(ctx context.Context, r *store.Group) (*group, error
 	return g, nil
 }
 
+// specJSON encodes a group's spec with vnode's additions.
+func specJSON(g *group) ([]byte, error) {
+	spec, err := json.Marshal(g.spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode spec of %s: %w", g.key, err)
+	}
+	return groupext.Apply(spec, groupext.Additions{Probes: g.ext})
+}
+
 // persist writes a group's record after a change, and updates the quota
 // and capacity totals. Callers hold s.mu.
 func (s *Service) persist(ctx context.Context, g *group) error {
 	s.recount(g)
-	spec, err := json.Marshal(g.spec)
+	spec, err := specJSON(g)
 	if err != nil {
-		return fmt.Errorf("encode spec of %s: %w", g.key, err)
+		return err
 	}
 	g.specJSON = spec
 	secrets, err := json.Marshal(g.secrets)

@@ -8,6 +8,7 @@ import (
 
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
+	"github.com/vnode-io/vnode/internal/instances/groupext"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
 
@@ -202,7 +203,7 @@ func totals(g *aci.ContainerGroup) (cpu, mem float64) {
 }
 
 // runtimeSpec translates a group into what a runtime runs.
-func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues) (runtime.GroupSpec, error) {
+func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, ext groupext.Extensions) (runtime.GroupSpec, error) {
 	p := g.Properties
 	spec := runtime.GroupSpec{
 		ID:            uid,
@@ -232,7 +233,7 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues) (
 		if c == nil || c.Properties == nil {
 			continue
 		}
-		spec.Containers = append(spec.Containers, containerSpec(c, s))
+		spec.Containers = append(spec.Containers, containerSpec(c, s, ext[str(c.Name)]))
 	}
 	if p.IPAddress != nil {
 		for _, port := range p.IPAddress.Ports {
@@ -269,7 +270,7 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues) (
 	return spec, nil
 }
 
-func containerSpec(c *aci.Container, s *secretValues) runtime.ContainerSpec {
+func containerSpec(c *aci.Container, s *secretValues, ext groupext.Probes) runtime.ContainerSpec {
 	p := c.Properties
 	cs := runtime.ContainerSpec{Name: str(c.Name), Image: str(p.Image), Command: strs(p.Command),
 		SecurityContext: securityContext(p.SecurityContext)}
@@ -295,8 +296,8 @@ func containerSpec(c *aci.Container, s *secretValues) runtime.ContainerSpec {
 			cs.Ports = append(cs.Ports, runtime.Port{Port: i32(port.Port), Protocol: proto})
 		}
 	}
-	cs.LivenessProbe = probe(p.LivenessProbe)
-	cs.ReadinessProbe = probe(p.ReadinessProbe)
+	cs.LivenessProbe = probe(p.LivenessProbe, ext.Liveness)
+	cs.ReadinessProbe = probe(p.ReadinessProbe, ext.Readiness)
 	return cs
 }
 
@@ -351,13 +352,17 @@ func mounts(ms []*aci.VolumeMount) []runtime.VolumeMount {
 	return out
 }
 
-func probe(p *aci.ContainerProbe) *runtime.Probe {
+// probe converts a probe; tcp is its tcpSocket action, a vnode addition.
+func probe(p *aci.ContainerProbe, tcp *groupext.TCPSocket) *runtime.Probe {
 	if p == nil {
 		return nil
 	}
 	out := &runtime.Probe{InitialDelaySeconds: i32(p.InitialDelaySeconds), PeriodSeconds: i32(p.PeriodSeconds),
 		FailureThreshold: i32(p.FailureThreshold), SuccessThreshold: i32(p.SuccessThreshold),
 		TimeoutSeconds: i32(p.TimeoutSeconds)}
+	if tcp != nil {
+		out.TCPSocket = &runtime.TCPSocketProbe{Port: tcp.Port}
+	}
 	if p.Exec != nil {
 		out.Exec = strs(p.Exec.Command)
 	}

@@ -73,7 +73,7 @@ func groupState(g *group) string {
 func (s *Service) view(g *group, withInstanceView bool) *aci.ContainerGroup {
 	data := g.specJSON
 	if data == nil {
-		data, _ = json.Marshal(g.spec)
+		data, _ = specJSON(g)
 	}
 	out := &aci.ContainerGroup{}
 	_ = json.Unmarshal(data, out)

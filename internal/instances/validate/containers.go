@@ -46,8 +46,12 @@ func (c *checker) container(at string, ct *armcontainerinstance.Container) *arme
 		func() *armerr.Error { return checkContainerPorts(p.Ports, name, pat+".ports") },
 		func() *armerr.Error { return checkEnv(p.EnvironmentVariables, name, pat+".environmentVariables") },
 		func() *armerr.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
-		func() *armerr.Error { return checkProbe(p.LivenessProbe, "liveness", name, pat+".livenessProbe") },
-		func() *armerr.Error { return checkProbe(p.ReadinessProbe, "readiness", name, pat+".readinessProbe") },
+		func() *armerr.Error {
+			return checkProbe(p.LivenessProbe, c.ext[name].Liveness, "liveness", name, pat+".livenessProbe")
+		},
+		func() *armerr.Error {
+			return checkProbe(p.ReadinessProbe, c.ext[name].Readiness, "readiness", name, pat+".readinessProbe")
+		},
 	)
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/groupext"
 )
 
 // portKey identifies a port by number and upper-case protocol.
@@ -149,8 +150,9 @@ func checkDNSLabel(label *string) *armerr.Error {
 			"The value must be between 5 and 63 characters long.", *label)
 }
 
-// checkProbe checks a liveness or readiness probe.
-func checkProbe(p *armcontainerinstance.ContainerProbe, kind, name, at string) *armerr.Error {
+// checkProbe checks a liveness or readiness probe; tcp is its tcpSocket
+// action, a vnode addition, if it has one.
+func checkProbe(p *armcontainerinstance.ContainerProbe, tcp *groupext.TCPSocket, kind, name, at string) *armerr.Error {
 	if p == nil {
 		return nil
 	}
@@ -162,8 +164,17 @@ func checkProbe(p *armcontainerinstance.ContainerProbe, kind, name, at string) *
 		return armerr.BadRequest(CodeInvalidContainerProbe, target,
 			"The %s probe of container '%s' is invalid: %s.", kind, name, fmt.Sprintf(format, args...))
 	}
-	if (p.Exec != nil) == (p.HTTPGet != nil) {
-		return bad("", "set exactly one of exec and httpGet")
+	actions := 0
+	for _, set := range []bool{p.Exec != nil, p.HTTPGet != nil, tcp != nil} {
+		if set {
+			actions++
+		}
+	}
+	if actions != 1 {
+		return bad("", "set exactly one of exec, httpGet and tcpSocket")
+	}
+	if tcp != nil && (tcp.Port < 1 || tcp.Port > 65535) {
+		return bad("tcpSocket.port", "tcpSocket port %d is not between 1 and 65535", tcp.Port)
 	}
 	if p.Exec != nil && strings.TrimSpace(strings.Join(strs(p.Exec.Command), "")) == "" {
 		return bad("exec.command", "exec.command is empty; set the command to run")

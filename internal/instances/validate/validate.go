@@ -68,6 +68,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/groupext"
 )
 
 // Error codes this package answers with; see the package documentation.
@@ -136,7 +137,7 @@ func GroupName(name string) *armerr.Error {
 // the location exists; loc supplies its capabilities. Zero Limits fields and
 // a zero MaxCPU or MaxMemoryInGB impose no bound; a zero MaxGPUCount allows
 // no GPU.
-func ContainerGroup(g *armcontainerinstance.ContainerGroup, loc config.Location, lim config.Limits) *armerr.Error {
+func ContainerGroup(g *armcontainerinstance.ContainerGroup, loc config.Location, lim config.Limits, ext groupext.Extensions) *armerr.Error {
 	if g == nil {
 		return armerr.InvalidRequestContent("The request has no body; send the container group as JSON.")
 	}
@@ -149,7 +150,7 @@ func ContainerGroup(g *armcontainerinstance.ContainerGroup, loc config.Location,
 		return armerr.BadRequest(CodeMissingContainerGroupProperties, "properties",
 			"The container group has no 'properties'. Set properties.osType and properties.containers at least.")
 	}
-	c := &checker{loc: loc, lim: lim, names: map[string]bool{}}
+	c := &checker{loc: loc, lim: lim, ext: ext, names: map[string]bool{}}
 	return first(
 		func() *armerr.Error { return checkOSType(p.OSType) },
 		func() *armerr.Error { return checkRestartPolicy(p.RestartPolicy) },
@@ -166,6 +167,8 @@ func ContainerGroup(g *armcontainerinstance.ContainerGroup, loc config.Location,
 type checker struct {
 	loc config.Location
 	lim config.Limits
+	// ext are vnode's additions the group's JSON carried.
+	ext groupext.Extensions
 	// volumeNames are the names of the group's volumes.
 	volumeNames map[string]bool
 	// names are the container and init container names seen so far.

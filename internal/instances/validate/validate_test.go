@@ -12,6 +12,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/groupext"
 )
 
 var (
@@ -381,7 +382,7 @@ func TestContainerGroupRules(t *testing.T) {
 			}
 			g := base()
 			tc.mutate(g)
-			err := ContainerGroup(g, loc, testLim)
+			err := ContainerGroup(g, loc, testLim, nil)
 			if err == nil {
 				t.Fatalf("ContainerGroup() = nil, want %s at %s", tc.code, tc.target)
 			}
@@ -397,7 +398,7 @@ func TestContainerGroupRules(t *testing.T) {
 }
 
 func TestContainerGroupNil(t *testing.T) {
-	err := ContainerGroup(nil, testLoc, testLim)
+	err := ContainerGroup(nil, testLoc, testLim, nil)
 	if err == nil || err.Status != http.StatusBadRequest || err.Code != CodeInvalidRequestContent {
 		t.Fatalf("ContainerGroup(nil) = %v, want 400 %s", err, CodeInvalidRequestContent)
 	}
@@ -458,7 +459,7 @@ func TestContainerGroupValid(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := ContainerGroup(tc.group(), tc.loc, tc.lim); err != nil {
+			if err := ContainerGroup(tc.group(), tc.loc, tc.lim, nil); err != nil {
 				t.Fatalf("ContainerGroup() = %v, want nil", err)
 			}
 		})
@@ -468,7 +469,7 @@ func TestContainerGroupValid(t *testing.T) {
 func TestContainerGroupDoesNotModify(t *testing.T) {
 	g := maximal()
 	before, _ := json.Marshal(g)
-	_ = ContainerGroup(g, testLoc, testLim)
+	_ = ContainerGroup(g, testLoc, testLim, nil)
 	after, _ := json.Marshal(g)
 	if string(before) != string(after) {
 		t.Fatalf("ContainerGroup modified its argument:\n%s\n%s", before, after)
@@ -634,10 +635,46 @@ func FuzzContainerGroup(f *testing.F) {
 				t.Fatalf("%s = %d %q %q for %s", what, err.Status, err.Code, err.Message, data)
 			}
 		}
-		check("ContainerGroup", ContainerGroup(&g, testLoc, testLim), 400, 499)
-		check("ContainerGroup without limits", ContainerGroup(&g, config.Location{}, config.Limits{}), 400, 499)
+		check("ContainerGroup", ContainerGroup(&g, testLoc, testLim, nil), 400, 499)
+		check("ContainerGroup without limits", ContainerGroup(&g, config.Location{}, config.Limits{}, nil), 400, 499)
 		check("ImmutableChange", ImmutableChange(maximal(), &g), 409, 409)
 		check("ImmutableChange", ImmutableChange(&g, maximal()), 409, 409)
 		check("GroupName", GroupName(string(data)), 400, 400)
 	})
+}
+
+// A probe may use vnode's tcpSocket action instead of exec or httpGet,
+// never beside one, and only with a valid port.
+func TestTCPSocketProbes(t *testing.T) {
+	tcpOnly := func() *aci.ContainerGroup {
+		g := maximal()
+		ctr(g, 0).LivenessProbe = &aci.ContainerProbe{PeriodSeconds: to.Ptr[int32](5)}
+		return g
+	}
+	web := *maximal().Properties.Containers[0].Name
+	if err := ContainerGroup(tcpOnly(), testLoc, testLim, groupext.Extensions{web: {Liveness: &groupext.TCPSocket{Port: 80}}}); err != nil {
+		t.Errorf("a tcpSocket liveness probe: %v", err)
+	}
+	if err := ContainerGroup(tcpOnly(), testLoc, testLim, nil); err == nil || err.Code != CodeInvalidContainerProbe {
+		t.Errorf("a probe with no action: %v", err)
+	}
+	at := "properties.containers[0].properties.livenessProbe"
+	for _, tc := range []struct {
+		name   string
+		g      *aci.ContainerGroup
+		port   int32
+		target string
+	}{
+		{"beside exec", maximal(), 80, at},
+		{"port zero", tcpOnly(), 0, at + ".tcpSocket.port"},
+		{"port too large", tcpOnly(), 70000, at + ".tcpSocket.port"},
+	} {
+		if tc.g.Properties.Containers[0].Properties.LivenessProbe == nil {
+			t.Fatal("the maximal group has no liveness probe")
+		}
+		err := ContainerGroup(tc.g, testLoc, testLim, groupext.Extensions{web: {Liveness: &groupext.TCPSocket{Port: tc.port}}})
+		if err == nil || err.Code != CodeInvalidContainerProbe || err.Target != tc.target {
+			t.Errorf("%s: %v, want %s at %s", tc.name, err, CodeInvalidContainerProbe, tc.target)
+		}
+	}
 }

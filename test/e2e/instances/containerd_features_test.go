@@ -189,6 +189,56 @@ func TestContainerdFeatures(t *testing.T) {
 		return done && !started && state(g) != "Running", string(js)
 	})
 
+	// A tcpSocket readiness probe (a vnode addition, so the body is raw
+	// JSON): not ready until the port opens, then ready; the GET answer
+	// carries the probe back.
+	tcp := `{"location":"` + testLoc + `","properties":{"osType":"Linux","containers":[{"name":"srv","properties":{` +
+		`"image":"` + refs.Shell + `","command":["/bin/sh","-c","while [ ! -f /tmp/go ]; do sleep 1; done; exec httpd -f -p 7000 -h /tmp"],` +
+		`"resources":{"requests":{"cpu":1,"memoryInGB":1}},` +
+		`"readinessProbe":{"tcpSocket":{"port":7000},"periodSeconds":1,"failureThreshold":1}}}]}}`
+	if status, _, raw := e.raw(http.MethodPut, groupPath("tcp")+"?api-version=2023-05-01", "", strings.NewReader(tcp)); status != http.StatusCreated {
+		t.Fatalf("create with a tcpSocket probe: %d %s", status, raw)
+	}
+	e.waitState("tcp", "Running")
+	readiness := func() (string, string) {
+		_, _, raw := e.raw(http.MethodGet, groupPath("tcp")+"?api-version=2023-05-01", "", nil)
+		var g struct {
+			Properties struct {
+				Containers []struct {
+					Properties struct {
+						ReadinessProbe struct {
+							TCPSocket *struct{ Port int } `json:"tcpSocket"`
+						} `json:"readinessProbe"`
+						InstanceView struct {
+							Ready *bool `json:"ready"`
+						} `json:"instanceView"`
+					} `json:"properties"`
+				} `json:"containers"`
+			} `json:"properties"`
+		}
+		_ = json.Unmarshal(raw, &g)
+		if len(g.Properties.Containers) != 1 {
+			return "", string(raw)
+		}
+		p := g.Properties.Containers[0].Properties
+		if p.ReadinessProbe.TCPSocket == nil || p.ReadinessProbe.TCPSocket.Port != 7000 {
+			return "no tcpSocket", string(raw)
+		}
+		return fmt.Sprint(p.InstanceView.Ready != nil && *p.InstanceView.Ready), string(raw)
+	}
+	waitFor(t, "the tcpSocket probe to report not ready", 30*time.Second, func() (bool, string) {
+		got, raw := readiness()
+		return got == "false", raw
+	})
+	// Let the shell start the server.
+	if r := e.execArgv("tcp", "srv", []string{"touch", "/tmp/go"}, ""); r.code != 0 {
+		t.Fatalf("start the server: %+v", r)
+	}
+	waitFor(t, "the tcpSocket probe to report ready", 30*time.Second, func() (bool, string) {
+		got, raw := readiness()
+		return got == "true", raw
+	})
+
 	// A followed log streams until the container ends.
 	e.create("counter", shellGroup(aci.ContainerGroupRestartPolicyNever,
 		shellContainer("count", refs.Shell, "for i in 1 2 3; do echo line $i; sleep 1; done")))
@@ -208,7 +258,7 @@ func TestContainerdFeatures(t *testing.T) {
 
 	// Deleting everything leaves no sandbox, container, mount or IP lease;
 	// the share stays.
-	for _, name := range []string{"nocreds", "full", "reader", "initfail", "counter"} {
+	for _, name := range []string{"nocreds", "full", "reader", "initfail", "counter", "tcp"} {
 		dp, err := e.groups.BeginDelete(ctx(t), testRG, name, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -155,3 +155,47 @@ func TestExtensionsOnFake(t *testing.T) {
 		t.Errorf("stats of a missing group: %d", status)
 	}
 }
+
+// A tcpSocket probe, vnode's addition, is validated, kept across a
+// restart of the service and returned by PUT and GET.
+func TestTCPSocketProbeKept(t *testing.T) {
+	e := newEnv(t)
+	body := func(probe string) string {
+		return `{"location":"` + testLoc + `","properties":{"osType":"Linux","containers":[{"name":"main","properties":{` +
+			`"image":"img","resources":{"requests":{"cpu":1,"memoryInGB":1}},"livenessProbe":` + probe + `}}]}}`
+	}
+	put := func(probe string) (int, string) {
+		status, _, raw := e.raw(http.MethodPut, groupPath("tcp")+"?api-version=2023-05-01", "", strings.NewReader(body(probe)))
+		return status, string(raw)
+	}
+	for _, bad := range []struct{ probe, code string }{
+		{`{"tcpSocket":{"port":80},"exec":{"command":["true"]}}`, "InvalidContainerProbe"},
+		{`{"tcpSocket":{"port":0}}`, "InvalidContainerProbe"},
+		{`{"tcpSocket":{"port":"http"}}`, "InvalidRequestContent"},
+	} {
+		if status, raw := put(bad.probe); status != http.StatusBadRequest || !strings.Contains(raw, bad.code) {
+			t.Errorf("probe %s: %d %s, want 400 %s", bad.probe, status, raw, bad.code)
+		}
+	}
+	const tcp = `"tcpSocket":{"port":6379}`
+	if status, raw := put(`{` + tcp + `,"periodSeconds":3}`); status != http.StatusCreated || !strings.Contains(raw, tcp) {
+		t.Fatalf("create with a tcpSocket probe: %d %s", status, raw)
+	}
+	e.waitState("tcp", "Running")
+	e.restart()
+	_, _, raw := e.raw(http.MethodGet, groupPath("tcp")+"?api-version=2023-05-01", "", nil)
+	if !strings.Contains(string(raw), tcp) || !strings.Contains(string(raw), `"periodSeconds":3`) {
+		t.Errorf("GET after a restart lost the tcpSocket probe: %s", raw)
+	}
+	// The same body again changes nothing; another port is an update.
+	status, hdr, raw := e.raw(http.MethodPut, groupPath("tcp")+"?api-version=2023-05-01", "",
+		strings.NewReader(body(`{`+tcp+`,"periodSeconds":3}`)))
+	if status != http.StatusOK || hdr.Get("Azure-AsyncOperation") != "" || !strings.Contains(string(raw), tcp) {
+		t.Errorf("the same body again: %d %s (operation %q)", status, raw, hdr.Get("Azure-AsyncOperation"))
+	}
+	status, hdr, raw = e.raw(http.MethodPut, groupPath("tcp")+"?api-version=2023-05-01", "",
+		strings.NewReader(body(`{"tcpSocket":{"port":6380}}`)))
+	if status != http.StatusOK || hdr.Get("Azure-AsyncOperation") == "" || !strings.Contains(string(raw), `"port":6380`) {
+		t.Errorf("another tcpSocket port: %d %s (operation %q)", status, raw, hdr.Get("Azure-AsyncOperation"))
+	}
+}

@@ -147,8 +147,21 @@ func (r *Runtime) runProbe(ctx context.Context, cid, ip string, p *runtime.Probe
 		return nil
 	case p.HTTPGet != nil:
 		return httpProbe(ctx, ip, p.HTTPGet, timeout)
+	case p.TCPSocket != nil:
+		return tcpProbe(ctx, ip, p.TCPSocket.Port, timeout)
 	}
 	return nil
+}
+
+// tcpProbe succeeds when a TCP connection to the group's port opens, as
+// the kubelet's tcpSocket probe does.
+func tcpProbe(ctx context.Context, ip string, port int32, timeout time.Duration) error {
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, strconv.Itoa(int(port))))
+	if err != nil {
+		return err
+	}
+	return conn.Close()
 }
 
 func httpProbe(ctx context.Context, ip string, h *runtime.HTTPGetProbe, timeout time.Duration) error {

@@ -1,0 +1,100 @@
+package groupext
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+)
+
+const request = `{"location":"local","properties":{"osType":"Linux","containers":[
+ {"name":"db","properties":{"image":"redis","livenessProbe":{"tcpSocket":{"port":6379},"periodSeconds":5},
+  "readinessProbe":{"exec":{"command":["true"]}}}},
+ {"name":"web","properties":{"image":"hello","readinessProbe":{"tcpSocket":{"port":80}}}},
+ {"name":"plain","properties":{"image":"x"}}]}}`
+
+// An addition survives the SDK's decoding and encoding when applied back,
+// and reads the same again.
+func TestParseApplyRoundTrip(t *testing.T) {
+	ext, err := Parse([]byte(request))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Extensions{"db": {Liveness: &TCPSocket{Port: 6379}}, "web": {Readiness: &TCPSocket{Port: 80}}}
+	if !reflect.DeepEqual(ext, want) {
+		t.Fatalf("Parse = %+v, want %+v", ext, want)
+	}
+	var g aci.ContainerGroup
+	if err := json.Unmarshal([]byte(request), &g); err != nil {
+		t.Fatal(err)
+	}
+	sdk, err := json.Marshal(&g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lost, _ := Parse(sdk); lost != nil {
+		t.Fatalf("the SDK kept the additions (%+v): the package would not be needed", lost)
+	}
+	applied, err := Apply(sdk, Additions{Probes: ext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse(applied)
+	if err != nil || !reflect.DeepEqual(again, want) {
+		t.Errorf("after Apply: %+v, %v", again, err)
+	}
+	var back aci.ContainerGroup
+	if err := json.Unmarshal(applied, &back); err != nil {
+		t.Fatal(err)
+	}
+	db := back.Properties.Containers[0].Properties
+	if *db.LivenessProbe.PeriodSeconds != 5 || *db.ReadinessProbe.Exec.Command[0] != "true" {
+		t.Errorf("Apply changed the rest of the spec: %s", applied)
+	}
+	if out, err := Apply(sdk, Additions{}); err != nil || string(out) != string(sdk) {
+		t.Errorf("Apply without additions changed the JSON")
+	}
+}
+
+func TestParseRefusesMalformed(t *testing.T) {
+	if _, err := Parse([]byte(`{"properties":{"containers":[{"name":"a","properties":{"livenessProbe":{"tcpSocket":{"port":"eighty"}}}}]}}`)); err == nil {
+		t.Error("a port that is not a number was accepted")
+	}
+}
+
+func TestApplyReadiness(t *testing.T) {
+	in := []byte(`{"name":"g","properties":{"containers":[
+		{"name":"a","properties":{"image":"x","instanceView":{"restartCount":0}}},
+		{"name":"b","properties":{"image":"y","instanceView":{"restartCount":1}}},
+		{"name":"c","properties":{"image":"z"}}]}}`)
+	out, err := Apply(in, Additions{Ready: map[string]bool{"a": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Properties struct {
+			Containers []struct {
+				Name       string
+				Properties struct {
+					Image        string
+					InstanceView *struct {
+						Ready        *bool
+						RestartCount int
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	cs := doc.Properties.Containers
+	if *cs[0].Properties.InstanceView.Ready != true || *cs[1].Properties.InstanceView.Ready != false ||
+		cs[1].Properties.InstanceView.RestartCount != 1 || cs[2].Properties.InstanceView != nil || cs[2].Properties.Image != "z" {
+		t.Errorf("readiness added wrongly: %s", out)
+	}
+	if _, err := Apply([]byte("not json"), Additions{Ready: map[string]bool{}}); err == nil {
+		t.Error("a malformed group was accepted")
+	}
+}
