@@ -1,6 +1,7 @@
 // Package cri benchmarks creating container groups on containerd: through
-// vnode's CRI runtime, side by side with raw CRI sandbox + container
-// creation through the same containerd (the floor).
+// vnode's CRI runtime and through the container instances service's API,
+// side by side with raw CRI sandbox + container creation through the same
+// containerd (the floor).
 package cri
 
 import (
@@ -15,8 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/vnode-io/vnode/internal/instances/app"
+	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/internal/instances/network"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
@@ -74,9 +80,15 @@ func BenchmarkCreateToRunning(b *testing.B) {
 					CPU: 0.1, MemoryInGB: 0.1}}})
 		})
 		_ = rt.Close()
+		if err := d.RemoveAllPods(ctx); err != nil {
+			b.Fatal(err)
+		}
+		api := measureAPI(b, ctx, d, refs.Hello, filepath.Join(dir, "service"))
 		report(b, "floor", floor)
 		report(b, "vnode", vnode)
+		report(b, "api", api)
 		b.ReportMetric(percentile(vnode.lat, 0.5)/percentile(floor.lat, 0.5), "p50-ratio")
+		b.ReportMetric(percentile(api.lat, 0.5)/percentile(floor.lat, 0.5), "api-p50-ratio")
 	}
 }
 
@@ -120,6 +132,69 @@ func measure(b *testing.B, create func(i int) error) result {
 		b.Fatal(err)
 	}
 	return res
+}
+
+// measureAPI runs the container instances service on the same containerd
+// (containerd.endpoint) and measures each group from the PUT until a GET
+// shows its container running (polled every 50 ms), as an ARM client sees it.
+func measureAPI(b *testing.B, ctx context.Context, d *containerd.Containerd, image, dir string) result {
+	b.Helper()
+	const token = "bench-token"
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(token+"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.TokensFile = filepath.Join(dir, "tokens")
+	cfg.Containerd = config.Containerd{Endpoint: d.Socket(), StopTimeoutSeconds: 1}
+	loc := config.DefaultLocationSpec("local")
+	loc.Quota = config.Quota{StandardCores: 1 << 20, ContainerGroups: 1 << 20}
+	cfg.Locations = []config.Location{loc}
+	cfg.RateLimits = config.RateLimits{}
+	if err := cfg.Complete(dir); err != nil {
+		b.Fatal(err)
+	}
+	inst, err := app.Start(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = inst.Close() }()
+	files := client.Files{Endpoint: inst.URL, Token: token, CAFile: inst.CAFile,
+		Subscription: "00000000-0000-0000-0000-0000000000be", ResourceGroup: "bench", Location: "local"}
+	f, err := files.ClientFactory(-1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	groups := f.NewContainerGroupsClient()
+	return measure(b, func(i int) error {
+		name := fmt.Sprintf("api-%d", i)
+		_, err := groups.BeginCreateOrUpdate(ctx, files.ResourceGroup, name, aci.ContainerGroup{
+			Location: to.Ptr("local"),
+			Properties: &aci.ContainerGroupPropertiesProperties{OSType: to.Ptr(aci.OperatingSystemTypesLinux),
+				Containers: []*aci.Container{{Name: to.Ptr("hello"), Properties: &aci.ContainerProperties{Image: to.Ptr(image),
+					Resources: &aci.ResourceRequirements{Requests: &aci.ResourceRequests{CPU: to.Ptr(1.0), MemoryInGB: to.Ptr(1.0)}}}}}},
+		}, nil)
+		if err != nil {
+			return err
+		}
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			g, err := groups.Get(ctx, files.ResourceGroup, name, nil)
+			if err != nil {
+				return err
+			}
+			if iv := g.Properties.Containers[0].Properties.InstanceView; iv != nil && iv.CurrentState != nil &&
+				iv.CurrentState.State != nil && *iv.CurrentState.State == "Running" {
+				return nil
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return fmt.Errorf("group %s not running after 2 minutes", name)
+	})
 }
 
 // rawCreate is the floor: sandbox, container, start, straight through CRI.
