@@ -47,6 +47,24 @@ type Options struct {
 	PollInterval time.Duration
 }
 
+// ExtensionsHeader names the header in which every ARM answer of the
+// service lists vnode's additions to ACI's API, so that a client such as the
+// node agent uses them here and falls back to plain ACI against Azure.
+const ExtensionsHeader = "X-Vnode-Extensions"
+
+// Extensions is the value of ExtensionsHeader:
+//   - list-instance-view: lists with $expand=instanceView carry each group's
+//     instance view and readiness, as GET does;
+//   - exec-argv: exec bodies may carry argv instead of one command string;
+//   - remote-command: session URIs also speak Kubernetes' remote command
+//     protocol (SPDY, channel.k8s.io websockets);
+//   - logs-follow: logs?follow=true streams the log as plain text;
+//   - logs-previous: logs take previous=true, sinceTime and limitBytes;
+//   - stats: GET …/containerGroups/{name}/stats;
+//   - grace-period: DELETE and stop take gracePeriodSeconds;
+//   - tcp-socket: probes may have a tcpSocket action.
+const Extensions = "list-instance-view,exec-argv,remote-command,logs-follow,logs-previous,stats,grace-period,tcp-socket"
+
 // Server is the HTTP face of the service.
 type Server struct {
 	svc     *service.Service
@@ -144,6 +162,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // request; it returns the operation name for metrics.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) string {
 	reqID := newRequestID()
+	w.Header().Set(ExtensionsHeader, Extensions)
 	w.Header().Set("x-ms-request-id", reqID)
 	w.Header().Set("x-ms-correlation-request-id", correlationID(r, reqID))
 	if err := s.tokens.Authenticate(r); err != nil {

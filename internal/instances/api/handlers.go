@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -128,20 +129,58 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p params) {
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, p params) {
-	skip := r.URL.Query().Get("$skipToken")
+	query := r.URL.Query()
+	skip := query.Get("$skipToken")
+	nextLink := func(next string) *string {
+		if next == "" {
+			return nil
+		}
+		q := url.Values{}
+		q.Set("api-version", query.Get("api-version"))
+		q.Set("$skipToken", next)
+		if expand := query.Get("$expand"); expand != "" {
+			q.Set("$expand", expand)
+		}
+		link := s.base + r.URL.Path + "?" + q.Encode()
+		return &link
+	}
+	switch expand := query.Get("$expand"); {
+	case expand == "":
+	case strings.EqualFold(expand, "instanceView"):
+		s.listGroupsExpanded(w, p, skip, nextLink)
+		return
+	default:
+		armerr.Write(w, armerr.BadRequest("InvalidParameter", "$expand",
+			"The $expand parameter supports only 'instanceView', got '%s'.", expand))
+		return
+	}
 	items, next := s.svc.List(p["subscription"], p["resourceGroup"], skip, s.svc.Config().ListPageSize)
 	if items == nil {
 		items = []*aci.ContainerGroup{}
 	}
-	res := aci.ContainerGroupListResult{Value: items}
-	if next != "" {
-		q := url.Values{}
-		q.Set("api-version", r.URL.Query().Get("api-version"))
-		q.Set("$skipToken", next)
-		link := s.base + r.URL.Path + "?" + q.Encode()
-		res.NextLink = &link
+	writeJSON(w, http.StatusOK, aci.ContainerGroupListResult{Value: items, NextLink: nextLink(next)})
+}
+
+// listGroupsExpanded answers a list with $expand=instanceView (vnode's
+// list-instance-view extension): each group as GET shows it.
+func (s *Server) listGroupsExpanded(w http.ResponseWriter, p params, skip string, nextLink func(string) *string) {
+	listed, next := s.svc.ListExpanded(p["subscription"], p["resourceGroup"], skip, s.svc.Config().ListPageSize)
+	page := struct {
+		Value    []json.RawMessage `json:"value"`
+		NextLink *string           `json:"nextLink,omitempty"`
+	}{Value: make([]json.RawMessage, 0, len(listed)), NextLink: nextLink(next)}
+	for _, l := range listed {
+		data, err := json.Marshal(l.Group)
+		if err == nil {
+			data, err = groupext.Apply(data, l.Additions)
+		}
+		if err != nil {
+			armerr.Write(w, err)
+			return
+		}
+		page.Value = append(page.Value, data)
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (s *Server) startGroup(w http.ResponseWriter, r *http.Request, p params) {
@@ -223,20 +262,57 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, p params) {
 		}
 		opts.Timestamps = b
 	}
+	if v := q.Get("previous"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			armerr.Write(w, armerr.BadRequest("InvalidParameter", "previous", "The previous parameter must be true or false, got '%s'.", v))
+			return
+		}
+		opts.Previous = b
+	}
+	if v := q.Get("sinceTime"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			armerr.Write(w, armerr.BadRequest("InvalidParameter", "sinceTime", "The sinceTime parameter must be an RFC 3339 time, got '%s'.", v))
+			return
+		}
+		opts.Since = t
+	}
+	limit := int64(-1)
+	if v := q.Get("limitBytes"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			armerr.Write(w, armerr.BadRequest("InvalidParameter", "limitBytes", "The limitBytes parameter must be a positive integer, got '%s'.", v))
+			return
+		}
+		limit = n
+	}
+	follow := false
 	if v := q.Get("follow"); v != "" {
-		follow, err := strconv.ParseBool(v)
+		b, err := strconv.ParseBool(v)
 		if err != nil {
 			armerr.Write(w, armerr.BadRequest("InvalidParameter", "follow", "The follow parameter must be true or false, got '%s'.", v))
 			return
 		}
-		if follow {
-			s.followLogs(w, r, p, opts)
-			return
-		}
+		follow = b
+	}
+	if follow && !opts.Previous {
+		s.followLogs(w, r, p, opts, limit)
+		return
 	}
 	content, err := s.svc.Logs(r.Context(), groupRef(p), p["container"], opts)
 	if err != nil {
 		armerr.Write(w, err)
+		return
+	}
+	if limit >= 0 && int64(len(content)) > limit {
+		content = content[:limit]
+	}
+	if follow {
+		// A previous run has ended: its whole log is the stream.
+		fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
+		fw.start()
+		_, _ = io.WriteString(fw, content)
 		return
 	}
 	writeJSON(w, http.StatusOK, aci.Logs{Content: &content})
@@ -440,7 +516,8 @@ func (s *Server) meteredUsage(w http.ResponseWriter, r *http.Request, p params) 
 // followLogs streams a container's log as plain text, flushing each piece,
 // until the container stops or the client goes: a vnode extension
 // (follow=true) of the logs operation.
-func (s *Server) followLogs(w http.ResponseWriter, r *http.Request, p params, opts runtime.LogOptions) {
+// A non-negative limit ends the stream after that many bytes.
+func (s *Server) followLogs(w http.ResponseWriter, r *http.Request, p params, opts runtime.LogOptions, limit int64) {
 	if err := s.svc.CheckContainer(groupRef(p), p["container"]); err != nil {
 		armerr.Write(w, err)
 		return
@@ -451,7 +528,11 @@ func (s *Server) followLogs(w http.ResponseWriter, r *http.Request, p params, op
 	defer stop()
 	fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
 	fw.start()
-	if err := s.svc.FollowLogs(ctx, groupRef(p), p["container"], opts, fw); err != nil {
+	var out io.Writer = fw
+	if limit >= 0 {
+		out = &limitWriter{w: fw, left: limit, done: cancel}
+	}
+	if err := s.svc.FollowLogs(ctx, groupRef(p), p["container"], opts, out); err != nil {
 		s.log.Info("following a log ended with an error", "err", err)
 	}
 }
@@ -490,4 +571,30 @@ func (s *Server) groupStats(w http.ResponseWriter, r *http.Request, p params) {
 			CPUUsageCoreNanoSeconds: c.CPUUsageCoreNanoSeconds, MemoryWorkingSetBytes: c.MemoryWorkingSetBytes})
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// limitWriter passes on at most left bytes, then calls done and drops the
+// rest.
+type limitWriter struct {
+	w    io.Writer
+	left int64
+	done func()
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.left <= 0 {
+		return len(p), nil
+	}
+	n := len(p)
+	if int64(n) > l.left {
+		p = p[:l.left]
+	}
+	if _, err := l.w.Write(p); err != nil {
+		return 0, err
+	}
+	l.left -= int64(len(p))
+	if l.left <= 0 {
+		l.done()
+	}
+	return n, nil
 }

@@ -271,7 +271,16 @@ type LogOptions struct {
 	// Follow keeps writing new lines as the container writes them until
 	// it stops running (or ctx ends); w should flush what it is given.
 	Follow bool
+	// Previous selects the log of the container's previous run; a
+	// container without one gives ErrNoPreviousLog.
+	Previous bool
+	// Since, when not zero, drops lines written before it.
+	Since time.Time
 }
+
+// ErrNoPreviousLog is returned for the previous log of a container that
+// has not been restarted.
+var ErrNoPreviousLog = errors.New("container has no previous run")
 
 // TerminalSize is a terminal's dimensions.
 type TerminalSize struct {

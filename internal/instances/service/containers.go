@@ -61,6 +61,9 @@ func (s *Service) Logs(ctx context.Context, ref Ref, container string, opts runt
 		if errors.Is(err, runtime.ErrNotFound) {
 			return "", nil // not started yet, or stopped: no log
 		}
+		if errors.Is(err, runtime.ErrNoPreviousLog) {
+			return "", noPreviousRun(ref, container)
+		}
 		return "", fmt.Errorf("read log of %s/%s: %w", ref.Name, container, err)
 	}
 	b := buf.Bytes()
@@ -113,9 +116,19 @@ func (s *Service) FollowLogs(ctx context.Context, ref Ref, container string, opt
 	}
 	opts.Follow = true
 	if err := s.rt.Logs(ctx, uid, container, opts, w); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		if errors.Is(err, runtime.ErrNoPreviousLog) {
+			return noPreviousRun(ref, container)
+		}
 		return fmt.Errorf("follow log of %s/%s: %w", ref.Name, container, err)
 	}
 	return nil
+}
+
+// noPreviousRun is the answer to a previous log of a container that has not
+// been restarted.
+func noPreviousRun(ref Ref, container string) error {
+	return armerr.BadRequest("PreviousRunNotFound", "previous",
+		"The container '%s' of container group '%s' has no previous run.", container, ref.Name)
 }
 
 // Session is an exec or attach session handed out as webSocketUri + password.

@@ -255,6 +255,28 @@ func (s *Service) Get(ref Ref) (*aci.ContainerGroup, error) {
 // rg is set, ordered by name, starting after the key skip, at most max.
 // next is the skip token for the following page ("" at the end).
 func (s *Service) List(sub, rg, skip string, max int) (items []*aci.ContainerGroup, next string) {
+	listed, next := s.list(sub, rg, skip, max, false)
+	for _, l := range listed {
+		items = append(items, l.Group)
+	}
+	return items, next
+}
+
+// ListedGroup is one group of an expanded list: its view with the instance
+// view, as GET returns it, and vnode's additions to its JSON.
+type ListedGroup struct {
+	Group     *aci.ContainerGroup
+	Additions groupext.Additions
+}
+
+// ListExpanded is List with each group's instance view and additions (the
+// list-instance-view extension), so that a client follows every group's
+// state with one request per page instead of one GET per group.
+func (s *Service) ListExpanded(sub, rg, skip string, max int) ([]ListedGroup, string) {
+	return s.list(sub, rg, skip, max, true)
+}
+
+func (s *Service) list(sub, rg, skip string, max int, expand bool) (items []ListedGroup, next string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var keys []string
@@ -273,7 +295,12 @@ func (s *Service) List(sub, rg, skip string, max int) (items []*aci.ContainerGro
 		keys = keys[:max]
 	}
 	for _, k := range keys {
-		items = append(items, s.view(s.groups[k], false))
+		g := s.groups[k]
+		l := ListedGroup{Group: s.view(g, expand)}
+		if expand {
+			l.Additions = additionsLocked(g)
+		}
+		items = append(items, l)
 	}
 	return items, next
 }
@@ -438,6 +465,10 @@ func (s *Service) Additions(ref Ref) groupext.Additions {
 	if g == nil {
 		return groupext.Additions{}
 	}
+	return additionsLocked(g)
+}
+
+func additionsLocked(g *group) groupext.Additions {
 	ready := map[string]bool{}
 	for _, c := range g.status.Containers {
 		ready[c.Name] = c.Ready && !g.stopped

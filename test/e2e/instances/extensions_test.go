@@ -144,7 +144,69 @@ func TestExtensionsOnFake(t *testing.T) {
 		t.Errorf("followed log: %q (ended %v)", out, ended)
 	}
 
-	status, _, raw := e.raw(http.MethodGet, groupPath("ext")+"/stats?api-version=2023-05-01", "", nil)
+	// Logs: limitBytes, sinceTime, and previous of a container never restarted.
+	logsPath := groupPath("ext") + "/containers/main/logs?api-version=2023-05-01"
+	status, _, raw := e.raw(http.MethodGet, logsPath+"&limitBytes=5", "", nil)
+	if status != http.StatusOK || !strings.Contains(string(raw), `"content":"conta"`) {
+		t.Errorf("logs limitBytes=5: %d %s", status, raw)
+	}
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	status, _, raw = e.raw(http.MethodGet, logsPath+"&sinceTime="+future, "", nil)
+	if status != http.StatusOK || !strings.Contains(string(raw), `"content":""`) {
+		t.Errorf("logs since an hour ahead: %d %s", status, raw)
+	}
+	status, _, raw = e.raw(http.MethodGet, logsPath+"&previous=true", "", nil)
+	if status != http.StatusBadRequest || !strings.Contains(string(raw), "PreviousRunNotFound") {
+		t.Errorf("previous log of a container never restarted: %d %s", status, raw)
+	}
+	for _, bad := range []string{"&limitBytes=0", "&sinceTime=yesterday", "&previous=maybe"} {
+		if status, _, raw := e.raw(http.MethodGet, logsPath+bad, "", nil); status != http.StatusBadRequest {
+			t.Errorf("logs%s: %d %s", bad, status, raw)
+		}
+	}
+
+	// Every answer names the extensions; a list with $expand=instanceView
+	// carries each group's instance view and readiness.
+	listPath := "/subscriptions/" + testSub + "/resourceGroups/" + testRG +
+		"/providers/Microsoft.ContainerInstance/containerGroups?api-version=2023-05-01"
+	status, h, raw := e.raw(http.MethodGet, listPath+"&$expand=instanceView", "", nil)
+	if ext := h.Get("X-Vnode-Extensions"); !strings.Contains(ext, "list-instance-view") || !strings.Contains(ext, "exec-argv") {
+		t.Errorf("X-Vnode-Extensions = %q", ext)
+	}
+	var page struct {
+		Value []struct {
+			Name       string `json:"name"`
+			Properties struct {
+				InstanceView *struct{ State string } `json:"instanceView"`
+				Containers   []struct {
+					Properties struct {
+						InstanceView *struct {
+							CurrentState struct{ State string } `json:"currentState"`
+							Ready        *bool                  `json:"ready"`
+						} `json:"instanceView"`
+					} `json:"properties"`
+				} `json:"containers"`
+			} `json:"properties"`
+		} `json:"value"`
+	}
+	if err := json.Unmarshal(raw, &page); status != http.StatusOK || err != nil || len(page.Value) != 1 {
+		t.Fatalf("expanded list: %d %v %s", status, err, raw)
+	}
+	got := page.Value[0].Properties
+	if got.InstanceView == nil || got.InstanceView.State != "Running" || len(got.Containers) != 1 ||
+		got.Containers[0].Properties.InstanceView == nil || got.Containers[0].Properties.InstanceView.CurrentState.State != "Running" ||
+		got.Containers[0].Properties.InstanceView.Ready == nil || !*got.Containers[0].Properties.InstanceView.Ready {
+		t.Errorf("expanded list item: %s", raw)
+	}
+	status, _, raw = e.raw(http.MethodGet, listPath, "", nil)
+	if status != http.StatusOK || strings.Contains(string(raw), "instanceView") {
+		t.Errorf("a plain list carries instance views (ACI's lists do not): %d %s", status, raw)
+	}
+	if status, _, raw := e.raw(http.MethodGet, listPath+"&$expand=everything", "", nil); status != http.StatusBadRequest {
+		t.Errorf("$expand=everything: %d %s", status, raw)
+	}
+
+	status, _, raw = e.raw(http.MethodGet, groupPath("ext")+"/stats?api-version=2023-05-01", "", nil)
 	var st client.GroupStats
 	if err := json.Unmarshal(raw, &st); status != http.StatusOK || err != nil || len(st.Containers) != 1 ||
 		st.Containers[0].Name != "main" || st.Time.IsZero() {

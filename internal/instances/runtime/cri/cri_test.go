@@ -229,7 +229,7 @@ func TestGroupsOnContainerd(t *testing.T) {
 	jobs := map[runtime.RestartPolicy]string{runtime.RestartNever: "g-never", runtime.RestartOnFailure: "g-onfailure"}
 	for policy, id := range jobs {
 		if err := r.Run(ctx, runtime.GroupSpec{ID: id, Name: id, RestartPolicy: policy, Containers: []runtime.ContainerSpec{
-			{Name: "job", Image: w.shell, Command: []string{"/bin/sh", "-c", "exit 3"}}}}); err != nil {
+			{Name: "job", Image: w.shell, Command: []string{"/bin/sh", "-c", "echo run; exit 3"}}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -241,6 +241,13 @@ func TestGroupsOnContainerd(t *testing.T) {
 		c := state(t, r, "g-onfailure", "job")
 		return c.RestartCount >= 1 && c.Previous != nil && c.Previous.ExitCode == 3, fmt.Sprint(c)
 	})
+	var prev bytes.Buffer
+	if err := r.Logs(ctx, "g-onfailure", "job", runtime.LogOptions{Previous: true}, &prev); err != nil || prev.String() != "run\n" {
+		t.Errorf("previous run's log: %q, %v", prev.String(), err)
+	}
+	if err := r.Logs(ctx, "g-never", "job", runtime.LogOptions{Previous: true}, io.Discard); !errors.Is(err, runtime.ErrNoPreviousLog) {
+		t.Errorf("previous log of a job never restarted: %v, want ErrNoPreviousLog", err)
+	}
 
 	// An OOM kill is reported as such; two groups reach each other by IP.
 	if err := r.Run(ctx, runtime.GroupSpec{ID: "g-oom", Name: "oom", RestartPolicy: runtime.RestartNever,

@@ -32,7 +32,29 @@ func (r *Runtime) containerRef(id, name string) (cid, logPath string, err error)
 	if c == nil || c.id == "" {
 		return "", "", fmt.Errorf("container %s of group %s: %w", name, id, runtime.ErrNotFound)
 	}
-	return c.id, filepath.Join(r.groupDir(id), "logs", name, fmt.Sprintf("%d.log", c.attempt)), nil
+	return c.id, r.logPath(id, name, c.attempt), nil
+}
+
+// previousLog returns the log path of a container's previous attempt.
+func (r *Runtime) previousLog(id, name string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g, err := r.lookup(id)
+	if err != nil {
+		return "", err
+	}
+	c := g.container(name)
+	if c == nil {
+		return "", fmt.Errorf("container %s of group %s: %w", name, id, runtime.ErrNotFound)
+	}
+	if c.attempt == 0 {
+		return "", fmt.Errorf("container %s of group %s: %w", name, id, runtime.ErrNoPreviousLog)
+	}
+	return r.logPath(id, name, c.attempt-1), nil
+}
+
+func (r *Runtime) logPath(id, name string, attempt uint32) string {
+	return filepath.Join(r.groupDir(id), "logs", name, fmt.Sprintf("%d.log", attempt))
 }
 
 // followInterval is how often a followed log is checked for new lines.
@@ -42,6 +64,21 @@ const followInterval = 200 * time.Millisecond
 // it then writes new records as they arrive until that attempt stops
 // running and its log has been read to the end.
 func (r *Runtime) Logs(ctx context.Context, id, container string, opts runtime.LogOptions, w io.Writer) error {
+	if opts.Previous {
+		path, err := r.previousLog(id, container)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("log of %s's previous run: %w", container, runtime.ErrNoPreviousLog)
+		}
+		if err != nil {
+			return fmt.Errorf("read log of %s's previous run: %w", container, err)
+		}
+		var d crilog.Decoder
+		return crilog.Write(w, d.Decode(data), opts.Since, opts.Tail, opts.Timestamps)
+	}
 	cid, path, err := r.containerRef(id, container)
 	if err != nil {
 		return err
@@ -59,7 +96,7 @@ func (r *Runtime) Logs(ctx context.Context, id, container string, opts runtime.L
 	if err != nil {
 		return fmt.Errorf("read log of %s: %w", container, err)
 	}
-	if err := crilog.Write(w, d.Decode(data), opts.Tail, opts.Timestamps); err != nil || !opts.Follow {
+	if err := crilog.Write(w, d.Decode(data), opts.Since, opts.Tail, opts.Timestamps); err != nil || !opts.Follow {
 		return err
 	}
 	ticker := r.o.Clock.NewTicker(followInterval)
@@ -73,7 +110,7 @@ func (r *Runtime) Logs(ctx context.Context, id, container string, opts runtime.L
 		for {
 			n, err := f.Read(buf)
 			if n > 0 {
-				if err := crilog.Write(w, d.Decode(buf[:n]), 0, opts.Timestamps); err != nil {
+				if err := crilog.Write(w, d.Decode(buf[:n]), opts.Since, 0, opts.Timestamps); err != nil {
 					return err
 				}
 			}

@@ -282,11 +282,17 @@ func (r *Runtime) Logs(ctx context.Context, id, container string, opts runtime.L
 	var proc chan struct{}
 	seen := 0
 	if err == nil {
-		lines, proc, seen = c.tail(opts.Tail), c.proc, len(c.logs)
+		if opts.Previous && c.status.RestartCount == 0 {
+			err = fmt.Errorf("fake: logs of %s/%s: %w", id, container, runtime.ErrNoPreviousLog)
+		}
+		lines, proc, seen = c.tail(opts.Tail, opts.Since, opts.Previous), c.proc, len(c.logs)
 	}
 	r.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if opts.Previous {
+		proc = nil // a previous run has ended: nothing to follow
 	}
 	if _, err := io.WriteString(w, formatLog(lines, opts.Timestamps)); err != nil {
 		return fmt.Errorf("fake: write logs of %s/%s: %w", id, container, err)

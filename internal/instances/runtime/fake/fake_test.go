@@ -977,24 +977,31 @@ func TestLogs(t *testing.T) {
 		}
 		return b.String()
 	}
-	all := "container a started\nhello big world\ncontainer a started\nhello big world\n"
+	// A restart starts a new log; the previous run's stays readable.
+	run := "container a started\nhello big world\n"
 	for _, tt := range []struct {
 		opts runtime.LogOptions
 		want string
 	}{
-		{runtime.LogOptions{}, all},
-		{runtime.LogOptions{Tail: -1}, all},
-		{runtime.LogOptions{Tail: 10}, all},
+		{runtime.LogOptions{}, run},
+		{runtime.LogOptions{Tail: -1}, run},
+		{runtime.LogOptions{Tail: 10}, run},
 		{runtime.LogOptions{Tail: 1}, "hello big world\n"},
 		{runtime.LogOptions{Tail: 2, Timestamps: true},
 			"2026-01-02T03:04:06.5Z container a started\n2026-01-02T03:04:06.5Z hello big world\n"},
-		{runtime.LogOptions{Tail: 4, Timestamps: true},
-			"2026-01-02T03:04:05Z container a started\n2026-01-02T03:04:05Z hello big world\n" +
-				"2026-01-02T03:04:06.5Z container a started\n2026-01-02T03:04:06.5Z hello big world\n"},
+		{runtime.LogOptions{Previous: true, Timestamps: true},
+			"2026-01-02T03:04:05Z container a started\n2026-01-02T03:04:05Z hello big world\n"},
+		{runtime.LogOptions{Previous: true, Tail: 1}, "hello big world\n"},
+		{runtime.LogOptions{Previous: true, Since: t0.Add(time.Second)}, ""},
+		{runtime.LogOptions{Since: t0.Add(time.Second)}, run},
+		{runtime.LogOptions{Since: t0.Add(2 * time.Second)}, ""},
 	} {
 		if got := logs("a", tt.opts); got != tt.want {
 			t.Errorf("Logs(%+v) = %q, want %q", tt.opts, got, tt.want)
 		}
+	}
+	if err := r.Logs(ctx, "g", "i", runtime.LogOptions{Previous: true}, io.Discard); !errors.Is(err, runtime.ErrNoPreviousLog) {
+		t.Errorf("previous log of a container never restarted: %v, want ErrNoPreviousLog", err)
 	}
 	if got := logs("i", runtime.LogOptions{}); got != "container i started\nprepared\n" {
 		t.Errorf("init container logs = %q", got)

@@ -61,6 +61,8 @@ type container struct {
 	// proc is closed when the running process ends; nil when not running.
 	proc chan struct{}
 	logs []logLine
+	// previous is the log of the run before the current one.
+	previous []logLine
 }
 
 // logLine is one line of a container's log.
@@ -278,6 +280,7 @@ func (r *Runtime) exit(g *group, c *container, code int32) {
 // restart starts a container's process again.
 func (r *Runtime) restart(g *group, c *container) {
 	c.status.RestartCount++
+	c.previous, c.logs = c.logs, nil
 	r.startProcess(g, c)
 }
 
@@ -362,8 +365,18 @@ func (c *container) log(t time.Time, text string) {
 }
 
 // tail returns a copy of the last n log lines, all when n is not positive.
-func (c *container) tail(n int) []logLine {
+func (c *container) tail(n int, since time.Time, previous bool) []logLine {
 	lines := c.logs
+	if previous {
+		lines = c.previous
+	}
+	if !since.IsZero() {
+		i := 0
+		for i < len(lines) && lines[i].time.Before(since) {
+			i++
+		}
+		lines = lines[i:]
+	}
 	if n > 0 && n < len(lines) {
 		lines = lines[len(lines)-n:]
 	}

@@ -135,9 +135,17 @@ func (d *Decoder) decodeLine(line []byte) (Line, bool) {
 	return *p, true
 }
 
-// Write renders records as a user reads them: the last tail records (all
-// when tail <= 0), each prefixed with its RFC 3339 time when timestamps is set.
-func Write(w io.Writer, lines []Line, tail int, timestamps bool) error {
+// Write renders records as a user reads them: those written at or after
+// since (all when since is zero), of them the last tail (all when tail <= 0),
+// each prefixed with its RFC 3339 time when timestamps is set.
+func Write(w io.Writer, lines []Line, since time.Time, tail int, timestamps bool) error {
+	if !since.IsZero() {
+		i := 0
+		for i < len(lines) && lines[i].Time.Before(since) {
+			i++
+		}
+		lines = lines[i:]
+	}
 	if tail > 0 && len(lines) > tail {
 		lines = lines[len(lines)-tail:]
 	}

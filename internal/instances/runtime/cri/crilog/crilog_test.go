@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 const sample = `2026-11-28T10:00:00.000000001Z stdout F hello world
@@ -40,14 +41,14 @@ func TestWriteTailAndTimestamps(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Write(&buf, lines, 2, false); err != nil {
+	if err := Write(&buf, lines, time.Time{}, 2, false); err != nil {
 		t.Fatal(err)
 	}
 	if buf.String() != "\nlast\n" {
 		t.Errorf("tail 2: %q", buf.String())
 	}
 	buf.Reset()
-	if err := Write(&buf, lines[:1], 0, true); err != nil {
+	if err := Write(&buf, lines[:1], time.Time{}, 0, true); err != nil {
 		t.Fatal(err)
 	}
 	if buf.String() != "2026-11-28T10:00:00.000000001Z hello world\n" {
