@@ -52,6 +52,11 @@ var (
 	ErrNotSupported = errors.New("not supported by the backend")
 	// ErrNotFound marks a workload the backend does not have.
 	ErrNotFound = errors.New("workload not found")
+	// ErrUnsatisfiable marks a pod the backend can never run as specified
+	// (a feature it lacks, more resources than it offers): the pod fails at
+	// once, whatever its restart policy, as the kubelet rejects a pod at
+	// admission.
+	ErrUnsatisfiable = errors.New("the backend cannot run this pod")
 )
 
 // Workload is what a backend needs to run one pod: the pod itself and
@@ -66,6 +71,28 @@ type Workload struct {
 	// Volumes holds the files of ConfigMap, Secret, projected and
 	// downward-API volumes, by volume name.
 	Volumes map[string][]File
+	// RegistryCredentials are the pod's image pull secrets
+	// (kubernetes.io/dockerconfigjson), one entry per registry server.
+	RegistryCredentials []RegistryCredential
+	// AzureFiles holds the storage account of each azureFile volume, by
+	// volume name, read from the volume's Secret (azurestorageaccountname,
+	// azurestorageaccountkey).
+	AzureFiles map[string]AzureFileCredential
+}
+
+// RegistryCredential is what a backend needs to pull from one registry.
+// Password is confidential: backends must never log or return it.
+type RegistryCredential struct {
+	Server   string
+	Username string
+	Password string
+}
+
+// AzureFileCredential is the storage account of an Azure Files share.
+// AccountKey is confidential.
+type AzureFileCredential struct {
+	AccountName string
+	AccountKey  string
 }
 
 // EnvVar is one resolved environment variable.

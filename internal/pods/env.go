@@ -60,6 +60,12 @@ func (r *resolver) workload(ctx context.Context, pod *corev1.Pod) (*backend.Work
 	if w.Volumes, err = r.volumes(ctx, pod); err != nil {
 		return nil, err
 	}
+	if w.RegistryCredentials, err = r.registryCredentials(ctx, pod); err != nil {
+		return nil, err
+	}
+	if w.AzureFiles, err = r.azureFiles(ctx, pod); err != nil {
+		return nil, err
+	}
 	return w, nil
 }
 

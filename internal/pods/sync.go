@@ -171,7 +171,7 @@ func (c *Controller) create(ctx context.Context, pod *corev1.Pod) error {
 		return nil
 	}
 	retryable := errors.Is(err, backend.ErrRetryable) || errors.Is(err, context.DeadlineExceeded)
-	terminal := !retryable && pod.Spec.RestartPolicy == corev1.RestartPolicyNever
+	terminal := errors.Is(err, backend.ErrUnsatisfiable) || !retryable && pod.Spec.RestartPolicy == corev1.RestartPolicyNever
 	c.setFailure(pod, &podFailure{Reason: ReasonProviderFailed, Message: err.Error(), Terminal: terminal},
 		ReasonProviderFailed, err.Error())
 	if terminal {

@@ -1,0 +1,241 @@
+package aci
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/instances/groupext"
+)
+
+// groupSpec is a pod's container group: the body to PUT, vnode's additions
+// to it, and warnings about what was left out.
+type groupSpec struct {
+	name     string
+	group    aci.ContainerGroup
+	probes   groupext.Extensions
+	warnings []string
+}
+
+// convertOptions are what a conversion needs besides the workload.
+type convertOptions struct {
+	location  string
+	node      string
+	subnetIDs []string
+	dns       DNS
+	limits    Limits
+	// tcpSocket is set when the service runs tcpSocket probes.
+	tcpSocket bool
+	now       time.Time
+}
+
+// convert builds a pod's container group. Its errors are final: the pod
+// cannot run on container instances as written.
+func convert(w *backend.Workload, o convertOptions) (*groupSpec, error) {
+	pod := w.Pod
+	if pod.Spec.HostNetwork {
+		return nil, fmt.Errorf("hostNetwork pods cannot run on container instances")
+	}
+	vols, err := convertVolumes(w)
+	if err != nil {
+		return nil, err
+	}
+	s := &groupSpec{name: GroupName(pod.Namespace, pod.Name)}
+	props := &aci.ContainerGroupPropertiesProperties{
+		OSType:        ptr(aci.OperatingSystemTypesLinux),
+		RestartPolicy: ptr(restartPolicy(pod.Spec.RestartPolicy)),
+		Volumes:       vols.volumes,
+		DNSConfig:     dnsConfig(pod, o.dns),
+	}
+	for _, c := range pod.Spec.InitContainers {
+		ic, err := s.initContainer(c, w, &vols)
+		if err != nil {
+			return nil, err
+		}
+		props.InitContainers = append(props.InitContainers, ic)
+	}
+	for _, c := range pod.Spec.Containers {
+		ct, err := s.container(c, w, &vols, o.tcpSocket)
+		if err != nil {
+			return nil, err
+		}
+		props.Containers = append(props.Containers, ct)
+	}
+	if err := setResources(props.Containers, pod.Spec.Containers, o.limits, o.location); err != nil {
+		return nil, err
+	}
+	ip, err := ipAddress(pod.Spec.Containers)
+	if err != nil {
+		return nil, err
+	}
+	props.IPAddress = ip
+	for _, id := range o.subnetIDs {
+		props.SubnetIDs = append(props.SubnetIDs, &aci.ContainerGroupSubnetID{ID: ptr(id)})
+	}
+	for _, rc := range w.RegistryCredentials {
+		props.ImageRegistryCredentials = append(props.ImageRegistryCredentials, &aci.ImageRegistryCredential{
+			Server: ptr(rc.Server), Username: ptr(rc.Username), Password: ptr(rc.Password)})
+	}
+	s.group = aci.ContainerGroup{
+		Location:   ptr(o.location),
+		Tags:       podTags(pod.Namespace, pod.Name, pod.UID, o.node, pod.CreationTimestamp.Time, o.now),
+		Properties: props,
+	}
+	return s, nil
+}
+
+func restartPolicy(p corev1.RestartPolicy) aci.ContainerGroupRestartPolicy {
+	switch p {
+	case corev1.RestartPolicyNever:
+		return aci.ContainerGroupRestartPolicyNever
+	case corev1.RestartPolicyOnFailure:
+		return aci.ContainerGroupRestartPolicyOnFailure
+	default:
+		return aci.ContainerGroupRestartPolicyAlways
+	}
+}
+
+// container converts one of the pod's containers.
+func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *volumeSet, tcpSocket bool) (*aci.Container, error) {
+	cmd, err := command(c, w.Env[c.Name])
+	if err != nil {
+		return nil, err
+	}
+	mounts, err := vols.mounts(c)
+	if err != nil {
+		return nil, err
+	}
+	props := &aci.ContainerProperties{
+		Image:                ptr(c.Image),
+		Command:              cmd,
+		EnvironmentVariables: envVars(w.Env[c.Name]),
+		VolumeMounts:         mounts,
+	}
+	for _, p := range c.Ports {
+		proto, err := portProtocol(p.Protocol)
+		if err != nil {
+			return nil, fmt.Errorf("container %q port %d: %w", c.Name, p.ContainerPort, err)
+		}
+		props.Ports = append(props.Ports, &aci.ContainerPort{Port: ptr(p.ContainerPort), Protocol: ptr(aci.ContainerNetworkProtocol(proto))})
+	}
+	var ext groupext.Probes
+	for _, pr := range []struct {
+		kind  string
+		probe *corev1.Probe
+		dst   **aci.ContainerProbe
+		tcp   **groupext.TCPSocket
+	}{{"liveness", c.LivenessProbe, &props.LivenessProbe, &ext.Liveness}, {"readiness", c.ReadinessProbe, &props.ReadinessProbe, &ext.Readiness}} {
+		res, err := convertProbe(pr.probe, c, pr.kind, tcpSocket)
+		if err != nil {
+			return nil, err
+		}
+		*pr.dst, *pr.tcp = res.probe, res.tcp
+		if res.warning != "" {
+			s.warnings = append(s.warnings, res.warning)
+		}
+	}
+	if ext.Liveness != nil || ext.Readiness != nil {
+		if s.probes == nil {
+			s.probes = groupext.Extensions{}
+		}
+		s.probes[c.Name] = ext
+	}
+	if c.StartupProbe != nil {
+		s.warnings = append(s.warnings, fmt.Sprintf("startup probe of container %q dropped: container instances have no startup probes", c.Name))
+	}
+	return &aci.Container{Name: ptr(c.Name), Properties: props}, nil
+}
+
+// initContainer converts one of the pod's init containers.
+func (s *groupSpec) initContainer(c corev1.Container, w *backend.Workload, vols *volumeSet) (*aci.InitContainerDefinition, error) {
+	cmd, err := command(c, w.Env[c.Name])
+	if err != nil {
+		return nil, err
+	}
+	mounts, err := vols.mounts(c)
+	if err != nil {
+		return nil, err
+	}
+	return &aci.InitContainerDefinition{Name: ptr(c.Name), Properties: &aci.InitContainerPropertiesDefinition{
+		Image: ptr(c.Image), Command: cmd, EnvironmentVariables: envVars(w.Env[c.Name]), VolumeMounts: mounts}}, nil
+}
+
+// command joins Kubernetes' command and args into ACI's one command array,
+// with $(VAR) references expanded. ACI has no way to keep an image's
+// entrypoint while replacing its arguments, so args without a command are
+// refused.
+func command(c corev1.Container, env []backend.EnvVar) ([]*string, error) {
+	if len(c.Command) == 0 {
+		if len(c.Args) > 0 {
+			return nil, fmt.Errorf("container %q sets args without a command: container instances replace the image's "+
+				"entrypoint and arguments together, so set command to the image's entrypoint too", c.Name)
+		}
+		return nil, nil
+	}
+	vars := make(map[string]string, len(env))
+	for _, e := range env {
+		vars[e.Name] = e.Value
+	}
+	var out []*string
+	for _, a := range append(append([]string(nil), c.Command...), c.Args...) {
+		out = append(out, ptr(expandVars(a, vars)))
+	}
+	return out, nil
+}
+
+// envVars converts a container's resolved environment; values from Secrets
+// become secure values, which ACI never returns.
+func envVars(env []backend.EnvVar) []*aci.EnvironmentVariable {
+	var out []*aci.EnvironmentVariable
+	for _, e := range env {
+		v := &aci.EnvironmentVariable{Name: ptr(e.Name)}
+		if e.Secret {
+			v.SecureValue = ptr(e.Value)
+		} else {
+			v.Value = ptr(e.Value)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func portProtocol(p corev1.Protocol) (string, error) {
+	switch p {
+	case corev1.ProtocolTCP, "":
+		return "TCP", nil
+	case corev1.ProtocolUDP:
+		return "UDP", nil
+	default:
+		return "", fmt.Errorf("protocol %s is not supported by container instances (TCP and UDP are)", p)
+	}
+}
+
+// ipAddress gives the group a private IP exposing every container port.
+// ACI refuses an IP address without ports: a pod that declares none gets
+// no ipAddress section.
+func ipAddress(cs []corev1.Container) (*aci.IPAddress, error) {
+	seen := map[string]bool{}
+	var ports []*aci.Port
+	for _, c := range cs {
+		for _, p := range c.Ports {
+			proto, err := portProtocol(p.Protocol)
+			if err != nil {
+				return nil, err
+			}
+			key := fmt.Sprintf("%d/%s", p.ContainerPort, proto)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			ports = append(ports, &aci.Port{Port: ptr(p.ContainerPort), Protocol: ptr(aci.ContainerGroupNetworkProtocol(strings.ToUpper(proto)))})
+		}
+	}
+	if len(ports) == 0 {
+		return nil, nil
+	}
+	return &aci.IPAddress{Type: ptr(aci.ContainerGroupIPAddressTypePrivate), Ports: ports}, nil
+}

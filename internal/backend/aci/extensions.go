@@ -1,0 +1,125 @@
+package aci
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+
+	"github.com/vnode-io/vnode/internal/instances/groupext"
+)
+
+// ExtensionsHeader is the response header in which vnode's service lists
+// the extensions of ACI's API it offers. Azure sends no such header.
+const ExtensionsHeader = "X-Vnode-Extensions"
+
+// Names of the service's extensions.
+const (
+	ExtListInstanceView = "list-instance-view"
+	ExtExecArgv         = "exec-argv"
+	ExtRemoteCommand    = "remote-command"
+	ExtLogsFollow       = "logs-follow"
+	ExtLogsPrevious     = "logs-previous"
+	ExtStats            = "stats"
+	ExtGracePeriod      = "grace-period"
+	ExtTCPSocket        = "tcp-socket"
+)
+
+// extensions is what the service last announced. Safe for concurrent use.
+type extensions struct {
+	mu    sync.RWMutex
+	seen  bool
+	names map[string]bool
+}
+
+// observe records the announcement of one response.
+func (e *extensions) observe(h http.Header) {
+	names := map[string]bool{}
+	for _, v := range h.Values(ExtensionsHeader) {
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names[n] = true
+			}
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.seen, e.names = true, names
+}
+
+// has reports whether the service offers extension name.
+func (e *extensions) has(name string) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.names[name]
+}
+
+// known reports whether any response was seen yet.
+func (e *extensions) known() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.seen
+}
+
+// requestExtras are what a call adds to the SDK's request: query
+// parameters (gracePeriodSeconds, $expand) and vnode's additions to a
+// container group body (tcpSocket probes), which the SDK's types cannot carry.
+type requestExtras struct {
+	query  url.Values
+	probes groupext.Extensions
+}
+
+type extrasKey struct{}
+
+func withExtras(ctx context.Context, x requestExtras) context.Context {
+	return context.WithValue(ctx, extrasKey{}, x)
+}
+
+// extPolicy is a per-call pipeline policy: it applies a call's extras and
+// records the extensions every response announces.
+type extPolicy struct {
+	ext *extensions
+}
+
+// Do implements policy.Policy.
+func (p extPolicy) Do(req *policy.Request) (*http.Response, error) {
+	if x, ok := req.Raw().Context().Value(extrasKey{}).(requestExtras); ok {
+		if err := x.apply(req); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := req.Next()
+	if resp != nil && resp.StatusCode < http.StatusInternalServerError {
+		p.ext.observe(resp.Header)
+	}
+	return resp, err
+}
+
+func (x requestExtras) apply(req *policy.Request) error {
+	raw := req.Raw()
+	if len(x.query) > 0 {
+		q := raw.URL.Query()
+		for k, vs := range x.query {
+			q[k] = vs
+		}
+		raw.URL.RawQuery = q.Encode()
+	}
+	if len(x.probes) == 0 || req.Body() == nil {
+		return nil
+	}
+	body, err := io.ReadAll(req.Body())
+	if err != nil {
+		return err
+	}
+	body, err = groupext.Apply(body, groupext.Additions{Probes: x.probes})
+	if err != nil {
+		return err
+	}
+	return req.SetBody(streaming.NopCloser(bytes.NewReader(body)), "application/json")
+}

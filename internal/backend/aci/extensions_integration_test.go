@@ -1,0 +1,120 @@
+package aci_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	utilexec "k8s.io/utils/exec"
+
+	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/instances/client"
+)
+
+// announce puts a proxy in front of the service that announces extensions
+// as vnode's service does, and returns client files pointing at it.
+func announce(t *testing.T, files client.Files, extensions string) client.Files {
+	t.Helper()
+	target, err := url.Parse(files.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := files.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = hc.Transport
+	proxy.FlushInterval = -1
+	proxy.ModifyResponse = func(r *http.Response) error {
+		r.Header.Set("X-Vnode-Extensions", extensions)
+		return nil
+	}
+	srv := httptest.NewUnstartedServer(proxy)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	// One CA file for the proxy and the service, whose session URIs are direct.
+	ca, err := os.ReadFile(files.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca = append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})...)
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(caFile, ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files.Endpoint, files.CAFile = srv.URL, caFile
+	return files
+}
+
+func TestBackendWithExtensions(t *testing.T) {
+	files := announce(t, startService(t, nil), "exec-argv,remote-command,logs-follow,stats,grace-period,tcp-socket")
+	b, rec := newBackend(t, files)
+	ctx := testContext(t)
+	w := workload("ext", "1")
+	if err := b.Create(ctx, w); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	rec.waitFor(t, w.Pod.UID, "Running with an IP", running)
+	ref := backend.PodRef{UID: w.Pod.UID, Namespace: "default", Name: "ext"}
+
+	var stdout, stderr bytes.Buffer
+	if err := b.Exec(ctx, ref, "main", []string{"echo", "two words"}, backend.Streams{Stdout: &stdout, Stderr: &stderr}); err != nil {
+		t.Fatalf("exec over remote command: %v", err)
+	}
+	if !strings.Contains(stdout.String(), "two words") {
+		t.Errorf("exec output = %q, want the argument kept whole", stdout.String())
+	}
+	err := b.Exec(ctx, ref, "main", []string{"exit", "4"}, backend.Streams{Stdout: &stdout, Stderr: &stderr})
+	var exitErr utilexec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitStatus() != 4 {
+		t.Errorf("exec exit 4: err = %v, want an ExitError with code 4", err)
+	}
+
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var logs syncBuffer
+	if err := b.Logs(fctx, ref, "main", backend.LogOptions{Follow: true}, &logs); err != nil {
+		t.Fatalf("follow logs: %v", err)
+	}
+	if !strings.Contains(logs.String(), "started") {
+		t.Errorf("followed logs = %q", logs.String())
+	}
+	stats, err := b.Stats(ctx)
+	if err != nil || len(stats) != 1 || len(stats[0].Containers) != 1 || stats[0].Containers[0].WorkingSetBytes == 0 {
+		t.Errorf("stats = %+v, %v", stats, err)
+	}
+	if err := b.Delete(ctx, w.Pod.UID, 0); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	rec.waitFor(t, w.Pod.UID, "every container terminated", (*backend.PodState).AllTerminated)
+}
+
+// syncBuffer is a buffer safe for a writer and a reader on two goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}

@@ -1,0 +1,281 @@
+package aci
+
+import (
+	"strings"
+	"time"
+
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/vnode-io/vnode/internal/backend"
+)
+
+// Provisioning states of a container group.
+const (
+	provSucceeded = "Succeeded"
+	provFailed    = "Failed"
+	provDeleting  = "Deleting"
+	provCanceled  = "Canceled"
+)
+
+// Kubelet reasons of container states.
+const (
+	reasonContainerCreating = "ContainerCreating"
+	reasonPodInitializing   = "PodInitializing"
+	reasonErrImagePull      = "ErrImagePull"
+	reasonImagePullBackOff  = "ImagePullBackOff"
+	reasonCrashLoopBackOff  = "CrashLoopBackOff"
+	reasonCompleted         = "Completed"
+	reasonError             = "Error"
+	reasonOOMKilled         = "OOMKilled"
+	reasonProviderFailed    = "ProviderFailed"
+)
+
+// view is what the backend knows of one group at a point in time: the
+// group as the SDK decoded it and each container's readiness when the
+// service reports it (vnode's "ready" addition; nil otherwise).
+type view struct {
+	group *aci.ContainerGroup
+	ready map[string]bool
+}
+
+// ctrView is the instance view of a container or init container.
+type ctrView struct {
+	name, image string
+	current     *aci.ContainerState
+	previous    *aci.ContainerState
+	restarts    int32
+	events      []*aci.Event
+}
+
+// podIdentity returns the pod a group belongs to, from its tags.
+func podIdentity(g *aci.ContainerGroup) (types.UID, string, string) {
+	return types.UID(tag(g.Tags, TagUID)), tag(g.Tags, TagNamespace), tag(g.Tags, TagPodName)
+}
+
+// hasInstanceView reports whether the group carries container instance views.
+func (v view) hasInstanceView() bool {
+	p := v.group.Properties
+	if p == nil {
+		return false
+	}
+	if p.InstanceView != nil {
+		return true
+	}
+	for _, c := range p.Containers {
+		if c != nil && c.Properties != nil && c.Properties.InstanceView != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// containers returns the instance views of the group's init containers and
+// containers, in the group's (the pod's) order.
+func (v view) containers() (inits, mains []ctrView) {
+	p := v.group.Properties
+	if p == nil {
+		return nil, nil
+	}
+	for _, c := range p.InitContainers {
+		if c == nil || c.Properties == nil {
+			continue
+		}
+		cv := ctrView{name: deref(c.Name), image: deref(c.Properties.Image)}
+		if iv := c.Properties.InstanceView; iv != nil {
+			cv.current, cv.previous, cv.restarts, cv.events = iv.CurrentState, iv.PreviousState, deref(iv.RestartCount), iv.Events
+		}
+		inits = append(inits, cv)
+	}
+	for _, c := range p.Containers {
+		if c == nil || c.Properties == nil {
+			continue
+		}
+		cv := ctrView{name: deref(c.Name), image: deref(c.Properties.Image)}
+		if iv := c.Properties.InstanceView; iv != nil {
+			cv.current, cv.previous, cv.restarts, cv.events = iv.CurrentState, iv.PreviousState, deref(iv.RestartCount), iv.Events
+		}
+		mains = append(mains, cv)
+	}
+	return inits, mains
+}
+
+// podState maps a group to the pod's state (without events), per ACI's
+// states and the kubelet's reasons:
+//
+//   - while provisioning (Pending, Creating, Accepted, …) containers without
+//     an instance view wait as ContainerCreating (init containers as
+//     PodInitializing);
+//   - a failed provisioning that was an image pull leaves the containers
+//     waiting with ErrImagePull and the cause; any other failure marks the
+//     workload Failed with reason ProviderFailed;
+//   - container states map one to one; terminated reasons are OOMKilled when
+//     the service says so, else Completed for exit 0 and Error otherwise.
+func podState(v view) *backend.PodState {
+	g := v.group
+	uid, ns, name := podIdentity(g)
+	st := &backend.PodState{UID: uid, Namespace: ns, Name: name, StartTime: tagTime(g.Tags, TagAcceptedTime)}
+	p := g.Properties
+	if p == nil {
+		return st
+	}
+	if p.IPAddress != nil && p.IPAddress.IP != nil {
+		st.IP = *p.IPAddress.IP
+	}
+	groupName := deref(g.Name)
+	inits, mains := v.containers()
+	prov := deref(p.ProvisioningState)
+	failure := ""
+	if prov == provFailed {
+		failure = failureMessage(p, inits, mains)
+		if !isPullFailure(failure) {
+			st.Failed, st.Reason, st.Message = true, reasonProviderFailed, failure
+			failure = ""
+		}
+	}
+	for _, c := range inits {
+		st.InitContainers = append(st.InitContainers, containerState(groupName, c, v.ready, reasonPodInitializing, failure))
+	}
+	for _, c := range mains {
+		st.Containers = append(st.Containers, containerState(groupName, c, v.ready, reasonContainerCreating, failure))
+	}
+	return st
+}
+
+// containerState maps one container's instance view. pullFailure, when
+// set, is why the group's image pull failed.
+func containerState(group string, c ctrView, ready map[string]bool, pending, pullFailure string) backend.ContainerState {
+	out := backend.ContainerState{Name: c.name, Image: c.image, ImageID: c.image, RestartCount: c.restarts,
+		ContainerID: "aci://" + group + "/" + c.name}
+	switch {
+	case pullFailure != "" && (c.current == nil || deref(c.current.State) != string(backend.Running)):
+		out.State, out.Reason, out.Message = backend.Waiting, reasonErrImagePull, pullFailure
+	case c.current == nil:
+		out.State, out.Reason = backend.Waiting, pending
+	default:
+		applyState(&out, c.current, pending)
+	}
+	if c.previous != nil && deref(c.previous.State) == string(backend.Terminated) {
+		last := backend.ContainerState{Name: c.name}
+		applyState(&last, c.previous, pending)
+		out.Last = &last
+	}
+	if out.State == backend.Running {
+		if r, ok := ready[c.name]; ok && ready != nil {
+			out.Ready = r
+		} else {
+			out.Ready = ready == nil
+		}
+	}
+	return out
+}
+
+// applyState fills a container state from ACI's.
+func applyState(out *backend.ContainerState, cs *aci.ContainerState, pending string) {
+	detail := deref(cs.DetailStatus)
+	out.StartedAt = deref(cs.StartTime)
+	switch deref(cs.State) {
+	case string(backend.Running):
+		out.State = backend.Running
+	case string(backend.Terminated):
+		out.State, out.ExitCode, out.FinishedAt = backend.Terminated, deref(cs.ExitCode), deref(cs.FinishTime)
+		switch {
+		case detail == reasonOOMKilled || strings.Contains(strings.ToLower(detail), "oom"):
+			out.Reason = reasonOOMKilled
+		case out.ExitCode == 0:
+			out.Reason = reasonCompleted
+		default:
+			out.Reason = reasonError
+		}
+		if detail != "" && detail != out.Reason {
+			out.Message = detail
+		}
+	default:
+		out.State, out.Reason = backend.Waiting, pending
+		switch detail {
+		case reasonCrashLoopBackOff, reasonErrImagePull, reasonImagePullBackOff, reasonPodInitializing, reasonContainerCreating:
+			out.Reason = detail
+		case "", "Waiting", "Pending", "Creating":
+		default:
+			out.Message = detail
+		}
+	}
+}
+
+// failureMessage finds why a group failed: its newest Warning event, a
+// container's, or a generic message.
+func failureMessage(p *aci.ContainerGroupPropertiesProperties, inits, mains []ctrView) string {
+	var newest *aci.Event
+	consider := func(evs []*aci.Event) {
+		for _, e := range evs {
+			if e == nil || !strings.EqualFold(deref(e.Type), corev1.EventTypeWarning) {
+				continue
+			}
+			if newest == nil || !deref(e.LastTimestamp).Before(deref(newest.LastTimestamp)) {
+				newest = e
+			}
+		}
+	}
+	if p.InstanceView != nil {
+		consider(p.InstanceView.Events)
+	}
+	for _, c := range append(append([]ctrView(nil), inits...), mains...) {
+		consider(c.events)
+	}
+	if newest != nil && deref(newest.Message) != "" {
+		return deref(newest.Message)
+	}
+	return "the container group failed to deploy"
+}
+
+// isPullFailure reports whether a failure message is about pulling an image.
+func isPullFailure(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "pull") || strings.Contains(m, "inaccessibleimage") || strings.Contains(m, "image")
+}
+
+// terminatedState is the last state of a workload whose group is gone:
+// every container that was not already terminated is, with reason,
+// message and exit code.
+func terminatedState(last *backend.PodState, now time.Time, reason, message string, code int32) *backend.PodState {
+	st := last.DeepCopy()
+	st.Events = nil
+	end := func(cs []backend.ContainerState) {
+		for i := range cs {
+			c := &cs[i]
+			if c.State == backend.Terminated {
+				continue
+			}
+			started := c.StartedAt
+			if started.IsZero() {
+				started = now
+			}
+			c.State, c.Reason, c.Message, c.ExitCode = backend.Terminated, reason, message, code
+			c.StartedAt, c.FinishedAt, c.Ready = started, now, false
+		}
+	}
+	end(st.InitContainers)
+	end(st.Containers)
+	return st
+}
+
+// inTransition reports whether a group is changing state soon, so that the
+// poller watches it closely: provisioning not finished, a container
+// waiting to start, or a running container not yet ready in its first minute.
+func inTransition(st *backend.PodState, prov string, now time.Time) bool {
+	switch prov {
+	case provSucceeded, provFailed, provCanceled:
+	default:
+		return true
+	}
+	for _, c := range append(append([]backend.ContainerState(nil), st.InitContainers...), st.Containers...) {
+		switch {
+		case c.State == backend.Waiting && c.Reason != reasonCrashLoopBackOff && c.Reason != reasonErrImagePull:
+			return true
+		case c.State == backend.Running && !c.Ready && now.Sub(c.StartedAt) < time.Minute:
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,172 @@
+package aci
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"slices"
+
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vnode-io/vnode/internal/backend"
+)
+
+// volumePart is one ACI volume made from (part of) a pod volume: ACI's
+// secret volumes hold plain file names only, so each directory of a pod
+// volume's files becomes a volume of its own, mounted at its subdirectory.
+type volumePart struct {
+	name string // the ACI volume's name
+	dir  string // subdirectory under the pod volume's mount path; "" for the root
+}
+
+// volumeSet is the ACI volumes of a pod and, per pod volume, its parts.
+type volumeSet struct {
+	volumes []*aci.Volume
+	parts   map[string][]volumePart
+}
+
+// convertVolumes turns the pod's volumes into ACI volumes: emptyDir into
+// emptyDir; Secret, ConfigMap, projected and downward-API volumes into
+// secret volumes holding the files the agent resolved; azureFile into
+// gitRepo into gitRepo; azureFile into azureFile with the workload's
+// account credential. Other types cannot run
+// on ACI: the error names the volume and its type.
+func convertVolumes(w *backend.Workload) (volumeSet, error) {
+	set := volumeSet{parts: map[string][]volumePart{}}
+	for _, v := range w.Pod.Spec.Volumes {
+		switch {
+		case v.EmptyDir != nil:
+			name := aciVolumeName(v.Name, "")
+			set.volumes = append(set.volumes, &aci.Volume{Name: ptr(name), EmptyDir: map[string]any{}})
+			set.parts[v.Name] = []volumePart{{name: name}}
+		case v.Secret != nil, v.ConfigMap != nil, v.Projected != nil, v.DownwardAPI != nil:
+			set.addFiles(v.Name, w.Volumes[v.Name])
+		case v.GitRepo != nil:
+			name := aciVolumeName(v.Name, "")
+			set.volumes = append(set.volumes, &aci.Volume{Name: ptr(name), GitRepo: &aci.GitRepoVolume{
+				Repository: ptr(v.GitRepo.Repository), Directory: ptr(v.GitRepo.Directory), Revision: ptr(v.GitRepo.Revision)}})
+			set.parts[v.Name] = []volumePart{{name: name}}
+		case v.AzureFile != nil:
+			cred, ok := w.AzureFiles[v.Name]
+			if !ok || cred.AccountName == "" {
+				return volumeSet{}, fmt.Errorf("volume %q (azureFile): no storage account credential from secret %q",
+					v.Name, v.AzureFile.SecretName)
+			}
+			name := aciVolumeName(v.Name, "")
+			set.volumes = append(set.volumes, &aci.Volume{Name: ptr(name), AzureFile: &aci.AzureFileVolume{
+				ShareName: ptr(v.AzureFile.ShareName), StorageAccountName: ptr(cred.AccountName),
+				StorageAccountKey: ptr(cred.AccountKey), ReadOnly: ptr(v.AzureFile.ReadOnly)}})
+			set.parts[v.Name] = []volumePart{{name: name}}
+		default:
+			return volumeSet{}, fmt.Errorf("volume %q has type %s, which container instances cannot mount "+
+				"(supported: emptyDir, secret, configMap, projected, downwardAPI, gitRepo, azureFile)", v.Name, volumeType(v))
+		}
+	}
+	return set, nil
+}
+
+// addFiles adds the secret volumes holding a pod volume's files, one per
+// directory, parents before children.
+func (s *volumeSet) addFiles(podVolume string, files []backend.File) {
+	byDir := map[string]map[string]*string{"": {}}
+	for _, f := range files {
+		p := path.Clean(f.Path)
+		dir, file := path.Split(p)
+		dir = path.Clean(dir)
+		if dir == "." {
+			dir = ""
+		}
+		if byDir[dir] == nil {
+			byDir[dir] = map[string]*string{}
+		}
+		byDir[dir][file] = ptr(base64.StdEncoding.EncodeToString(f.Data))
+	}
+	dirs := make([]string, 0, len(byDir))
+	for d := range byDir {
+		dirs = append(dirs, d)
+	}
+	slices.Sort(dirs)
+	for _, d := range dirs {
+		name := aciVolumeName(podVolume, d)
+		s.volumes = append(s.volumes, &aci.Volume{Name: ptr(name), Secret: byDir[d]})
+		s.parts[podVolume] = append(s.parts[podVolume], volumePart{name: name, dir: d})
+	}
+}
+
+// mounts returns a container's volume mounts. ACI mounts whole volumes:
+// subPath has no equivalent.
+func (s *volumeSet) mounts(c corev1.Container) ([]*aci.VolumeMount, error) {
+	var out []*aci.VolumeMount
+	for _, m := range c.VolumeMounts {
+		if m.SubPath != "" || m.SubPathExpr != "" {
+			return nil, fmt.Errorf("container %q mounts volume %q with a subPath, which container instances cannot do",
+				c.Name, m.Name)
+		}
+		parts, ok := s.parts[m.Name]
+		if !ok {
+			return nil, fmt.Errorf("container %q mounts volume %q, which the pod does not define", c.Name, m.Name)
+		}
+		for _, p := range parts {
+			at := m.MountPath
+			if p.dir != "" {
+				at = path.Join(m.MountPath, p.dir)
+			}
+			out = append(out, &aci.VolumeMount{Name: ptr(p.name), MountPath: ptr(at), ReadOnly: ptr(m.ReadOnly)})
+		}
+	}
+	return out, nil
+}
+
+// aciVolumeName names the ACI volume of a pod volume's directory dir
+// within ACI's rules (5–63 characters of [a-z0-9-], no '-' at either end):
+// the pod volume's name when it qualifies, else a sanitised prefix and a
+// hash of the name and directory.
+func aciVolumeName(podVolume, dir string) string {
+	if dir == "" && len(podVolume) >= 5 && validName(podVolume) {
+		return podVolume
+	}
+	sum := sha256.Sum256([]byte(podVolume + "\x00" + dir))
+	suffix := hex.EncodeToString(sum[:])[:hashLen]
+	prefix := sanitize(podVolume)
+	if max := maxNameLen - hashLen - 1; len(prefix) > max {
+		prefix = prefix[:max]
+	}
+	if prefix = trimDashes(prefix); prefix == "" {
+		prefix = "vol"
+	}
+	return prefix + "-" + suffix
+}
+
+func trimDashes(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '-' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// volumeType names the source of a volume for error messages.
+func volumeType(v corev1.Volume) string {
+	switch {
+	case v.HostPath != nil:
+		return "hostPath"
+	case v.PersistentVolumeClaim != nil:
+		return "persistentVolumeClaim"
+	case v.Ephemeral != nil:
+		return "ephemeral"
+	case v.CSI != nil:
+		return "csi"
+	case v.NFS != nil:
+		return "nfs"
+	case v.Image != nil:
+		return "image"
+	case v.ISCSI != nil:
+		return "iscsi"
+	case v.AzureDisk != nil:
+		return "azureDisk"
+	default:
+		return "unknown"
+	}
+}
