@@ -1,6 +1,7 @@
 // Package agent assembles the node agent: an API client tuned for a busy
-// node, the event recorder, the node controller, the pod controller and
-// the metrics endpoint, run together until the context ends.
+// node, the event recorder, the node controller, the pod controller, the
+// kubelet API and the metrics endpoint, run together until the context
+// ends.
 package agent
 
 import (
@@ -24,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/kubeletapi"
 	"github.com/vnode-io/vnode/internal/node"
 	"github.com/vnode-io/vnode/internal/pods"
 )
@@ -47,9 +49,19 @@ type Config struct {
 	Workers int
 	// MetricsAddr serves /metrics and /healthz; none when empty.
 	MetricsAddr string
+	// Kubelet configures the kubelet API; see KubeletConfig.
+	Kubelet KubeletConfig
 	// Ready, when set, is called once the node is registered and the pod
 	// controller has started.
-	Ready func(metricsAddr string)
+	Ready func(Endpoints)
+}
+
+// Endpoints are the addresses the agent serves at, empty when disabled.
+type Endpoints struct {
+	// Metrics serves /metrics and /healthz over HTTP.
+	Metrics string
+	// Kubelet serves the kubelet API over HTTPS.
+	Kubelet string
 }
 
 // Run runs the agent until ctx ends or a part of it fails; it returns
@@ -81,6 +93,18 @@ func Run(ctx context.Context, cfg Config) error {
 
 	nodeCfg := cfg.Node
 	nodeCfg.Client, nodeCfg.Provider, nodeCfg.RuntimeVersion = client, cfg.Backend, cfg.RuntimeVersion
+	// The kubelet API listens before the node registers, so that the node
+	// can advertise the port it got.
+	kubeletLn, err := listenKubelet(cfg.Kubelet.Addr)
+	if err != nil {
+		return err
+	}
+	if kubeletLn != nil {
+		defer kubeletLn.Close()
+		if nodeCfg.Port == 0 {
+			nodeCfg.Port = int32(kubeletLn.Addr().(*net.TCPAddr).Port)
+		}
+	}
 	nodes, err := node.NewController(nodeCfg)
 	if err != nil {
 		return err
@@ -109,15 +133,24 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	endpoints := Endpoints{}
+	var kubeletServer *kubeletapi.Server
+	if kubeletLn != nil {
+		kubeletServer, err = newKubeletServer(cfg.Kubelet, kubeletLn, client, cfg.Backend, podController, nodes.NodeName(), nodeCfg.InternalIP)
+		if err != nil {
+			return err
+		}
+		endpoints.Kubelet = kubeletLn.Addr().String()
+	}
+
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	metricsAddr := ""
+	errs := make(chan error, 3)
 	if cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
 			return fmt.Errorf("agent: metrics address %s: %w", cfg.MetricsAddr, err)
 		}
-		metricsAddr = ln.Addr().String()
+		endpoints.Metrics = ln.Addr().String()
 		srv := metricsServer(reg)
 		wg.Go(func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -131,15 +164,22 @@ func Run(ctx context.Context, cfg Config) error {
 			_ = srv.Shutdown(shutdownCtx)
 		})
 	}
+	if kubeletServer != nil {
+		wg.Go(func() {
+			if err := kubeletServer.Run(ctx); err != nil {
+				errs <- err
+			}
+		})
+	}
 	wg.Go(func() { nodes.Run(ctx) })
 	wg.Go(func() {
 		if err := podController.Run(ctx); err != nil {
 			errs <- err
 		}
 	})
-	slog.Info("node agent running", "node", nodes.NodeName(), "metrics", metricsAddr)
+	slog.Info("node agent running", "node", nodes.NodeName(), "metrics", endpoints.Metrics, "kubelet", endpoints.Kubelet)
 	if cfg.Ready != nil {
-		cfg.Ready(metricsAddr)
+		cfg.Ready(endpoints)
 	}
 	var runErr error
 	select {

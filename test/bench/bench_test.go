@@ -154,7 +154,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	env.metricsURL = "http://" + metricsAddr + "/metrics"
-	env.agent = exec.Command(vnode, "node", "--kubeconfig", env.cluster.Kubeconfig(), "--metrics-addr", metricsAddr, "--internal-ip", "127.0.0.1")
+	env.agent = exec.Command(vnode, "node", "--kubeconfig", env.cluster.Kubeconfig(), "--metrics-addr", metricsAddr, "--internal-ip", "127.0.0.1",
+		"--no-kubelet-api")
 	logFile, _ := os.Create(filepath.Join(tmp, "agent.log"))
 	env.agent.Stdout, env.agent.Stderr = logFile, logFile
 	env.agent.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -75,6 +75,10 @@ type workload struct {
 	state    *backend.PodState
 	timers   []clock.Timer
 	deleting bool
+	// env is each container's environment, for exec.
+	env map[string][]backend.EnvVar
+	// runs holds every run of each container, in order, for logs.
+	runs map[string][]*containerRun
 }
 
 // New returns a backend configured by cfg.
@@ -170,7 +174,7 @@ func (b *Backend) Create(_ context.Context, w *backend.Workload) error {
 	for _, c := range pod.Spec.Containers {
 		st.Containers = append(st.Containers, waiting(c, "ContainerCreating"))
 	}
-	wl := &workload{pod: pod.DeepCopy(), state: st}
+	wl := &workload{pod: pod.DeepCopy(), state: st, env: w.Env}
 	b.workloads[pod.UID] = wl
 	b.creates.Add(1)
 	b.publishLocked(wl)
@@ -220,12 +224,15 @@ func (b *Backend) start(uid types.UID) {
 		c := &st.InitContainers[i]
 		b.identify(uid, c)
 		*c = terminated(*c, 0, now, now)
+		wl.beginRunLocked(c, now)
+		wl.endRunLocked(c.Name, 0, now)
 		st.Events = append(st.Events, startedEvents(c.Name, now)...)
 	}
 	for i := range st.Containers {
 		c := &st.Containers[i]
 		b.identify(uid, c)
 		c.State, c.Reason, c.Message, c.StartedAt, c.Ready = backend.Running, "", "", now, true
+		wl.beginRunLocked(c, now)
 		st.Events = append(st.Events, startedEvents(c.Name, now)...)
 	}
 	// Timers are set before the push: whoever sees the state (a test
@@ -290,6 +297,7 @@ func (b *Backend) ExitContainer(uid types.UID, name string, code int32) error {
 			continue
 		}
 		*c = terminated(*c, code, c.StartedAt, now)
+		wl.endRunLocked(name, code, now)
 		if restarts(wl.pod.Spec.RestartPolicy, code) {
 			b.scheduleRestart(wl, i)
 		}
@@ -332,6 +340,7 @@ func (b *Backend) restart(uid types.UID, name string) {
 		if c.Name == name && c.State == backend.Waiting {
 			c.State, c.Reason, c.Message, c.StartedAt, c.FinishedAt, c.ExitCode, c.Ready = backend.Running, "", "", now, time.Time{}, 0, true
 			c.RestartCount++
+			wl.beginRunLocked(c, now)
 			wl.state.Events = append(wl.state.Events, startedEvents(c.Name, now)...)
 		}
 	}
@@ -360,6 +369,9 @@ func (b *Backend) Update(_ context.Context, w *backend.Workload) error {
 		}
 	}
 	wl.pod = w.Pod.DeepCopy()
+	if w.Env != nil {
+		wl.env = w.Env
+	}
 	b.publishLocked(wl)
 	return nil
 }
@@ -405,6 +417,7 @@ func (b *Backend) finishDelete(uid types.UID, code int32) {
 		switch c.State {
 		case backend.Running:
 			*c = terminated(*c, code, c.StartedAt, now)
+			wl.endRunLocked(c.Name, code, now)
 		case backend.Waiting:
 			*c = terminated(*c, code, now, now)
 		}

@@ -7,7 +7,9 @@ package node
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/agent"
 	"github.com/vnode-io/vnode/internal/backend/memory"
+	"github.com/vnode-io/vnode/internal/hostaddr"
 	"github.com/vnode-io/vnode/internal/k8sbin"
 	"github.com/vnode-io/vnode/internal/localcluster"
 	nodectl "github.com/vnode-io/vnode/internal/node"
@@ -84,6 +87,9 @@ type runningAgent struct {
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
+	// endpoints are where it serves; its kubelet API presents a
+	// certificate requested by CSR, which approveServingCSR approves.
+	endpoints agent.Endpoints
 }
 
 // startAgent runs the agent of the default virtual node on b and waits
@@ -91,19 +97,32 @@ type runningAgent struct {
 func startAgent(b *memory.Backend) (*runningAgent, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &runningAgent{cancel: cancel, done: make(chan error, 1)}
-	ready := make(chan struct{})
+	ready := make(chan agent.Endpoints, 1)
 	taint := nodectl.DefaultTaint()
+	// The host's own address, not loopback: the API server proxies to
+	// nodes (nodes/proxy) only at addresses it may dial.
+	ip := "127.0.0.1"
+	if host := hostaddr.Default(); host != nil {
+		ip = host.String()
+	}
 	go func() {
 		a.done <- agent.Run(ctx, agent.Config{
 			REST: env.rest, Backend: b, RuntimeVersion: "memory://e2e",
 			Node: nodectl.ControllerConfig{
-				Region: "e2e", Taint: &taint, InternalIP: "127.0.0.1", HealthInterval: 500 * time.Millisecond,
+				Region: "e2e", Taint: &taint, InternalIP: ip, HealthInterval: 500 * time.Millisecond,
 			},
-			Ready: func(string) { close(ready) },
+			// The kubelet API listens on a free port, which the node
+			// advertises, and accepts the API server's kubelet client
+			// certificate, signed by the cluster CA.
+			Kubelet: agent.KubeletConfig{
+				Addr:         net.JoinHostPort(ip, "0"),
+				ClientCAFile: filepath.Join(env.cluster.Config().StateDir, "pki", "ca.crt"),
+			},
+			Ready: func(e agent.Endpoints) { ready <- e },
 		})
 	}()
 	select {
-	case <-ready:
+	case a.endpoints = <-ready:
 		return a, nil
 	case err := <-a.done:
 		cancel()

@@ -28,7 +28,8 @@ const procNode = "vnode-e2e-process"
 func startNodeProcess(t *testing.T, kubeconfig string, extra ...string) *exec.Cmd {
 	t.Helper()
 	args := append([]string{"node", "--kubeconfig", kubeconfig, "--node-name", procNode,
-		"--taint", "e2e/process=true:NoSchedule", "--metrics-addr", "", "--internal-ip", "127.0.0.1"}, extra...)
+		"--taint", "e2e/process=true:NoSchedule", "--metrics-addr", "", "--internal-ip", "127.0.0.1",
+		"--kubelet-addr", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(env.vnode, args...)
 	log, err := os.OpenFile(filepath.Join(t.TempDir(), "node.log"), os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {

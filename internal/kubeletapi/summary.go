@@ -1,0 +1,104 @@
+package kubeletapi
+
+import (
+	"net/http"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/vnode-io/vnode/internal/backend"
+)
+
+// statsSummary serves GET /stats/summary.
+func (h *handler) statsSummary(w http.ResponseWriter, r *http.Request) {
+	summary, ok := h.summary(w, r)
+	if ok {
+		writeJSON(w, summary)
+	}
+}
+
+// summary collects the backend's usage of the node's pods, or answers
+// 501 or 500.
+func (h *handler) summary(w http.ResponseWriter, r *http.Request) (*statsv1alpha1.Summary, bool) {
+	cio, ok := h.containerIO(w, "stats")
+	if !ok {
+		return nil, false
+	}
+	stats, err := cio.Stats(r.Context())
+	if err != nil {
+		http.Error(w, "get the backend's stats: "+err.Error(), http.StatusInternalServerError)
+		return nil, false
+	}
+	return buildSummary(h.cfg.NodeName, h.cfg.StartTime, h.cfg.Clock.Now(), h.known(stats)), true
+}
+
+// known keeps the stats of the pods the node has, leaving out workloads
+// the backend still runs for pods that are gone.
+func (h *handler) known(stats []backend.PodStats) []backend.PodStats {
+	out := stats[:0:0]
+	for _, ps := range stats {
+		if pod, ok := h.cfg.Pods.Pod(ps.Pod.Namespace, ps.Pod.Name); ok && (ps.Pod.UID == "" || pod.UID == ps.Pod.UID) {
+			out = append(out, ps)
+		}
+	}
+	return out
+}
+
+// buildSummary converts the backend's usage to the kubelet's Summary:
+// each container's CPU and memory, each pod's as the sum of its
+// containers', and the node's as the sum of its pods'.
+func buildSummary(nodeName string, nodeStart, now time.Time, stats []backend.PodStats) *statsv1alpha1.Summary {
+	node := usage{time: now}
+	s := &statsv1alpha1.Summary{Pods: make([]statsv1alpha1.PodStats, 0, len(stats))}
+	for _, ps := range stats {
+		pod := usage{time: ps.Time}
+		out := statsv1alpha1.PodStats{
+			PodRef:    statsv1alpha1.PodReference{Name: ps.Pod.Name, Namespace: ps.Pod.Namespace, UID: string(ps.Pod.UID)},
+			StartTime: metav1.NewTime(ps.StartTime),
+		}
+		for _, cs := range ps.Containers {
+			c := usage{time: ps.Time}
+			c.add(cs)
+			pod.add(cs)
+			out.Containers = append(out.Containers, statsv1alpha1.ContainerStats{
+				Name: cs.Name, StartTime: metav1.NewTime(cs.StartTime), CPU: c.cpu(), Memory: c.memory(),
+			})
+		}
+		out.CPU, out.Memory = pod.cpu(), pod.memory()
+		node.merge(pod)
+		s.Pods = append(s.Pods, out)
+	}
+	s.Node = statsv1alpha1.NodeStats{
+		NodeName: nodeName, StartTime: metav1.NewTime(nodeStart), CPU: node.cpu(), Memory: node.memory(),
+	}
+	return s
+}
+
+// usage adds up containers' usage.
+type usage struct {
+	time                          time.Time
+	nanoCores, coreNanos, working uint64
+}
+
+func (u *usage) add(c backend.ContainerStats) {
+	u.nanoCores += c.UsageNanoCores
+	u.coreNanos += c.UsageCoreNanoSeconds
+	u.working += c.WorkingSetBytes
+}
+
+func (u *usage) merge(o usage) {
+	u.nanoCores += o.nanoCores
+	u.coreNanos += o.coreNanos
+	u.working += o.working
+}
+
+func (u usage) cpu() *statsv1alpha1.CPUStats {
+	return &statsv1alpha1.CPUStats{Time: metav1.NewTime(u.time), UsageNanoCores: ptr(u.nanoCores), UsageCoreNanoSeconds: ptr(u.coreNanos)}
+}
+
+func (u usage) memory() *statsv1alpha1.MemoryStats {
+	return &statsv1alpha1.MemoryStats{Time: metav1.NewTime(u.time), WorkingSetBytes: ptr(u.working), UsageBytes: ptr(u.working)}
+}
+
+func ptr(v uint64) *uint64 { return &v }
