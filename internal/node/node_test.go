@@ -264,3 +264,39 @@ func TestRegisterRetriesUntilTheAPIServerAnswers(t *testing.T) {
 		t.Errorf("Register with a cancelled context: %v", err)
 	}
 }
+
+// As the node's own identity, NodeRestriction refuses kubernetes.io/role:
+// the agent registers without it rather than not at all.
+func TestRegisterWithoutRestrictedLabels(t *testing.T) {
+	client := fake.NewClientset()
+	client.PrependReactor("create", "nodes", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		n := a.(k8stesting.CreateAction).GetObject().(*corev1.Node)
+		if _, ok := n.Labels["kubernetes.io/role"]; ok {
+			return true, nil, apierrors.NewForbidden(corev1.Resource("nodes"), n.Name,
+				errors.New(`is not allowed to set the following labels: kubernetes.io/role`))
+		}
+		return false, nil, nil
+	})
+	c := newController(t, client, &fakeProvider{cpu: "10"}, clocktesting.NewFakeClock(time.Now()))
+	if err := c.Register(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n := getNode(t, client)
+	if _, ok := n.Labels["kubernetes.io/role"]; ok || n.Labels["type"] != "virtual-kubelet" ||
+		n.Labels["node.kubernetes.io/exclude-from-external-load-balancers"] != "true" || n.Labels["kubernetes.io/os"] != "linux" {
+		t.Errorf("labels %v", n.Labels)
+	}
+}
+
+func TestRestrictedLabel(t *testing.T) {
+	for key, want := range map[string]bool{
+		"kubernetes.io/role": true, "node-role.kubernetes.io/agent": true, "example.k8s.io/x": true,
+		"kubernetes.io/os": false, "topology.kubernetes.io/region": false, "type": false,
+		"node.kubernetes.io/exclude-from-external-load-balancers": false, "foo.kubelet.kubernetes.io/x": false,
+		"example.com/x": false,
+	} {
+		if got := restrictedLabel(key); got != want {
+			t.Errorf("restrictedLabel(%q) = %v, want %v", key, got, want)
+		}
+	}
+}

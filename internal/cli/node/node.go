@@ -4,7 +4,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,8 +16,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/vnode-io/vnode/internal/agent"
-	"github.com/vnode-io/vnode/internal/backend"
-	"github.com/vnode-io/vnode/internal/backend/memory"
 	"github.com/vnode-io/vnode/internal/hostaddr"
 	nodectl "github.com/vnode-io/vnode/internal/node"
 )
@@ -38,8 +35,17 @@ type flags struct {
 	metricsAddr string
 	verbose     bool
 
+	kubeletAddr    string
+	kubeletCert    string
+	kubeletKey     string
+	kubeletCertDir string
+	clientCAFile   string
+	noKubeletAPI   bool
+
 	memoryStartDelay time.Duration
 	memoryStopDelay  time.Duration
+
+	aci aciFlags
 }
 
 // NewCommand returns the node command.
@@ -53,17 +59,29 @@ virtual-node-aci-linux, labelled and tainted as AKS's virtual node), renews its
 lease, and runs every pod bound to it on a backend, writing their status back.
 
 Without --kubeconfig it uses the in-cluster configuration. The memory backend
-simulates workloads in the agent's memory, for tests, demos and benchmarks.`,
+simulates workloads in the agent's memory, for tests, demos and benchmarks.
+
+The kubelet API (logs, exec, attach, port-forward, /pods, /stats/summary,
+/metrics/resource) is served over HTTPS on --kubelet-addr, by default on all
+addresses at --port. Callers authenticate with a client certificate signed by
+--client-ca-file (the API server's kubelet client certificate) or a bearer
+token (TokenReview), and are authorized by SubjectAccessReview on the node's
+nodes/proxy, log, stats or metrics subresource. Without --kubelet-cert and
+--kubelet-key, the serving certificate is requested by a
+CertificateSigningRequest for the kubernetes.io/kubelet-serving signer:
+kube-controller-manager signs those once approved but never approves them, so
+approve it, after checking its subject (CN=system:node:<node-name>), with
+"kubectl certificate approve <csr-name>"; until then TLS handshakes fail.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), f)
+			return run(cmd.Context(), f, cmd.Flags().Changed("port"))
 		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file; in-cluster configuration when empty")
 	fs.StringVar(&f.nodeName, "node-name", nodectl.DefaultNodeName, "name of the Node")
 	fs.StringVar(&f.backendName, "backend", "memory", "backend that runs the pods: memory or aci")
-	fs.IntVar(&f.port, "port", 10250, "kubelet API port reported in the node's daemonEndpoints")
+	fs.IntVar(&f.port, "port", 10250, "kubelet API port reported in the node's daemonEndpoints, and the default listening port")
 	fs.StringVar(&f.region, "region", "local", "value of the node's topology.kubernetes.io/region label")
 	fs.StringVar(&f.internalIP, "internal-ip", "", "node InternalIP and pods' hostIP (default: this host's default-route address)")
 	def := nodectl.DefaultTaint()
@@ -73,13 +91,20 @@ simulates workloads in the agent's memory, for tests, demos and benchmarks.`,
 	fs.Float32Var(&f.qps, "kube-api-qps", 500, "API requests per second")
 	fs.IntVar(&f.burst, "kube-api-burst", 1000, "API request burst")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "127.0.0.1:10255", "address for /metrics and /healthz; empty to disable")
+	fs.StringVar(&f.kubeletAddr, "kubelet-addr", "", "listening address of the kubelet API (default \":<--port>\"); with another port and no --port, that port is advertised")
+	fs.StringVar(&f.kubeletCert, "kubelet-cert", "", "serving certificate of the kubelet API (PEM); requested by CSR when empty")
+	fs.StringVar(&f.kubeletKey, "kubelet-key", "", "private key of --kubelet-cert (PEM)")
+	fs.StringVar(&f.kubeletCertDir, "kubelet-cert-dir", "", "directory that keeps a CSR-issued serving certificate across restarts; memory only when empty")
+	fs.StringVar(&f.clientCAFile, "client-ca-file", "", "CA bundle that signs accepted client certificates (the API server's kubelet client); without it only bearer tokens are accepted")
+	fs.BoolVar(&f.noKubeletAPI, "no-kubelet-api", false, "do not serve the kubelet API (no logs, exec or stats through the API server)")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log at debug level")
 	fs.DurationVar(&f.memoryStartDelay, "memory-start-delay", 0, "memory backend: time from create to running")
 	fs.DurationVar(&f.memoryStopDelay, "memory-stop-delay", 0, "memory backend: time containers take to stop")
+	addACIFlags(fs, &f.aci)
 	return cmd
 }
 
-func run(ctx context.Context, f *flags) error {
+func run(ctx context.Context, f *flags, portChanged bool) error {
 	level := slog.LevelInfo
 	if f.verbose {
 		level = slog.LevelDebug
@@ -103,15 +128,21 @@ func run(ctx context.Context, f *flags) error {
 			internalIP = ip.String()
 		}
 	}
-	b, runtimeVersion, err := newBackend(f)
+	kubelet, port, err := kubeletConfig(f, portChanged)
 	if err != nil {
 		return err
 	}
+	b, runtimeVersion, closeBackend, err := newBackend(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
 	err = agent.Run(ctx, agent.Config{
 		REST: restConfig, QPS: f.qps, Burst: f.burst,
 		Backend: b, RuntimeVersion: runtimeVersion, Workers: f.workers, MetricsAddr: f.metricsAddr,
+		Kubelet: kubelet,
 		Node: nodectl.ControllerConfig{
-			NodeName: f.nodeName, Region: f.region, Taint: taint, InternalIP: internalIP, Port: int32(f.port),
+			NodeName: f.nodeName, Region: f.region, Taint: taint, InternalIP: internalIP, Port: port,
 		},
 	})
 	if ctx.Err() != nil {
@@ -136,18 +167,6 @@ func loadREST(kubeconfig string) (*rest.Config, error) {
 		return nil, fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err)
 	}
 	return cfg, nil
-}
-
-func newBackend(f *flags) (backend.Backend, string, error) {
-	switch f.backendName {
-	case "memory":
-		b, err := memory.New(memory.Config{StartDelay: f.memoryStartDelay, StopDelay: f.memoryStopDelay})
-		return b, "memory://v1", err
-	case "aci":
-		return nil, "", errors.New("--backend aci is not available yet: the ACI backend lands with the container instances service")
-	default:
-		return nil, "", fmt.Errorf("--backend must be memory or aci, not %q", f.backendName)
-	}
 }
 
 // parseTaint reads key=value:effect (value optional).
