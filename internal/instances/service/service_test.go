@@ -1314,3 +1314,28 @@ func TestPutOnlyTagsChangedIsSynchronous(t *testing.T) {
 		t.Errorf("runs %d, want %d", h.rt.Runs(), runs+2)
 	}
 }
+
+// A group without an ipAddress section still shows the address it has on
+// the groups' network, as a private one, and only while it runs.
+func TestAddressOfGroupWithoutPorts(t *testing.T) {
+	h := newHarness(t, nil)
+	ref := Ref{Subscription: "sub", ResourceGroup: "rg", Name: "noports"}
+	body := groupBody("local", "Always", 1, 1, "a")
+	body.Properties.IPAddress = nil
+	h.mustPut(ref, body)
+	h.waitSettled(ref)
+	g, err := h.s.Get(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := g.Properties.IPAddress
+	if ip == nil || ip.IP == nil || *ip.IP == "" || ip.Type == nil || *ip.Type != "Private" || len(ip.Ports) != 0 {
+		t.Fatalf("ipAddress of a group without ports: %+v", ip)
+	}
+	if err := h.s.Stop(h.ctx, ref, 0); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := h.s.Get(ref); g.Properties.IPAddress != nil {
+		t.Errorf("a stopped group shows an address: %+v", g.Properties.IPAddress)
+	}
+}

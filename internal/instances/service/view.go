@@ -85,8 +85,15 @@ func (s *Service) view(g *group, withInstanceView bool) *aci.ContainerGroup {
 	p := out.Properties
 	prov := g.provisioning
 	p.ProvisioningState = &prov
-	if p.IPAddress != nil && g.status.IP != "" && !g.stopped {
+	if g.status.IP != "" && !g.stopped {
 		ip := g.status.IP
+		if p.IPAddress == nil {
+			// Every group has an address on the groups' network, as ACI's
+			// groups in a virtual network do; one without exposed ports
+			// shows it as a private address.
+			typ := aci.ContainerGroupIPAddressTypePrivate
+			p.IPAddress = &aci.IPAddress{Type: &typ}
+		}
 		p.IPAddress.IP = &ip
 	}
 	if !withInstanceView {
