@@ -308,10 +308,17 @@ func (r *Runtime) createStart(ctx context.Context, g *group, c *container, sbCfg
 	if _, err := r.o.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: resp.ContainerId}); err != nil {
 		return fmt.Errorf("start container %s: %w", c.spec.Name, err)
 	}
-	now := r.o.Clock.Now()
+	// The runtime's own start time, which later polls report too: a
+	// clock reading here would differ from it by a few milliseconds and
+	// show as a change of the container's state.
+	started := r.o.Clock.Now()
+	if st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: resp.ContainerId}); err == nil &&
+		st.Status != nil && st.Status.StartedAt > 0 {
+		started = time.Unix(0, st.Status.StartedAt)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: now}
+	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: started}
 	c.status.Ready = !c.init && c.spec.ReadinessProbe == nil
 	g.event(r, c.spec.Name, "Started", "Normal", "Started container %s", c.spec.Name)
 	r.publish(g, false)
