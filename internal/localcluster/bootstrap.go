@@ -7,6 +7,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -44,6 +45,25 @@ func bootstrap(ctx context.Context, c *Cluster) error {
 	}
 	if err != nil {
 		return fmt.Errorf("bootstrap: create ClusterRoleBinding %s: %w", want.Name, err)
+	}
+	return nil
+}
+
+// labelNode gives the virtual node the role label AKS's virtual node has
+// (kubernetes.io/role=agent, the ROLES column of kubectl get nodes), which
+// the NodeRestriction admission plugin keeps the node from setting itself.
+func labelNode(ctx context.Context, c *Cluster) error {
+	restConfig, err := c.RESTConfig()
+	if err != nil {
+		return fmt.Errorf("label the virtual node: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(restConfig)
+	if err != nil {
+		return fmt.Errorf("label the virtual node: %w", err)
+	}
+	patch := []byte(`{"metadata":{"labels":{"kubernetes.io/role":"agent"}}}`)
+	if _, err := client.CoreV1().Nodes().Patch(ctx, NodeName, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("label the virtual node %s: %w", NodeName, err)
 	}
 	return nil
 }

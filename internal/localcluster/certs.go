@@ -71,7 +71,7 @@ func planCerts(l layout, cfg Config, advertise net.IP) certPlan {
 		apiserverIPs = append(apiserverIPs, advertise)
 	}
 	p := l.pki()
-	return certPlan{
+	plan := certPlan{
 		cas: []caFile{cluster, frontProxy, etcd},
 		leaves: []leafFile{
 			leaf(p, "apiserver", cluster, "kube-apiserver", nil, serverAuth, apiserverDNS, apiserverIPs),
@@ -88,6 +88,22 @@ func planCerts(l layout, cfg Config, advertise net.IP) certPlan {
 			leaf(p, "instances-serving", cluster, "vnode-instances", nil, serverAuth, []string{"localhost"}, loopback),
 		},
 	}
+	if cfg.VnodeBinary != "" {
+		// The virtual node: its identity in the Node authorizer's terms, and
+		// the kubelet API's serving certificate for its InternalIP.
+		nodeDNS := []string{NodeName, "localhost"}
+		if host, err := os.Hostname(); err == nil && host != "" && host != "localhost" {
+			nodeDNS = append(nodeDNS, host)
+		}
+		nodeIPs := append([]net.IP{}, loopback...)
+		if !advertise.IsLoopback() {
+			nodeIPs = append(nodeIPs, advertise)
+		}
+		plan.leaves = append(plan.leaves,
+			leaf(p, "node", cluster, "system:node:"+NodeName, []string{"system:nodes"}, clientAuth, nil, nil),
+			leaf(p, "node-serving", cluster, "system:node:"+NodeName, []string{"system:nodes"}, serverAuth, nodeDNS, nodeIPs))
+	}
+	return plan
 }
 
 // certReport says what ensureCerts did, for the progress output.

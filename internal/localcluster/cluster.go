@@ -116,6 +116,10 @@ func (c *Cluster) Start(ctx context.Context) (retErr error) {
 			if err := writeInstancesClient(l, c.cfg); err != nil {
 				return err
 			}
+		case nodeComponentName:
+			if err := labelNode(ctx, c); err != nil {
+				return err
+			}
 		}
 	}
 	fmt.Fprintf(cfg.Out, "cluster ready in %s\n", time.Since(began).Round(100*time.Millisecond))
@@ -143,7 +147,11 @@ func (c *Cluster) prepareFiles(ctx context.Context, advertise net.IP) error {
 	if err := writeKubeconfig(l, l.adminKubeconfig(), "admin", c.cfg.Ports.APIServer); err != nil {
 		return err
 	}
-	for _, user := range []string{"controller-manager", "scheduler"} {
+	users := []string{"controller-manager", "scheduler"}
+	if c.cfg.VnodeBinary != "" {
+		users = append(users, "node")
+	}
+	for _, user := range users {
 		if err := writeKubeconfig(l, l.kubeconfig(user), user, c.cfg.Ports.APIServer); err != nil {
 			return err
 		}

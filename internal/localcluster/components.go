@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vnode-io/vnode/internal/k8sbin"
+	nodectl "github.com/vnode-io/vnode/internal/node"
 	"github.com/vnode-io/vnode/internal/pki"
 )
 
@@ -43,9 +44,42 @@ func components(l layout, cfg Config, advertise net.IP) []component {
 			comps = append(comps, registryComponent(registryName, open, cfg.Ports.Registry, false),
 				registryComponent(privateRegistryName, private, cfg.Ports.PrivateRegistry, true))
 		}
-		comps = append(comps, instancesComponent(l, cfg))
+		comps = append(comps, instancesComponent(l, cfg), nodeComponent(l, cfg, advertise))
 	}
 	return comps
+}
+
+// NodeName is the local cluster's virtual node, named as AKS names its own.
+const NodeName = nodectl.DefaultNodeName
+
+// nodeComponentName is the virtual node's component name.
+const nodeComponentName = "node"
+
+// nodeComponent runs the virtual node: `vnode node` with the ACI backend
+// on the container instances service, its kubelet API on every address
+// with a serving certificate from the cluster CA, client certificates of
+// the cluster CA accepted (the API server's kubelet client), and its
+// /healthz — served once the Node is registered — as readiness.
+func nodeComponent(l layout, cfg Config, advertise net.IP) component {
+	p := l.pki()
+	metrics := "127.0.0.1:" + strconv.Itoa(cfg.Ports.NodeMetrics)
+	return component{
+		name:   nodeComponentName,
+		binary: cfg.VnodeBinary,
+		args: []string{"node",
+			"--kubeconfig=" + l.kubeconfig("node"),
+			"--node-name=" + NodeName,
+			"--backend=aci",
+			"--aci-client-dir=" + l.instances(),
+			"--internal-ip=" + advertise.String(),
+			"--port=" + strconv.Itoa(cfg.Ports.Kubelet),
+			"--kubelet-cert=" + filepath.Join(p, "node-serving.crt"),
+			"--kubelet-key=" + filepath.Join(p, "node-serving.key"),
+			"--client-ca-file=" + filepath.Join(p, "ca.crt"),
+			"--metrics-addr=" + metrics,
+		},
+		probe: probe{url: "http://" + metrics + "/healthz", body: "ok"},
+	}
 }
 
 // instancesName is the container instances service's component name.

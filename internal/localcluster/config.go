@@ -27,12 +27,17 @@ type Ports struct {
 	// (loopback, plain HTTP; the private one wants a password).
 	Registry        int `json:"registry"`
 	PrivateRegistry int `json:"privateRegistry"`
+	// Kubelet is the virtual node's kubelet API port (every address, so
+	// that the API server reaches it at the node's InternalIP), NodeMetrics
+	// its /metrics and /healthz port (loopback).
+	Kubelet     int `json:"kubelet"`
+	NodeMetrics int `json:"nodeMetrics"`
 }
 
 // DefaultPorts are the ports kubeadm clusters use.
 func DefaultPorts() Ports {
 	return Ports{APIServer: 6443, EtcdClient: 2379, EtcdPeer: 2380, ControllerManager: 10257, Scheduler: 10259,
-		Instances: 8443, Registry: 5000, PrivateRegistry: 5001}
+		Instances: 8443, Registry: 5000, PrivateRegistry: 5001, Kubelet: 10250, NodeMetrics: 10255}
 }
 
 // Config describes a local cluster.
@@ -127,6 +132,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		{&cfg.Ports.Instances, def.Instances},
 		{&cfg.Ports.Registry, def.Registry},
 		{&cfg.Ports.PrivateRegistry, def.PrivateRegistry},
+		{&cfg.Ports.Kubelet, def.Kubelet},
+		{&cfg.Ports.NodeMetrics, def.NodeMetrics},
 	} {
 		if *p.got == 0 {
 			*p.got = p.def

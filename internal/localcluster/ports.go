@@ -25,7 +25,9 @@ func (cfg Config) ports() []portUse {
 		{"kube-scheduler", "127.0.0.1", cfg.Ports.Scheduler},
 	}
 	if cfg.VnodeBinary != "" {
-		uses = append(uses, portUse{"container instances service", "127.0.0.1", cfg.Ports.Instances})
+		uses = append(uses, portUse{"container instances service", "127.0.0.1", cfg.Ports.Instances},
+			portUse{"virtual node (kubelet API)", "", cfg.Ports.Kubelet},
+			portUse{"virtual node (metrics)", "127.0.0.1", cfg.Ports.NodeMetrics})
 		if cfg.Runtime == RuntimeContainerd {
 			uses = append(uses, portUse{"registry", "127.0.0.1", cfg.Ports.Registry},
 				portUse{"registry (private)", "127.0.0.1", cfg.Ports.PrivateRegistry})
@@ -53,7 +55,7 @@ func checkPortsFree(uses []portUse) error {
 // clusters side by side. Another process may take one before it is used;
 // Start then fails with a clear error rather than misbehaving.
 func FreePorts() (Ports, error) {
-	var ports [8]int
+	var ports [10]int
 	var listeners []net.Listener
 	defer func() {
 		for _, l := range listeners {
@@ -69,5 +71,5 @@ func FreePorts() (Ports, error) {
 		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
 	return Ports{APIServer: ports[0], EtcdClient: ports[1], EtcdPeer: ports[2], ControllerManager: ports[3], Scheduler: ports[4],
-		Instances: ports[5], Registry: ports[6], PrivateRegistry: ports[7]}, nil
+		Instances: ports[5], Registry: ports[6], PrivateRegistry: ports[7], Kubelet: ports[8], NodeMetrics: ports[9]}, nil
 }

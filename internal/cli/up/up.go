@@ -89,6 +89,8 @@ data and the ports and address it was last started with.`,
 	fs.IntVar(&f.ports.Instances, "instances-port", def.Instances, "container instances service's HTTPS port (loopback)")
 	fs.IntVar(&f.ports.Registry, "registry-port", def.Registry, "the open image registry's port (loopback)")
 	fs.IntVar(&f.ports.PrivateRegistry, "private-registry-port", def.PrivateRegistry, "the password-protected image registry's port (loopback)")
+	fs.IntVar(&f.ports.Kubelet, "kubelet-port", def.Kubelet, "the virtual node's kubelet API port (every address)")
+	fs.IntVar(&f.ports.NodeMetrics, "node-metrics-port", def.NodeMetrics, "the virtual node's /metrics and /healthz port (loopback)")
 	f.binaries.AddFlags(fs, true)
 	return cmd
 }
@@ -129,6 +131,8 @@ func (f *flags) config(fs *pflag.FlagSet) (localcluster.Config, error) {
 	keep("instances-port", &cfg.Ports.Instances, saved.Ports.Instances)
 	keep("registry-port", &cfg.Ports.Registry, saved.Ports.Registry)
 	keep("private-registry-port", &cfg.Ports.PrivateRegistry, saved.Ports.PrivateRegistry)
+	keep("kubelet-port", &cfg.Ports.Kubelet, saved.Ports.Kubelet)
+	keep("node-metrics-port", &cfg.Ports.NodeMetrics, saved.Ports.NodeMetrics)
 	for _, s := range []struct {
 		flag       string
 		field      *string

@@ -56,6 +56,8 @@ func portFlags(p localcluster.Ports) []string {
 		"--instances-port=" + strconv.Itoa(p.Instances),
 		"--registry-port=" + strconv.Itoa(p.Registry),
 		"--private-registry-port=" + strconv.Itoa(p.PrivateRegistry),
+		"--kubelet-port=" + strconv.Itoa(p.Kubelet),
+		"--node-metrics-port=" + strconv.Itoa(p.NodeMetrics),
 		fmt.Sprintf("--bridge=vncp%d", p.Instances),
 		fmt.Sprintf("--subnet=10.250.%d.0/24", n%256),
 	}
@@ -93,7 +95,7 @@ func TestCLIUpDetachStatusDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("vnode status: %v\n%s", err, out)
 	}
-	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "registry", "registry-private", "instances"} {
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "registry", "registry-private", "instances", "node"} {
 		if !regexpLine(out, name, "ready") {
 			t.Errorf("vnode status does not show %s ready:\n%s", name, out)
 		}

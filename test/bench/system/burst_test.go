@@ -1,0 +1,207 @@
+// Package system benchmarks the whole local system (`vnode up`): a burst of
+// pods on the virtual node, from creation to Running as a watch sees it,
+// running real containers on containerd, and their deletion.
+package system
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
+
+	"github.com/vnode-io/vnode/test/e2e/framework"
+)
+
+const burst = 100
+
+// BenchmarkPodBurst creates a Deployment of 100 hello pods (image cached by
+// a first pod) on the virtual node and reports creation→Running as a
+// watch sees it (p50, p99, pods/s), then scales it to 0 and reports the
+// time from the containers' stop to each pod's disappearance. Run with
+// -benchtime 1x, as root.
+func BenchmarkPodBurst(b *testing.B) {
+	if reason := framework.MissingStackPrereqs(); reason != "" {
+		b.Skip(reason)
+	}
+	ctx := context.Background()
+	set, err := framework.Binaries(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	vnode, err := framework.BuildVnode(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stack, err := framework.StartStack(ctx, set, vnode, dir, "vnb", "10.241.251.0/24")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := stack.Down(); err != nil {
+			b.Error(err)
+		}
+	}()
+	for i := 0; i < b.N; i++ {
+		runBurst(ctx, b, stack, fmt.Sprintf("burst-%d", i))
+	}
+}
+
+func runBurst(ctx context.Context, b *testing.B, s *framework.Stack, ns string) {
+	c := s.Client
+	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = c.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}) }()
+
+	labels := map[string]string{"app": "burst"}
+	spec := corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "web", Image: s.Regs.Images.Hello,
+			Ports: []corev1.ContainerPort{{ContainerPort: 80}}}},
+		NodeSelector: map[string]string{"type": "virtual-kubelet"},
+		Tolerations:  []corev1.Toleration{{Key: "virtual-kubelet.io/provider", Operator: corev1.TolerationOpExists}},
+	}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "burst"},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: spec}},
+	}
+	// One pod first, so the burst runs with the image cached.
+	if _, err := c.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	waitRunning(ctx, b, s, ns, 1)
+
+	w, err := c.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	seen := map[types.UID]time.Time{}
+	runningAt := map[types.UID]time.Time{}
+	b.ResetTimer()
+	began := time.Now()
+	if err := framework.Scale(ctx, c, ns, "burst", burst+1); err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.After(10 * time.Minute)
+	for len(runningAt) < burst {
+		select {
+		case ev := <-w.ResultChan():
+			pod, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			now := time.Now()
+			if _, known := seen[pod.UID]; !known && ev.Type == watch.Added {
+				if pod.Status.Phase == corev1.PodRunning {
+					continue // the first pod
+				}
+				seen[pod.UID] = now
+			}
+			if _, known := seen[pod.UID]; known && runningAt[pod.UID].IsZero() && ready(pod) {
+				runningAt[pod.UID] = now
+			}
+		case <-deadline:
+			b.Fatalf("%d of %d pods Running after 10 minutes", len(runningAt), burst)
+		}
+	}
+	var lat []time.Duration
+	last := began
+	for uid, t := range runningAt {
+		lat = append(lat, t.Sub(seen[uid]))
+		if t.After(last) {
+			last = t
+		}
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+	rate := float64(burst) / last.Sub(began).Seconds()
+	b.ReportMetric(p50.Seconds(), "p50-s")
+	b.ReportMetric(p99.Seconds(), "p99-s")
+	b.ReportMetric(rate, "pods/s")
+	fmt.Fprintf(os.Stderr, "burst of %d: creation→Running p50 %.2f s, p99 %.2f s, max %.2f s; all Running %.1f s after the scale-up (%.1f pods/s)\n",
+		burst, p50.Seconds(), p99.Seconds(), lat[len(lat)-1].Seconds(), last.Sub(began).Seconds(), rate)
+
+	measureDeletion(ctx, b, s, ns, w)
+}
+
+// measureDeletion scales the Deployment to 0 and reports, per pod, the
+// time from the watch's first sight of its deletion timestamp to its
+// disappearance. The hello server exits at once on SIGTERM, so this is the
+// time the agent and the service take beyond the containers' stop, plus
+// the stop itself (milliseconds).
+func measureDeletion(ctx context.Context, b *testing.B, s *framework.Stack, ns string, w watch.Interface) {
+	marked := map[types.UID]time.Time{}
+	gone := map[types.UID]time.Time{}
+	began := time.Now()
+	if err := framework.Scale(ctx, s.Client, ns, "burst", 0); err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.After(5 * time.Minute)
+	for len(gone) < burst+1 {
+		select {
+		case ev := <-w.ResultChan():
+			pod, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			now := time.Now()
+			if _, ok := marked[pod.UID]; !ok && pod.DeletionTimestamp != nil {
+				marked[pod.UID] = now
+			}
+			if ev.Type == watch.Deleted {
+				gone[pod.UID] = now
+			}
+		case <-deadline:
+			b.Fatalf("%d of %d pods gone after 5 minutes", len(gone), burst+1)
+		}
+	}
+	var lat []time.Duration
+	for uid, t := range gone {
+		lat = append(lat, t.Sub(marked[uid]))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+	b.ReportMetric(p99.Seconds(), "delete-p99-s")
+	fmt.Fprintf(os.Stderr, "deletion of %d: deletion timestamp→gone p50 %.3f s, p99 %.3f s; all gone %.1f s after the scale-down\n",
+		len(lat), p50.Seconds(), p99.Seconds(), time.Since(began).Seconds())
+}
+
+func ready(p *corev1.Pod) bool {
+	if p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) == 0 {
+		return false
+	}
+	for _, c := range p.Status.ContainerStatuses {
+		if !c.Ready {
+			return false
+		}
+	}
+	return true
+}
+
+func waitRunning(ctx context.Context, b *testing.B, s *framework.Stack, ns string, n int) {
+	framework.WaitFor(b, fmt.Sprintf("%d pods Running", n), 5*time.Minute, func() (bool, error) {
+		pods, err := s.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		k := 0
+		for i := range pods.Items {
+			if ready(&pods.Items[i]) {
+				k++
+			}
+		}
+		return k == n, fmt.Errorf("%d of %d Running", k, len(pods.Items))
+	})
+}
