@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"sync"
 	"time"
@@ -55,8 +56,13 @@ type Options struct {
 	StopTimeout time.Duration
 	// PollInterval is how often container states are read (default 250 ms).
 	PollInterval time.Duration
-	Clock        clock.WithTicker
-	Logger       *slog.Logger
+	// Parallel bounds the sandboxes being created or torn down at once
+	// (default 4 per CPU). containerd shares its CPU among all of them, so
+	// without a bound a burst of groups would all become ready only at
+	// its end; with one they come up in a steady stream.
+	Parallel int
+	Clock    clock.WithTicker
+	Logger   *slog.Logger
 }
 
 // Runtime implements runtime.Runtime on CRI.
@@ -65,6 +71,9 @@ type Runtime struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// slots bounds concurrent sandbox work (Options.Parallel).
+	slots chan struct{}
 
 	mu       sync.Mutex
 	groups   map[string]*group
@@ -121,6 +130,9 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 	if o.PollInterval <= 0 {
 		o.PollInterval = 250 * time.Millisecond
 	}
+	if o.Parallel <= 0 {
+		o.Parallel = 4 * goruntime.NumCPU()
+	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
@@ -130,7 +142,7 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create runtime directory: %w", err)
 	}
-	r := &Runtime{o: o, groups: map[string]*group{}, watchers: map[*watcher]struct{}{}}
+	r := &Runtime{o: o, groups: map[string]*group{}, watchers: map[*watcher]struct{}{}, slots: make(chan struct{}, o.Parallel)}
 	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := r.discover(ctx); err != nil {
 		return nil, err
@@ -322,3 +334,13 @@ func (r *Runtime) List(context.Context) ([]runtime.GroupStatus, error) {
 }
 
 var errStopped = errors.New("the group is stopped")
+
+// slot waits for a free slot of sandbox work and returns its release.
+func (r *Runtime) slot(ctx context.Context) (func(), error) {
+	select {
+	case r.slots <- struct{}{}:
+		return func() { <-r.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

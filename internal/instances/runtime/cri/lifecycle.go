@@ -45,17 +45,40 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 		}
 	}
 	r.mu.Unlock()
+	if len(targets) == 0 {
+		return
+	}
+	// One list tells which containers still run; only the others need
+	// their full status (exit code, reason, times). A poll of many steady
+	// groups then costs one CRI call, not one per container.
+	stillRunning := map[string]bool{}
+	if list, err := r.o.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{}); err == nil {
+		for _, c := range list.Containers {
+			if c.State == runtimeapi.ContainerState_CONTAINER_RUNNING {
+				stillRunning[c.Id] = true
+			}
+		}
+	}
 	for _, tg := range targets {
-		st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: tg.c.id})
-		if err != nil {
-			continue // removed meanwhile, or CRI busy: the next round sees it
+		r.mu.Lock()
+		unchanged := stillRunning[tg.c.id] && tg.c.status.Current.State == runtime.StateRunning
+		r.mu.Unlock()
+		var status *runtimeapi.ContainerStatus
+		if !unchanged {
+			st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: tg.c.id})
+			if err != nil {
+				continue // removed meanwhile, or CRI busy: the next round sees it
+			}
+			status = st.Status
 		}
 		r.mu.Lock()
 		if r.groups[tg.g.spec.ID] != tg.g || tg.g.stopped || tg.g.busy {
 			r.mu.Unlock()
 			continue
 		}
-		r.applyCRIStatus(tg.g, tg.c, st.Status)
+		if status != nil {
+			r.applyCRIStatus(tg.g, tg.c, status)
+		}
 		restart := r.dueRestart(tg.g, tg.c)
 		live, ready := r.dueProbes(tg.c, r.o.Clock.Now())
 		r.publish(tg.g, false)
@@ -183,6 +206,11 @@ func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) erro
 	r.mu.Unlock()
 	defer r.setBusy(g, false)
 	r.stopContainers(ctx, g, g.all(), grace)
+	release, err := r.slot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if _, err := r.o.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: g.sandboxID}); err != nil && !isNotFound(err) {
 		return fmt.Errorf("stop sandbox of %s: %w", id, err)
 	}
@@ -258,7 +286,13 @@ func (r *Runtime) Remove(ctx context.Context, id string, grace time.Duration) er
 	if !g.stopped {
 		r.stopContainers(ctx, g, g.all(), grace)
 	}
-	if err := r.removeSandbox(ctx, g.sandboxID); err != nil {
+	release, err := r.slot(ctx)
+	if err != nil {
+		return err
+	}
+	err = r.removeSandbox(ctx, g.sandboxID)
+	release()
+	if err != nil {
 		return err
 	}
 	if err := os.RemoveAll(r.groupDir(id)); err != nil {

@@ -79,6 +79,16 @@ func (r *Runtime) deploy(ctx context.Context, g *group) error {
 	if err := r.pullImages(ctx, g); err != nil {
 		return err
 	}
+	release, err := r.slot(ctx)
+	if err != nil {
+		return err
+	}
+	released := false
+	defer func() {
+		if !released {
+			release()
+		}
+	}()
 	sbCfg := r.sandboxConfig(g.spec)
 	resp, err := r.o.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sbCfg})
 	if err != nil {
@@ -94,6 +104,11 @@ func (r *Runtime) deploy(ctx context.Context, g *group) error {
 	g.dirty = true
 	r.publish(g, false)
 	r.mu.Unlock()
+	if len(g.inits) > 0 {
+		// Init containers may run for long: they do not hold a slot.
+		released = true
+		release()
+	}
 	for _, c := range g.inits {
 		if err := r.runInit(ctx, g, c, sbCfg, mounts); err != nil {
 			return err
