@@ -49,9 +49,9 @@ func MissingStackPrereqs() string {
 }
 
 // StartStack runs `vnode up --detach` with vnode in a state directory under
-// dir. The groups' bridge is named after prefix and the service's port. On
-// error the stack is already down.
-func StartStack(ctx context.Context, set k8sbin.Set, vnode, dir, prefix, subnet string) (*Stack, error) {
+// dir, adding extra to its flags. The groups' bridge is named after prefix
+// and the service's port. On error the stack is already down.
+func StartStack(ctx context.Context, set k8sbin.Set, vnode, dir, prefix, subnet string, extra ...string) (*Stack, error) {
 	ports, err := localcluster.FreePorts()
 	if err != nil {
 		return nil, err
@@ -61,18 +61,19 @@ func StartStack(ctx context.Context, set k8sbin.Set, vnode, dir, prefix, subnet 
 	if _, s.Subnet, err = net.ParseCIDR(subnet); err != nil {
 		return nil, fmt.Errorf("group subnet: %w", err)
 	}
-	out, err := s.Run(ctx, "up", "--detach", "--state-dir", s.StateDir, "--bin-dir", set.Dir,
-		"--apiserver-port="+strconv.Itoa(ports.APIServer),
-		"--etcd-port="+strconv.Itoa(ports.EtcdClient),
-		"--etcd-peer-port="+strconv.Itoa(ports.EtcdPeer),
-		"--controller-manager-port="+strconv.Itoa(ports.ControllerManager),
-		"--scheduler-port="+strconv.Itoa(ports.Scheduler),
-		"--instances-port="+strconv.Itoa(ports.Instances),
-		"--registry-port="+strconv.Itoa(ports.Registry),
-		"--private-registry-port="+strconv.Itoa(ports.PrivateRegistry),
-		"--kubelet-port="+strconv.Itoa(ports.Kubelet),
-		"--node-metrics-port="+strconv.Itoa(ports.NodeMetrics),
-		"--bridge="+s.Bridge, "--subnet="+s.Subnet.String())
+	args := append([]string{"up", "--detach", "--state-dir", s.StateDir, "--bin-dir", set.Dir,
+		"--apiserver-port=" + strconv.Itoa(ports.APIServer),
+		"--etcd-port=" + strconv.Itoa(ports.EtcdClient),
+		"--etcd-peer-port=" + strconv.Itoa(ports.EtcdPeer),
+		"--controller-manager-port=" + strconv.Itoa(ports.ControllerManager),
+		"--scheduler-port=" + strconv.Itoa(ports.Scheduler),
+		"--instances-port=" + strconv.Itoa(ports.Instances),
+		"--registry-port=" + strconv.Itoa(ports.Registry),
+		"--private-registry-port=" + strconv.Itoa(ports.PrivateRegistry),
+		"--kubelet-port=" + strconv.Itoa(ports.Kubelet),
+		"--node-metrics-port=" + strconv.Itoa(ports.NodeMetrics),
+		"--bridge=" + s.Bridge, "--subnet=" + s.Subnet.String()}, extra...)
+	out, err := s.Run(ctx, args...)
 	if err != nil {
 		logs := s.LogTails(60)
 		_ = s.Down()
@@ -90,12 +91,14 @@ func StartStack(ctx context.Context, set k8sbin.Set, vnode, dir, prefix, subnet 
 	if s.Client, err = kubernetes.NewForConfig(restConfig); err != nil {
 		return fail(err)
 	}
-	if s.Regs, err = localcluster.ReadRegistries(s.StateDir); err != nil {
-		return fail(err)
-	}
 	cfg, err := localcluster.LoadConfig(s.StateDir)
 	if err != nil {
 		return fail(err)
+	}
+	if cfg.Runtime != localcluster.RuntimeFake { // the fake runtime runs without registries
+		if s.Regs, err = localcluster.ReadRegistries(s.StateDir); err != nil {
+			return fail(err)
+		}
 	}
 	s.Advertise = cfg.AdvertiseAddress
 	return s, nil
