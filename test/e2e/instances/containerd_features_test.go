@@ -127,6 +127,16 @@ func TestContainerdFeatures(t *testing.T) {
 	}
 	e.create("full", body)
 	e.waitState("full", "Running")
+	// The private image is now cached: a group without credentials still
+	// may not use it.
+	p, err = e.groups.BeginCreateOrUpdate(ctx(t), testRG, "nocreds-cached",
+		shellGroup(aci.ContainerGroupRestartPolicyNever, shellContainer("app", privateShell, "sleep 3600")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.PollUntilDone(ctx(t), nil); err == nil || asARM(t, err).Code != "InaccessibleImage" {
+		t.Errorf("a cached private image without credentials: %v", err)
+	}
 	for _, check := range []struct {
 		argv []string
 		want string
@@ -258,7 +268,7 @@ func TestContainerdFeatures(t *testing.T) {
 
 	// Deleting everything leaves no sandbox, container, mount or IP lease;
 	// the share stays.
-	for _, name := range []string{"nocreds", "full", "reader", "initfail", "counter", "tcp"} {
+	for _, name := range []string{"nocreds", "nocreds-cached", "full", "reader", "initfail", "counter", "tcp"} {
 		dp, err := e.groups.BeginDelete(ctx(t), testRG, name, nil)
 		if err != nil {
 			t.Fatal(err)

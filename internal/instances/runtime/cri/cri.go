@@ -74,6 +74,8 @@ type Runtime struct {
 
 	// slots bounds concurrent sandbox work (Options.Parallel).
 	slots chan struct{}
+	// private are the images pulled with credentials.
+	private *privateImages
 
 	mu       sync.Mutex
 	groups   map[string]*group
@@ -144,6 +146,10 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 	}
 	r := &Runtime{o: o, groups: map[string]*group{}, watchers: map[*watcher]struct{}{}, slots: make(chan struct{}, o.Parallel)}
 	r.ctx, r.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	var err error
+	if r.private, err = loadPrivateImages(o.Dir); err != nil {
+		return nil, err
+	}
 	if err := r.discover(ctx); err != nil {
 		return nil, err
 	}

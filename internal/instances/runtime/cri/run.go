@@ -151,15 +151,23 @@ func (r *Runtime) pullImages(ctx context.Context, g *group) error {
 			continue
 		}
 		seen[img] = true
-		st, err := r.o.Images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: img}})
-		if err == nil && st.Image != nil {
-			r.groupEvent(g, c.spec.Name, "Pulled", "Normal", "Container image %q already present on machine", img)
-			continue
+		auth := authFor(img, g.spec.RegistryCredentials)
+		// A cached image serves at once, unless it is private: then the
+		// registry checks this group's credentials again (the pull of a
+		// present image fetches only its manifest).
+		if auth == nil && !r.private.has(img) {
+			st, err := r.o.Images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: img}})
+			if err == nil && st.Image != nil {
+				r.groupEvent(g, c.spec.Name, "Pulled", "Normal", "Container image %q already present on machine", img)
+				continue
+			}
 		}
 		r.groupEvent(g, c.spec.Name, "Pulling", "Normal", "pulling image %q", img)
 		began := r.o.Clock.Now()
-		_, err = r.o.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: img},
-			Auth: authFor(img, g.spec.RegistryCredentials)})
+		_, err := r.o.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: img}, Auth: auth})
+		if err == nil && auth != nil {
+			err = r.private.add(img)
+		}
 		if err != nil {
 			msg := fmt.Sprintf("Failed to pull image %q: %v", img, err)
 			r.groupEvent(g, c.spec.Name, "Failed", "Warning", "%s", msg)
