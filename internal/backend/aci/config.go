@@ -60,6 +60,10 @@ type Config struct {
 	SteadyRefresh time.Duration
 	// CapabilitiesTTL is how long the location's capabilities are cached (5 min).
 	CapabilitiesTTL time.Duration
+	// ImagePullBackOff is the first wait before a group whose image pull
+	// failed is deployed again (10 s, doubling up to 5 minutes, as the
+	// kubelet's image back-off).
+	ImagePullBackOff time.Duration
 
 	Logger *slog.Logger
 	Clock  clock.WithTicker
@@ -103,6 +107,7 @@ func (c *Config) defaults() error {
 	setD(&c.SlowPoll, 5*time.Second)
 	setD(&c.SteadyRefresh, time.Minute)
 	setD(&c.CapabilitiesTTL, 5*time.Minute)
+	setD(&c.ImagePullBackOff, 10*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -51,6 +51,12 @@ type entry struct {
 	deleteSent        time.Time
 	deleteAfterCreate bool
 	grace             time.Duration
+
+	// pullBackOff is the current wait after a failed image pull (0: none
+	// failed since the group last ran); pullRetryAt, when set, is when the
+	// group is deployed again.
+	pullBackOff time.Duration
+	pullRetryAt time.Time
 }
 
 // busy reports whether the entry needs fast polling.

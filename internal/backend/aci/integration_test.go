@@ -100,13 +100,16 @@ func (r *recorder) waitFor(t *testing.T, uid types.UID, what string, cond func(*
 	}
 }
 
-func newBackend(t *testing.T, files client.Files) (*aci.Backend, *recorder) {
+func newBackend(t *testing.T, files client.Files, mutate ...func(*aci.Config)) (*aci.Backend, *recorder) {
 	t.Helper()
 	cfg, err := aci.FromFiles(files, testNode)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.FastPoll, cfg.SlowPoll, cfg.SteadyRefresh = 50*time.Millisecond, 300*time.Millisecond, time.Second
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	b, err := aci.New(ctx, cfg)
@@ -264,4 +267,36 @@ func TestBackendRetriesThrottledWrites(t *testing.T) {
 	for _, name := range []string{"a", "b", "c"} {
 		rec.waitFor(t, types.UID("uid-"+name), name+" running", running)
 	}
+}
+
+// A failed image pull shows ErrImagePull, then ImagePullBackOff while the
+// backend waits, and the group is deployed again after the back-off (a
+// second failure brings a second BackOff event).
+func TestBackendRetriesImagePulls(t *testing.T) {
+	files := startService(t, nil)
+	b, rec := newBackend(t, files, func(c *aci.Config) { c.ImagePullBackOff = 300 * time.Millisecond })
+	w := workload("nopull", "1")
+	w.Pod.Spec.Containers[0].Image = "example.test/inaccessible:1"
+	if err := b.Create(testContext(t), w); err != nil {
+		t.Fatal(err)
+	}
+	reason := func(want string) func(*backend.PodState) bool {
+		return func(st *backend.PodState) bool {
+			return len(st.Containers) == 1 && st.Containers[0].State == backend.Waiting && st.Containers[0].Reason == want
+		}
+	}
+	st := rec.waitFor(t, w.Pod.UID, "ErrImagePull", reason("ErrImagePull"))
+	if !strings.Contains(st.Containers[0].Message, "inaccessible") {
+		t.Errorf("ErrImagePull message %q does not name the image", st.Containers[0].Message)
+	}
+	rec.waitFor(t, w.Pod.UID, "ImagePullBackOff", reason("ImagePullBackOff"))
+	backOffs := map[time.Time]bool{} // waitFor looks at every state again each round
+	rec.waitFor(t, w.Pod.UID, "a second BackOff event after a retry", func(st *backend.PodState) bool {
+		for _, e := range st.Events {
+			if e.Reason == "BackOff" && e.Type == corev1.EventTypeWarning {
+				backOffs[e.Time] = true
+			}
+		}
+		return len(backOffs) >= 2
+	})
 }

@@ -94,6 +94,7 @@ func (b *Backend) poll(ctx context.Context, full bool) error {
 		}
 	}
 	b.redelete(ctx)
+	b.retryPulls(ctx)
 	b.mu.Lock()
 	b.synced = true
 	b.mu.Unlock()
@@ -162,6 +163,7 @@ func (b *Backend) applyViewLocked(e *entry, v view) {
 	}
 	e.lastRead, e.needsRead = now, false
 	e.transition = inTransition(st, e.prov, now)
+	b.pullBackOffLocked(e, st, now)
 	e.images = map[string]string{}
 	for _, c := range slices.Concat(st.InitContainers, st.Containers) {
 		e.images[c.Name] = c.Image
