@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
+	"github.com/vnode-io/vnode/internal/images"
 	"github.com/vnode-io/vnode/internal/localcluster"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
@@ -167,4 +168,34 @@ func TestScaleLeavesNoGroups(t *testing.T) {
 		left := groupsOfNamespace(t, ns)
 		return len(left) == 0, fmt.Errorf("groups left: %v", left)
 	})
+}
+
+// An image that is missing when the pod starts is pulled again with the
+// kubelet's back-off: pushed later, the pod runs.
+func TestImagePushedLater(t *testing.T) {
+	ns := namespace(t)
+	ref := env.Regs.Open + "/vnode/late-" + ns + ":1"
+	createPod(t, ns, virtualPod("late", corev1.Container{Name: "web", Image: ref}))
+	waitPod(t, ns, "late", "failing to pull", 2*time.Minute, func(p *corev1.Pod) bool {
+		for _, c := range p.Status.ContainerStatuses {
+			if w := c.State.Waiting; w != nil && (w.Reason == "ErrImagePull" || w.Reason == "ImagePullBackOff") {
+				return true
+			}
+		}
+		return false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	img, err := (&images.Builder{}).Hello(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := images.Push(ctx, img, ref, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	waitPod(t, ns, "late", "Running after the push", 2*time.Minute, running)
+	events := mustKubectl(t, nil, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=late")
+	if !strings.Contains(events, "BackOff") {
+		t.Errorf("no BackOff event while the image was missing:\n%s", events)
+	}
 }
