@@ -34,6 +34,28 @@ type fixture struct {
 func newFixture(t *testing.T, b *memory.Backend, objects ...runtime.Object) *fixture {
 	t.Helper()
 	client := fake.NewClientset(objects...)
+	// As the API server does, a write of the status subresource changes
+	// the status only: the fake tracker would otherwise replace the whole
+	// pod, and a status write racing a test's update (a deletion
+	// timestamp, say) would undo it.
+	pods := corev1.SchemeGroupVersion.WithResource("pods")
+	client.PrependReactor("update", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		u, ok := a.(k8stesting.UpdateAction)
+		if !ok || u.GetSubresource() != "status" {
+			return false, nil, nil
+		}
+		pod := u.GetObject().(*corev1.Pod)
+		stored, err := client.Tracker().Get(pods, pod.Namespace, pod.Name)
+		if err != nil {
+			return true, nil, err
+		}
+		updated := stored.(*corev1.Pod).DeepCopy()
+		updated.Status = pod.Status
+		if err := client.Tracker().Update(pods, updated, pod.Namespace); err != nil {
+			return true, nil, err
+		}
+		return true, updated, nil
+	})
 	if b == nil {
 		var err error
 		if b, err = memory.New(memory.Config{}); err != nil {
