@@ -60,9 +60,9 @@ type Config struct {
 	SteadyRefresh time.Duration
 	// CapabilitiesTTL is how long the location's capabilities are cached (5 min).
 	CapabilitiesTTL time.Duration
-	// ImagePullBackOff is the first wait before a group whose image pull
-	// failed is deployed again (10 s, doubling up to 5 minutes, as the
-	// kubelet's image back-off).
+	// ImagePullBackOff is the first wait before a group that failed (its
+	// image pull, or its containers lost) is deployed again (10 s, doubling
+	// up to 5 minutes, as the kubelet's image and crash back-offs).
 	ImagePullBackOff time.Duration
 
 	Logger *slog.Logger

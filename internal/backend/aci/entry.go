@@ -52,11 +52,11 @@ type entry struct {
 	deleteAfterCreate bool
 	grace             time.Duration
 
-	// pullBackOff is the current wait after a failed image pull (0: none
-	// failed since the group last ran); pullRetryAt, when set, is when the
-	// group is deployed again.
-	pullBackOff time.Duration
-	pullRetryAt time.Time
+	// redeployBackOff is the current wait after the group failed (an image
+	// pull, lost containers; 0: none since it last ran); redeployAt, when
+	// set, is when the group is deployed again.
+	redeployBackOff time.Duration
+	redeployAt      time.Time
 }
 
 // busy reports whether the entry needs fast polling.

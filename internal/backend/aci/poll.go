@@ -94,7 +94,7 @@ func (b *Backend) poll(ctx context.Context, full bool) error {
 		}
 	}
 	b.redelete(ctx)
-	b.retryPulls(ctx)
+	b.redeployDue(ctx)
 	b.mu.Lock()
 	b.synced = true
 	b.mu.Unlock()
@@ -163,7 +163,7 @@ func (b *Backend) applyViewLocked(e *entry, v view) {
 	}
 	e.lastRead, e.needsRead = now, false
 	e.transition = inTransition(st, e.prov, now)
-	b.pullBackOffLocked(e, st, now)
+	b.redeployLocked(e, v.group, st, now)
 	e.images = map[string]string{}
 	for _, c := range slices.Concat(st.InitContainers, st.Containers) {
 		e.images[c.Name] = c.Image

@@ -240,6 +240,10 @@ func (s *Service) fromRecord(ctx context.Context, r *store.Group) (*group, error
 		if err := json.Unmarshal(r.Status, &g.status); err != nil {
 			return nil, fmt.Errorf("decode status: %w", err)
 		}
+		// Generations order the reports of one runtime instance; the
+		// runtime of this run counts afresh, and its reports must not be
+		// taken for older than the last one saved.
+		g.status.Generation = 0
 	}
 	events, err := s.store.Events(ctx, r.UID)
 	if err != nil {

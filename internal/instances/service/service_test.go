@@ -1339,3 +1339,38 @@ func TestAddressOfGroupWithoutPorts(t *testing.T) {
 		t.Errorf("a stopped group shows an address: %+v", g.Properties.IPAddress)
 	}
 }
+
+// Generations order one runtime instance's reports. After a restart of the
+// service its runtime counts afresh: its reports must replace the status
+// saved with a larger generation by the previous instance.
+func TestReportsAfterRestartAreNotTakenForOld(t *testing.T) {
+	h := newHarness(t, nil)
+	ref := Ref{Subscription: "sub", ResourceGroup: "rg", Name: "web"}
+	h.mustPut(ref, groupBody("local", "Always", 1, 1, "a"))
+	h.sync()
+	// The previous runtime instance had counted far.
+	st, err := h.rt.Status(h.ctx, h.uid(ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Generation = 1 << 40
+	h.s.updates.push(runtime.Update{Status: st})
+	h.sync()
+	h.s.Close()
+	h.s = h.open()
+	h.sync()
+	// The new instance's first report: the container exited.
+	if err := h.rt.ExitContainer(h.uid(ref), "main", 3); err != nil {
+		t.Fatal(err)
+	}
+	h.sync()
+	g, err := h.s.Get(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv := g.Properties.Containers[0].Properties.InstanceView
+	exited := func(s *aci.ContainerState) bool { return s != nil && s.ExitCode != nil && *s.ExitCode == 3 }
+	if !exited(iv.CurrentState) && !exited(iv.PreviousState) {
+		t.Errorf("the exit after the restart was ignored: current %+v previous %+v", iv.CurrentState, iv.PreviousState)
+	}
+}

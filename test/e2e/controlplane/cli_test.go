@@ -101,6 +101,8 @@ func TestCLIUpDetachStatusDown(t *testing.T) {
 		}
 	}
 	checkInstancesService(t, stateDir, ports)
+	applySample(t, stateDir, ports)
+	sample := waitSampleServing(t, stateDir)
 	caBefore, err := os.ReadFile(filepath.Join(stateDir, "pki", "ca.crt"))
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +137,12 @@ func TestCLIUpDetachStatusDown(t *testing.T) {
 	}
 	if !bytes.Equal(caBefore, caAfter) {
 		t.Error("second vnode up created a new CA")
+	}
+	// Stopping the cluster ended the sample's group; the virtual node
+	// deploys it again, as a kubelet restarts a pod's containers after a
+	// reboot.
+	if again := waitSampleServing(t, stateDir); again.UID != sample.UID {
+		t.Errorf("the sample's pod was replaced (%s, then %s) rather than run again", sample.UID, again.UID)
 	}
 	out, err = vnodeCLI(t, "up", "--detach", "--state-dir", stateDir, "--bin-dir", env.binaries.Dir)
 	if err == nil || !strings.Contains(out, "already running") {

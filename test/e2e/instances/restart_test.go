@@ -141,6 +141,12 @@ func TestGroupsLostWhileDownAreMarked(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitState("lost", "Running")
+	// The new runtime's reports count from zero again: they must still
+	// replace the state saved before the restart.
+	waitFor(t, "the restarted container's state", 30*time.Second, func() (bool, string) {
+		cs := e.get("lost").Properties.Containers[0].Properties.InstanceView.CurrentState
+		return *cs.State == "Running", fmt.Sprintf("%s %v", *cs.State, cs.DetailStatus)
+	})
 }
 
 // usage reads the metering extension.
