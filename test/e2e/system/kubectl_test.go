@@ -17,6 +17,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/vnode-io/vnode/internal/k8sbin"
 	"github.com/vnode-io/vnode/internal/localcluster"
@@ -260,4 +263,53 @@ func startKubectl(t *testing.T, args ...string) (*bufio.Scanner, func()) {
 		_ = cmd.Wait()
 		cancel()
 	}
+}
+
+// A terminal session reaches the container with its size, as kubectl exec
+// -it opens one (WebSocket to the API server, SPDY to the node).
+func TestExecTerminalSize(t *testing.T) {
+	ns := namespace(t)
+	createPod(t, ns, virtualPod("tty", shell("main", "sleep 3600")))
+	waitPod(t, ns, "tty", "Running", 2*time.Minute, running)
+	restConfig, err := clientcmd.BuildConfigFromFlags("", kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := env.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name("tty").SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: "main", Command: []string{"sh", "-c", waitForTerminalSize},
+			Stdin: true, Stdout: true, TTY: true}, scheme.ParameterCodec)
+	exec, err := remotecommand.NewWebSocketExecutor(restConfig, http.MethodGet, req.URL().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out strings.Builder
+	stdin, stdinW := io.Pipe()
+	defer stdinW.Close()
+	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: &out, Tty: true,
+		TerminalSizeQueue: &oneSize{size: &remotecommand.TerminalSize{Width: 123, Height: 45}}})
+	if err != nil {
+		t.Fatalf("exec stty size in a terminal: %v (output %q)", err, out.String())
+	}
+	if got := strings.TrimSpace(out.String()); got != "45 123" {
+		t.Errorf("stty size = %q, want \"45 123\"", got)
+	}
+}
+
+// waitForTerminalSize prints the terminal's size once it is 45x123, or
+// what it is after 3 s: CRI starts an exec's process before the client's
+// first size reaches its terminal, on a kubelet as here.
+const waitForTerminalSize = `i=0; until [ "$(stty size 2>/dev/null)" = "45 123" ] || [ $i -ge 30 ]; do i=$((i+1)); sleep 0.1; done; stty size`
+
+// oneSize is a terminal that reports one size, then none.
+type oneSize struct{ size *remotecommand.TerminalSize }
+
+func (q *oneSize) Next() *remotecommand.TerminalSize {
+	s := q.size
+	q.size = nil
+	if s == nil {
+		select {} // no further resizes; the stream ends with the command
+	}
+	return s
 }
