@@ -154,10 +154,17 @@ func (r *Runtime) pullImages(ctx context.Context, g *group) error {
 		auth := authFor(img, g.spec.RegistryCredentials)
 		// A cached image serves at once, unless it is private: then the
 		// registry checks this group's credentials again (the pull of a
-		// present image fetches only its manifest).
-		if auth == nil && !r.private.has(img) {
+		// present image fetches only its manifest). An image is marked
+		// private before its pull, and a cached one is looked up before
+		// the mark is read, so a group deployed alongside one with
+		// credentials cannot slip in between.
+		if auth != nil {
+			if err := r.private.add(img); err != nil {
+				return err
+			}
+		} else {
 			st, err := r.o.Images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: img}})
-			if err == nil && st.Image != nil {
+			if err == nil && st.Image != nil && !r.private.has(img) {
 				r.groupEvent(g, c.spec.Name, "Pulled", "Normal", "Container image %q already present on machine", img)
 				continue
 			}
@@ -165,9 +172,6 @@ func (r *Runtime) pullImages(ctx context.Context, g *group) error {
 		r.groupEvent(g, c.spec.Name, "Pulling", "Normal", "pulling image %q", img)
 		began := r.o.Clock.Now()
 		_, err := r.o.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: img}, Auth: auth})
-		if err == nil && auth != nil {
-			err = r.private.add(img)
-		}
 		if err != nil {
 			msg := fmt.Sprintf("Failed to pull image %q: %v", img, err)
 			r.groupEvent(g, c.spec.Name, "Failed", "Warning", "%s", msg)
