@@ -157,3 +157,22 @@ func container(w http.ResponseWriter, r *http.Request, pod *corev1.Pod) (string,
 func podRef(pod *corev1.Pod) backend.PodRef {
 	return backend.PodRef{UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name}
 }
+
+// containerTarget finds what a request on one container is about: the pod
+// and container named by the path (404) and the backend's ContainerIO
+// (501), answering the error itself when it returns false.
+func (h *handler) containerTarget(w http.ResponseWriter, r *http.Request, what string) (*corev1.Pod, string, backend.ContainerIO, bool) {
+	pod, ok := h.pod(w, r)
+	if !ok {
+		return nil, "", nil, false
+	}
+	name, ok := container(w, r, pod)
+	if !ok {
+		return nil, "", nil, false
+	}
+	cio, ok := h.containerIO(w, what)
+	if !ok {
+		return nil, "", nil, false
+	}
+	return pod, name, cio, true
+}

@@ -24,15 +24,7 @@ func (h *handler) containerLogs(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	pod, ok := h.pod(w, r)
-	if !ok {
-		return
-	}
-	name, ok := container(w, r, pod)
-	if !ok {
-		return
-	}
-	cio, ok := h.containerIO(w, "container logs")
+	pod, name, cio, ok := h.containerTarget(w, r, "container logs")
 	if !ok {
 		return
 	}

@@ -51,15 +51,7 @@ func (h *handler) streamTarget(w http.ResponseWriter, r *http.Request, what stri
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return nil, "", nil, false
 	}
-	pod, ok := h.pod(w, r)
-	if !ok {
-		return nil, "", nil, false
-	}
-	name, ok := container(w, r, pod)
-	if !ok {
-		return nil, "", nil, false
-	}
-	cio, ok := h.containerIO(w, what)
+	pod, name, cio, ok := h.containerTarget(w, r, what)
 	if !ok {
 		return nil, "", nil, false
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -79,16 +80,12 @@ func (r *Runtime) deploy(ctx context.Context, g *group) error {
 	if err := r.pullImages(ctx, g); err != nil {
 		return err
 	}
-	release, err := r.slot(ctx)
+	slotRelease, err := r.slot(ctx)
 	if err != nil {
 		return err
 	}
-	released := false
-	defer func() {
-		if !released {
-			release()
-		}
-	}()
+	release := sync.OnceFunc(slotRelease)
+	defer release()
 	sbCfg := r.sandboxConfig(g.spec)
 	resp, err := r.o.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sbCfg})
 	if err != nil {
@@ -105,9 +102,7 @@ func (r *Runtime) deploy(ctx context.Context, g *group) error {
 	r.publish(g, false)
 	r.mu.Unlock()
 	if len(g.inits) > 0 {
-		// Init containers may run for long: they do not hold a slot.
-		released = true
-		release()
+		release() // init containers may run for long: they do not hold a slot
 	}
 	for _, c := range g.inits {
 		if err := r.runInit(ctx, g, c, sbCfg, mounts); err != nil {
