@@ -120,7 +120,7 @@ func runBurst(ctx context.Context, b *testing.B, s *framework.Stack, ns string) 
 			if _, known := seen[pod.UID]; !known && ev.Type == watch.Added {
 				seen[pod.UID] = now
 			}
-			if _, known := seen[pod.UID]; known && runningAt[pod.UID].IsZero() && ready(pod) {
+			if _, known := seen[pod.UID]; known && runningAt[pod.UID].IsZero() && framework.PodReady(pod) {
 				runningAt[pod.UID] = now
 				if st := pod.Status.ContainerStatuses[0].State.Running; st != nil {
 					startedAt[pod.UID] = st.StartedAt.Time
@@ -210,31 +210,10 @@ func measureDeletion(ctx context.Context, b *testing.B, s *framework.Stack, ns s
 		len(lat), p50.Seconds(), p99.Seconds(), time.Since(began).Seconds())
 }
 
-func ready(p *corev1.Pod) bool {
-	if p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) == 0 {
-		return false
-	}
-	for _, c := range p.Status.ContainerStatuses {
-		if !c.Ready {
-			return false
-		}
-	}
-	return true
-}
-
 func waitRunning(ctx context.Context, b *testing.B, s *framework.Stack, ns string, n int) {
 	framework.WaitFor(b, fmt.Sprintf("%d pods Running", n), 5*time.Minute, func() (bool, error) {
-		pods, err := s.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		k := 0
-		for i := range pods.Items {
-			if ready(&pods.Items[i]) {
-				k++
-			}
-		}
-		return k == n, fmt.Errorf("%d of %d Running", k, len(pods.Items))
+		ready, total, err := framework.CountReadyPods(ctx, s.Client, ns)
+		return err == nil && ready == n, fmt.Errorf("%d of %d Running (%v)", ready, total, err)
 	})
 }
 

@@ -169,3 +169,31 @@ func Scale(ctx context.Context, client kubernetes.Interface, ns, name string, re
 		return err
 	})
 }
+
+// PodReady reports a pod Running with every container ready.
+func PodReady(p *corev1.Pod) bool {
+	if p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) == 0 {
+		return false
+	}
+	for _, c := range p.Status.ContainerStatuses {
+		if !c.Ready {
+			return false
+		}
+	}
+	return true
+}
+
+// CountReadyPods returns how many of ns's pods are ready (PodReady), and
+// how many pods it has.
+func CountReadyPods(ctx context.Context, client kubernetes.Interface, ns string) (ready, total int, err error) {
+	pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range pods.Items {
+		if PodReady(&pods.Items[i]) {
+			ready++
+		}
+	}
+	return ready, len(pods.Items), nil
+}

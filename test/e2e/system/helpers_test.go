@@ -126,17 +126,7 @@ func waitPod(t *testing.T, ns, name, what string, timeout time.Duration, cond fu
 }
 
 // running reports a pod Running with every container ready.
-func running(p *corev1.Pod) bool {
-	if p.Status.Phase != corev1.PodRunning {
-		return false
-	}
-	for _, c := range p.Status.ContainerStatuses {
-		if !c.Ready {
-			return false
-		}
-	}
-	return len(p.Status.ContainerStatuses) > 0
-}
+func running(p *corev1.Pod) bool { return framework.PodReady(p) }
 
 func containerSummary(p *corev1.Pod) string {
 	var b strings.Builder
@@ -177,16 +167,10 @@ func resourceQuantity(s string) *resource.Quantity {
 func waitRunningPods(t *testing.T, ns string, n int, timeout time.Duration) {
 	t.Helper()
 	framework.WaitFor(t, fmt.Sprintf("%d pods Running in %s", n, ns), timeout, func() (bool, error) {
-		pods, err := env.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+		ready, total, err := framework.CountReadyPods(context.Background(), env.Client, ns)
 		if err != nil {
 			return false, err
 		}
-		k := 0
-		for i := range pods.Items {
-			if running(&pods.Items[i]) {
-				k++
-			}
-		}
-		return k == n, fmt.Errorf("%d of %d pods Running", k, len(pods.Items))
+		return ready == n, fmt.Errorf("%d of %d pods Running", ready, total)
 	})
 }

@@ -54,19 +54,10 @@ func TestStatsAndMetrics(t *testing.T) {
 	framework.WaitFor(t, "the busy pod's resource metrics", time.Minute, func() (bool, error) {
 		out := mustKubectl(t, nil, "get", "--raw", node+"/metrics/resource")
 		labels := fmt.Sprintf(`{container="main",namespace="%s",pod="busy"}`, ns)
-		for _, name := range []string{"container_cpu_usage_seconds_total", "container_memory_working_set_bytes", "container_start_time_seconds"} {
-			re := regexp.MustCompile(`(?m)^` + name + regexp.QuoteMeta(labels) + ` ([0-9.e+]+)`)
-			m := re.FindStringSubmatch(out)
-			if m == nil {
-				return false, fmt.Errorf("no %s%s in\n%s", name, labels, out)
-			}
-			if v, err := strconv.ParseFloat(m[1], 64); err != nil || v <= 0 {
-				return false, fmt.Errorf("%s = %s", name, m[1])
-			}
-		}
-		for _, name := range []string{"node_cpu_usage_seconds_total", "node_memory_working_set_bytes"} {
-			if !regexp.MustCompile(`(?m)^`+name+` [1-9]`).MatchString(out) && !regexp.MustCompile(`(?m)^`+name+` [0-9.]+e\+`).MatchString(out) {
-				return false, fmt.Errorf("no positive %s in\n%s", name, out)
+		for _, series := range []string{"container_cpu_usage_seconds_total" + labels, "container_memory_working_set_bytes" + labels,
+			"container_start_time_seconds" + labels, "node_cpu_usage_seconds_total", "node_memory_working_set_bytes"} {
+			if err := positiveSample(out, series); err != nil {
+				return false, err
 			}
 		}
 		return true, nil
@@ -198,4 +189,17 @@ func TestImagePushedLater(t *testing.T) {
 	if !strings.Contains(events, "BackOff") {
 		t.Errorf("no BackOff event while the image was missing:\n%s", events)
 	}
+}
+
+// positiveSample checks that the Prometheus text out has a sample of series
+// (name and labels, exactly) with a positive value.
+func positiveSample(out, series string) error {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+-]+)`).FindStringSubmatch(out)
+	if m == nil {
+		return fmt.Errorf("no %s in\n%s", series, out)
+	}
+	if v, err := strconv.ParseFloat(m[1], 64); err != nil || v <= 0 {
+		return fmt.Errorf("%s = %s, want a positive value", series, m[1])
+	}
+	return nil
 }

@@ -132,18 +132,9 @@ func TestAgentRestartAdoptsGroups(t *testing.T) {
 	// Mid-burst: as soon as some pods run.
 	runningWhenKilled := 0
 	framework.WaitFor(t, "the first pods Running", 3*time.Minute, func() (bool, error) {
-		pods, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		n := 0
-		for i := range pods.Items {
-			if running(&pods.Items[i]) {
-				n++
-			}
-		}
+		n, _, err := framework.CountReadyPods(ctx, env.Client, ns)
 		runningWhenKilled = n
-		return n >= 2, fmt.Errorf("%d pods Running", n)
+		return err == nil && n >= 2, fmt.Errorf("%d pods Running (%v)", n, err)
 	})
 	if err := agent.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -158,6 +149,9 @@ func TestAgentRestartAdoptsGroups(t *testing.T) {
 		if st := startTime(full); st != "" {
 			before[*g.Name] = st
 		}
+	}
+	if len(before) < runningWhenKilled {
+		t.Fatalf("%d groups found running after the kill, fewer than the %d pods Running before it", len(before), runningWhenKilled)
 	}
 	start()
 	waitRunningPods(t, ns, replicas, 5*time.Minute)
