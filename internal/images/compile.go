@@ -6,18 +6,21 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 )
 
 // recipeVersion changes whenever the way programs are built changes, so that
 // old cache entries are not reused.
 const recipeVersion = "1"
 
-// goMod is the go.mod of the temporary module a program is built in.
+// goMod is the go.mod of the temporary module an embedded program, which
+// needs only the standard library, is built in.
 const goMod = "module vnode.local/%s\n\ngo 1.22\n"
 
 // toolchain is what the cache key needs to know about the Go tool.
@@ -26,37 +29,87 @@ type toolchain struct {
 	goflags string // go env GOFLAGS without -mod settings
 }
 
-// binary returns the path of the static binary of program in the cache,
-// building it first when the cache lacks it.
+// module is the temporary module a program is built in: its go.mod and its
+// main.go, and whether the go command must resolve its requirements first.
+type module struct {
+	program string
+	goMod   []byte
+	main    []byte
+	// tidy runs go mod tidy before the build, to complete go.mod and write
+	// go.sum; it needs the module proxy unless the module cache holds every
+	// dependency.
+	tidy bool
+}
+
+// stdModule is the module of an embedded program that needs only the
+// standard library.
+func stdModule(program string, src []byte) module {
+	return module{program: program, goMod: fmt.Appendf(nil, goMod, program), main: src}
+}
+
+// building serializes the builds of one cache path in this process, so that
+// concurrent callers compile each program once; it maps a cache path to a
+// semaphore (chan struct{} of capacity 1). Builds by other processes are
+// kept apart by reserveTemp and the final rename.
+var building sync.Map
+
+// binary returns the path of the static binary of the embedded program in
+// the cache, building it first when the cache lacks it.
 func (b *Builder) binary(ctx context.Context, program string) (string, error) {
 	src, err := source(program)
 	if err != nil {
 		return "", err
 	}
+	return b.moduleBinary(ctx, stdModule(program, src))
+}
+
+// moduleBinary returns the path of the static binary of m in the cache,
+// building it first when the cache lacks it.
+func (b *Builder) moduleBinary(ctx context.Context, m module) (string, error) {
 	tc, err := b.toolchain(ctx)
 	if err != nil {
-		return "", fmt.Errorf("images: build %s: %w", program, err)
+		return "", fmt.Errorf("images: build %s: %w", m.program, err)
 	}
 	dir, err := b.cacheDir()
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, program+"-"+cacheKey(program, src, tc.version))
-	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+	path := filepath.Join(dir, m.program+"-"+cacheKey(m, tc.version))
+	if cached(path) {
 		return path, nil
 	}
-	if err := b.compile(ctx, program, src, tc, path); err != nil {
+	sem, _ := building.LoadOrStore(path, make(chan struct{}, 1))
+	select {
+	case sem.(chan struct{}) <- struct{}{}:
+		defer func() { <-sem.(chan struct{}) }()
+	case <-ctx.Done():
+		return "", fmt.Errorf("images: build %s: %w", m.program, ctx.Err())
+	}
+	if cached(path) { // built by the caller we waited for
+		return path, nil
+	}
+	if err := b.compile(ctx, m, tc, path); err != nil {
 		return "", err
 	}
 	return path, nil
 }
 
-// cacheKey names a build: recipe, program, source, Go release and target.
-func cacheKey(program string, src []byte, goVersion string) string {
+// cached tells whether path holds a built binary.
+func cached(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() > 0
+}
+
+// cacheKey names a build: recipe, program, module files, Go release and
+// target.
+func cacheKey(m module, goVersion string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "recipe %s\nprogram %s\ngo %s\nlinux/%s\n", recipeVersion, program, goVersion, runtime.GOARCH)
-	fmt.Fprintf(h, goMod, program)
-	h.Write(src)
+	fmt.Fprintf(h, "recipe %s\nprogram %s\ngo %s\nlinux/%s\n", recipeVersion, m.program, goVersion, runtime.GOARCH)
+	h.Write(m.goMod)
+	h.Write(m.main)
+	if m.tidy {
+		io.WriteString(h, "\ntidy\n")
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -119,31 +172,40 @@ func withoutModFlags(goflags string) string {
 	return strings.Join(kept, " ")
 }
 
-// compile builds program from src into out through a temporary module.
-func (b *Builder) compile(ctx context.Context, program string, src []byte, tc toolchain, out string) error {
-	work, err := os.MkdirTemp("", "vnode-images-"+program+"-")
+// compile builds m into out through a temporary module.
+func (b *Builder) compile(ctx context.Context, m module, tc toolchain, out string) error {
+	work, err := os.MkdirTemp("", "vnode-images-"+m.program+"-")
 	if err != nil {
-		return fmt.Errorf("images: build %s: %w", program, err)
+		return fmt.Errorf("images: build %s: %w", m.program, err)
 	}
 	defer os.RemoveAll(work)
-	if err := writeModule(work, program, src); err != nil {
-		return fmt.Errorf("images: build %s: %w", program, err)
+	if err := writeModule(work, m); err != nil {
+		return fmt.Errorf("images: build %s: %w", m.program, err)
+	}
+	env := buildEnv(os.Environ(), tc.goflags)
+	if m.tidy {
+		cmd := exec.CommandContext(ctx, b.goCommand(), "mod", "tidy")
+		cmd.Dir = work
+		cmd.Env = env
+		if output, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("images: build %s: go mod tidy: %w: %s", m.program, err, tail(output))
+		}
 	}
 	tmp, err := reserveTemp(filepath.Dir(out), filepath.Base(out))
 	if err != nil {
-		return fmt.Errorf("images: build %s: %w", program, err)
+		return fmt.Errorf("images: build %s: %w", m.program, err)
 	}
 	cmd := exec.CommandContext(ctx, b.goCommand(), "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, ".")
 	cmd.Dir = work
-	cmd.Env = buildEnv(os.Environ(), tc.goflags)
+	cmd.Env = env
 	output, err := cmd.CombinedOutput()
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("images: build %s: %w: %s", program, err, tail(output))
+		return fmt.Errorf("images: build %s: %w: %s", m.program, err, tail(output))
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("images: build %s: %w", program, err)
+		return fmt.Errorf("images: build %s: %w", m.program, err)
 	}
 	return nil
 }
@@ -163,12 +225,12 @@ func reserveTemp(dir, base string) (string, error) {
 	return name, nil
 }
 
-// writeModule writes go.mod and main.go of program into dir.
-func writeModule(dir, program string, src []byte) error {
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), fmt.Appendf(nil, goMod, program), 0o644); err != nil {
+// writeModule writes go.mod and main.go of m into dir.
+func writeModule(dir string, m module) error {
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), m.goMod, 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "main.go"), src, 0o644)
+	return os.WriteFile(filepath.Join(dir, "main.go"), m.main, 0o644)
 }
 
 // buildEnv is env with the settings of a static linux build for the host's

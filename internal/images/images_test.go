@@ -40,8 +40,8 @@ var built struct {
 	images map[string]v1.Image
 }
 
-// image returns the named image ("pause", "hello" or "shell") of
-// newBuilder, building it on first use.
+// image returns the named image ("pause", "hello", "shell" or "coredns")
+// of newBuilder, building it on first use.
 func image(t *testing.T, which string) v1.Image {
 	t.Helper()
 	built.Lock()
@@ -50,8 +50,12 @@ func image(t *testing.T, which string) v1.Image {
 		return img
 	}
 	b := newBuilder()
-	build := map[string]func(context.Context) (v1.Image, error){"pause": b.Pause, "hello": b.Hello, "shell": b.Shell}[which]
-	img, err := build(testContext(t))
+	build := map[string]func(context.Context) (v1.Image, error){"pause": b.Pause, "hello": b.Hello, "shell": b.Shell, "coredns": b.CoreDNS}[which]
+	ctx := testContext(t)
+	if which == "coredns" {
+		ctx = coreDNSContext(t)
+	}
+	img, err := build(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,6 +336,43 @@ func TestBuildFailureNamesProgram(t *testing.T) {
 	}
 }
 
+// TestConcurrentBuildsCompileOnce asks for one program from several
+// goroutines: the go tool must build it once.
+func TestConcurrentBuildsCompileOnce(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go in PATH")
+	}
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "builds")
+	fake := filepath.Join(dir, "go")
+	script := "#!/bin/sh\nif [ \"$1\" = build ]; then echo build >> " + calls + "; fi\nexec " + goBin + " \"$@\"\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := &Builder{Go: fake, CacheDir: filepath.Join(dir, "cache")}
+	ctx := testContext(t)
+	paths := make([]string, 4)
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
+	for i := range paths {
+		wg.Go(func() { paths[i], errs[i] = b.binary(ctx, pauseProgram) })
+	}
+	wg.Wait()
+	for i := range paths {
+		if errs[i] != nil || paths[i] != paths[0] {
+			t.Errorf("caller %d: %q, %v; want %q", i, paths[i], errs[i], paths[0])
+		}
+	}
+	log, err := os.ReadFile(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(log), "build"); n != 1 {
+		t.Errorf("go build ran %d times; want 1", n)
+	}
+}
+
 func TestPushAndPullByDigest(t *testing.T) {
 	ctx := testContext(t)
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
@@ -389,7 +430,14 @@ func start(t *testing.T, program string, env ...string) (*exec.Cmd, *bufio.Scann
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin)
+	return startBinary(t, bin, nil, env...)
+}
+
+// startBinary runs bin with args and env added and kills it at cleanup; its
+// output must be read (waitLine) for it to make progress.
+func startBinary(t *testing.T, bin string, args []string, env ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -514,11 +562,22 @@ func TestWithoutModFlags(t *testing.T) {
 }
 
 func TestCacheKey(t *testing.T) {
-	a := cacheKey("pause", []byte("src"), "go1.26.8")
-	if a != cacheKey("pause", []byte("src"), "go1.26.8") {
+	pause := stdModule("pause", []byte("src"))
+	a := cacheKey(pause, "go1.26.8")
+	if a != cacheKey(stdModule("pause", []byte("src")), "go1.26.8") {
 		t.Error("key not stable")
 	}
-	for _, other := range []string{cacheKey("hello", []byte("src"), "go1.26.8"), cacheKey("pause", []byte("src2"), "go1.26.8"), cacheKey("pause", []byte("src"), "go1.26.9")} {
+	tidied := pause
+	tidied.tidy = true
+	otherMod := pause
+	otherMod.goMod = []byte("module vnode.local/pause\n\ngo 1.26.0\n")
+	for _, other := range []string{
+		cacheKey(stdModule("hello", []byte("src")), "go1.26.8"),
+		cacheKey(stdModule("pause", []byte("src2")), "go1.26.8"),
+		cacheKey(pause, "go1.26.9"),
+		cacheKey(tidied, "go1.26.8"),
+		cacheKey(otherMod, "go1.26.8"),
+	} {
 		if other == a {
 			t.Error("key ignores an input")
 		}
