@@ -62,8 +62,15 @@ const ExtensionsHeader = "X-Vnode-Extensions"
 //   - logs-previous: logs take previous=true, sinceTime and limitBytes;
 //   - stats: GET …/containerGroups/{name}/stats;
 //   - grace-period: DELETE and stop take gracePeriodSeconds;
-//   - tcp-socket: probes may have a tcpSocket action.
-const Extensions = "list-instance-view,exec-argv,remote-command,logs-follow,logs-previous,stats,grace-period,tcp-socket"
+//   - tcp-socket: probes may have a tcpSocket action;
+//   - group-hosts: properties.hostname, fqdn and hostAliases set the
+//     group's hostname and /etc/hosts;
+//   - field-env: environment variables may take the group's IP from
+//     valueFrom.fieldRef (status.podIP, status.podIPs);
+//   - refresh-volumes: POST …/containerGroups/{name}/refreshVolumes
+//     replaces the files of secret volumes while the group runs.
+const Extensions = "list-instance-view,exec-argv,remote-command,logs-follow,logs-previous,stats,grace-period,tcp-socket," +
+	"group-hosts,field-env,refresh-volumes"
 
 // Server is the HTTP face of the service.
 type Server struct {
@@ -123,6 +130,7 @@ func (s *Server) routes() {
 	r.add(http.MethodPost, cgPath+"/start", "containerGroups.start", s.startGroup)
 	r.add(http.MethodPost, cgPath+"/stop", "containerGroups.stop", s.stopGroup)
 	r.add(http.MethodPost, cgPath+"/restart", "containerGroups.restart", s.restartGroup)
+	r.add(http.MethodPost, cgPath+"/refreshVolumes", "vnode.refreshVolumes", s.refreshVolumes)
 	r.add(http.MethodGet, cgPath+"/stats", "vnode.containerGroupStats", s.groupStats)
 	r.add(http.MethodGet, cgPath+"/outboundNetworkDependenciesEndpoints", "containerGroups.outboundNetworkDependenciesEndpoints", s.outboundEndpoints)
 	r.add(http.MethodGet, ctrPath+"/logs", "containers.listLogs", s.logs)

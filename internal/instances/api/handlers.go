@@ -54,7 +54,7 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, p params) {
 	}
 	out, err := json.Marshal(res.Group)
 	if err == nil {
-		out, err = groupext.Apply(out, groupext.Additions{Probes: ext})
+		out, err = groupext.Apply(out, groupext.Additions{Extensions: ext})
 	}
 	if err != nil {
 		armerr.Write(w, err)
@@ -84,15 +84,42 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, p params) {
 		armerr.Write(w, err)
 		return
 	}
+	s.writeGroup(w, groupRef(p), g)
+}
+
+// writeGroup answers 200 with a group and vnode's additions, as GET does.
+func (s *Server) writeGroup(w http.ResponseWriter, ref service.Ref, g *aci.ContainerGroup) {
 	data, err := json.Marshal(g)
 	if err == nil {
-		data, err = groupext.Apply(data, s.svc.Additions(groupRef(p)))
+		data, err = groupext.Apply(data, s.svc.Additions(ref))
 	}
 	if err != nil {
 		armerr.Write(w, err)
 		return
 	}
 	writeRaw(w, http.StatusOK, data)
+}
+
+// refreshVolumesRequest is the body of vnode's refreshVolumes action.
+type refreshVolumesRequest struct {
+	// Volumes are secret volumes of the group with their new files.
+	Volumes []*aci.Volume `json:"volumes"`
+}
+
+// refreshVolumes replaces the files of a group's secret volumes in place
+// (the refresh-volumes extension) and answers with the group as GET does.
+func (s *Server) refreshVolumes(w http.ResponseWriter, r *http.Request, p params) {
+	var body refreshVolumesRequest
+	if err := readJSON(r, &body); err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	g, err := s.svc.RefreshVolumes(r.Context(), groupRef(p), body.Volumes)
+	if err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	s.writeGroup(w, groupRef(p), g)
 }
 
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, p params) {

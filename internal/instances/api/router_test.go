@@ -96,6 +96,8 @@ func TestServerRoutes(t *testing.T) {
 		{"POST", cg + "/start", "containerGroups.start"},
 		{"POST", cg + "/STOP", "containerGroups.stop"},
 		{"POST", cg + "/restart", "containerGroups.restart"},
+		{"POST", cg + "/refreshVolumes", "vnode.refreshVolumes"},
+		{"POST", cg + "/REFRESHVOLUMES", "vnode.refreshVolumes"},
 		{"GET", cg + "/outboundNetworkDependenciesEndpoints", "containerGroups.outboundNetworkDependenciesEndpoints"},
 		{"GET", cg + "/containers/web/logs", "containers.listLogs"},
 		{"POST", cg + "/containers/web/exec", "containers.executeCommand"},

@@ -1,12 +1,18 @@
 // Package groupext reads and writes vnode's additions to the JSON of an
 // ACI container group, which the Azure SDK's types drop when they decode
-// it: the tcpSocket action of a container's liveness and readiness probes
-// (ACI offers exec and httpGet only), and each container's readiness in
-// its instance view.
+// it. Each addition sits where Kubernetes would put it:
 //
-// A request carries an addition where Kubernetes would put it:
-//
-//	"livenessProbe": {"tcpSocket": {"port": 6379}, "periodSeconds": 5}
+//   - the tcpSocket action of a container's liveness and readiness probes
+//     (ACI offers exec and httpGet only):
+//     "livenessProbe": {"tcpSocket": {"port": 6379}, "periodSeconds": 5}
+//   - environment variables whose value is the group's IP, set once the
+//     group has its address and before its containers start:
+//     {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+//   - the group's hostname, the fully qualified name that /etc/hosts gives
+//     the group's IP, and host aliases (more /etc/hosts entries), in the
+//     group's properties: "hostname", "fqdn", "hostAliases"
+//   - each container's readiness in its instance view ("ready"), written by
+//     the service only.
 //
 // The service keeps additions by writing them back into the container
 // group JSON it stores and returns, so they survive restarts and appear in
@@ -16,6 +22,7 @@ package groupext
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 )
 
 // TCPSocket is a probe action that succeeds when a TCP connection to Port
@@ -29,24 +36,88 @@ type Probes struct {
 	Liveness, Readiness *TCPSocket
 }
 
-// Extensions are a group's additions by container name; nil when it has none.
-type Extensions map[string]Probes
+// The field paths an environment variable may take its value from.
+const (
+	FieldPodIP  = "status.podIP"
+	FieldPodIPs = "status.podIPs"
+)
+
+// FieldEnv is an environment variable whose value the service fills in
+// from the group (FieldPath is FieldPodIP or FieldPodIPs).
+type FieldEnv struct {
+	Name      string
+	FieldPath string
+}
+
+// HostAlias is an /etc/hosts entry: IP and the names it answers to.
+type HostAlias struct {
+	IP        string   `json:"ip"`
+	Hostnames []string `json:"hostnames"`
+}
+
+// Extensions are a group's additions; the zero value has none.
+type Extensions struct {
+	// Probes holds the tcpSocket probe actions by container name.
+	Probes map[string]Probes
+	// FieldEnv holds, by (init) container name, the variables filled from
+	// the group.
+	FieldEnv map[string][]FieldEnv
+	// Hostname is the group's hostname; the group's name when empty.
+	Hostname string
+	// FQDN, when set, is written to /etc/hosts with Hostname for the
+	// group's IP, as the kubelet does for a pod with a subdomain.
+	FQDN string
+	// HostAliases are further /etc/hosts entries.
+	HostAliases []HostAlias
+}
+
+// IsZero reports whether e holds no addition.
+func (e Extensions) IsZero() bool {
+	return len(e.Probes) == 0 && len(e.FieldEnv) == 0 && e.Hostname == "" && e.FQDN == "" && len(e.HostAliases) == 0
+}
+
+// Equal reports whether e and o hold the same additions.
+func (e Extensions) Equal(o Extensions) bool {
+	if e.IsZero() && o.IsZero() {
+		return true
+	}
+	return reflect.DeepEqual(e, o)
+}
 
 // probeJSON is where an addition sits in a probe.
 type probeJSON struct {
 	TCPSocket *TCPSocket `json:"tcpSocket"`
 }
 
+type envJSON struct {
+	Name      string `json:"name"`
+	ValueFrom *struct {
+		FieldRef *struct {
+			FieldPath string `json:"fieldPath"`
+		} `json:"fieldRef"`
+	} `json:"valueFrom"`
+}
+
 // groupJSON is the part of a container group's JSON that holds additions.
 type groupJSON struct {
 	Properties struct {
-		Containers []struct {
+		Hostname    string      `json:"hostname"`
+		FQDN        string      `json:"fqdn"`
+		HostAliases []HostAlias `json:"hostAliases"`
+		Containers  []struct {
 			Name       string `json:"name"`
 			Properties struct {
 				LivenessProbe  *probeJSON `json:"livenessProbe"`
 				ReadinessProbe *probeJSON `json:"readinessProbe"`
+				Env            []envJSON  `json:"environmentVariables"`
 			} `json:"properties"`
 		} `json:"containers"`
+		InitContainers []struct {
+			Name       string `json:"name"`
+			Properties struct {
+				Env []envJSON `json:"environmentVariables"`
+			} `json:"properties"`
+		} `json:"initContainers"`
 	} `json:"properties"`
 }
 
@@ -54,9 +125,9 @@ type groupJSON struct {
 func Parse(raw []byte) (Extensions, error) {
 	var g groupJSON
 	if err := json.Unmarshal(raw, &g); err != nil {
-		return nil, fmt.Errorf("read vnode's additions: %w", err)
+		return Extensions{}, fmt.Errorf("read vnode's additions: %w", err)
 	}
-	var ext Extensions
+	ext := Extensions{Hostname: g.Properties.Hostname, FQDN: g.Properties.FQDN, HostAliases: g.Properties.HostAliases}
 	for _, c := range g.Properties.Containers {
 		var p Probes
 		if lp := c.Properties.LivenessProbe; lp != nil {
@@ -66,19 +137,35 @@ func Parse(raw []byte) (Extensions, error) {
 			p.Readiness = rp.TCPSocket
 		}
 		if p.Liveness != nil || p.Readiness != nil {
-			if ext == nil {
-				ext = Extensions{}
+			if ext.Probes == nil {
+				ext.Probes = map[string]Probes{}
 			}
-			ext[c.Name] = p
+			ext.Probes[c.Name] = p
 		}
+		ext.addFieldEnv(c.Name, c.Properties.Env)
+	}
+	for _, c := range g.Properties.InitContainers {
+		ext.addFieldEnv(c.Name, c.Properties.Env)
 	}
 	return ext, nil
 }
 
+// addFieldEnv records the variables of container filled from the group.
+func (e *Extensions) addFieldEnv(container string, env []envJSON) {
+	for _, v := range env {
+		if v.ValueFrom == nil || v.ValueFrom.FieldRef == nil {
+			continue
+		}
+		if e.FieldEnv == nil {
+			e.FieldEnv = map[string][]FieldEnv{}
+		}
+		e.FieldEnv[container] = append(e.FieldEnv[container], FieldEnv{Name: v.Name, FieldPath: v.ValueFrom.FieldRef.FieldPath})
+	}
+}
+
 // Additions are what vnode writes into a container group's JSON.
 type Additions struct {
-	// Probes are the tcpSocket actions of the containers' probes.
-	Probes Extensions
+	Extensions
 	// Ready, when not nil, is each container's readiness, written as
 	// "ready" into its instance view (false for containers it lacks): a
 	// field ACI does not have, which ACI's clients ignore and vnode's
@@ -89,7 +176,7 @@ type Additions struct {
 // Apply writes a into a container group's JSON (as the SDK encodes it) in
 // one pass; with nothing to add it returns raw unchanged.
 func Apply(raw []byte, a Additions) ([]byte, error) {
-	if len(a.Probes) == 0 && a.Ready == nil {
+	if a.IsZero() && a.Ready == nil {
 		return raw, nil
 	}
 	var g map[string]any
@@ -97,6 +184,19 @@ func Apply(raw []byte, a Additions) ([]byte, error) {
 		return nil, fmt.Errorf("write vnode's additions: %w", err)
 	}
 	props, _ := g["properties"].(map[string]any)
+	if props == nil {
+		props = map[string]any{}
+		g["properties"] = props
+	}
+	if a.Hostname != "" {
+		props["hostname"] = a.Hostname
+	}
+	if a.FQDN != "" {
+		props["fqdn"] = a.FQDN
+	}
+	if len(a.HostAliases) > 0 {
+		props["hostAliases"] = a.HostAliases
+	}
 	containers, _ := props["containers"].([]any)
 	for _, c := range containers {
 		cm, _ := c.(map[string]any)
@@ -109,8 +209,19 @@ func Apply(raw []byte, a Additions) ([]byte, error) {
 			addProbe(cp, "livenessProbe", p.Liveness)
 			addProbe(cp, "readinessProbe", p.Readiness)
 		}
+		if vars := a.FieldEnv[name]; len(vars) > 0 {
+			addFieldEnv(cp, vars)
+		}
 		if iv, ok := cp["instanceView"].(map[string]any); ok && a.Ready != nil {
 			iv["ready"] = a.Ready[name]
+		}
+	}
+	inits, _ := props["initContainers"].([]any)
+	for _, c := range inits {
+		cm, _ := c.(map[string]any)
+		name, _ := cm["name"].(string)
+		if cp, _ := cm["properties"].(map[string]any); cp != nil && len(a.FieldEnv[name]) > 0 {
+			addFieldEnv(cp, a.FieldEnv[name])
 		}
 	}
 	out, err := json.Marshal(g)
@@ -131,4 +242,24 @@ func addProbe(props map[string]any, key string, tcp *TCPSocket) {
 		props[key] = probe
 	}
 	probe["tcpSocket"] = map[string]any{"port": tcp.Port}
+}
+
+// addFieldEnv writes valueFrom into the container's variables of vars,
+// adding the variables it lacks.
+func addFieldEnv(props map[string]any, vars []FieldEnv) {
+	env, _ := props["environmentVariables"].([]any)
+	for _, v := range vars {
+		ref := map[string]any{"fieldRef": map[string]any{"fieldPath": v.FieldPath}}
+		found := false
+		for _, e := range env {
+			if em, ok := e.(map[string]any); ok && em["name"] == v.Name {
+				em["valueFrom"], found = ref, true
+				delete(em, "value")
+			}
+		}
+		if !found {
+			env = append(env, map[string]any{"name": v.Name, "valueFrom": ref})
+		}
+	}
+	props["environmentVariables"] = env
 }

@@ -8,11 +8,16 @@ import (
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 )
 
-const request = `{"location":"local","properties":{"osType":"Linux","containers":[
+const request = `{"location":"local","properties":{"osType":"Linux",
+ "hostname":"db-0","fqdn":"db-0.db.default.svc.cluster.local",
+ "hostAliases":[{"ip":"10.1.2.3","hostnames":["foo.local","bar"]}],"containers":[
  {"name":"db","properties":{"image":"redis","livenessProbe":{"tcpSocket":{"port":6379},"periodSeconds":5},
-  "readinessProbe":{"exec":{"command":["true"]}}}},
+  "readinessProbe":{"exec":{"command":["true"]}},
+  "environmentVariables":[{"name":"A","value":"1"},{"name":"IP","valueFrom":{"fieldRef":{"fieldPath":"status.podIP"}}}]}},
  {"name":"web","properties":{"image":"hello","readinessProbe":{"tcpSocket":{"port":80}}}},
- {"name":"plain","properties":{"image":"x"}}]}}`
+ {"name":"plain","properties":{"image":"x"}}],
+ "initContainers":[{"name":"setup","properties":{"image":"x",
+  "environmentVariables":[{"name":"MY_IP","valueFrom":{"fieldRef":{"fieldPath":"status.podIPs"}}}]}}]}}`
 
 // An addition survives the SDK's decoding and encoding when applied back,
 // and reads the same again.
@@ -21,7 +26,14 @@ func TestParseApplyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Extensions{"db": {Liveness: &TCPSocket{Port: 6379}}, "web": {Readiness: &TCPSocket{Port: 80}}}
+	want := Extensions{
+		Probes: map[string]Probes{"db": {Liveness: &TCPSocket{Port: 6379}}, "web": {Readiness: &TCPSocket{Port: 80}}},
+		FieldEnv: map[string][]FieldEnv{"db": {{Name: "IP", FieldPath: FieldPodIP}},
+			"setup": {{Name: "MY_IP", FieldPath: FieldPodIPs}}},
+		Hostname:    "db-0",
+		FQDN:        "db-0.db.default.svc.cluster.local",
+		HostAliases: []HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local", "bar"}}},
+	}
 	if !reflect.DeepEqual(ext, want) {
 		t.Fatalf("Parse = %+v, want %+v", ext, want)
 	}
@@ -33,10 +45,10 @@ func TestParseApplyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lost, _ := Parse(sdk); lost != nil {
+	if lost, _ := Parse(sdk); !lost.IsZero() {
 		t.Fatalf("the SDK kept the additions (%+v): the package would not be needed", lost)
 	}
-	applied, err := Apply(sdk, Additions{Probes: ext})
+	applied, err := Apply(sdk, Additions{Extensions: ext})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +61,8 @@ func TestParseApplyRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := back.Properties.Containers[0].Properties
-	if *db.LivenessProbe.PeriodSeconds != 5 || *db.ReadinessProbe.Exec.Command[0] != "true" {
+	if *db.LivenessProbe.PeriodSeconds != 5 || *db.ReadinessProbe.Exec.Command[0] != "true" ||
+		len(db.EnvironmentVariables) != 2 || *db.EnvironmentVariables[0].Value != "1" {
 		t.Errorf("Apply changed the rest of the spec: %s", applied)
 	}
 	if out, err := Apply(sdk, Additions{}); err != nil || string(out) != string(sdk) {

@@ -11,7 +11,10 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -55,6 +58,14 @@ type Runtime interface {
 	Attach(ctx context.Context, id, container string, s Streams) error
 	// Stats returns the group's resource usage.
 	Stats(ctx context.Context, id string) (GroupStats, error)
+	// UpdateVolumes replaces all the files of each secret volume of the
+	// group named in volumes with the files given there, in place: running
+	// containers see the new files without a restart, and the group's spec
+	// keeps them for its later runs and restarts. A stopped group only
+	// keeps the new spec. A volume that is not one of the group's secret
+	// volumes is an *Error with ReasonInvalidSpec; an unknown group
+	// ErrNotFound.
+	UpdateVolumes(ctx context.Context, id string, volumes []Volume) error
 	// CachedImages lists the images the runtime holds locally.
 	CachedImages(ctx context.Context) ([]string, error)
 	// Close releases the runtime's resources; running groups keep running
@@ -77,8 +88,15 @@ type GroupSpec struct {
 	// ID identifies this incarnation of the group; a re-created group with
 	// the same name gets a new ID.
 	ID string
-	// Name is the group's name, used as hostname.
-	Name           string
+	// Name is the group's name.
+	Name string
+	// Hostname is the sandbox's hostname; Name when empty.
+	Hostname string
+	// FQDN, when set, is the fully qualified name /etc/hosts gives the
+	// group's IP beside Hostname.
+	FQDN string
+	// HostAliases are further /etc/hosts entries.
+	HostAliases    []HostAlias
 	Containers     []ContainerSpec
 	InitContainers []ContainerSpec
 	RestartPolicy  RestartPolicy
@@ -116,6 +134,43 @@ type EnvVar struct {
 	Name   string
 	Value  string
 	Secure bool
+	// FromField, when set, names the field of the group the runtime fills
+	// Value from once the group has its IP (FieldPodIP or FieldPodIPs).
+	FromField string
+}
+
+// The fields an environment variable may be filled from; both are the
+// group's (single, IPv4) address.
+const (
+	FieldPodIP  = "status.podIP"
+	FieldPodIPs = "status.podIPs"
+)
+
+// FillFieldEnv returns a copy of env with the variables filled from the
+// group's fields set to their values; ip is the group's address.
+func FillFieldEnv(env []EnvVar, ip string) []EnvVar {
+	out := make([]EnvVar, len(env))
+	for i, e := range env {
+		if e.FromField == FieldPodIP || e.FromField == FieldPodIPs {
+			e.Value = ip
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// HostName returns the sandbox hostname of the group: Hostname, else Name.
+func (s GroupSpec) HostName() string {
+	if s.Hostname != "" {
+		return s.Hostname
+	}
+	return s.Name
+}
+
+// HostAlias is an /etc/hosts entry: an IP and the names it answers to.
+type HostAlias struct {
+	IP        string
+	Hostnames []string
 }
 
 // Port is a port and its protocol ("TCP" or "UDP").
@@ -138,6 +193,27 @@ type Volume struct {
 	Secret    map[string][]byte
 	GitRepo   *GitRepoVolume
 	AzureFile *AzureFileVolume
+}
+
+// ReplaceVolumes returns a copy of current in which each secret volume
+// named in updates has the files given there. An update naming no secret
+// volume of current, or carrying no files map, is an *Error with
+// ReasonInvalidSpec.
+func ReplaceVolumes(current, updates []Volume) ([]Volume, error) {
+	out := slices.Clone(current)
+	for _, u := range updates {
+		i := slices.IndexFunc(out, func(v Volume) bool { return v.Name == u.Name })
+		switch {
+		case i < 0:
+			return nil, &Error{Reason: ReasonInvalidSpec, Message: fmt.Sprintf("the group has no volume %q", u.Name)}
+		case out[i].Secret == nil:
+			return nil, &Error{Reason: ReasonInvalidSpec, Message: fmt.Sprintf("volume %q is not a secret volume", u.Name)}
+		case u.Secret == nil:
+			return nil, &Error{Reason: ReasonInvalidSpec, Message: fmt.Sprintf("the update of volume %q has no files", u.Name)}
+		}
+		out[i].Secret = maps.Clone(u.Secret)
+	}
+	return out, nil
 }
 
 // GitRepoVolume clones a repository into the volume.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -138,7 +137,7 @@ func (s *Service) update(ctx context.Context, g *group, loc config.Location, bod
 			return nil, err
 		}
 	}
-	if specEqual(g.spec, body, g.secrets, secrets) && reflect.DeepEqual(g.ext, ext) && !finished {
+	if specEqual(g.spec, body, g.secrets, secrets) && g.ext.Equal(ext) && !finished {
 		g.spec.Tags = body.Tags
 		if err := s.persist(ctx, g); err != nil {
 			return nil, err
@@ -455,9 +454,10 @@ func (s *Service) beginOperation(ctx context.Context, g *group, kind string) (*s
 	return op, nil
 }
 
-// Additions returns what vnode adds to a group's JSON: its probes'
-// tcpSocket actions and each container's readiness (its readiness probe's
-// verdict; running without a probe counts as ready).
+// Additions returns what vnode adds to a group's JSON: the extensions its
+// PUT carried (tcpSocket probe actions, variables filled from the group,
+// hostname, fqdn, host aliases) and each container's readiness (its
+// readiness probe's verdict; running without a probe counts as ready).
 func (s *Service) Additions(ref Ref) groupext.Additions {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -473,5 +473,5 @@ func additionsLocked(g *group) groupext.Additions {
 	for _, c := range g.status.Containers {
 		ready[c.Name] = c.Ready && !g.stopped
 	}
-	return groupext.Additions{Probes: g.ext, Ready: ready}
+	return groupext.Additions{Extensions: g.ext, Ready: ready}
 }

@@ -98,6 +98,9 @@ type Service struct {
 
 	updates  *updateQueue
 	sessions *sessions
+	// refreshes serializes RefreshVolumes, so that the runtime gets the
+	// refreshes of a group in the order they were stored.
+	refreshes sync.Mutex
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -259,7 +262,7 @@ func specJSON(g *group) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode spec of %s: %w", g.key, err)
 	}
-	return groupext.Apply(spec, groupext.Additions{Probes: g.ext})
+	return groupext.Apply(spec, groupext.Additions{Extensions: g.ext})
 }
 
 // persist writes a group's record after a change, and updates the quota

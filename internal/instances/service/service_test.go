@@ -28,6 +28,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/groupext"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/runtime/fake"
 	"github.com/vnode-io/vnode/internal/instances/sealer"
@@ -144,7 +145,14 @@ func newHarness(t *testing.T, tweak func(*config.Config)) *harness {
 // open starts a service on the harness's store, runtime and clock.
 func (h *harness) open() *Service {
 	h.t.Helper()
-	s := New(Options{Config: h.cfg, Store: h.st, Runtime: h.tap, Sealer: h.seal, Clock: h.clk,
+	return h.openOn(h.tap)
+}
+
+// openOn starts a service on the harness's store and clock and rt, which
+// wraps the harness's runtime.
+func (h *harness) openOn(rt runtime.Runtime) *Service {
+	h.t.Helper()
+	s := New(Options{Config: h.cfg, Store: h.st, Runtime: rt, Sealer: h.seal, Clock: h.clk,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), HeartbeatPeriod: time.Hour})
 	if err := s.Open(h.ctx); err != nil {
 		h.t.Fatal(err)
@@ -267,7 +275,7 @@ func groupBody(loc string, policy string, cpu, mem float64, env string) *aci.Con
 
 func (h *harness) mustPut(ref Ref, body *aci.ContainerGroup) *PutResult {
 	h.t.Helper()
-	res, err := h.s.CreateOrUpdate(h.ctx, ref, body, nil, http.Header{})
+	res, err := h.s.CreateOrUpdate(h.ctx, ref, body, groupext.Extensions{}, http.Header{})
 	if err != nil {
 		h.t.Fatalf("CreateOrUpdate(%s): %v", ref.Name, err)
 	}
@@ -703,7 +711,7 @@ func TestAccountingInvariant(t *testing.T) {
 				c.EnvironmentVariables = append(c.EnvironmentVariables,
 					&aci.EnvironmentVariable{Name: to.Ptr("TOKEN"), SecureValue: to.Ptr(fmt.Sprint("s", rng.Intn(2)))})
 			}
-			res, err := h.s.CreateOrUpdate(h.ctx, ref, body, nil, http.Header{})
+			res, err := h.s.CreateOrUpdate(h.ctx, ref, body, groupext.Extensions{}, http.Header{})
 			record("%d put %s/%s loc=%s cpu=%v cmd=%v: %v", step, ref.Subscription, ref.Name, loc,
 				*c.Resources.Requests.CPU, strs(c.Command), err)
 			outcome("put", err)
@@ -879,13 +887,13 @@ func TestUpdateStoppedGroupMayResize(t *testing.T) {
 	ref := Ref{Subscription: "sub", ResourceGroup: "rg", Name: "web"}
 	h.mustPut(ref, groupBody("local", "", 1, 1, "a"))
 	// Running: the resources cannot change in place.
-	_, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), nil, http.Header{})
+	_, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), groupext.Extensions{}, http.Header{})
 	var ae *armerr.Error
 	if !errors.As(err, &ae) || ae.Code != "InvalidContainerGroupUpdate" || ae.Status != http.StatusConflict {
 		t.Fatalf("PUT with more CPU on a running group: %v, want 409 InvalidContainerGroupUpdate", err)
 	}
 	// Neither can the restart policy.
-	_, err = h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "Never", 1, 1, "a"), nil, http.Header{})
+	_, err = h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "Never", 1, 1, "a"), groupext.Extensions{}, http.Header{})
 	if !errors.As(err, &ae) || ae.Code != "InvalidContainerGroupUpdate" {
 		t.Fatalf("PUT changing the restart policy of a running group: %v", err)
 	}
@@ -893,7 +901,7 @@ func TestUpdateStoppedGroupMayResize(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.sync()
-	res, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), nil, http.Header{})
+	res, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), groupext.Extensions{}, http.Header{})
 	if err != nil {
 		t.Fatalf("PUT with more CPU on a stopped group: %v", err)
 	}
@@ -1118,7 +1126,7 @@ func TestSplitSecretsAndRuntimeSpec(t *testing.T) {
 		t.Errorf("log analytics %+v", p.Diagnostics.LogAnalytics)
 	}
 
-	spec, err := runtimeSpec("uid-1", "grp", "/subscriptions/s/id", b, sv, nil)
+	spec, err := runtimeSpec("uid-1", "grp", "/subscriptions/s/id", b, sv, groupext.Extensions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1159,7 +1167,7 @@ func TestRuntimeSpecRejectsBadSecretFile(t *testing.T) {
 	b := groupBody("local", "", 1, 1, "x")
 	b.Properties.Volumes = []*aci.Volume{{Name: to.Ptr("v"), Secret: map[string]*string{"f": nil}}}
 	sv := &secretValues{SecretVolumes: map[string]map[string]string{"v": {"f": "not base64!"}}}
-	if _, err := runtimeSpec("u", "n", "", b, sv, nil); err == nil {
+	if _, err := runtimeSpec("u", "n", "", b, sv, groupext.Extensions{}); err == nil {
 		t.Error("runtimeSpec accepted secret contents that are not base64")
 	}
 }

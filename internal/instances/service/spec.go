@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
@@ -208,6 +209,9 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, e
 	spec := runtime.GroupSpec{
 		ID:            uid,
 		Name:          name,
+		Hostname:      ext.Hostname,
+		FQDN:          ext.FQDN,
+		HostAliases:   hostAliases(ext.HostAliases),
 		RestartPolicy: runtime.RestartAlways,
 		Labels:        map[string]string{"vnode.io/resource-id": id},
 	}
@@ -225,7 +229,7 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, e
 		}
 		cs := runtime.ContainerSpec{Name: str(c.Name), Image: str(c.Properties.Image),
 			Command: strs(c.Properties.Command), SecurityContext: securityContext(c.Properties.SecurityContext)}
-		cs.Env = env(c.Properties.EnvironmentVariables, s.Env[cs.Name])
+		cs.Env = env(c.Properties.EnvironmentVariables, s.Env[cs.Name], ext.FieldEnv[cs.Name])
 		cs.VolumeMounts = mounts(c.Properties.VolumeMounts)
 		spec.InitContainers = append(spec.InitContainers, cs)
 	}
@@ -233,7 +237,7 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, e
 		if c == nil || c.Properties == nil {
 			continue
 		}
-		spec.Containers = append(spec.Containers, containerSpec(c, s, ext[str(c.Name)]))
+		spec.Containers = append(spec.Containers, containerSpec(c, s, ext))
 	}
 	if p.IPAddress != nil {
 		for _, port := range p.IPAddress.Ports {
@@ -270,8 +274,9 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, e
 	return spec, nil
 }
 
-func containerSpec(c *aci.Container, s *secretValues, ext groupext.Probes) runtime.ContainerSpec {
+func containerSpec(c *aci.Container, s *secretValues, ext groupext.Extensions) runtime.ContainerSpec {
 	p := c.Properties
+	probes := ext.Probes[str(c.Name)]
 	cs := runtime.ContainerSpec{Name: str(c.Name), Image: str(p.Image), Command: strs(p.Command),
 		SecurityContext: securityContext(p.SecurityContext)}
 	if r := p.Resources; r != nil {
@@ -285,7 +290,7 @@ func containerSpec(c *aci.Container, s *secretValues, ext groupext.Probes) runti
 			cs.CPULimit, cs.MemoryLimitInGB = f64(r.Limits.CPU), f64(r.Limits.MemoryInGB)
 		}
 	}
-	cs.Env = env(p.EnvironmentVariables, s.Env[cs.Name])
+	cs.Env = env(p.EnvironmentVariables, s.Env[cs.Name], ext.FieldEnv[cs.Name])
 	cs.VolumeMounts = mounts(p.VolumeMounts)
 	for _, port := range p.Ports {
 		if port != nil {
@@ -296,8 +301,8 @@ func containerSpec(c *aci.Container, s *secretValues, ext groupext.Probes) runti
 			cs.Ports = append(cs.Ports, runtime.Port{Port: i32(port.Port), Protocol: proto})
 		}
 	}
-	cs.LivenessProbe = probe(p.LivenessProbe, ext.Liveness)
-	cs.ReadinessProbe = probe(p.ReadinessProbe, ext.Readiness)
+	cs.LivenessProbe = probe(p.LivenessProbe, probes.Liveness)
+	cs.ReadinessProbe = probe(p.ReadinessProbe, probes.Readiness)
 	return cs
 }
 
@@ -326,10 +331,16 @@ func volume(v *aci.Volume, s *secretValues) (runtime.Volume, error) {
 	return vol, nil
 }
 
-func env(vars []*aci.EnvironmentVariable, secure map[string]string) []runtime.EnvVar {
+// env converts a container's variables: secure ones take their value from
+// secure, those in fields are filled by the runtime from the group.
+func env(vars []*aci.EnvironmentVariable, secure map[string]string, fields []groupext.FieldEnv) []runtime.EnvVar {
 	var out []runtime.EnvVar
 	for _, v := range vars {
 		if v == nil || v.Name == nil {
+			continue
+		}
+		if i := slices.IndexFunc(fields, func(f groupext.FieldEnv) bool { return f.Name == *v.Name }); i >= 0 {
+			out = append(out, runtime.EnvVar{Name: *v.Name, FromField: fields[i].FieldPath})
 			continue
 		}
 		if val, ok := secure[*v.Name]; ok {
@@ -337,6 +348,14 @@ func env(vars []*aci.EnvironmentVariable, secure map[string]string) []runtime.En
 			continue
 		}
 		out = append(out, runtime.EnvVar{Name: *v.Name, Value: str(v.Value)})
+	}
+	return out
+}
+
+func hostAliases(in []groupext.HostAlias) []runtime.HostAlias {
+	var out []runtime.HostAlias
+	for _, a := range in {
+		out = append(out, runtime.HostAlias{IP: a.IP, Hostnames: slices.Clone(a.Hostnames)})
 	}
 	return out
 }

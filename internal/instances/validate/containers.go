@@ -8,6 +8,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/groupext"
 )
 
 // containers checks the group's containers.
@@ -44,13 +45,13 @@ func (c *checker) container(at string, ct *armcontainerinstance.Container) *arme
 		func() *armerr.Error { return checkImage(p.Image, name, pat) },
 		func() *armerr.Error { return checkResources(p.Resources, name, pat+".resources") },
 		func() *armerr.Error { return checkContainerPorts(p.Ports, name, pat+".ports") },
-		func() *armerr.Error { return checkEnv(p.EnvironmentVariables, name, pat+".environmentVariables") },
+		func() *armerr.Error { return c.env(p.EnvironmentVariables, name, pat+".environmentVariables") },
 		func() *armerr.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
 		func() *armerr.Error {
-			return checkProbe(p.LivenessProbe, c.ext[name].Liveness, "liveness", name, pat+".livenessProbe")
+			return checkProbe(p.LivenessProbe, c.ext.Probes[name].Liveness, "liveness", name, pat+".livenessProbe")
 		},
 		func() *armerr.Error {
-			return checkProbe(p.ReadinessProbe, c.ext[name].Readiness, "readiness", name, pat+".readinessProbe")
+			return checkProbe(p.ReadinessProbe, c.ext.Probes[name].Readiness, "readiness", name, pat+".readinessProbe")
 		},
 	)
 }
@@ -72,7 +73,7 @@ func (c *checker) initContainers(ics []*armcontainerinstance.InitContainerDefini
 		err := first(
 			func() *armerr.Error { return c.containerName(name, at, "init container") },
 			func() *armerr.Error { return checkImage(p.Image, name, pat) },
-			func() *armerr.Error { return checkEnv(p.EnvironmentVariables, name, pat+".environmentVariables") },
+			func() *armerr.Error { return c.env(p.EnvironmentVariables, name, pat+".environmentVariables") },
 			func() *armerr.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
 		)
 		if err != nil {
@@ -107,28 +108,68 @@ func checkImage(image *string, name, at string) *armerr.Error {
 	return nil
 }
 
-func checkEnv(vars []*armcontainerinstance.EnvironmentVariable, name, at string) *armerr.Error {
+// env checks a (init) container's environment variables, those filled
+// from the group (vnode's valueFrom.fieldRef) included.
+func (c *checker) env(vars []*armcontainerinstance.EnvironmentVariable, name, at string) *armerr.Error {
+	fields := map[string]string{}
+	for _, f := range c.ext.FieldEnv[name] {
+		fields[f.Name] = f.FieldPath
+	}
 	seen := map[string]bool{}
 	for i, v := range vars {
-		vat := fmt.Sprintf("%s[%d]", at, i)
 		if v == nil {
 			v = &armcontainerinstance.EnvironmentVariable{}
 		}
-		n := str(v.Name)
-		switch {
-		case !envName.MatchString(n):
-			return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, vat+".name",
-				"The environment variable name '%s' in container '%s' is invalid. A valid environment variable name "+
-					"starts with a letter or '_', followed by letters, digits or '_' (e.g. 'MY_NAME').", n, name)
-		case seen[n]:
-			return armerr.BadRequest(CodeDuplicateEnvironmentVariable, vat+".name",
-				"The environment variable '%s' is set more than once in container '%s'. Set each variable once.", n, name)
-		case v.Value != nil && v.SecureValue != nil:
-			return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, vat,
-				"The environment variable '%s' in container '%s' has both value and secureValue. Set only one of them.",
-				n, name)
+		if err := checkEnvVar(v, seen, name, fmt.Sprintf("%s[%d]", at, i)); err != nil {
+			return err
 		}
-		seen[n] = true
+		seen[str(v.Name)] = true
+	}
+	// Names are unique now: each names one variable.
+	for i, v := range vars {
+		if v == nil {
+			continue
+		}
+		if path, ok := fields[str(v.Name)]; ok {
+			if err := checkFieldEnv(v, path, name, fmt.Sprintf("%s[%d]", at, i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkEnvVar checks one variable's name and value; a variable with
+// neither value nor secureValue is set to "" (or filled from the group).
+func checkEnvVar(v *armcontainerinstance.EnvironmentVariable, seen map[string]bool, name, at string) *armerr.Error {
+	n := str(v.Name)
+	switch {
+	case !envName.MatchString(n):
+		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at+".name",
+			"The environment variable name '%s' in container '%s' is invalid. A valid environment variable name "+
+				"starts with a letter or '_', followed by letters, digits or '_' (e.g. 'MY_NAME').", n, name)
+	case seen[n]:
+		return armerr.BadRequest(CodeDuplicateEnvironmentVariable, at+".name",
+			"The environment variable '%s' is set more than once in container '%s'. Set each variable once.", n, name)
+	case v.Value != nil && v.SecureValue != nil:
+		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at,
+			"The environment variable '%s' in container '%s' has both value and secureValue. Set only one of them.",
+			n, name)
+	}
+	return nil
+}
+
+// checkFieldEnv checks a variable filled from the group's field path.
+func checkFieldEnv(v *armcontainerinstance.EnvironmentVariable, path, name, at string) *armerr.Error {
+	n := str(v.Name)
+	if v.Value != nil || v.SecureValue != nil {
+		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at+".valueFrom",
+			"The environment variable '%s' in container '%s' has valueFrom and a value. Set only one of them.", n, name)
+	}
+	if path != groupext.FieldPodIP && path != groupext.FieldPodIPs {
+		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at+".valueFrom.fieldRef.fieldPath",
+			"The environment variable '%s' in container '%s' takes its value from the field '%s', which is not supported. "+
+				"Use '%s' or '%s' (the container group's IP address).", n, name, path, groupext.FieldPodIP, groupext.FieldPodIPs)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package validate
 import (
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // labelProblem says why s is not a name of shortest to longest lowercase letters,
@@ -37,6 +38,24 @@ func containsDoubleHyphen(s string) bool {
 		}
 	}
 	return false
+}
+
+// subdomainProblem says why s is not a DNS subdomain (RFC 1123) of at
+// most longest characters: labels as for labelProblem (of 1 to 63
+// characters) joined by '.'; "" for a good name.
+func subdomainProblem(s string, longest int) string {
+	if s == "" {
+		return "is empty"
+	}
+	if len(s) > longest {
+		return fmt.Sprintf("has %d characters, more than %d", len(s), longest)
+	}
+	for _, label := range strings.Split(s, ".") {
+		if p := labelProblem(label, 1, 63, true); p != "" {
+			return fmt.Sprintf("has a label '%s' that %s", label, p)
+		}
+	}
+	return ""
 }
 
 // containerNameProblem checks a container or init container name. ACI

@@ -1,7 +1,8 @@
 // Package validate checks container group requests the way Azure Container
 // Instances does before it accepts them: GroupName checks the name in the
 // URL, ContainerGroup the body of a PUT, and ImmutableChange whether a PUT on
-// an existing group changes what ACI cannot change in place.
+// an existing group changes what ACI cannot change in place. SecretRefresh
+// checks the body of vnode's refreshVolumes action.
 //
 // Each check answers the first problem it finds as an *armerr.Error whose
 // Target is the JSON path of the offending field (for example
@@ -12,7 +13,9 @@
 //
 // Codes marked "seen" appear in answers of the real ACI service (public
 // issue threads and blog posts quoting them); the others were chosen here
-// because ACI's own code for that rule could not be found. All are HTTP 400
+// because ACI's own code for that rule could not be found, or the rule is
+// one of vnode's additions (hostname, fqdn, hostAliases, valueFrom,
+// refreshVolumes), which ACI does not have. All are HTTP 400
 // except InvalidContainerGroupUpdate (409, see ImmutableChange).
 //
 //	InvalidRequestContent                              no body at all (ARM's code for an unreadable body)
@@ -28,7 +31,7 @@
 //	DuplicateVolumeName                                two volumes share a name
 //	InvalidVolumeSource                                a volume has no source or several
 //	InvalidAzureFileVolume                             azureFile without shareName or storageAccountName
-//	InvalidSecretVolume                                secret file name unusable or content not base64
+//	InvalidSecretVolume                                secret file name unusable (or starting with '..') or content not base64
 //	InvalidGitRepoVolume                               gitRepo without repository, or an escaping directory
 //	MissingContainers                                  no containers
 //	TooManyContainers                                  more containers than Limits.ContainersPerGroup
@@ -43,7 +46,8 @@
 //	ContainerGroupResourceRequestBelowMinimum          group total below Limits.MinGroupCPU / MinGroupMemoryInGB
 //	ContainerGroupResourceRequestExceedsCapabilities   group total above the location's MaxCPU / MaxMemoryInGB / MaxGPUCount
 //	InvalidContainerPorts                    (seen)    container port outside 1-65535 or protocol not TCP/UDP
-//	InvalidContainerEnvironmentVariable      (seen)    env var name empty or not [A-Za-z_][A-Za-z0-9_]*, or both value and secureValue
+//	InvalidContainerEnvironmentVariable      (seen)    env var name empty or not [A-Za-z_][A-Za-z0-9_]*, both value and secureValue,
+//	                                                   or valueFrom beside a value or with a fieldPath other than status.podIP(s)
 //	DuplicateEnvironmentVariable                       env var name repeated within a container
 //	InvalidVolumeMount                                 mount without a name or naming an undefined volume
 //	InvalidVolumeMountPath                             mountPath missing, relative, "/" or containing ':'
@@ -59,6 +63,10 @@
 //	InvalidImageRegistryCredential                     credential without server, or without username and identity
 //	DuplicateImageRegistryServer                       two credentials for one server
 //	InvalidContainerGroupUpdate              (seen)    ImmutableChange: property that cannot change in place
+//	InvalidHostname                                    hostname neither an RFC 1123 label nor a DNS subdomain of at most 64
+//	InvalidFqdn                                        fqdn not a DNS subdomain of at most 253 characters
+//	InvalidHostAlias                                   host alias without a valid IP or hostnames, or with a bad hostname
+//	InvalidVolume                                      SecretRefresh: a volume not among the group's secret volumes, or without files
 package validate
 
 import (
@@ -117,6 +125,10 @@ const (
 	CodeInvalidImageRegistryCredential                      = "InvalidImageRegistryCredential"
 	CodeDuplicateImageRegistryServer                        = "DuplicateImageRegistryServer"
 	CodeInvalidContainerGroupUpdate                         = "InvalidContainerGroupUpdate"
+	CodeInvalidHostname                                     = "InvalidHostname"
+	CodeInvalidFQDN                                         = "InvalidFqdn"
+	CodeInvalidHostAlias                                    = "InvalidHostAlias"
+	CodeInvalidVolume                                       = "InvalidVolume"
 )
 
 // GroupName checks a container group name from the request URL: 1 to 63
@@ -160,6 +172,7 @@ func ContainerGroup(g *armcontainerinstance.ContainerGroup, loc config.Location,
 		func() *armerr.Error { return c.groupResources(p.Containers) },
 		func() *armerr.Error { return c.ipAddress(p.IPAddress, p.Containers) },
 		func() *armerr.Error { return checkRegistryCredentials(p.ImageRegistryCredentials) },
+		func() *armerr.Error { return checkGroupHosts(ext) },
 	)
 }
 

@@ -382,7 +382,7 @@ func TestContainerGroupRules(t *testing.T) {
 			}
 			g := base()
 			tc.mutate(g)
-			err := ContainerGroup(g, loc, testLim, nil)
+			err := ContainerGroup(g, loc, testLim, groupext.Extensions{})
 			if err == nil {
 				t.Fatalf("ContainerGroup() = nil, want %s at %s", tc.code, tc.target)
 			}
@@ -398,7 +398,7 @@ func TestContainerGroupRules(t *testing.T) {
 }
 
 func TestContainerGroupNil(t *testing.T) {
-	err := ContainerGroup(nil, testLoc, testLim, nil)
+	err := ContainerGroup(nil, testLoc, testLim, groupext.Extensions{})
 	if err == nil || err.Status != http.StatusBadRequest || err.Code != CodeInvalidRequestContent {
 		t.Fatalf("ContainerGroup(nil) = %v, want 400 %s", err, CodeInvalidRequestContent)
 	}
@@ -459,7 +459,7 @@ func TestContainerGroupValid(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := ContainerGroup(tc.group(), tc.loc, tc.lim, nil); err != nil {
+			if err := ContainerGroup(tc.group(), tc.loc, tc.lim, groupext.Extensions{}); err != nil {
 				t.Fatalf("ContainerGroup() = %v, want nil", err)
 			}
 		})
@@ -469,7 +469,7 @@ func TestContainerGroupValid(t *testing.T) {
 func TestContainerGroupDoesNotModify(t *testing.T) {
 	g := maximal()
 	before, _ := json.Marshal(g)
-	_ = ContainerGroup(g, testLoc, testLim, nil)
+	_ = ContainerGroup(g, testLoc, testLim, groupext.Extensions{})
 	after, _ := json.Marshal(g)
 	if string(before) != string(after) {
 		t.Fatalf("ContainerGroup modified its argument:\n%s\n%s", before, after)
@@ -635,8 +635,8 @@ func FuzzContainerGroup(f *testing.F) {
 				t.Fatalf("%s = %d %q %q for %s", what, err.Status, err.Code, err.Message, data)
 			}
 		}
-		check("ContainerGroup", ContainerGroup(&g, testLoc, testLim, nil), 400, 499)
-		check("ContainerGroup without limits", ContainerGroup(&g, config.Location{}, config.Limits{}, nil), 400, 499)
+		check("ContainerGroup", ContainerGroup(&g, testLoc, testLim, groupext.Extensions{}), 400, 499)
+		check("ContainerGroup without limits", ContainerGroup(&g, config.Location{}, config.Limits{}, groupext.Extensions{}), 400, 499)
 		check("ImmutableChange", ImmutableChange(maximal(), &g), 409, 409)
 		check("ImmutableChange", ImmutableChange(&g, maximal()), 409, 409)
 		check("GroupName", GroupName(string(data)), 400, 400)
@@ -652,10 +652,10 @@ func TestTCPSocketProbes(t *testing.T) {
 		return g
 	}
 	web := *maximal().Properties.Containers[0].Name
-	if err := ContainerGroup(tcpOnly(), testLoc, testLim, groupext.Extensions{web: {Liveness: &groupext.TCPSocket{Port: 80}}}); err != nil {
+	if err := ContainerGroup(tcpOnly(), testLoc, testLim, groupext.Extensions{Probes: map[string]groupext.Probes{web: {Liveness: &groupext.TCPSocket{Port: 80}}}}); err != nil {
 		t.Errorf("a tcpSocket liveness probe: %v", err)
 	}
-	if err := ContainerGroup(tcpOnly(), testLoc, testLim, nil); err == nil || err.Code != CodeInvalidContainerProbe {
+	if err := ContainerGroup(tcpOnly(), testLoc, testLim, groupext.Extensions{}); err == nil || err.Code != CodeInvalidContainerProbe {
 		t.Errorf("a probe with no action: %v", err)
 	}
 	at := "properties.containers[0].properties.livenessProbe"
@@ -672,7 +672,7 @@ func TestTCPSocketProbes(t *testing.T) {
 		if tc.g.Properties.Containers[0].Properties.LivenessProbe == nil {
 			t.Fatal("the maximal group has no liveness probe")
 		}
-		err := ContainerGroup(tc.g, testLoc, testLim, groupext.Extensions{web: {Liveness: &groupext.TCPSocket{Port: tc.port}}})
+		err := ContainerGroup(tc.g, testLoc, testLim, groupext.Extensions{Probes: map[string]groupext.Probes{web: {Liveness: &groupext.TCPSocket{Port: tc.port}}}})
 		if err == nil || err.Code != CodeInvalidContainerProbe || err.Target != tc.target {
 			t.Errorf("%s: %v, want %s at %s", tc.name, err, CodeInvalidContainerProbe, tc.target)
 		}

@@ -95,7 +95,8 @@ func checkAzureFile(f *armcontainerinstance.AzureFileVolume, name, at string) *a
 }
 
 // checkSecret checks that each file of a secret volume has a plain file
-// name and base64 content; files are checked in name order.
+// name, not starting with ".." (names the runtime uses to swap the files
+// atomically), and base64 content; files are checked in name order.
 func checkSecret(files map[string]*string, name, at string) *armerr.Error {
 	keys := make([]string, 0, len(files))
 	for k := range files {
@@ -103,10 +104,10 @@ func checkSecret(files map[string]*string, name, at string) *armerr.Error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if k == "" || k == "." || k == ".." || strings.ContainsAny(k, "/\x00") {
+		if k == "" || k == "." || strings.HasPrefix(k, "..") || strings.ContainsAny(k, "/\x00") {
 			return armerr.BadRequest(CodeInvalidSecretVolume, at+"."+k,
-				"The secret volume '%s' has a file named '%s'; a file name must be non-empty, not '.' or '..', "+
-					"and contain no '/'.", name, k)
+				"The secret volume '%s' has a file named '%s'; a file name must be non-empty, not '.', "+
+					"not start with '..' (the volume keeps its own files there), and contain no '/'.", name, k)
 		}
 		if files[k] == nil {
 			return armerr.BadRequest(CodeInvalidSecretVolume, at+"."+k,

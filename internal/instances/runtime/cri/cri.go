@@ -8,6 +8,11 @@
 // in CRI and keep applying their restart policy. A poll loop follows the
 // containers' states, restarts them as their policy says with the
 // kubelet's back-off, and reports every change to the watchers.
+//
+// The group's directory also holds its volumes and its hosts file, which
+// every container gets at /etc/hosts as a kubelet's pod does. Secret
+// volumes are laid out as the kubelet's AtomicWriter lays them out, so that
+// UpdateVolumes changes their files at once under running containers.
 package cri
 
 import (
@@ -76,6 +81,10 @@ type Runtime struct {
 	slots chan struct{}
 	// private are the images pulled with credentials.
 	private *privateImages
+	// files serializes what changes the groups' files that UpdateVolumes
+	// changes too: spec files, secret volumes, and the removal of a group's
+	// directory. Taken before mu, never while holding it.
+	files sync.Mutex
 
 	mu       sync.Mutex
 	groups   map[string]*group
@@ -185,6 +194,13 @@ func (r *Runtime) saveSpec(spec runtime.GroupSpec) error {
 	return os.Rename(tmp, r.specPath(spec.ID))
 }
 
+// specOf returns the group's spec. Callers do not hold r.mu.
+func (r *Runtime) specOf(g *group) runtime.GroupSpec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return g.spec
+}
+
 // discover rebuilds the groups from the sandboxes CRI has and their specs.
 func (r *Runtime) discover(ctx context.Context) error {
 	resp, err := r.o.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{
@@ -213,6 +229,11 @@ func (r *Runtime) discover(ctx context.Context) error {
 		g.stopped = sb.State != runtimeapi.PodSandboxState_SANDBOX_READY
 		if err := r.attachContainers(ctx, g); err != nil {
 			return err
+		}
+		if !g.stopped {
+			if err := r.ensureHosts(spec, g.ip); err != nil {
+				return err
+			}
 		}
 		r.groups[id] = g
 	}

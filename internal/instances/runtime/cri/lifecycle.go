@@ -295,6 +295,8 @@ func (r *Runtime) Remove(ctx context.Context, id string, grace time.Duration) er
 	if err != nil {
 		return err
 	}
+	r.files.Lock()
+	defer r.files.Unlock()
 	if err := os.RemoveAll(r.groupDir(id)); err != nil {
 		return fmt.Errorf("remove the files of %s: %w", id, err)
 	}

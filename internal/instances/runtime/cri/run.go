@@ -34,16 +34,13 @@ func (r *Runtime) Run(ctx context.Context, spec runtime.GroupSpec) error {
 			return err
 		}
 	}
-	if err := r.saveSpec(spec); err != nil {
-		return err
-	}
 	g := newGroup(spec)
 	if old != nil {
 		carryPrevious(g, old)
 	}
-	r.mu.Lock()
-	r.groups[spec.ID] = g
-	r.mu.Unlock()
+	if err := r.register(g); err != nil {
+		return err
+	}
 	if err := r.deploy(ctx, g); err != nil {
 		r.abandon(g)
 		return err
@@ -51,8 +48,24 @@ func (r *Runtime) Run(ctx context.Context, spec runtime.GroupSpec) error {
 	return nil
 }
 
+// register saves a new group's spec and adds it to the groups.
+func (r *Runtime) register(g *group) error {
+	r.files.Lock()
+	defer r.files.Unlock()
+	if err := r.saveSpec(g.spec); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.groups[g.spec.ID] = g
+	r.mu.Unlock()
+	return nil
+}
+
 // checkSpec refuses what this runtime will not run.
 func checkSpec(spec runtime.GroupSpec) error {
+	if err := checkSecrets(spec.Volumes); err != nil {
+		return err
+	}
 	for _, c := range append(append([]runtime.ContainerSpec{}, spec.InitContainers...), spec.Containers...) {
 		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
 			return &runtime.Error{Reason: runtime.ReasonInvalidSpec,
@@ -71,9 +84,10 @@ func carryPrevious(g, old *group) {
 	}
 }
 
-// deploy does the work of Run for a new group.
+// deploy does the work of Run for a new group. The group's hosts file is
+// written once the sandbox has its IP, before any container starts.
 func (r *Runtime) deploy(ctx context.Context, g *group) error {
-	mounts, err := r.prepareVolumes(ctx, g.spec)
+	mounts, err := r.prepareVolumes(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -86,12 +100,16 @@ func (r *Runtime) deploy(ctx context.Context, g *group) error {
 	}
 	release := sync.OnceFunc(slotRelease)
 	defer release()
-	sbCfg := r.sandboxConfig(g.spec)
+	spec := r.specOf(g)
+	sbCfg := r.sandboxConfig(spec)
 	resp, err := r.o.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sbCfg})
 	if err != nil {
-		return fmt.Errorf("create the sandbox of %s: %w", g.spec.Name, err)
+		return fmt.Errorf("create the sandbox of %s: %w", spec.Name, err)
 	}
 	ip, err := r.sandboxIP(ctx, resp.PodSandboxId)
+	if err == nil {
+		err = r.writeHosts(spec, ip)
+	}
 	if err != nil {
 		_ = r.removeSandbox(context.WithoutCancel(ctx), resp.PodSandboxId)
 		return err
@@ -127,6 +145,8 @@ func (r *Runtime) abandon(g *group) {
 			r.o.Logger.Warn("remove the sandbox of a failed group", "group", g.spec.ID, "err", err)
 		}
 	}
+	r.files.Lock()
+	defer r.files.Unlock()
 	_ = os.RemoveAll(r.groupDir(g.spec.ID))
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -210,7 +230,7 @@ func registryHost(image string) string {
 func (r *Runtime) sandboxConfig(spec runtime.GroupSpec) *runtimeapi.PodSandboxConfig {
 	cfg := &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: spec.Name, Uid: spec.ID, Namespace: Namespace},
-		Hostname:     spec.Name,
+		Hostname:     spec.HostName(),
 		LogDirectory: filepath.Join(r.groupDir(spec.ID), "logs"),
 		Labels:       map[string]string{LabelGroupID: spec.ID},
 		Linux:        &runtimeapi.LinuxPodSandboxConfig{},
@@ -236,39 +256,59 @@ func (r *Runtime) sandboxIP(ctx context.Context, id string) (string, error) {
 	return st.Status.GetNetwork().GetIp(), nil
 }
 
-// containerConfig is the CRI configuration of one attempt of a container.
+// containerConfig is the CRI configuration of one attempt of a container:
+// its variables filled from the group get the group's IP, and the group's
+// hosts file is its /etc/hosts unless it mounts a volume there.
 func (r *Runtime) containerConfig(g *group, c *container, mounts map[string]string) (*runtimeapi.ContainerConfig, error) {
+	r.mu.Lock()
+	spec, ip := g.spec, g.ip
+	r.mu.Unlock()
 	cfg := &runtimeapi.ContainerConfig{
 		Metadata: &runtimeapi.ContainerMetadata{Name: c.spec.Name, Attempt: c.attempt},
 		Image:    &runtimeapi.ImageSpec{Image: c.spec.Image},
 		Command:  c.spec.Command,
 		LogPath:  filepath.Join(c.spec.Name, fmt.Sprintf("%d.log", c.attempt)),
-		Labels:   map[string]string{LabelGroupID: g.spec.ID},
+		Labels:   map[string]string{LabelGroupID: spec.ID},
 		Linux: &runtimeapi.LinuxContainerConfig{
 			Resources:       resources(c.spec),
 			SecurityContext: securityContext(c.spec.SecurityContext),
 		},
 	}
-	for _, e := range c.spec.Env {
+	for _, e := range runtime.FillFieldEnv(c.spec.Env, ip) {
 		cfg.Envs = append(cfg.Envs, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(e.Value)})
 	}
+	ms, err := volumeMounts(spec, c.spec, mounts)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Mounts = ms
+	if !mountsHosts(c.spec) {
+		cfg.Mounts = append(cfg.Mounts, &runtimeapi.Mount{ContainerPath: etcHosts, HostPath: r.hostsPath(spec.ID)})
+	}
+	return cfg, nil
+}
+
+// volumeMounts are a container's mounts of the group's volumes, whose host
+// directories mounts gives.
+func volumeMounts(spec runtime.GroupSpec, c runtime.ContainerSpec, mounts map[string]string) ([]*runtimeapi.Mount, error) {
 	// A file share the group mounts read-only is read-only in every container.
 	readOnlyVolumes := map[string]bool{}
-	for _, v := range g.spec.Volumes {
+	for _, v := range spec.Volumes {
 		if v.AzureFile != nil && v.AzureFile.ReadOnly {
 			readOnlyVolumes[v.Name] = true
 		}
 	}
-	for _, m := range c.spec.VolumeMounts {
+	var out []*runtimeapi.Mount
+	for _, m := range c.VolumeMounts {
 		host, ok := mounts[m.Name]
 		if !ok {
 			return nil, &runtime.Error{Reason: runtime.ReasonInvalidSpec,
-				Message: fmt.Sprintf("container %s mounts volume %s, which the group does not define", c.spec.Name, m.Name)}
+				Message: fmt.Sprintf("container %s mounts volume %s, which the group does not define", c.Name, m.Name)}
 		}
-		cfg.Mounts = append(cfg.Mounts, &runtimeapi.Mount{ContainerPath: m.MountPath, HostPath: host,
+		out = append(out, &runtimeapi.Mount{ContainerPath: m.MountPath, HostPath: host,
 			Readonly: m.ReadOnly || readOnlyVolumes[m.Name]})
 	}
-	return cfg, nil
+	return out, nil
 }
 
 // resources turns requests and limits into cgroup settings: CPU shares

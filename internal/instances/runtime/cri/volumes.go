@@ -2,6 +2,7 @@ package cri
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -42,8 +43,11 @@ func (r *Runtime) volumePaths(spec runtime.GroupSpec) (map[string]string, error)
 }
 
 // prepareVolumes creates the group's volumes: empty directories, secret
-// files (mode 0644), git clones and file shares.
-func (r *Runtime) prepareVolumes(ctx context.Context, spec runtime.GroupSpec) (map[string]string, error) {
+// files (mode 0644, see writeSecret), git clones and file shares. Secret
+// files are written with r.files held and the group's current spec, so that
+// an UpdateVolumes meanwhile is not undone.
+func (r *Runtime) prepareVolumes(ctx context.Context, g *group) (map[string]string, error) {
+	spec := r.specOf(g)
 	paths, err := r.volumePaths(spec)
 	if err != nil {
 		return nil, err
@@ -53,37 +57,125 @@ func (r *Runtime) prepareVolumes(ctx context.Context, spec runtime.GroupSpec) (m
 		if err := os.MkdirAll(dir, 0o777); err != nil {
 			return nil, fmt.Errorf("create volume %s: %w", v.Name, err)
 		}
+		if v.Secret != nil {
+			continue
+		}
 		// Containers running as any user may write emptyDir volumes and shares.
 		if err := os.Chmod(dir, 0o777); err != nil {
 			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 		}
-		switch {
-		case v.Secret != nil:
-			if err := writeSecret(dir, v); err != nil {
-				return nil, err
-			}
-		case v.GitRepo != nil:
+		if v.GitRepo != nil {
 			if err := clone(ctx, dir, v); err != nil {
 				return nil, err
 			}
 		}
 	}
+	r.files.Lock()
+	defer r.files.Unlock()
+	spec = r.specOf(g)
+	if err := r.writeSecrets(spec, nil); err != nil {
+		return nil, err
+	}
 	return paths, nil
 }
 
-func writeSecret(dir string, v runtime.Volume) error {
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return fmt.Errorf("secret volume %s: %w", v.Name, err)
+// writeSecrets writes the files of the group's secret volumes, of those
+// named in only when it is not nil. Callers hold r.files.
+func (r *Runtime) writeSecrets(spec runtime.GroupSpec, only map[string]bool) error {
+	paths, err := r.volumePaths(spec)
+	if err != nil {
+		return err
 	}
-	for name, data := range v.Secret {
-		if name != filepath.Base(name) || name == "." || name == ".." {
-			return &runtime.Error{Reason: runtime.ReasonInvalidSpec, Message: fmt.Sprintf("secret volume %s: bad file name %q", v.Name, name)}
+	for _, v := range spec.Volumes {
+		if v.Secret == nil || (only != nil && !only[v.Name]) {
+			continue
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return fmt.Errorf("secret volume %s: %w", v.Name, err)
+		if err := r.writeSecret(paths[v.Name], v); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// writeSecret makes a secret volume's directory hold exactly its files,
+// all changed at once (writeAtomic): a container that mounts the directory
+// sees the new files without a restart.
+func (r *Runtime) writeSecret(dir string, v runtime.Volume) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create volume %s: %w", v.Name, err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fmt.Errorf("secret volume %s: %w", v.Name, err)
+	}
+	err := writeAtomic(dir, v.Secret, r.o.Clock.Now())
+	if errors.Is(err, errBadFileName) {
+		return badSecret(v, err)
+	}
+	if err != nil {
+		return fmt.Errorf("secret volume %s: %w", v.Name, err)
+	}
+	return nil
+}
+
+// checkSecrets refuses secret volumes with file names writeAtomic refuses.
+func checkSecrets(vols []runtime.Volume) error {
+	for _, v := range vols {
+		if err := checkFileNames(v.Secret); err != nil {
+			return badSecret(v, err)
+		}
+	}
+	return nil
+}
+
+func badSecret(v runtime.Volume, err error) error {
+	return &runtime.Error{Reason: runtime.ReasonInvalidSpec, Message: fmt.Sprintf("secret volume %s: %v", v.Name, err)}
+}
+
+// UpdateVolumes replaces the files of the group's secret volumes named in
+// volumes and saves the new spec for later runs, restarts and a restart of
+// the runtime. The files of a group that is not stopped change in place, in
+// the volume directories the containers bind-mount.
+func (r *Runtime) UpdateVolumes(ctx context.Context, id string, volumes []runtime.Volume) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("update the volumes of %s: %w", id, err)
+	}
+	if err := checkSecrets(volumes); err != nil {
+		return err
+	}
+	r.files.Lock()
+	defer r.files.Unlock()
+	g, spec, stopped, err := r.groupSpec(id)
+	if err != nil {
+		return err
+	}
+	if spec.Volumes, err = runtime.ReplaceVolumes(spec.Volumes, volumes); err != nil {
+		return err
+	}
+	if err := r.saveSpec(spec); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	g.spec.Volumes = spec.Volumes
+	r.mu.Unlock()
+	if stopped {
+		return nil // the next Run writes them
+	}
+	named := map[string]bool{}
+	for _, v := range volumes {
+		named[v.Name] = true
+	}
+	return r.writeSecrets(spec, named)
+}
+
+// groupSpec returns a group, its spec and whether it is stopped.
+func (r *Runtime) groupSpec(id string) (*group, runtime.GroupSpec, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g, err := r.lookup(id)
+	if err != nil {
+		return nil, runtime.GroupSpec{}, false, err
+	}
+	return g, g.spec, g.stopped, nil
 }
 
 // clone fills a gitRepo volume with `git clone` (and checkout of the revision).

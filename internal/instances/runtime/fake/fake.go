@@ -18,7 +18,9 @@
 //     runs until stopped. ["sh", "-c", "..."] runs the command in the string.
 //
 // Exec understands echo, exit, cat, env, sleep, sh -c and an interactive sh
-// (one command per line of standard input).
+// (one command per line of standard input). Variables filled from the group
+// (runtime.EnvVar.FromField) get the group's simulated IP; Volumes shows a
+// group's volumes with the files of UpdateVolumes.
 package fake
 
 import (
@@ -87,8 +89,10 @@ type Runtime struct {
 	ips      *ipPool
 	watchers map[*watcher]struct{}
 	runs     int
-	failRun  error
-	closed   bool
+	// volumeUpdates counts successful UpdateVolumes calls.
+	volumeUpdates int
+	failRun       error
+	closed        bool
 	// gen numbers published changes (runtime.GroupStatus.Generation).
 	gen uint64
 }

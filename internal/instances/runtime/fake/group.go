@@ -31,6 +31,8 @@ type group struct {
 	ip      string
 	stopped bool
 	removed bool
+	// volumes are the group's volumes, secret files as last given.
+	volumes []runtime.Volume
 	inits   []*container
 	mains   []*container
 	// seq is the init containers then the main containers: the order in
@@ -71,17 +73,20 @@ type logLine struct {
 	text string
 }
 
-// newGroup returns a group for spec, waiting to be deployed. Containers
-// named as one of old's get its current state as their previous one.
+// newGroup returns a group for spec, waiting to be deployed, with the
+// containers' variables filled from the group set to ip. Containers named
+// as one of old's get its current state as their previous one.
 func newGroup(spec runtime.GroupSpec, ip string, old *group) *group {
-	g := &group{id: spec.ID, policy: spec.RestartPolicy, ip: ip, dirty: true}
+	g := &group{id: spec.ID, policy: spec.RestartPolicy, ip: ip, dirty: true, volumes: copyVolumes(spec.Volumes)}
 	if g.policy == "" {
 		g.policy = runtime.RestartAlways
 	}
 	for _, s := range spec.InitContainers {
+		s.Env = runtime.FillFieldEnv(s.Env, ip)
 		g.inits = append(g.inits, newContainer(s, true, old))
 	}
 	for _, s := range spec.Containers {
+		s.Env = runtime.FillFieldEnv(s.Env, ip)
 		g.mains = append(g.mains, newContainer(s, false, old))
 	}
 	g.seq = slices.Concat(g.inits, g.mains)
@@ -108,6 +113,28 @@ func newContainer(spec runtime.ContainerSpec, init bool, old *group) *container 
 		}
 	}
 	return c
+}
+
+// copyVolumes returns a copy of vols that shares no map or slice with it.
+func copyVolumes(vols []runtime.Volume) []runtime.Volume {
+	out := slices.Clone(vols)
+	for i, v := range out {
+		if v.Secret != nil {
+			out[i].Secret = make(map[string][]byte, len(v.Secret))
+			for name, data := range v.Secret {
+				out[i].Secret[name] = slices.Clone(data)
+			}
+		}
+		if v.GitRepo != nil {
+			repo := *v.GitRepo
+			out[i].GitRepo = &repo
+		}
+		if v.AzureFile != nil {
+			share := *v.AzureFile
+			out[i].AzureFile = &share
+		}
+	}
+	return out
 }
 
 // snapshot returns a deep copy of the group's status.

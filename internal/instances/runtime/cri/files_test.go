@@ -1,0 +1,272 @@
+package cri
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/vnode-io/vnode/internal/instances/runtime"
+)
+
+// layout describes a secret volume directory: each entry's name, and a
+// symlink's target after "->"; hidden data directories show as "..DATA".
+func layout(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		name := e.Name()
+		switch target, err := os.Readlink(filepath.Join(dir, name)); {
+		case err == nil && strings.HasPrefix(target, "..2"):
+			out = append(out, name+" -> ..DATA")
+		case err == nil:
+			out = append(out, name+" -> "+target)
+		case e.IsDir() && strings.HasPrefix(name, "..2"):
+			out = append(out, "..DATA")
+		default:
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func readAll(t *testing.T, dir string, names ...string) string {
+	t.Helper()
+	var parts []string
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, n+"="+string(data))
+	}
+	return strings.Join(parts, " ")
+}
+
+// The kubelet's AtomicWriter layout: data in one hidden directory, "..data"
+// linking to it, each name linking through "..data".
+func TestWriteAtomic(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	if err := writeAtomic(dir, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, now); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"..DATA", "..data -> ..DATA", "a -> ..data/a", "b -> ..data/b"}
+	if got := layout(t, dir); !reflect.DeepEqual(got, want) {
+		t.Fatalf("layout %q, want %q", got, want)
+	}
+	first, _ := os.Readlink(filepath.Join(dir, dataLink))
+	if !strings.HasPrefix(first, "..2026_05_06_07_08_09.") {
+		t.Errorf("data directory %q is not named by its time", first)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, first)); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("data directory mode %v, %v", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "a")); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("file mode %v, %v", fi.Mode(), err)
+	}
+
+	// The same files: nothing is written.
+	if err := writeAtomic(dir, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.Readlink(filepath.Join(dir, dataLink)); again != first {
+		t.Errorf("an unchanged write swapped the data: %s → %s", first, again)
+	}
+
+	// An update: a changes, b goes, c comes; the old data directory goes.
+	if err := writeAtomic(dir, map[string][]byte{"a": []byte("3"), "c": []byte("4")}, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"..DATA", "..data -> ..DATA", "a -> ..data/a", "c -> ..data/c"}
+	if got := layout(t, dir); !reflect.DeepEqual(got, want) {
+		t.Fatalf("layout after the update %q, want %q", got, want)
+	}
+	if second, _ := os.Readlink(filepath.Join(dir, dataLink)); second == first {
+		t.Error("the update kept the old data directory")
+	}
+	if got := readAll(t, dir, "a", "c"); got != "a=3 c=4" {
+		t.Errorf("files %s", got)
+	}
+
+	// No files at all.
+	if err := writeAtomic(dir, map[string][]byte{}, now.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := layout(t, dir); !reflect.DeepEqual(got, []string{"..DATA", "..data -> ..DATA"}) {
+		t.Errorf("layout without files %q", got)
+	}
+
+	for _, bad := range []string{"..data", "..x", "a/b", "."} {
+		if err := writeAtomic(dir, map[string][]byte{bad: nil}, now); !errors.Is(err, errBadFileName) {
+			t.Errorf("file name %q: %v, want errBadFileName", bad, err)
+		}
+	}
+}
+
+// A volume written as plain files (by an earlier version) takes the new
+// layout on its next write.
+func TestWriteAtomicOverPlainFiles(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"a": "old", "gone": "x"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := writeAtomic(dir, map[string][]byte{"a": []byte("new")}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := layout(t, dir), []string{"..DATA", "..data -> ..DATA", "a -> ..data/a"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("layout %q, want %q", got, want)
+	}
+	if got := readAll(t, dir, "a"); got != "a=new" {
+		t.Errorf("file %s", got)
+	}
+}
+
+func TestHostsFile(t *testing.T) {
+	const header = "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
+	aliases := []runtime.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local", "bar"}}, {IP: "fd00::1", Hostnames: []string{"six"}}}
+	cases := []struct {
+		name string
+		spec runtime.GroupSpec
+		ip   string
+		want string
+	}{
+		{"the group's name", runtime.GroupSpec{Name: "web"}, "10.0.0.2", header + "10.0.0.2\tweb\n"},
+		{"a hostname", runtime.GroupSpec{Name: "web", Hostname: "web-0"}, "10.0.0.2", header + "10.0.0.2\tweb-0\n"},
+		{"an fqdn", runtime.GroupSpec{Name: "web", Hostname: "web-0", FQDN: "web-0.web.ns.svc.cluster.local"}, "10.0.0.2",
+			header + "10.0.0.2\tweb-0.web.ns.svc.cluster.local\tweb-0\n"},
+		{"a hostname as fqdn", runtime.GroupSpec{Name: "web", Hostname: "web-0.web.ns.svc", FQDN: "web-0.web.ns.svc"}, "10.0.0.2",
+			header + "10.0.0.2\tweb-0.web.ns.svc\tweb-0\n"},
+		{"host aliases", runtime.GroupSpec{Name: "web", HostAliases: aliases}, "10.0.0.2",
+			header + "10.0.0.2\tweb\n\n# Entries added by HostAliases.\n10.1.2.3\tfoo.local\tbar\nfd00::1\tsix\n"},
+		{"no IP", runtime.GroupSpec{Name: "web"}, "", header},
+	}
+	for _, tc := range cases {
+		if got := string(hostsFile(tc.spec, tc.ip)); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// offline is a runtime with no CRI behind it, for what touches only files.
+func offline(t *testing.T) *Runtime {
+	return &Runtime{o: Options{Dir: t.TempDir(), Clock: clock.RealClock{}}, groups: map[string]*group{}}
+}
+
+// A container's variables filled from the group get its IP; the group's
+// hosts file is its /etc/hosts unless it mounts a volume there.
+func TestContainerConfigHostsAndEnv(t *testing.T) {
+	r := offline(t)
+	spec := runtime.GroupSpec{ID: "g1", Name: "g", Volumes: []runtime.Volume{{Name: "etc", EmptyDir: true}},
+		Containers: []runtime.ContainerSpec{
+			{Name: "a", Env: []runtime.EnvVar{{Name: "X", Value: "1"}, {Name: "POD_IP", FromField: runtime.FieldPodIP}}},
+			{Name: "b", VolumeMounts: []runtime.VolumeMount{{Name: "etc", MountPath: "/etc/hosts/"}}},
+		}}
+	g := newGroup(spec)
+	g.ip = "10.0.0.9"
+	mounts := map[string]string{"etc": "/host/etc"}
+	cfg, err := r.containerConfig(g, g.mains[0], mounts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range cfg.Envs {
+		env[kv.Key] = string(kv.Value)
+	}
+	if !reflect.DeepEqual(env, map[string]string{"X": "1", "POD_IP": "10.0.0.9"}) {
+		t.Errorf("env %v", env)
+	}
+	if len(cfg.Mounts) != 1 || cfg.Mounts[0].ContainerPath != "/etc/hosts" || cfg.Mounts[0].HostPath != r.hostsPath("g1") {
+		t.Errorf("mounts of a: %v", cfg.Mounts)
+	}
+	cfg, err = r.containerConfig(g, g.mains[1], mounts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Mounts) != 1 || cfg.Mounts[0].HostPath != "/host/etc" {
+		t.Errorf("mounts of b, which mounts its own /etc/hosts: %v", cfg.Mounts)
+	}
+}
+
+// UpdateVolumes changes a running group's secret files in place and its
+// saved spec; a stopped group's spec only.
+func TestUpdateVolumesFiles(t *testing.T) {
+	r := offline(t)
+	ctx := context.Background()
+	spec := runtime.GroupSpec{ID: "g1", Name: "g", Volumes: []runtime.Volume{
+		{Name: "creds", Secret: map[string][]byte{"token": []byte("one")}},
+		{Name: "other", Secret: map[string][]byte{"x": []byte("x")}},
+		{Name: "cache", EmptyDir: true}}}
+	g := newGroup(spec)
+	if err := r.register(g); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.prepareVolumes(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(r.volumeRoot("g1"), "creds")
+	otherData, _ := os.Readlink(filepath.Join(r.volumeRoot("g1"), "other", dataLink))
+
+	update := []runtime.Volume{{Name: "creds", Secret: map[string][]byte{"token": []byte("two"), "new": []byte("3")}}}
+	if err := r.UpdateVolumes(ctx, "g1", update); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, dir, "new", "token"); got != "new=3 token=two" {
+		t.Errorf("files %s", got)
+	}
+	if got, _ := os.Readlink(filepath.Join(r.volumeRoot("g1"), "other", dataLink)); got != otherData {
+		t.Error("a volume not named was rewritten")
+	}
+	var saved runtime.GroupSpec
+	data, err := os.ReadFile(r.specPath("g1"))
+	if err == nil {
+		err = json.Unmarshal(data, &saved)
+	}
+	if err != nil || string(saved.Volumes[0].Secret["token"]) != "two" || string(saved.Volumes[1].Secret["x"]) != "x" {
+		t.Errorf("saved spec %+v, %v", saved.Volumes, err)
+	}
+	if string(r.specOf(g).Volumes[0].Secret["new"]) != "3" {
+		t.Error("the group's spec lacks the update")
+	}
+
+	var rerr *runtime.Error
+	if err := r.UpdateVolumes(ctx, "g1", []runtime.Volume{{Name: "cache", Secret: map[string][]byte{}}}); !errors.As(err, &rerr) {
+		t.Errorf("an update of an emptyDir volume: %v", err)
+	}
+	if err := r.UpdateVolumes(ctx, "g1", []runtime.Volume{{Name: "creds", Secret: map[string][]byte{"..data": nil}}}); !errors.As(err, &rerr) {
+		t.Errorf("a reserved file name: %v", err)
+	}
+	if _, ok := r.specOf(g).Volumes[0].Secret["..data"]; ok {
+		t.Error("a refused update reached the spec")
+	}
+	if err := r.UpdateVolumes(ctx, "nope", update); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("an unknown group: %v", err)
+	}
+
+	g.stopped = true
+	if err := r.UpdateVolumes(ctx, "g1", []runtime.Volume{{Name: "creds", Secret: map[string][]byte{"token": []byte("four")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, dir, "token"); got != "token=two" {
+		t.Errorf("a stopped group's files changed: %s", got)
+	}
+	if string(r.specOf(g).Volumes[0].Secret["token"]) != "four" {
+		t.Error("a stopped group's spec lacks the update")
+	}
+}

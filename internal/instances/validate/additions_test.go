@@ -1,0 +1,184 @@
+package validate
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+
+	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/groupext"
+)
+
+// wantError fails unless err is a 400 with code at target.
+func wantError(t *testing.T, err *armerr.Error, code, target string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("nil, want %s at %s", code, target)
+	}
+	if err.Status != http.StatusBadRequest || err.Code != code || err.Target != target || err.Message == "" {
+		t.Fatalf("%d %s at %q (%s), want 400 %s at %q", err.Status, err.Code, err.Target, err.Message, code, target)
+	}
+}
+
+// The group's hostname, fqdn and host aliases follow Kubernetes' rules for
+// a pod's hostname, subdomain FQDN and hostAliases.
+func TestGroupHosts(t *testing.T) {
+	alias := func(ip string, names ...string) []groupext.HostAlias {
+		return []groupext.HostAlias{{IP: "10.0.0.1", Hostnames: []string{"first"}}, {IP: ip, Hostnames: names}}
+	}
+	valid := []groupext.Extensions{
+		{},
+		{Hostname: "web-0"},
+		{Hostname: strings.Repeat("a", 63)},
+		{Hostname: "web-0.web.default.svc", FQDN: "web-0.web.default.svc.cluster.local"},
+		{Hostname: strings.Repeat("a", 60) + ".b.c"},                                     // 64 characters
+		{FQDN: strings.Repeat(strings.Repeat("a", 63)+".", 3) + strings.Repeat("b", 61)}, // 253
+		{HostAliases: alias("192.168.1.2", "foo.local", "bar")},
+		{HostAliases: alias("fd00::1", "v6.local")},
+	}
+	for _, ext := range valid {
+		if err := ContainerGroup(minimal(), testLoc, testLim, ext); err != nil {
+			t.Errorf("%+v: %v", ext, err)
+		}
+	}
+	cases := []struct {
+		name         string
+		ext          groupext.Extensions
+		code, target string
+	}{
+		{"hostname uppercase", groupext.Extensions{Hostname: "Web"}, CodeInvalidHostname, "properties.hostname"},
+		{"hostname too long", groupext.Extensions{Hostname: strings.Repeat("a", 64)}, CodeInvalidHostname, "properties.hostname"},
+		{"hostname ends with '-'", groupext.Extensions{Hostname: "web-"}, CodeInvalidHostname, "properties.hostname"},
+		{"hostname with underscore", groupext.Extensions{Hostname: "web_0"}, CodeInvalidHostname, "properties.hostname"},
+		{"dotted hostname over 64", groupext.Extensions{Hostname: strings.Repeat("a", 61) + ".b.c"}, CodeInvalidHostname, "properties.hostname"},
+		{"dotted hostname empty label", groupext.Extensions{Hostname: "web..svc"}, CodeInvalidHostname, "properties.hostname"},
+		{"fqdn over 253", groupext.Extensions{FQDN: strings.Repeat(strings.Repeat("a", 63)+".", 4)[:254]}, CodeInvalidFQDN, "properties.fqdn"},
+		{"fqdn label over 63", groupext.Extensions{FQDN: strings.Repeat("a", 64) + ".svc"}, CodeInvalidFQDN, "properties.fqdn"},
+		{"fqdn trailing dot", groupext.Extensions{FQDN: "web.svc."}, CodeInvalidFQDN, "properties.fqdn"},
+		{"alias without IP", groupext.Extensions{HostAliases: alias("", "a")}, CodeInvalidHostAlias, "properties.hostAliases[1].ip"},
+		{"alias with a bad IP", groupext.Extensions{HostAliases: alias("10.0.0.256", "a")}, CodeInvalidHostAlias, "properties.hostAliases[1].ip"},
+		{"alias without hostnames", groupext.Extensions{HostAliases: alias("10.0.0.2")}, CodeInvalidHostAlias, "properties.hostAliases[1].hostnames"},
+		{"alias with a bad hostname", groupext.Extensions{HostAliases: alias("10.0.0.2", "ok", "Not_OK")}, CodeInvalidHostAlias, "properties.hostAliases[1].hostnames[1]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			wantError(t, ContainerGroup(minimal(), testLoc, testLim, tc.ext), tc.code, tc.target)
+		})
+	}
+}
+
+// A variable filled from the group's IP arrives from the SDK as a name
+// without value; it passes the env checks and its field path is checked.
+func TestFieldEnv(t *testing.T) {
+	group := func(mut func(web *aci.ContainerProperties, ic *aci.InitContainerPropertiesDefinition)) *aci.ContainerGroup {
+		g := maximal()
+		web, ic := ctr(g, 0), initc(g)
+		web.EnvironmentVariables = append(web.EnvironmentVariables, &aci.EnvironmentVariable{Name: to.Ptr("POD_IP")})
+		ic.EnvironmentVariables = append(ic.EnvironmentVariables, &aci.EnvironmentVariable{Name: to.Ptr("MY_IP")})
+		if mut != nil {
+			mut(web, ic)
+		}
+		return g
+	}
+	ext := func(webPath, initPath string) groupext.Extensions {
+		return groupext.Extensions{FieldEnv: map[string][]groupext.FieldEnv{
+			"web":         {{Name: "POD_IP", FieldPath: webPath}},
+			"init-config": {{Name: "MY_IP", FieldPath: initPath}},
+		}}
+	}
+	if err := ContainerGroup(group(nil), testLoc, testLim, ext(groupext.FieldPodIP, groupext.FieldPodIPs)); err != nil {
+		t.Fatalf("field env in a container and an init container: %v", err)
+	}
+	const webEnv = c0 + ".properties.environmentVariables[2]"
+	const initEnv = "properties.initContainers[0].properties.environmentVariables[1]"
+	cases := []struct {
+		name         string
+		mut          func(web *aci.ContainerProperties, ic *aci.InitContainerPropertiesDefinition)
+		ext          groupext.Extensions
+		target       string
+		code, msgHas string
+	}{
+		{"unsupported field", nil, ext("metadata.name", groupext.FieldPodIP), webEnv + ".valueFrom.fieldRef.fieldPath",
+			CodeInvalidContainerEnvironmentVariable, "metadata.name"},
+		{"unsupported field of an init container", nil, ext(groupext.FieldPodIP, "status.hostIP"),
+			initEnv + ".valueFrom.fieldRef.fieldPath", CodeInvalidContainerEnvironmentVariable, "status.hostIP"},
+		{"value beside valueFrom", func(web *aci.ContainerProperties, _ *aci.InitContainerPropertiesDefinition) {
+			web.EnvironmentVariables[2].Value = to.Ptr("1.2.3.4")
+		}, ext(groupext.FieldPodIP, groupext.FieldPodIP), webEnv + ".valueFrom", CodeInvalidContainerEnvironmentVariable, "valueFrom"},
+		{"secureValue beside valueFrom", func(_ *aci.ContainerProperties, ic *aci.InitContainerPropertiesDefinition) {
+			ic.EnvironmentVariables[1].SecureValue = to.Ptr("x")
+		}, ext(groupext.FieldPodIP, groupext.FieldPodIP), initEnv + ".valueFrom", CodeInvalidContainerEnvironmentVariable, "valueFrom"},
+		{"bad name", func(web *aci.ContainerProperties, _ *aci.InitContainerPropertiesDefinition) {
+			web.EnvironmentVariables[2].Name = to.Ptr("POD-IP")
+		}, groupext.Extensions{FieldEnv: map[string][]groupext.FieldEnv{"web": {{Name: "POD-IP", FieldPath: groupext.FieldPodIP}}}},
+			webEnv + ".name", CodeInvalidContainerEnvironmentVariable, "POD-IP"},
+		{"name twice", func(web *aci.ContainerProperties, _ *aci.InitContainerPropertiesDefinition) {
+			web.EnvironmentVariables[2].Name = to.Ptr("MODE")
+		}, groupext.Extensions{FieldEnv: map[string][]groupext.FieldEnv{"web": {{Name: "MODE", FieldPath: groupext.FieldPodIP}}}},
+			webEnv + ".name", CodeDuplicateEnvironmentVariable, "MODE"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ContainerGroup(group(tc.mut), testLoc, testLim, tc.ext)
+			wantError(t, err, tc.code, tc.target)
+			if !strings.Contains(err.Message, tc.msgHas) {
+				t.Errorf("message %q lacks %q", err.Message, tc.msgHas)
+			}
+		})
+	}
+}
+
+// A secret file's name may not start with "..": the runtime keeps the
+// volume's data directories there.
+func TestSecretFileNameReserved(t *testing.T) {
+	for _, name := range []string{"..data", "..2026_01_01", ".."} {
+		g := maximal()
+		props(g).Volumes[0].Secret[name] = to.Ptr("eA==")
+		wantError(t, ContainerGroup(g, testLoc, testLim, groupext.Extensions{}), CodeInvalidSecretVolume,
+			"properties.volumes[0].secret."+name)
+	}
+	g := maximal()
+	props(g).Volumes[0].Secret[".hidden"] = to.Ptr("eA==")
+	if err := ContainerGroup(g, testLoc, testLim, groupext.Extensions{}); err != nil {
+		t.Errorf("a dotfile was refused: %v", err)
+	}
+}
+
+func TestSecretRefresh(t *testing.T) {
+	secret := func(name string, files map[string]*string) *aci.Volume {
+		return &aci.Volume{Name: to.Ptr(name), Secret: files}
+	}
+	good := map[string]*string{"nginx.conf": to.Ptr("c2VydmVyIHt9Cg=="), "new": to.Ptr("")}
+	if err := SecretRefresh(maximal(), []*aci.Volume{secret("config", good)}); err != nil {
+		t.Fatalf("a valid refresh: %v", err)
+	}
+	if err := SecretRefresh(maximal(), []*aci.Volume{secret("config", map[string]*string{})}); err != nil {
+		t.Errorf("a refresh leaving the volume empty: %v", err)
+	}
+	cases := []struct {
+		name         string
+		vols         []*aci.Volume
+		code, target string
+	}{
+		{"no volumes", nil, CodeInvalidVolume, "volumes"},
+		{"null volume", []*aci.Volume{nil}, CodeInvalidVolume, "volumes[0]"},
+		{"unknown volume", []*aci.Volume{secret("config", good), secret("nothere", good)}, CodeInvalidVolume, "volumes[1]"},
+		{"not a secret volume", []*aci.Volume{secret("cache", good)}, CodeInvalidVolume, "volumes[0]"},
+		{"without secret", []*aci.Volume{{Name: to.Ptr("config")}}, CodeInvalidVolume, "volumes[0].secret"},
+		{"secret and another source", []*aci.Volume{{Name: to.Ptr("config"), Secret: good, EmptyDir: map[string]any{}}},
+			CodeInvalidVolume, "volumes[0]"},
+		{"named twice", []*aci.Volume{secret("config", good), secret("config", good)}, CodeDuplicateVolumeName, "volumes[1].name"},
+		{"content not base64", []*aci.Volume{secret("config", map[string]*string{"a": to.Ptr("%%%")})},
+			CodeInvalidSecretVolume, "volumes[0].secret.a"},
+		{"reserved file name", []*aci.Volume{secret("config", map[string]*string{"..data": to.Ptr("")})},
+			CodeInvalidSecretVolume, "volumes[0].secret...data"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			wantError(t, SecretRefresh(maximal(), tc.vols), tc.code, tc.target)
+		})
+	}
+}
