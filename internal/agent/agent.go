@@ -47,6 +47,9 @@ type Config struct {
 	Node node.ControllerConfig
 	// Workers for the pod controller.
 	Workers int
+	// TokenMaxAge is how old a pod's service-account token may grow before
+	// it is replaced; pods.DefaultTokenMaxAge when zero.
+	TokenMaxAge time.Duration
 	// MetricsAddr serves /metrics and /healthz; none when empty.
 	MetricsAddr string
 	// Kubelet configures the kubelet API; see KubeletConfig.
@@ -126,7 +129,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	podController, err := pods.NewController(pods.ControllerConfig{
 		Client: client, Backend: cfg.Backend, NodeName: nodes.NodeName(), HostIP: nodeCfg.InternalIP,
-		Workers: cfg.Workers, Recorder: recorder, Metrics: metrics,
+		Workers: cfg.Workers, Recorder: recorder, Metrics: metrics, TokenMaxAge: cfg.TokenMaxAge,
 		Allocatable: func() corev1.ResourceList { return capacity },
 	})
 	if err != nil {

@@ -45,6 +45,16 @@ type Backend interface {
 	Health(ctx context.Context) error
 }
 
+// VolumeUpdater is implemented by backends that can replace the files of a
+// running workload's ConfigMap, Secret, projected and downward-API volumes
+// in place, without restarting its containers, as the kubelet updates
+// them. UpdateVolumes reads w.Pod and w.Volumes only; it returns an error
+// wrapping ErrNotSupported when the backend cannot, ErrNotFound when it
+// has no workload for the pod.
+type VolumeUpdater interface {
+	UpdateVolumes(ctx context.Context, w *Workload) error
+}
+
 var (
 	// ErrRetryable marks a transient failure (throttling, unavailability).
 	ErrRetryable = errors.New("retryable backend error")
@@ -102,6 +112,10 @@ type EnvVar struct {
 	// Secret marks a value that came from a Secret: backends must treat it
 	// as confidential (ACI's secureValue), never log or return it.
 	Secret bool
+	// FieldPath is status.podIP or status.podIPs for a variable whose value
+	// is the pod's IP: Value holds it when it is already known, and a
+	// backend that allocates the IP fills it in before containers start.
+	FieldPath string
 }
 
 // File is one file of a volume.

@@ -41,6 +41,9 @@ type ControllerConfig struct {
 	// Allocatable returns the node's allocatable resources, the default
 	// for limits a container does not set.
 	Allocatable func() corev1.ResourceList
+	// TokenMaxAge is how old a projected service-account token may grow
+	// before it is replaced; DefaultTokenMaxAge when zero.
+	TokenMaxAge time.Duration
 	Recorder    record.EventRecorder
 	Metrics     *Metrics
 	Clock       clock.Clock
@@ -93,6 +96,9 @@ type Controller struct {
 	failures map[types.UID]*podFailure
 	// awaitingPush marks workloads created but not yet reported.
 	awaitingPush map[types.UID]bool
+	// volumeHashes identifies the volume files each workload was last
+	// given (see refreshVolumes).
+	volumeHashes map[types.UID]string
 }
 
 const uidIndex = "uid"
@@ -116,6 +122,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 		failures: map[types.UID]*podFailure{},
 
 		awaitingPush: map[types.UID]bool{},
+		volumeHashes: map[types.UID]string{},
 	}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -142,7 +149,8 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 	serviceInformer := c.services.Core().V1().Services()
 	c.synced = []cache.InformerSynced{podInformer.Informer().HasSynced, serviceInformer.Informer().HasSynced}
 	c.refs = newRefManager(cfg.Client, func(key string) { c.queue.Add(key) })
-	c.resolver = &resolver{objects: c.refs, services: serviceInformer.Lister(), allocatable: cfg.Allocatable}
+	c.resolver = &resolver{objects: c.refs, services: serviceInformer.Lister(), allocatable: cfg.Allocatable,
+		tokens: newTokenManager(cfg.Client, cfg.Clock, cfg.TokenMaxAge)}
 	return c, nil
 }
 

@@ -33,6 +33,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, b *memory.Backend, objects ...runtime.Object) *fixture {
 	t.Helper()
+	return newFixtureWith(t, b, nil, objects...)
+}
+
+// newFixtureWith is newFixture with tune applied to the controller's
+// configuration (nil: none).
+func newFixtureWith(t *testing.T, b *memory.Backend, tune func(*ControllerConfig), objects ...runtime.Object) *fixture {
+	t.Helper()
 	client := fake.NewClientset(objects...)
 	// As the API server does, a write of the status subresource changes
 	// the status only: the fake tracker would otherwise replace the whole
@@ -63,10 +70,14 @@ func newFixture(t *testing.T, b *memory.Backend, objects ...runtime.Object) *fix
 		}
 	}
 	rec := record.NewFakeRecorder(10000)
-	ctrl, err := NewController(ControllerConfig{
+	cfg := ControllerConfig{
 		Client: client, Backend: b, NodeName: testNode, HostIP: "192.0.2.2", Recorder: rec,
 		Workers: 4, OrphanGrace: time.Millisecond, GCInterval: 50 * time.Millisecond,
-	})
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	ctrl, err := NewController(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,8 @@ type resolver struct {
 	// allocatable is the node's allocatable, the default for limits that
 	// a container does not set.
 	allocatable func() corev1.ResourceList
+	// tokens mints projected service-account tokens; nil: none.
+	tokens *tokenManager
 }
 
 // workload resolves pod. Errors are *configError for problems the user
@@ -112,7 +114,7 @@ func (r *resolver) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.
 			return nil, err
 		}
 		if ok {
-			set(backend.EnvVar{Name: e.Name, Value: value, Secret: secret})
+			set(backend.EnvVar{Name: e.Name, Value: value, Secret: secret, FieldPath: podIPField(e)})
 		}
 	}
 	out := make([]backend.EnvVar, 0, len(order))
@@ -120,6 +122,15 @@ func (r *resolver) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.
 		out = append(out, vars[name])
 	}
 	return out, nil
+}
+
+// podIPField returns the field path of a variable that holds the pod's IP,
+// which a backend may only learn when it starts the pod.
+func podIPField(e corev1.EnvVar) string {
+	if f := e.ValueFrom.FieldRef; f != nil && (f.FieldPath == "status.podIP" || f.FieldPath == "status.podIPs") {
+		return f.FieldPath
+	}
+	return ""
 }
 
 // envFrom reads a whole ConfigMap or Secret.

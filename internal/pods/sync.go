@@ -76,10 +76,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		}
 		return createErr
 	}
-	if st != nil {
-		if err := c.updateInPlace(ctx, pod, st); err != nil {
-			return err
-		}
+	if err := c.updateInPlace(ctx, pod, st); err != nil {
+		return err
+	}
+	if err := c.refreshVolumes(ctx, key, pod); err != nil {
+		return err
 	}
 	return c.writeStatus(ctx, pod, st)
 }
@@ -99,8 +100,12 @@ func (c *Controller) syncGone(ctx context.Context, key string) error {
 	c.mu.Lock()
 	delete(c.uids, key)
 	delete(c.failures, uid)
+	delete(c.volumeHashes, uid)
 	c.mu.Unlock()
 	c.refs.forget(uid)
+	if c.resolver.tokens != nil {
+		c.resolver.tokens.forget(uid)
+	}
 	c.cfg.Metrics.forget(uid)
 	return nil
 }
@@ -163,6 +168,7 @@ func (c *Controller) create(ctx context.Context, pod *corev1.Pod) error {
 	if err == nil {
 		c.clearFailure(pod.UID)
 		c.mu.Lock()
+		c.volumeHashes[pod.UID] = hashFiles(w.Volumes)
 		if _, reported := c.states[pod.UID]; !reported {
 			c.states[pod.UID] = placeholderState(pod)
 			c.awaitingPush[pod.UID] = true

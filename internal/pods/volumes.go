@@ -16,8 +16,8 @@ import (
 func everything() labels.Selector { return labels.Everything() }
 
 // volumes returns the files of each ConfigMap, Secret, downward-API and
-// projected volume. Service-account token sources are not resolved here
-// (the ACI backend mints them); other volume types carry no files.
+// projected volume, service-account tokens included (minted on demand);
+// other volume types carry no files.
 func (r *resolver) volumes(ctx context.Context, pod *corev1.Pod) (map[string][]backend.File, error) {
 	out := map[string][]backend.File{}
 	for _, v := range pod.Spec.Volumes {
@@ -164,6 +164,8 @@ func (r *resolver) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev
 			more, err = r.secretFiles(ctx, pod.Namespace, s.Secret.Name, s.Secret.Items, s.Secret.Optional, defaultMode)
 		case s.DownwardAPI != nil:
 			more, err = downwardFiles(pod, s.DownwardAPI.Items, defaultMode)
+		case s.ServiceAccountToken != nil:
+			more, err = r.tokenFile(ctx, pod, s.ServiceAccountToken, defaultMode)
 		}
 		if err != nil {
 			return nil, err
@@ -171,4 +173,16 @@ func (r *resolver) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev
 		files = append(files, more...)
 	}
 	return files, nil
+}
+
+// tokenFile is a projected service-account token.
+func (r *resolver) tokenFile(ctx context.Context, pod *corev1.Pod, src *corev1.ServiceAccountTokenProjection, defaultMode int32) ([]backend.File, error) {
+	if r.tokens == nil {
+		return nil, fmt.Errorf("service-account token %s: no token source", src.Path)
+	}
+	t, err := r.tokens.get(ctx, pod, src)
+	if err != nil {
+		return nil, err
+	}
+	return []backend.File{{Path: path.Clean(src.Path), Data: []byte(t), Mode: defaultMode, Secret: true}}, nil
 }

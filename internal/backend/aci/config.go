@@ -36,8 +36,8 @@ type Config struct {
 	NodeName string
 	// SubnetIDs, when set, put every group in these subnets (an Azure VNet).
 	SubnetIDs []string
-	// DNS is the cluster DNS for ClusterFirst pods (issue 7 fills it);
-	// empty: such pods use ACI's resolver.
+	// DNS is the cluster DNS for ClusterFirst pods and the cluster domain;
+	// no servers: such pods use ACI's resolver.
 	DNS DNS
 
 	// MinGroupCPU and MinGroupMemoryGB are the least a group requests

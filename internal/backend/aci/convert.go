@@ -17,7 +17,7 @@ import (
 type groupSpec struct {
 	name     string
 	group    aci.ContainerGroup
-	probes   groupext.Extensions
+	ext      groupext.Extensions
 	warnings []string
 }
 
@@ -28,9 +28,11 @@ type convertOptions struct {
 	subnetIDs []string
 	dns       DNS
 	limits    Limits
-	// tcpSocket is set when the service runs tcpSocket probes.
-	tcpSocket bool
-	now       time.Time
+	// tcpSocket is set when the service runs tcpSocket probes; hosts
+	// when it sets hostnames and /etc/hosts; fieldEnv when it fills
+	// variables with the group's IP.
+	tcpSocket, hosts, fieldEnv bool
+	now                        time.Time
 }
 
 // convert builds a pod's container group. Its errors are final: the pod
@@ -51,15 +53,16 @@ func convert(w *backend.Workload, o convertOptions) (*groupSpec, error) {
 		Volumes:       vols.volumes,
 		DNSConfig:     dnsConfig(pod, o.dns),
 	}
+	s.setHosts(pod, o)
 	for _, c := range pod.Spec.InitContainers {
-		ic, err := s.initContainer(c, w, &vols)
+		ic, err := s.initContainer(c, w, &vols, o.fieldEnv)
 		if err != nil {
 			return nil, err
 		}
 		props.InitContainers = append(props.InitContainers, ic)
 	}
 	for _, c := range pod.Spec.Containers {
-		ct, err := s.container(c, w, &vols, o.tcpSocket)
+		ct, err := s.container(c, w, &vols, o)
 		if err != nil {
 			return nil, err
 		}
@@ -100,7 +103,7 @@ func restartPolicy(p corev1.RestartPolicy) aci.ContainerGroupRestartPolicy {
 }
 
 // container converts one of the pod's containers.
-func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *volumeSet, tcpSocket bool) (*aci.Container, error) {
+func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *volumeSet, o convertOptions) (*aci.Container, error) {
 	cmd, err := command(c, w.Env[c.Name])
 	if err != nil {
 		return nil, err
@@ -112,7 +115,7 @@ func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *vol
 	props := &aci.ContainerProperties{
 		Image:                ptr(c.Image),
 		Command:              cmd,
-		EnvironmentVariables: envVars(w.Env[c.Name]),
+		EnvironmentVariables: s.envVars(c.Name, w.Env[c.Name], o.fieldEnv),
 		VolumeMounts:         mounts,
 	}
 	for _, p := range c.Ports {
@@ -129,7 +132,7 @@ func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *vol
 		dst   **aci.ContainerProbe
 		tcp   **groupext.TCPSocket
 	}{{"liveness", c.LivenessProbe, &props.LivenessProbe, &ext.Liveness}, {"readiness", c.ReadinessProbe, &props.ReadinessProbe, &ext.Readiness}} {
-		res, err := convertProbe(pr.probe, c, pr.kind, tcpSocket)
+		res, err := convertProbe(pr.probe, c, pr.kind, o.tcpSocket)
 		if err != nil {
 			return nil, err
 		}
@@ -139,10 +142,10 @@ func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *vol
 		}
 	}
 	if ext.Liveness != nil || ext.Readiness != nil {
-		if s.probes == nil {
-			s.probes = groupext.Extensions{}
+		if s.ext.Probes == nil {
+			s.ext.Probes = map[string]groupext.Probes{}
 		}
-		s.probes[c.Name] = ext
+		s.ext.Probes[c.Name] = ext
 	}
 	if c.StartupProbe != nil {
 		s.warnings = append(s.warnings, fmt.Sprintf("startup probe of container %q dropped: container instances have no startup probes", c.Name))
@@ -151,7 +154,7 @@ func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *vol
 }
 
 // initContainer converts one of the pod's init containers.
-func (s *groupSpec) initContainer(c corev1.Container, w *backend.Workload, vols *volumeSet) (*aci.InitContainerDefinition, error) {
+func (s *groupSpec) initContainer(c corev1.Container, w *backend.Workload, vols *volumeSet, fieldEnv bool) (*aci.InitContainerDefinition, error) {
 	cmd, err := command(c, w.Env[c.Name])
 	if err != nil {
 		return nil, err
@@ -161,7 +164,7 @@ func (s *groupSpec) initContainer(c corev1.Container, w *backend.Workload, vols 
 		return nil, err
 	}
 	return &aci.InitContainerDefinition{Name: ptr(c.Name), Properties: &aci.InitContainerPropertiesDefinition{
-		Image: ptr(c.Image), Command: cmd, EnvironmentVariables: envVars(w.Env[c.Name]), VolumeMounts: mounts}}, nil
+		Image: ptr(c.Image), Command: cmd, EnvironmentVariables: s.envVars(c.Name, w.Env[c.Name], fieldEnv), VolumeMounts: mounts}}, nil
 }
 
 // command joins Kubernetes' command and args into ACI's one command array,
@@ -188,11 +191,21 @@ func command(c corev1.Container, env []backend.EnvVar) ([]*string, error) {
 }
 
 // envVars converts a container's resolved environment; values from Secrets
-// become secure values, which ACI never returns.
-func envVars(env []backend.EnvVar) []*aci.EnvironmentVariable {
+// become secure values, which ACI never returns. Variables of the pod's IP
+// are left for the service to fill when it can (fieldEnv); else they keep
+// the value the agent resolved (the pod's IP when it was known).
+func (s *groupSpec) envVars(container string, env []backend.EnvVar, fieldEnv bool) []*aci.EnvironmentVariable {
 	var out []*aci.EnvironmentVariable
 	for _, e := range env {
 		v := &aci.EnvironmentVariable{Name: ptr(e.Name)}
+		if e.FieldPath != "" && fieldEnv {
+			if s.ext.FieldEnv == nil {
+				s.ext.FieldEnv = map[string][]groupext.FieldEnv{}
+			}
+			s.ext.FieldEnv[container] = append(s.ext.FieldEnv[container], groupext.FieldEnv{Name: e.Name, FieldPath: e.FieldPath})
+			out = append(out, v)
+			continue
+		}
 		if e.Secret {
 			v.SecureValue = ptr(e.Value)
 		} else {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/instances/groupext"
 )
 
 func testPod(containers ...corev1.Container) *corev1.Pod {
@@ -141,8 +142,8 @@ func TestConvertContainer(t *testing.T) {
 		if c.LivenessProbe == nil || *c.LivenessProbe.HTTPGet.Port != 80 || *c.LivenessProbe.PeriodSeconds != 5 {
 			t.Errorf("httpGet probe not converted: %+v", c.LivenessProbe)
 		}
-		if tcp != (s.probes["main"].Readiness != nil) || tcp == (len(s.warnings) > 0) {
-			t.Errorf("tcpSocket=%v: additions %+v, warnings %v", tcp, s.probes, s.warnings)
+		if tcp != (s.ext.Probes["main"].Readiness != nil) || tcp == (len(s.warnings) > 0) {
+			t.Errorf("tcpSocket=%v: additions %+v, warnings %v", tcp, s.ext.Probes, s.warnings)
 		}
 		if len(p.Volumes) != 3 || len(c.VolumeMounts) != 3 {
 			t.Fatalf("volumes %d, mounts %d; want 3 and 3", len(p.Volumes), len(c.VolumeMounts))
@@ -216,5 +217,70 @@ func TestDNSConfig(t *testing.T) {
 	got = dnsConfig(pod, DNS{Servers: []string{"10.0.0.10"}})
 	if len(got.NameServers) != 1 || *got.NameServers[0] != "1.1.1.1" || *got.SearchDomains != "a.b" {
 		t.Errorf("None: %+v", got)
+	}
+}
+
+// With the service's extensions, the pod's hostname, FQDN, host aliases
+// and IP variables travel as additions; without them the aliases are
+// dropped with a warning and the variables keep the value resolved.
+func TestConvertHostsAndFieldEnv(t *testing.T) {
+	pod := testPod(corev1.Container{Name: "main", Image: "img"})
+	pod.Name, pod.Namespace = "web-0", "shop"
+	pod.Spec.Subdomain = "web"
+	pod.Spec.HostAliases = []corev1.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"db.local"}}}
+	w := &backend.Workload{Pod: pod, Env: map[string][]backend.EnvVar{"main": {
+		{Name: "A", Value: "1"}, {Name: "IP", FieldPath: "status.podIP"}}}}
+
+	o := testOptions()
+	o.hosts, o.fieldEnv, o.dns = true, true, DNS{Domain: "example.org"}
+	s, err := convert(w, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := groupext.Extensions{
+		FieldEnv:    map[string][]groupext.FieldEnv{"main": {{Name: "IP", FieldPath: "status.podIP"}}},
+		Hostname:    "web-0",
+		FQDN:        "web-0.web.shop.svc.example.org",
+		HostAliases: []groupext.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"db.local"}}},
+	}
+	if !s.ext.Equal(want) {
+		t.Errorf("additions = %+v, want %+v", s.ext, want)
+	}
+	env := s.group.Properties.Containers[0].Properties.EnvironmentVariables
+	if len(env) != 2 || *env[1].Name != "IP" || env[1].Value != nil {
+		t.Errorf("the IP variable should be left for the service: %+v", env[1])
+	}
+
+	s, err = convert(w, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.ext.IsZero() || len(s.warnings) != 1 || !strings.Contains(s.warnings[0], "hostAliases") {
+		t.Errorf("without extensions: additions %+v, warnings %v", s.ext, s.warnings)
+	}
+	if env := s.group.Properties.Containers[0].Properties.EnvironmentVariables; env[1].Value == nil {
+		t.Errorf("without field-env the variable keeps its resolved value")
+	}
+}
+
+func TestPodHostname(t *testing.T) {
+	long := strings.Repeat("a", 62) + "-b"
+	for _, tc := range []struct {
+		name, hostname, subdomain string
+		asFQDN                    bool
+		wantHost, wantFQDN        string
+	}{
+		{name: "web", wantHost: "web"},
+		{name: "web", hostname: "front", wantHost: "front"},
+		{name: long, wantHost: strings.Repeat("a", 62)},
+		{name: "web-0", subdomain: "web", wantHost: "web-0", wantFQDN: "web-0.web.ns.svc.cluster.local"},
+		{name: "web-0", subdomain: "web", asFQDN: true, wantHost: "web-0.web.ns.svc.cluster.local", wantFQDN: "web-0.web.ns.svc.cluster.local"},
+	} {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: "ns"},
+			Spec: corev1.PodSpec{Hostname: tc.hostname, Subdomain: tc.subdomain, SetHostnameAsFQDN: &tc.asFQDN}}
+		host, fqdn := podHostname(pod, "cluster.local")
+		if host != tc.wantHost || fqdn != tc.wantFQDN {
+			t.Errorf("%s/%s/%s: got %q %q, want %q %q", tc.name, tc.hostname, tc.subdomain, host, fqdn, tc.wantHost, tc.wantFQDN)
+		}
 	}
 }

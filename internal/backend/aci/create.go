@@ -89,7 +89,8 @@ func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*gr
 	spec, err := convert(w, convertOptions{
 		location: b.cfg.Location, node: b.cfg.NodeName, subnetIDs: b.cfg.SubnetIDs, dns: b.cfg.DNS,
 		limits:    Limits{MinCPU: b.cfg.MinGroupCPU, MinMemoryGB: b.cfg.MinGroupMemoryGB, MaxCPU: maxCPU, MaxMemoryGB: maxMem},
-		tcpSocket: b.ext.has(ExtTCPSocket), now: b.cfg.Clock.Now(),
+		tcpSocket: b.ext.has(ExtTCPSocket), hosts: b.ext.has(ExtGroupHosts), fieldEnv: b.ext.has(ExtFieldEnv),
+		now: b.cfg.Clock.Now(),
 	})
 	if err != nil {
 		// A pod that cannot be expressed as a container group, or asks
@@ -101,7 +102,7 @@ func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*gr
 
 // put sends the group; it returns once the service accepted it.
 func (b *Backend) put(ctx context.Context, spec *groupSpec) error {
-	ctx = withExtras(ctx, requestExtras{probes: spec.probes})
+	ctx = withExtras(ctx, requestExtras{ext: spec.ext})
 	if _, err := b.groups.BeginCreateOrUpdate(ctx, b.cfg.ResourceGroup, spec.name, spec.group, nil); err != nil {
 		return classify(err, "create container group "+spec.name)
 	}
@@ -115,7 +116,7 @@ func (s *groupSpec) hash() string {
 	data, _ := json.Marshal(struct {
 		G any
 		P any
-	}{g, s.probes})
+	}{g, s.ext})
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }

@@ -34,10 +34,7 @@ func dnsConfig(pod *corev1.Pod, cluster DNS) *aci.DNSConfiguration {
 		if len(cluster.Servers) == 0 {
 			return nil
 		}
-		domain := cluster.Domain
-		if domain == "" {
-			domain = "cluster.local"
-		}
+		domain := cluster.domain()
 		servers = append(servers, cluster.Servers...)
 		search = []string{pod.Namespace + ".svc." + domain, "svc." + domain, domain}
 		if !hasOption(extra.Options, "ndots") {
@@ -59,6 +56,14 @@ func dnsConfig(pod *corev1.Pod, cluster DNS) *aci.DNSConfiguration {
 		out.Options = ptr(strings.Join(opts, " "))
 	}
 	return out
+}
+
+// domain is the cluster domain, cluster.local by default.
+func (d DNS) domain() string {
+	if d.Domain == "" {
+		return "cluster.local"
+	}
+	return d.Domain
 }
 
 func options(opts []corev1.PodDNSConfigOption) []string {

@@ -29,6 +29,12 @@ const (
 	ExtStats            = "stats"
 	ExtGracePeriod      = "grace-period"
 	ExtTCPSocket        = "tcp-socket"
+	// ExtGroupHosts: the group's hostname, FQDN and host aliases.
+	ExtGroupHosts = "group-hosts"
+	// ExtFieldEnv: environment variables filled with the group's IP.
+	ExtFieldEnv = "field-env"
+	// ExtRefreshVolumes: secret volumes' files replaced in place.
+	ExtRefreshVolumes = "refresh-volumes"
 )
 
 // extensions is what the service last announced. Safe for concurrent use.
@@ -69,10 +75,10 @@ func (e *extensions) known() bool {
 
 // requestExtras are what a call adds to the SDK's request: query
 // parameters (gracePeriodSeconds, $expand) and vnode's additions to a
-// container group body (tcpSocket probes), which the SDK's types cannot carry.
+// container group body (see groupext), which the SDK's types cannot carry.
 type requestExtras struct {
-	query  url.Values
-	probes groupext.Extensions
+	query url.Values
+	ext   groupext.Extensions
 }
 
 type extrasKey struct{}
@@ -110,14 +116,14 @@ func (x requestExtras) apply(req *policy.Request) error {
 		}
 		raw.URL.RawQuery = q.Encode()
 	}
-	if len(x.probes) == 0 || req.Body() == nil {
+	if x.ext.IsZero() || req.Body() == nil {
 		return nil
 	}
 	body, err := io.ReadAll(req.Body())
 	if err != nil {
 		return err
 	}
-	body, err = groupext.Apply(body, groupext.Additions{Probes: x.probes})
+	body, err = groupext.Apply(body, groupext.Additions{Extensions: x.ext})
 	if err != nil {
 		return err
 	}

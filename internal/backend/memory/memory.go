@@ -63,8 +63,9 @@ type Backend struct {
 	createHook func(*backend.Workload) error
 	nextIP     uint32
 
-	creates atomic.Int64
-	lists   atomic.Int64
+	creates       atomic.Int64
+	volumeUpdates atomic.Int64
+	lists         atomic.Int64
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -77,6 +78,8 @@ type workload struct {
 	deleting bool
 	// env is each container's environment, for exec.
 	env map[string][]backend.EnvVar
+	// volumes holds the volume files, as the last create or update gave them.
+	volumes map[string][]backend.File
 	// runs holds every run of each container, in order, for logs.
 	runs map[string][]*containerRun
 }
@@ -142,7 +145,7 @@ func (b *Backend) Workload(uid types.UID) *backend.Workload {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if w, ok := b.workloads[uid]; ok {
-		return &backend.Workload{Pod: w.pod}
+		return &backend.Workload{Pod: w.pod, Env: w.env, Volumes: w.volumes}
 	}
 	return nil
 }
@@ -174,13 +177,30 @@ func (b *Backend) Create(_ context.Context, w *backend.Workload) error {
 	for _, c := range pod.Spec.Containers {
 		st.Containers = append(st.Containers, waiting(c, "ContainerCreating"))
 	}
-	wl := &workload{pod: pod.DeepCopy(), state: st, env: w.Env}
+	wl := &workload{pod: pod.DeepCopy(), state: st, env: w.Env, volumes: w.Volumes}
 	b.workloads[pod.UID] = wl
 	b.creates.Add(1)
 	b.publishLocked(wl)
 	b.after(wl, b.cfg.StartDelay, func() { b.start(pod.UID) })
 	return nil
 }
+
+// UpdateVolumes implements backend.VolumeUpdater: the workload's files are
+// replaced.
+func (b *Backend) UpdateVolumes(_ context.Context, w *backend.Workload) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	wl := b.liveLocked(w.Pod.UID)
+	if wl == nil {
+		return fmt.Errorf("update volumes of %s/%s: %w", w.Pod.Namespace, w.Pod.Name, backend.ErrNotFound)
+	}
+	wl.volumes = w.Volumes
+	b.volumeUpdates.Add(1)
+	return nil
+}
+
+// VolumeUpdates counts UpdateVolumes calls that replaced files.
+func (b *Backend) VolumeUpdates() int64 { return b.volumeUpdates.Load() }
 
 func waiting(c corev1.Container, reason string) backend.ContainerState {
 	return backend.ContainerState{Name: c.Name, State: backend.Waiting, Reason: reason, Image: c.Image}

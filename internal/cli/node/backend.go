@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"net"
+
 	"github.com/spf13/pflag"
 
 	"github.com/vnode-io/vnode/internal/backend"
@@ -42,6 +44,12 @@ func newBackend(ctx context.Context, f *flags) (backend.Backend, string, func(),
 		if err != nil {
 			return nil, "", nil, err
 		}
+		for _, ip := range f.clusterDNS {
+			if net.ParseIP(ip) == nil {
+				return nil, "", nil, fmt.Errorf("--cluster-dns %q is not an IP address", ip)
+			}
+		}
+		cfg.DNS = aci.DNS{Servers: f.clusterDNS, Domain: f.clusterDomain}
 		b, err := aci.New(ctx, cfg)
 		if err != nil {
 			return nil, "", nil, err

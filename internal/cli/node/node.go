@@ -18,6 +18,7 @@ import (
 	"github.com/vnode-io/vnode/internal/agent"
 	"github.com/vnode-io/vnode/internal/hostaddr"
 	nodectl "github.com/vnode-io/vnode/internal/node"
+	"github.com/vnode-io/vnode/internal/pods"
 )
 
 type flags struct {
@@ -41,6 +42,10 @@ type flags struct {
 	kubeletCertDir string
 	clientCAFile   string
 	noKubeletAPI   bool
+
+	clusterDNS    []string
+	clusterDomain string
+	tokenMaxAge   time.Duration
 
 	memoryStartDelay time.Duration
 	memoryStopDelay  time.Duration
@@ -97,6 +102,9 @@ approve it, after checking its subject (CN=system:node:<node-name>), with
 	fs.StringVar(&f.kubeletCertDir, "kubelet-cert-dir", "", "directory that keeps a CSR-issued serving certificate across restarts; memory only when empty")
 	fs.StringVar(&f.clientCAFile, "client-ca-file", "", "CA bundle that signs accepted client certificates (the API server's kubelet client); without it only bearer tokens are accepted")
 	fs.BoolVar(&f.noKubeletAPI, "no-kubelet-api", false, "do not serve the kubelet API (no logs, exec or stats through the API server)")
+	fs.StringSliceVar(&f.clusterDNS, "cluster-dns", nil, "IPs of the cluster DNS service, the name servers of pods with dnsPolicy ClusterFirst (aci backend); none: such pods keep the group's resolver")
+	fs.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain: pods' search path and FQDNs")
+	fs.DurationVar(&f.tokenMaxAge, "service-account-token-max-age", pods.DefaultTokenMaxAge, "replace a pod's projected service-account token once this old, even when far from expiry (it is replaced at 80% of its lifetime anyway)")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log at debug level")
 	fs.DurationVar(&f.memoryStartDelay, "memory-start-delay", 0, "memory backend: time from create to running")
 	fs.DurationVar(&f.memoryStopDelay, "memory-stop-delay", 0, "memory backend: time containers take to stop")
@@ -140,7 +148,8 @@ func run(ctx context.Context, f *flags, portChanged bool) error {
 	err = agent.Run(ctx, agent.Config{
 		REST: restConfig, QPS: f.qps, Burst: f.burst,
 		Backend: b, RuntimeVersion: runtimeVersion, Workers: f.workers, MetricsAddr: f.metricsAddr,
-		Kubelet: kubelet,
+		TokenMaxAge: f.tokenMaxAge,
+		Kubelet:     kubelet,
 		Node: nodectl.ControllerConfig{
 			NodeName: f.nodeName, Region: f.region, Taint: taint, InternalIP: internalIP, Port: port,
 		},
