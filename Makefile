@@ -42,8 +42,10 @@ lint: ## gofmt, go vet and staticcheck
 unit: ## unit tests
 	$(GO) test -count=1 ./internal/...
 
+# One package at a time: a cluster with the containerd runtime runs
+# kube-proxy, whose rules are the host's, so one such cluster runs per host.
 e2e: controlplane ## end-to-end tests on real local clusters
-	$(GO) test -count=1 -timeout $(E2E_TIMEOUT) ./test/e2e/...
+	$(GO) test -count=1 -p 1 -timeout $(E2E_TIMEOUT) ./test/e2e/...
 
 clean: ## remove build output (the binary cache stays)
 	rm -rf $(BIN)

@@ -25,11 +25,7 @@ func kubeletClientBinding() *rbacv1.ClusterRoleBinding {
 // bootstrap creates the cluster-wide objects the local cluster relies on,
 // once the API server is ready. It is idempotent.
 func bootstrap(ctx context.Context, c *Cluster) error {
-	restConfig, err := c.RESTConfig()
-	if err != nil {
-		return fmt.Errorf("bootstrap: %w", err)
-	}
-	client, err := kubernetes.NewForConfig(restConfig)
+	client, err := c.client()
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
@@ -53,11 +49,7 @@ func bootstrap(ctx context.Context, c *Cluster) error {
 // (kubernetes.io/role=agent, the ROLES column of kubectl get nodes), which
 // the NodeRestriction admission plugin keeps the node from setting itself.
 func labelNode(ctx context.Context, c *Cluster) error {
-	restConfig, err := c.RESTConfig()
-	if err != nil {
-		return fmt.Errorf("label the virtual node: %w", err)
-	}
-	client, err := kubernetes.NewForConfig(restConfig)
+	client, err := c.client()
 	if err != nil {
 		return fmt.Errorf("label the virtual node: %w", err)
 	}
@@ -66,4 +58,13 @@ func labelNode(ctx context.Context, c *Cluster) error {
 		return fmt.Errorf("label the virtual node %s: %w", NodeName, err)
 	}
 	return nil
+}
+
+// client returns an API client with admin rights.
+func (c *Cluster) client() (kubernetes.Interface, error) {
+	restConfig, err := c.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(restConfig)
 }

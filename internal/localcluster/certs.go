@@ -103,6 +103,10 @@ func planCerts(l layout, cfg Config, advertise net.IP) certPlan {
 			leaf(p, "node", cluster, "system:node:"+NodeName, []string{"system:nodes"}, clientAuth, nil, nil),
 			leaf(p, "node-serving", cluster, "system:node:"+NodeName, []string{"system:nodes"}, serverAuth, nodeDNS, nodeIPs))
 	}
+	if withKubeProxy(cfg) {
+		// The identity the default system:node-proxier binding names.
+		plan.leaves = append(plan.leaves, leaf(p, "kube-proxy", cluster, "system:kube-proxy", nil, clientAuth, nil, nil))
+	}
 	return plan
 }
 

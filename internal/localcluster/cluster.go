@@ -91,6 +91,14 @@ func (c *Cluster) Start(ctx context.Context) (retErr error) {
 	if err := checkPortsFree(cfg.ports()); err != nil {
 		return err
 	}
+	if withKubeProxy(cfg) {
+		if err := checkNoKubeProxy(); err != nil {
+			return err
+		}
+		if err := ensureBridgeNetfilter(); err != nil {
+			return err
+		}
+	}
 	advertise, err := resolveAdvertiseAddress(cfg.AdvertiseAddress)
 	if err != nil {
 		return err
@@ -118,6 +126,10 @@ func (c *Cluster) Start(ctx context.Context) (retErr error) {
 			}
 		case nodeComponentName:
 			if err := labelNode(ctx, c); err != nil {
+				return err
+			}
+		case kubeProxyName:
+			if err := deployDNS(ctx, c); err != nil {
 				return err
 			}
 		}
@@ -150,6 +162,12 @@ func (c *Cluster) prepareFiles(ctx context.Context, advertise net.IP) error {
 	users := []string{"controller-manager", "scheduler"}
 	if c.cfg.VnodeBinary != "" {
 		users = append(users, "node")
+	}
+	if withKubeProxy(c.cfg) {
+		users = append(users, "kube-proxy")
+		if err := writeKubeProxyConfig(l, c.cfg); err != nil {
+			return err
+		}
 	}
 	for _, user := range users {
 		if err := writeKubeconfig(l, l.kubeconfig(user), user, c.cfg.Ports.APIServer); err != nil {
@@ -259,6 +277,11 @@ func (c *Cluster) Stop() {
 		// re-attach after a restart); the cluster stopping ends them.
 		if err := removeGroups(c.layout, c.cfg); err != nil {
 			fmt.Fprintf(c.cfg.Out, "warning: %v\n", err)
+		}
+		if withKubeProxy(c.cfg) {
+			if err := cleanupKubeProxy(c.cfg); err != nil {
+				fmt.Fprintf(c.cfg.Out, "warning: %v\n", err)
+			}
 		}
 	}
 	if lock != nil {

@@ -45,6 +45,9 @@ func components(l layout, cfg Config, advertise net.IP) []component {
 				registryComponent(privateRegistryName, private, cfg.Ports.PrivateRegistry, true))
 		}
 		comps = append(comps, instancesComponent(l, cfg), nodeComponent(l, cfg, advertise))
+		if withKubeProxy(cfg) {
+			comps = append(comps, kubeProxyComponent(l, cfg))
+		}
 	}
 	return comps
 }
@@ -63,10 +66,20 @@ const nodeComponentName = "node"
 func nodeComponent(l layout, cfg Config, advertise net.IP) component {
 	p := l.pki()
 	metrics := "127.0.0.1:" + strconv.Itoa(cfg.Ports.NodeMetrics)
+	args := []string{"--cluster-domain=" + cfg.ClusterDomain}
+	if withKubeProxy(cfg) {
+		// Cluster DNS needs Services, hence kube-proxy.
+		if ip, err := clusterDNSIP(cfg.ServiceCIDR); err == nil {
+			args = append(args, "--cluster-dns="+ip.String())
+		}
+	}
+	if cfg.TokenMaxAge > 0 {
+		args = append(args, "--service-account-token-max-age="+cfg.TokenMaxAge.String())
+	}
 	return component{
 		name:   nodeComponentName,
 		binary: cfg.VnodeBinary,
-		args: []string{"node",
+		args: append([]string{"node",
 			"--kubeconfig=" + l.kubeconfig("node"),
 			"--node-name=" + NodeName,
 			"--backend=aci",
@@ -77,7 +90,7 @@ func nodeComponent(l layout, cfg Config, advertise net.IP) component {
 			"--kubelet-key=" + filepath.Join(p, "node-serving.key"),
 			"--client-ca-file=" + filepath.Join(p, "ca.crt"),
 			"--metrics-addr=" + metrics,
-		},
+		}, args...),
 		probe: probe{url: "http://" + metrics + "/healthz", body: "ok"},
 	}
 }

@@ -32,12 +32,17 @@ type Ports struct {
 	// its /metrics and /healthz port (loopback).
 	Kubelet     int `json:"kubelet"`
 	NodeMetrics int `json:"nodeMetrics"`
+	// ProxyHealthz and ProxyMetrics are kube-proxy's /healthz and /metrics
+	// ports (loopback).
+	ProxyHealthz int `json:"proxyHealthz,omitempty"`
+	ProxyMetrics int `json:"proxyMetrics,omitempty"`
 }
 
 // DefaultPorts are the ports kubeadm clusters use.
 func DefaultPorts() Ports {
 	return Ports{APIServer: 6443, EtcdClient: 2379, EtcdPeer: 2380, ControllerManager: 10257, Scheduler: 10259,
-		Instances: 8443, Registry: 5000, PrivateRegistry: 5001, Kubelet: 10250, NodeMetrics: 10255}
+		Instances: 8443, Registry: 5000, PrivateRegistry: 5001, Kubelet: 10250, NodeMetrics: 10255,
+		ProxyHealthz: 10256, ProxyMetrics: 10249}
 }
 
 // Config describes a local cluster.
@@ -69,6 +74,9 @@ type Config struct {
 	// groups' IPs come from (vnode0, 10.241.0.0/16 when empty).
 	GroupBridge string `json:"groupBridge,omitempty"`
 	GroupSubnet string `json:"groupSubnet,omitempty"`
+	// TokenMaxAge, when set, is how old the virtual node lets a pod's
+	// service-account token grow before replacing it (24 hours when zero).
+	TokenMaxAge time.Duration `json:"tokenMaxAge,omitempty"`
 	// ImageCacheDir caches the compiled programs of vnode's images (the
 	// images package's default when empty).
 	ImageCacheDir string `json:"imageCacheDir,omitempty"`
@@ -134,6 +142,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		{&cfg.Ports.PrivateRegistry, def.PrivateRegistry},
 		{&cfg.Ports.Kubelet, def.Kubelet},
 		{&cfg.Ports.NodeMetrics, def.NodeMetrics},
+		{&cfg.Ports.ProxyHealthz, def.ProxyHealthz},
+		{&cfg.Ports.ProxyMetrics, def.ProxyMetrics},
 	} {
 		if *p.got == 0 {
 			*p.got = p.def

@@ -54,6 +54,11 @@ func Down(ctx context.Context, stateDir string, grace time.Duration) (bool, erro
 	if err := removeGroups(l, cfg); err != nil {
 		return wasRunning, err
 	}
+	if withKubeProxy(cfg) {
+		if err := cleanupKubeProxy(cfg); err != nil {
+			return wasRunning, err
+		}
+	}
 	return wasRunning, nil
 }
 

@@ -30,7 +30,9 @@ func (cfg Config) ports() []portUse {
 			portUse{"virtual node (metrics)", "127.0.0.1", cfg.Ports.NodeMetrics})
 		if cfg.Runtime == RuntimeContainerd {
 			uses = append(uses, portUse{"registry", "127.0.0.1", cfg.Ports.Registry},
-				portUse{"registry (private)", "127.0.0.1", cfg.Ports.PrivateRegistry})
+				portUse{"registry (private)", "127.0.0.1", cfg.Ports.PrivateRegistry},
+				portUse{"kube-proxy (healthz)", "127.0.0.1", cfg.Ports.ProxyHealthz},
+				portUse{"kube-proxy (metrics)", "127.0.0.1", cfg.Ports.ProxyMetrics})
 		}
 	}
 	return uses
@@ -55,7 +57,7 @@ func checkPortsFree(uses []portUse) error {
 // clusters side by side. Another process may take one before it is used;
 // Start then fails with a clear error rather than misbehaving.
 func FreePorts() (Ports, error) {
-	var ports [10]int
+	var ports [12]int
 	var listeners []net.Listener
 	defer func() {
 		for _, l := range listeners {
@@ -71,5 +73,6 @@ func FreePorts() (Ports, error) {
 		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
 	return Ports{APIServer: ports[0], EtcdClient: ports[1], EtcdPeer: ports[2], ControllerManager: ports[3], Scheduler: ports[4],
-		Instances: ports[5], Registry: ports[6], PrivateRegistry: ports[7], Kubelet: ports[8], NodeMetrics: ports[9]}, nil
+		Instances: ports[5], Registry: ports[6], PrivateRegistry: ports[7], Kubelet: ports[8], NodeMetrics: ports[9],
+		ProxyHealthz: ports[10], ProxyMetrics: ports[11]}, nil
 }

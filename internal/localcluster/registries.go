@@ -44,9 +44,10 @@ type Registries struct {
 
 // ImageRefs are references to vnode's images.
 type ImageRefs struct {
-	Pause string `json:"pause"`
-	Hello string `json:"hello"`
-	Shell string `json:"shell"`
+	Pause   string `json:"pause"`
+	Hello   string `json:"hello"`
+	Shell   string `json:"shell"`
+	CoreDNS string `json:"coredns"`
 }
 
 // ReadRegistries reads what `vnode up` wrote about the registries of the
@@ -69,7 +70,8 @@ func registries(cfg Config, password string) Registries {
 	ref := func(repo string) string { return open + "/" + repo + ":" + images.Tag }
 	return Registries{Open: open, Private: "127.0.0.1:" + strconv.Itoa(cfg.Ports.PrivateRegistry),
 		Username: registryUser, Password: password,
-		Images: ImageRefs{Pause: ref(images.PauseRepository), Hello: ref(images.HelloRepository), Shell: ref(images.ShellRepository)}}
+		Images: ImageRefs{Pause: ref(images.PauseRepository), Hello: ref(images.HelloRepository), Shell: ref(images.ShellRepository),
+			CoreDNS: ref(images.CoreDNSRepository)}}
 }
 
 // registryConfigs are the two registries' configurations.
@@ -115,7 +117,8 @@ func writeRegistryFiles(ctx context.Context, l layout, cfg Config) error {
 }
 
 // seedImages builds vnode's images (compiled programs are cached) and
-// pushes them to both registries; pushing what a registry already has
+// pushes them to the open registry, and those that tests pull with
+// credentials to the private one too; pushing what a registry already has
 // costs a manifest check per image.
 func (c *Cluster) seedImages(ctx context.Context) error {
 	began := time.Now()
@@ -126,9 +129,11 @@ func (c *Cluster) seedImages(ctx context.Context) error {
 	b := images.Builder{CacheDir: c.cfg.ImageCacheDir}
 	private := &authn.Basic{Username: regs.Username, Password: regs.Password}
 	for _, img := range []struct {
-		repo  string
-		build func(context.Context) (v1.Image, error)
-	}{{images.PauseRepository, b.Pause}, {images.HelloRepository, b.Hello}, {images.ShellRepository, b.Shell}} {
+		repo    string
+		build   func(context.Context) (v1.Image, error)
+		private bool
+	}{{images.PauseRepository, b.Pause, true}, {images.HelloRepository, b.Hello, true}, {images.ShellRepository, b.Shell, true},
+		{images.CoreDNSRepository, b.CoreDNS, false}} {
 		built, err := img.build(ctx)
 		if err != nil {
 			return fmt.Errorf("build image %s: %w", img.repo, err)
@@ -136,6 +141,9 @@ func (c *Cluster) seedImages(ctx context.Context) error {
 		tag := img.repo + ":" + images.Tag
 		if err := images.Push(ctx, built, regs.Open+"/"+tag, authn.Anonymous, true); err != nil {
 			return err
+		}
+		if !img.private {
+			continue
 		}
 		if err := images.Push(ctx, built, regs.Private+"/"+tag, private, true); err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -31,6 +32,7 @@ type flags struct {
 	runtime          string
 	bridge           string
 	subnet           string
+	tokenMaxAge      time.Duration
 	ports            localcluster.Ports
 	binaries         controlplane.Flags
 }
@@ -91,6 +93,9 @@ data and the ports and address it was last started with.`,
 	fs.IntVar(&f.ports.PrivateRegistry, "private-registry-port", def.PrivateRegistry, "the password-protected image registry's port (loopback)")
 	fs.IntVar(&f.ports.Kubelet, "kubelet-port", def.Kubelet, "the virtual node's kubelet API port (every address)")
 	fs.IntVar(&f.ports.NodeMetrics, "node-metrics-port", def.NodeMetrics, "the virtual node's /metrics and /healthz port (loopback)")
+	fs.DurationVar(&f.tokenMaxAge, "service-account-token-max-age", 0, "replace pods' service-account tokens once this old (default 24h; shorter shows rotation in demos and tests)")
+	fs.IntVar(&f.ports.ProxyHealthz, "proxy-healthz-port", def.ProxyHealthz, "kube-proxy's /healthz port (loopback; containerd runtime)")
+	fs.IntVar(&f.ports.ProxyMetrics, "proxy-metrics-port", def.ProxyMetrics, "kube-proxy's /metrics port (loopback; containerd runtime)")
 	f.binaries.AddFlags(fs, true)
 	return cmd
 }
@@ -110,7 +115,7 @@ func (f *flags) config(fs *pflag.FlagSet) (localcluster.Config, error) {
 		return localcluster.Config{}, fmt.Errorf("find the vnode executable: %w", err)
 	}
 	cfg := localcluster.Config{StateDir: stateDir, Ports: f.ports, AdvertiseAddress: f.advertiseAddress,
-		VnodeBinary: self, Runtime: f.runtime, GroupBridge: f.bridge, GroupSubnet: f.subnet}
+		VnodeBinary: self, Runtime: f.runtime, GroupBridge: f.bridge, GroupSubnet: f.subnet, TokenMaxAge: f.tokenMaxAge}
 	if f.binaries.CacheDir != "" {
 		cfg.ImageCacheDir = filepath.Join(f.binaries.CacheDir, "images")
 	}
@@ -133,6 +138,8 @@ func (f *flags) config(fs *pflag.FlagSet) (localcluster.Config, error) {
 	keep("private-registry-port", &cfg.Ports.PrivateRegistry, saved.Ports.PrivateRegistry)
 	keep("kubelet-port", &cfg.Ports.Kubelet, saved.Ports.Kubelet)
 	keep("node-metrics-port", &cfg.Ports.NodeMetrics, saved.Ports.NodeMetrics)
+	keep("proxy-healthz-port", &cfg.Ports.ProxyHealthz, saved.Ports.ProxyHealthz)
+	keep("proxy-metrics-port", &cfg.Ports.ProxyMetrics, saved.Ports.ProxyMetrics)
 	for _, s := range []struct {
 		flag       string
 		field      *string

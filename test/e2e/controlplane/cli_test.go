@@ -58,6 +58,8 @@ func portFlags(p localcluster.Ports) []string {
 		"--private-registry-port=" + strconv.Itoa(p.PrivateRegistry),
 		"--kubelet-port=" + strconv.Itoa(p.Kubelet),
 		"--node-metrics-port=" + strconv.Itoa(p.NodeMetrics),
+		"--proxy-healthz-port=" + strconv.Itoa(p.ProxyHealthz),
+		"--proxy-metrics-port=" + strconv.Itoa(p.ProxyMetrics),
 		fmt.Sprintf("--bridge=vncp%d", p.Instances),
 		fmt.Sprintf("--subnet=10.250.%d.0/24", n%256),
 	}
@@ -310,5 +312,16 @@ func assertGroupsGone(t *testing.T, stateDir string, ports localcluster.Ports) {
 	bridge := fmt.Sprintf("vncp%d", ports.Instances)
 	if exec.Command("ip", "link", "show", "dev", bridge).Run() == nil {
 		t.Errorf("bridge %s is left", bridge)
+	}
+	// kube-proxy's Service rules go with the cluster.
+	for _, tool := range []string{"iptables-save", "ip6tables-save"} {
+		out, err := exec.Command(tool).Output()
+		if err != nil {
+			t.Errorf("%s: %v", tool, err)
+			continue
+		}
+		if i := strings.Index(string(out), "KUBE-"); i >= 0 {
+			t.Errorf("%s still has kube-proxy's rules: %q", tool, string(out)[i:min(len(out), i+120)])
+		}
 	}
 }

@@ -122,7 +122,7 @@ func assertPortsFree(t *testing.T, ports localcluster.Ports) {
 // cannot be listened on.
 func portsFree(ports localcluster.Ports) error {
 	for _, p := range []int{ports.APIServer, ports.EtcdClient, ports.EtcdPeer, ports.ControllerManager, ports.Scheduler, ports.Instances,
-		ports.Registry, ports.PrivateRegistry} {
+		ports.Registry, ports.PrivateRegistry, ports.Kubelet, ports.NodeMetrics, ports.ProxyHealthz, ports.ProxyMetrics} {
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 		if err != nil {
 			return fmt.Errorf("port %d still taken: %w", p, err)

@@ -72,6 +72,8 @@ func StartStack(ctx context.Context, set k8sbin.Set, vnode, dir, prefix, subnet 
 		"--private-registry-port=" + strconv.Itoa(ports.PrivateRegistry),
 		"--kubelet-port=" + strconv.Itoa(ports.Kubelet),
 		"--node-metrics-port=" + strconv.Itoa(ports.NodeMetrics),
+		"--proxy-healthz-port=" + strconv.Itoa(ports.ProxyHealthz),
+		"--proxy-metrics-port=" + strconv.Itoa(ports.ProxyMetrics),
 		"--bridge=" + s.Bridge, "--subnet=" + s.Subnet.String()}, extra...)
 	out, err := s.Run(ctx, args...)
 	if err != nil {
