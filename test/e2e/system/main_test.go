@@ -53,7 +53,10 @@ func runSuite(m *testing.M) int {
 	}
 	// A subnet of the documented 10.241.0.0/16 on a bridge of its own, so
 	// that the suite runs beside a `vnode up` on this machine.
-	if env.Stack, err = framework.StartStack(ctx, env.binaries, vnode, tmp, "vnsys", "10.241.250.0/24"); err != nil {
+	// Tokens are replaced once 20 seconds old, so that a test sees one
+	// rotated (the default is 24 hours).
+	if env.Stack, err = framework.StartStack(ctx, env.binaries, vnode, tmp, "vnsys", "10.241.250.0/24",
+		"--service-account-token-max-age=20s"); err != nil {
 		return fail(err)
 	}
 	defer func() {
