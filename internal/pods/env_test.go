@@ -113,6 +113,12 @@ func TestContainerEnv(t *testing.T) {
 			t.Errorf("%s is marked secret", k)
 		}
 	}
+	// The pod's IP may only be known to the backend: it is marked so.
+	for k, v := range got {
+		if want := map[string]string{"POD_IP": "status.podIP"}[k]; v.FieldPath != want {
+			t.Errorf("%s has field path %q, want %q", k, v.FieldPath, want)
+		}
+	}
 	if _, ok := got["OPTIONAL"]; ok {
 		t.Error("an optional reference to a missing secret defined the variable")
 	}
