@@ -2,7 +2,10 @@
 // starts the control plane, the registries, the container instances
 // service on containerd and the virtual node, and the tests drive it with
 // the real kubectl — the AKS sample, logs, exec, cp, attach, port-forward,
-// stats, private images, limits, scaling, an agent restart and metering.
+// stats, private images, limits, scaling, an agent restart and metering —
+// and cluster networking: Services through kube-proxy, cluster DNS,
+// hostnames and host aliases, API access with rotated service-account
+// tokens, and volumes that follow their ConfigMaps.
 package system
 
 import (

@@ -147,6 +147,24 @@ func TestServicesAndClusterDNS(t *testing.T) {
 		t.Errorf("a pod that is not ready answered through the Service: %v", seen)
 	}
 
+	// With ClientIP session affinity every request of the client goes to
+	// one pod.
+	createObject(t, env.Client.CoreV1().Services(ns).Create, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "sticky"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, SessionAffinity: corev1.ServiceAffinityClientIP,
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(80)}}}})
+	framework.WaitFor(t, "answers through the sticky Service", time.Minute, func() (bool, error) {
+		r := kubectl(t, nil, "exec", "-n", ns, "client", "--", "wget", "-qO-", "http://sticky/")
+		return r.code == 0, fmt.Errorf("%s", r)
+	})
+	sticky := map[string]int{}
+	out := execIn(t, ns, "client", "sh", "-c", "for i in $(seq 1 20); do wget -qO- http://sticky/; done")
+	for _, m := range hostRe.FindAllStringSubmatch(out, -1) {
+		sticky[m[1]]++
+	}
+	if len(sticky) != 1 {
+		t.Errorf("with ClientIP affinity the answers came from %v, want one pod", sticky)
+	}
+
 	// The host reaches the Service IP too (kube-proxy's rules on the host).
 	body := httpGet(t, "http://"+svc.Spec.ClusterIP+"/")
 	if m := hostRe.FindStringSubmatch(body); m == nil || !slices.Contains(names, m[1]) {
@@ -154,7 +172,7 @@ func TestServicesAndClusterDNS(t *testing.T) {
 	}
 
 	// The headless Service resolves to the ready pods' addresses.
-	out := execIn(t, ns, "client", "nslookup", "web-headless."+ns+".svc.cluster.local")
+	out = execIn(t, ns, "client", "nslookup", "web-headless."+ns+".svc.cluster.local")
 	for _, p := range podsWithLabel(t, ns, "app=web") {
 		if has := strings.Contains(out, p.Status.PodIP); has != (p.Name != "web-unready") {
 			t.Errorf("headless lookup: pod %s (%s) listed=%v:\n%s", p.Name, p.Status.PodIP, has, out)
