@@ -443,3 +443,57 @@ func TestTokenRotationAndConfigMapUpdate(t *testing.T) {
 		t.Errorf("the container restarted: %s", containerSummary(p))
 	}
 }
+
+// resolv.conf follows the pod's dnsPolicy: None takes its dnsConfig alone,
+// Default the resolver of the service's host, ClusterFirst adds the
+// pod's dnsConfig to the cluster's.
+func TestDNSPolicies(t *testing.T) {
+	ns := namespace(t)
+	none := sleeper("none")
+	none.Spec.DNSPolicy = corev1.DNSNone
+	none.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"192.0.2.53"}, Searches: []string{"example.test"},
+		Options: []corev1.PodDNSConfigOption{{Name: "ndots", Value: ptr.To("2")}}}
+	def := sleeper("default")
+	def.Spec.DNSPolicy = corev1.DNSDefault
+	extra := sleeper("extra")
+	extra.Spec.DNSConfig = &corev1.PodDNSConfig{Searches: []string{"example.test"}, Options: []corev1.PodDNSConfigOption{{Name: "edns0"}}}
+	for _, p := range []*corev1.Pod{none, def, extra} {
+		createPod(t, ns, p)
+	}
+	waitRunningPods(t, ns, 3, 2*time.Minute)
+	host, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		pod       string
+		want, not []string
+	}{
+		{"none", []string{"nameserver 192.0.2.53", "search example.test", "options ndots:2"}, []string{dnsServiceIP}},
+		{"default", hostNameservers(string(host)), []string{dnsServiceIP}},
+		{"extra", []string{"nameserver " + dnsServiceIP, "search " + ns + ".svc.cluster.local svc.cluster.local cluster.local example.test", "ndots:5", "edns0"}, nil},
+	} {
+		got := execIn(t, ns, tc.pod, "cat", "/etc/resolv.conf")
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: resolv.conf lacks %q:\n%s", tc.pod, w, got)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(got, n) {
+				t.Errorf("%s: resolv.conf has %q:\n%s", tc.pod, n, got)
+			}
+		}
+	}
+}
+
+// hostNameservers returns the nameserver lines of a resolv.conf.
+func hostNameservers(conf string) []string {
+	var out []string
+	for _, line := range strings.Split(conf, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "nameserver") {
+			out = append(out, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return out
+}
