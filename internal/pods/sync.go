@@ -79,10 +79,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err := c.updateInPlace(ctx, pod, st); err != nil {
 		return err
 	}
-	if err := c.refreshVolumes(ctx, key, pod); err != nil {
-		return err
+	// A refresh that must be retried (the group is busy) does not hold
+	// back the status.
+	refreshErr := c.refreshVolumes(ctx, key, pod)
+	if err := c.writeStatus(ctx, pod, st); err != nil {
+		return errors.Join(refreshErr, err)
 	}
-	return c.writeStatus(ctx, pod, st)
+	return refreshErr
 }
 
 // syncGone handles a pod that has left the API: its workload, if any, is
