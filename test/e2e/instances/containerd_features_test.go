@@ -143,7 +143,8 @@ func TestContainerdFeatures(t *testing.T) {
 	}{
 		{[]string{"cat", "/work/order"}, "first\nsecond\n"},
 		{[]string{"cat", "/creds/token"}, "t0ken"},
-		{[]string{"stat", "-c", "%a", "/creds/token"}, "644\n"},
+		{[]string{"stat", "-L", "-c", "%a", "/creds/token"}, "644\n"}, // a link into ..data, as the kubelet lays secret volumes out
+		{[]string{"readlink", "/creds/token"}, "..data/token\n"},
 		{[]string{"cat", "/src/code/README"}, "from git\n"},
 		{[]string{"sh", "-c", "echo shared > /share/note && cat /share/note"}, "shared\n"},
 	} {
