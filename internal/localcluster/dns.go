@@ -189,20 +189,45 @@ func deployDNS(ctx context.Context, c *Cluster) error {
 			return fmt.Errorf("cluster DNS: %w", err)
 		}
 	}
+	apiIP, err := serviceIP(cfg.ServiceCIDR)
+	if err != nil {
+		return err
+	}
+	var lastErr error
 	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, cfg.ReadyTimeout, true, func(ctx context.Context) (bool, error) {
-		d, err := client.AppsV1().Deployments(dnsNamespace).Get(ctx, dnsName, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		return d.Status.ObservedGeneration >= d.Generation && d.Status.AvailableReplicas > 0, nil
+		lastErr = checkDNS(ctx, ip, "kubernetes.default.svc."+cfg.ClusterDomain+".", apiIP)
+		return lastErr == nil, nil
 	})
 	if err != nil {
-		return fmt.Errorf("cluster DNS: CoreDNS not available after %s (kubectl -n kube-system describe pods -l k8s-app=kube-dns): %w",
-			cfg.ReadyTimeout, err)
+		return fmt.Errorf("cluster DNS: no answer from %s after %s (%v; kubectl -n kube-system describe pods -l k8s-app=kube-dns): %w",
+			ip, cfg.ReadyTimeout, lastErr, err)
 	}
 	fmt.Fprintf(cfg.Out, "%-24s ready in %-6s service %s/%s at %s\n", dnsName, time.Since(began).Round(100*time.Millisecond),
 		dnsNamespace, dnsServiceName, ip)
 	return nil
+}
+
+// checkDNS asks the cluster DNS at server, through its Service IP as pods
+// do (kube-proxy's rules serve the host too), for name and expects want:
+// the proof that kube-proxy, CoreDNS and CoreDNS's access to the API
+// server all work.
+func checkDNS(ctx context.Context, server net.IP, name string, want net.IP) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, net.JoinHostPort(server.String(), "53"))
+	}}
+	addrs, err := r.LookupHost(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if net.ParseIP(a).Equal(want) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s resolved to %v, want %s", name, addrs, want)
 }
 
 // objectClient is what apply needs of a typed client.

@@ -26,10 +26,11 @@ const maxRedeployBackOff = 5 * time.Minute
 //     host that ran them, say — is deployed again too, while the pod keeps
 //     the failure's reason.
 //
-// A new failure (the first, or a fresh warning after a retry) schedules the
-// next deployment after a back-off that doubles from ImagePullBackOff up to
-// five minutes, with a BackOff event; a group that runs resets it. Callers
-// hold Backend.mu.
+// A group's first failure other than a pull is deployed again at once; a
+// new failure after that (or any pull failure, or a fresh warning after a
+// retry) schedules the next deployment after a back-off that doubles from
+// ImagePullBackOff up to five minutes, with a BackOff event; a group that
+// runs resets it. Callers hold Backend.mu.
 func (b *Backend) redeployLocked(e *entry, g *aci.ContainerGroup, st *backend.PodState, now time.Time) {
 	pulls := pullFailedContainers(st)
 	failed := len(pulls) > 0 || st.Failed && restartsAfterFailure(g)
@@ -38,6 +39,13 @@ func (b *Backend) redeployLocked(e *entry, g *aci.ContainerGroup, st *backend.Po
 		if e.prov == provSucceeded {
 			e.redeployBackOff = 0
 		}
+		return
+	}
+	if e.redeployAt.IsZero() && len(pulls) == 0 && e.redeployBackOff == 0 {
+		// The first failure of a running group is answered at once, as
+		// the kubelet restarts a container the first time it stops
+		// without waiting; the back-off starts with the next failure.
+		e.redeployBackOff, e.redeployAt = time.Nanosecond, now
 		return
 	}
 	if e.redeployAt.IsZero() && (e.redeployBackOff == 0 || freshFailure(st.Events)) {
