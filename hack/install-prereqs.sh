@@ -9,6 +9,7 @@ packages=(
   git                            # gitRepo volumes, go builds of VCS modules
   iproute2                       # ip, for bridges and network namespaces
   iptables                       # kube-proxy and CNI port mappings
+  kmod                           # modprobe br_netfilter, for Services between groups on one bridge
   containerd                     # the CRI runtime behind the instances service
   runc                           # containerd's OCI runtime (crun fails here)
   containernetworking-plugins    # bridge, host-local, portmap in /usr/lib/cni

@@ -78,11 +78,16 @@ func writeKubeProxyConfig(l layout, cfg Config) error {
 const bridgeNetfilter = "/proc/sys/net/bridge/bridge-nf-call-iptables"
 
 // ensureBridgeNetfilter turns bridgeNetfilter on, as kubeadm requires of
-// every node. The setting stays (other bridges' users expect it too).
+// every node, loading the br_netfilter module first when the kernel lacks
+// the setting. The setting stays (other bridges' users expect it too).
 func ensureBridgeNetfilter() error {
 	cur, err := os.ReadFile(bridgeNetfilter)
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s is missing: load the br_netfilter kernel module (modprobe br_netfilter) so that Services work between container groups", bridgeNetfilter)
+		out, modErr := exec.Command("modprobe", "br_netfilter").CombinedOutput()
+		if cur, err = os.ReadFile(bridgeNetfilter); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s is missing and modprobe br_netfilter did not add it (%v: %s): Services between container groups need it",
+				bridgeNetfilter, modErr, strings.TrimSpace(string(out)))
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w", bridgeNetfilter, err)
