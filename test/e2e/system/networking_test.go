@@ -402,17 +402,20 @@ func TestInClusterAPIAccess(t *testing.T) {
 	}
 }
 
-// A running pod's token is replaced before it is due, and a ConfigMap
-// volume follows its ConfigMap, while the container keeps running.
-func TestTokenRotationAndConfigMapUpdate(t *testing.T) {
+// A running pod's token is replaced before it is due, and ConfigMap and
+// Secret volumes follow their objects, while the container keeps running.
+func TestTokenRotationAndVolumeUpdates(t *testing.T) {
 	ns := namespace(t)
 	ctx := context.Background()
 	cm := createObject(t, env.Client.CoreV1().ConfigMaps(ns).Create, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg"},
 		Data: map[string]string{"greeting": "hello"}})
+	secret := createObject(t, env.Client.CoreV1().Secrets(ns).Create, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds"},
+		Data: map[string][]byte{"password": []byte("one")}})
 	pod := sleeper("app")
-	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "cfg", MountPath: "/etc/cfg"}}
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "cfg", MountPath: "/etc/cfg"}, {Name: "creds", MountPath: "/etc/creds"}}
 	pod.Spec.Volumes = []corev1.Volume{{Name: "cfg", VolumeSource: corev1.VolumeSource{
-		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}}}
+		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}},
+		{Name: "creds", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "creds"}}}}
 	createPod(t, ns, pod)
 	started := waitPod(t, ns, "app", "Running", 2*time.Minute, running).Status.ContainerStatuses[0].State.Running.StartedAt
 
@@ -427,6 +430,14 @@ func TestTokenRotationAndConfigMapUpdate(t *testing.T) {
 	framework.WaitFor(t, "the new ConfigMap content in the running container", time.Minute, func() (bool, error) {
 		got := execIn(t, ns, "app", "cat", "/etc/cfg/greeting")
 		return got == "bye", fmt.Errorf("greeting %q", got)
+	})
+	secret.Data = map[string][]byte{"password": []byte("two"), "user": []byte("admin")}
+	if _, err := env.Client.CoreV1().Secrets(ns).Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.WaitFor(t, "the new Secret content in the running container", time.Minute, func() (bool, error) {
+		got := execIn(t, ns, "app", "sh", "-c", "cat /etc/creds/password; echo; cat /etc/creds/user")
+		return got == "two\nadmin", fmt.Errorf("secret files %q", got)
 	})
 	// The suite's stack replaces tokens once 20 seconds old.
 	var second string
