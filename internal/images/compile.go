@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 )
 
 // recipeVersion changes whenever the way programs are built changes, so that
@@ -47,12 +46,6 @@ func stdModule(program string, src []byte) module {
 	return module{program: program, goMod: fmt.Appendf(nil, goMod, program), main: src}
 }
 
-// building serializes the builds of one cache path in this process, so that
-// concurrent callers compile each program once; it maps a cache path to a
-// semaphore (chan struct{} of capacity 1). Builds by other processes are
-// kept apart by reserveTemp and the final rename.
-var building sync.Map
-
 // binary returns the path of the static binary of the embedded program in
 // the cache, building it first when the cache lacks it.
 func (b *Builder) binary(ctx context.Context, program string) (string, error) {
@@ -78,7 +71,7 @@ func (b *Builder) moduleBinary(ctx context.Context, m module) (string, error) {
 	if cached(path) {
 		return path, nil
 	}
-	sem, _ := building.LoadOrStore(path, make(chan struct{}, 1))
+	sem, _ := b.builds.LoadOrStore(path, make(chan struct{}, 1))
 	select {
 	case sem.(chan struct{}) <- struct{}{}:
 		defer func() { <-sem.(chan struct{}) }()

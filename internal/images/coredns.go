@@ -87,13 +87,9 @@ func (b *Builder) CoreDNS(ctx context.Context) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := hostFile(strings.TrimPrefix(coreDNSBinary, "/"), 0o755, bin)
+	l, err := b.binaryLayer(coreDNSProgram, bin, strings.TrimPrefix(coreDNSBinary, "/"), strings.TrimPrefix(coreDNSConfDir, "/"))
 	if err != nil {
-		return nil, fmt.Errorf("images: %s: %w", coreDNSProgram, err)
-	}
-	l, err := newLayer([]entry{e, dir(strings.TrimPrefix(coreDNSConfDir, "/"), 0o755)})
-	if err != nil {
-		return nil, fmt.Errorf("images: %s layer: %w", coreDNSProgram, err)
+		return nil, err
 	}
 	ports := make(map[string]struct{}, len(coreDNSPorts))
 	for _, p := range coreDNSPorts {

@@ -3,6 +3,10 @@ package images
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 
 	"runtime"
 
@@ -37,6 +41,12 @@ type Builder struct {
 	// Busybox is the static busybox binary copied into the shell and hello
 	// images; DefaultBusybox when empty.
 	Busybox string
+
+	// builds maps a cache path to a semaphore (chan struct{} of capacity
+	// 1) while its program is built, so that concurrent callers of one
+	// Builder compile each program once. Builds by other Builders and
+	// processes are kept apart by reserveTemp and the final rename.
+	builds sync.Map
 }
 
 // Pause returns the pod sandbox image: the static pause program at /pause,
@@ -95,15 +105,39 @@ func (b *Builder) programLayer(ctx context.Context, program string) (v1.Layer, e
 	if err != nil {
 		return nil, err
 	}
-	e, err := hostFile(program, 0o755, bin)
-	if err != nil {
-		return nil, fmt.Errorf("images: %s: %w", program, err)
+	return b.binaryLayer(program, bin, program)
+}
+
+// binaryLayer is a layer holding the cached binary bin at path (mode 0755)
+// and the directories dirs (0755). Its compressed form is cached beside
+// the binary, whose name identifies its content, so that an image of a
+// large program (CoreDNS: 56 MB) is compressed once, not at every start.
+func (b *Builder) binaryLayer(what, bin, path string, dirs ...string) (v1.Layer, error) {
+	key := filepath.Base(bin) + "-" + strings.ReplaceAll(strings.Join(append([]string{path}, dirs...), ","), "/", "_") +
+		"-layer" + layerFormat + ".tar.gz"
+	cache := filepath.Join(filepath.Dir(bin), key)
+	if blob, err := os.ReadFile(cache); err == nil {
+		return blobLayer(blob)
 	}
-	l, err := newLayer([]entry{e})
+	e, err := hostFile(path, 0o755, bin)
 	if err != nil {
-		return nil, fmt.Errorf("images: %s layer: %w", program, err)
+		return nil, fmt.Errorf("images: %s: %w", what, err)
 	}
-	return l, nil
+	entries := []entry{e}
+	for _, d := range dirs {
+		entries = append(entries, dir(d, 0o755))
+	}
+	blob, err := compress(entries)
+	if err != nil {
+		return nil, fmt.Errorf("images: %s layer: %w", what, err)
+	}
+	// A failed write only costs the next caller a compression.
+	if tmp, err := reserveTemp(filepath.Dir(cache), key); err == nil {
+		if os.WriteFile(tmp, blob, 0o644) != nil || os.Rename(tmp, cache) != nil {
+			os.Remove(tmp)
+		}
+	}
+	return blobLayer(blob)
 }
 
 // baseLayer is the busybox userland as a layer.

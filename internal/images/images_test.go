@@ -583,3 +583,46 @@ func TestCacheKey(t *testing.T) {
 		}
 	}
 }
+
+// A program's compressed layer is kept beside its binary and read back
+// instead of being compressed again.
+func TestLayerCache(t *testing.T) {
+	ctx := testContext(t)
+	b := &Builder{CacheDir: t.TempDir()}
+	first, err := b.Pause(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, err := filepath.Glob(filepath.Join(b.CacheDir, "*-layer"+layerFormat+".tar.gz"))
+	if err != nil || len(cached) != 1 {
+		t.Fatalf("cached layers %v, %v; want one", cached, err)
+	}
+	again, err := b.Pause(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if digestOf(t, again) != digestOf(t, first) {
+		t.Error("the image from the cached layer differs")
+	}
+	// What the cache holds is what the image gets.
+	other, err := compress([]entry{file("other", 0o644, []byte("other"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cached[0], other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	swapped, err := b.Pause(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := swapped.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := blobLayer(other)
+	got, _ := layers[0].Digest()
+	if wantDigest, _ := want.Digest(); got != wantDigest {
+		t.Errorf("layer %s, want the cached one %s", got, wantDigest)
+	}
+}

@@ -99,9 +99,23 @@ func withParents(entries []entry) []entry {
 	return out
 }
 
-// newLayer builds a gzip-compressed Docker layer from entries. The gzip
-// stream has no name or time in its header, so it is reproducible.
+// layerFormat names the layout compress writes; cached layers carry it in
+// their names, so a change of the layout (headers, compression) must
+// change it too.
+const layerFormat = "1"
+
+// newLayer builds a gzip-compressed Docker layer from entries.
 func newLayer(entries []entry) (v1.Layer, error) {
+	blob, err := compress(entries)
+	if err != nil {
+		return nil, err
+	}
+	return blobLayer(blob)
+}
+
+// compress writes entries as a gzip-compressed tar. The gzip stream has no
+// name or time in its header, so it is reproducible.
+func compress(entries []entry) ([]byte, error) {
 	var buf bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
@@ -113,7 +127,11 @@ func newLayer(entries []entry) (v1.Layer, error) {
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	blob := buf.Bytes()
+	return buf.Bytes(), nil
+}
+
+// blobLayer is the layer of a compressed tar.
+func blobLayer(blob []byte) (v1.Layer, error) {
 	sum := sha256.Sum256(blob)
 	return partial.CompressedToLayer(&memLayer{
 		blob:   blob,
