@@ -118,6 +118,12 @@ type EnvVar struct {
 	FieldPath string
 }
 
+// FileVolume reports whether the agent resolves v to files for the backend
+// (Workload.Volumes): ConfigMap, Secret, downward-API and projected volumes.
+func FileVolume(v corev1.Volume) bool {
+	return v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+}
+
 // File is one file of a volume.
 type File struct {
 	Path string

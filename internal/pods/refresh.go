@@ -86,12 +86,7 @@ func (c *Controller) setVolumeHash(uid types.UID, sum string) {
 // hasFileVolumes reports whether the pod has volumes whose files the agent
 // resolves.
 func hasFileVolumes(pod *corev1.Pod) bool {
-	for _, v := range pod.Spec.Volumes {
-		if v.ConfigMap != nil || v.Secret != nil || v.Projected != nil || v.DownwardAPI != nil {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(pod.Spec.Volumes, backend.FileVolume)
 }
 
 // hashFiles identifies the content of a pod's volume files.

@@ -20,9 +20,8 @@ import (
 // manager does.
 const DefaultTokenMaxAge = 24 * time.Hour
 
-// tokenKey identifies one projected token of one pod.
+// tokenKey identifies one projected token of a pod.
 type tokenKey struct {
-	pod        types.UID
 	account    string
 	audience   string
 	expiration int64
@@ -44,15 +43,16 @@ type tokenManager struct {
 	clock  clock.Clock
 	maxAge time.Duration
 
-	mu     sync.Mutex
-	tokens map[tokenKey]token
+	mu sync.Mutex
+	// tokens holds each pod's tokens, by pod UID.
+	tokens map[types.UID]map[tokenKey]token
 }
 
 func newTokenManager(client kubernetes.Interface, clk clock.Clock, maxAge time.Duration) *tokenManager {
 	if maxAge <= 0 {
 		maxAge = DefaultTokenMaxAge
 	}
-	return &tokenManager{client: client, clock: clk, maxAge: maxAge, tokens: map[tokenKey]token{}}
+	return &tokenManager{client: client, clock: clk, maxAge: maxAge, tokens: map[types.UID]map[tokenKey]token{}}
 }
 
 // get returns the pod's token for src, minting one when none is cached or
@@ -66,10 +66,10 @@ func (m *tokenManager) get(ctx context.Context, pod *corev1.Pod, src *corev1.Ser
 	if account == "" {
 		account = "default"
 	}
-	key := tokenKey{pod: pod.UID, account: account, audience: src.Audience, expiration: expiration}
+	key := tokenKey{account: account, audience: src.Audience, expiration: expiration}
 	now := m.clock.Now()
 	m.mu.Lock()
-	t, ok := m.tokens[key]
+	t, ok := m.tokens[pod.UID][key]
 	m.mu.Unlock()
 	if ok && now.Before(t.due) {
 		return t.value, nil
@@ -90,7 +90,10 @@ func (m *tokenManager) get(ctx context.Context, pod *corev1.Pod, src *corev1.Ser
 	}
 	t = token{value: resp.Status.Token, due: m.due(now, resp)}
 	m.mu.Lock()
-	m.tokens[key] = t
+	if m.tokens[pod.UID] == nil {
+		m.tokens[pod.UID] = map[tokenKey]token{}
+	}
+	m.tokens[pod.UID][key] = t
 	m.mu.Unlock()
 	return t.value, nil
 }
@@ -118,8 +121,8 @@ func (m *tokenManager) nextDue(uid types.UID) time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var next time.Time
-	for k, t := range m.tokens {
-		if k.pod == uid && (next.IsZero() || t.due.Before(next)) {
+	for _, t := range m.tokens[uid] {
+		if next.IsZero() || t.due.Before(next) {
 			next = t.due
 		}
 	}
@@ -130,9 +133,5 @@ func (m *tokenManager) nextDue(uid types.UID) time.Time {
 func (m *tokenManager) forget(uid types.UID) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for k := range m.tokens {
-		if k.pod == uid {
-			delete(m.tokens, k)
-		}
-	}
+	delete(m.tokens, uid)
 }

@@ -36,7 +36,7 @@ func (b *Backend) UpdateVolumes(ctx context.Context, w *backend.Workload) error 
 	}
 	set := volumeSet{parts: map[string][]volumePart{}}
 	for _, v := range pod.Spec.Volumes {
-		if v.Secret != nil || v.ConfigMap != nil || v.Projected != nil || v.DownwardAPI != nil {
+		if backend.FileVolume(v) {
 			set.addFiles(v.Name, w.Volumes[v.Name])
 		}
 	}

@@ -42,7 +42,7 @@ func convertVolumes(w *backend.Workload) (volumeSet, error) {
 			name := aciVolumeName(v.Name, "")
 			set.volumes = append(set.volumes, &aci.Volume{Name: ptr(name), EmptyDir: map[string]any{}})
 			set.parts[v.Name] = []volumePart{{name: name}}
-		case v.Secret != nil, v.ConfigMap != nil, v.Projected != nil, v.DownwardAPI != nil:
+		case backend.FileVolume(v):
 			set.addFiles(v.Name, w.Volumes[v.Name])
 		case v.GitRepo != nil:
 			name := aciVolumeName(v.Name, "")
