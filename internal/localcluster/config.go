@@ -221,15 +221,19 @@ func (cfg Config) validate() error {
 
 // serviceIP returns the first address of the Service range, which the API
 // server gives to the kubernetes Service.
-func serviceIP(cidr string) (net.IP, error) {
+func serviceIP(cidr string) (net.IP, error) { return nthServiceIP(cidr, 1) }
+
+// nthServiceIP is the n-th address of the Service range: 1 for the
+// kubernetes Service, 10 for cluster DNS, as kubeadm and AKS number them.
+func nthServiceIP(cidr string, n byte) (net.IP, error) {
 	ip, ipnet, err := net.ParseCIDR(cidr)
 	if err != nil || ip.To4() == nil {
 		return nil, fmt.Errorf("service CIDR %q is not an IPv4 CIDR", cidr)
 	}
 	first := ipnet.IP.To4()
-	out := net.IPv4(first[0], first[1], first[2], first[3]+1)
+	out := net.IPv4(first[0], first[1], first[2], first[3]+n).To4()
 	if !ipnet.Contains(out) {
 		return nil, fmt.Errorf("service CIDR %q is too small", cidr)
 	}
-	return out.To4(), nil
+	return out, nil
 }

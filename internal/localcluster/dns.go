@@ -30,18 +30,7 @@ const (
 
 // clusterDNSIP is the kube-dns Service's address: the tenth of the
 // Service range (10.0.0.10 in 10.0.0.0/16), as in AKS and kubeadm.
-func clusterDNSIP(serviceCIDR string) (net.IP, error) {
-	_, ipnet, err := net.ParseCIDR(serviceCIDR)
-	if err != nil || ipnet.IP.To4() == nil {
-		return nil, fmt.Errorf("service CIDR %q is not an IPv4 CIDR", serviceCIDR)
-	}
-	base := ipnet.IP.To4()
-	ip := net.IPv4(base[0], base[1], base[2], base[3]+10).To4()
-	if !ipnet.Contains(ip) {
-		return nil, fmt.Errorf("service CIDR %q is too small for the cluster DNS address", serviceCIDR)
-	}
-	return ip, nil
-}
+func clusterDNSIP(serviceCIDR string) (net.IP, error) { return nthServiceIP(serviceCIDR, 10) }
 
 // corefile is CoreDNS's configuration: cluster names from the API, the
 // rest forwarded to the resolver of the host (the DNS pod's dnsPolicy is
