@@ -180,8 +180,10 @@ func TestGroupsOnContainerd(t *testing.T) {
 			{Name: "hello", Image: w.hello, CPU: 0.5, MemoryInGB: 0.5, Ports: []runtime.Port{{Port: 80, Protocol: "TCP"}}},
 			{Name: "side", Image: w.shell, CPU: 0.5, MemoryInGB: 0.5, Command: []string{"/bin/sleep", "3600"},
 				Env: []runtime.EnvVar{{Name: "SECRET", Value: "v", Secure: true}},
+				// A secret volume is read-only even where its mount
+				// does not ask for it.
 				VolumeMounts: []runtime.VolumeMount{{Name: "work", MountPath: "/work"},
-					{Name: "creds", MountPath: "/creds", ReadOnly: true}}},
+					{Name: "creds", MountPath: "/creds"}}},
 		},
 		Ports: []runtime.Port{{Port: 80, Protocol: "TCP"}},
 	}

@@ -204,6 +204,19 @@ func TestContainerConfigHostsAndEnv(t *testing.T) {
 	}
 }
 
+// prepared registers a group of spec with r and prepares its volumes.
+func prepared(t *testing.T, r *Runtime, spec runtime.GroupSpec) *group {
+	t.Helper()
+	g := newGroup(spec)
+	if err := r.register(g); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.prepareVolumes(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 // UpdateVolumes changes a running group's secret files in place and its
 // saved spec; a stopped group's spec only.
 func TestUpdateVolumesFiles(t *testing.T) {
@@ -213,13 +226,7 @@ func TestUpdateVolumesFiles(t *testing.T) {
 		{Name: "creds", Secret: map[string][]byte{"token": []byte("one")}},
 		{Name: "other", Secret: map[string][]byte{"x": []byte("x")}},
 		{Name: "cache", EmptyDir: true}}}
-	g := newGroup(spec)
-	if err := r.register(g); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.prepareVolumes(ctx, g); err != nil {
-		t.Fatal(err)
-	}
+	g := prepared(t, r, spec)
 	dir := filepath.Join(r.volumeRoot("g1"), "creds")
 	otherData, _ := os.Readlink(filepath.Join(r.volumeRoot("g1"), "other", dataLink))
 
@@ -268,5 +275,31 @@ func TestUpdateVolumesFiles(t *testing.T) {
 	}
 	if string(r.specOf(g).Volumes[0].Secret["token"]) != "four" {
 		t.Error("a stopped group's spec lacks the update")
+	}
+}
+
+// Secret volumes and read-only shares are mounted read-only whatever the
+// container's mount says; other volumes as the mount says.
+func TestVolumeMountsReadOnly(t *testing.T) {
+	spec := runtime.GroupSpec{Volumes: []runtime.Volume{
+		{Name: "creds", Secret: map[string][]byte{}},
+		{Name: "share", AzureFile: &runtime.AzureFileVolume{ShareName: "s", StorageAccountName: "a", ReadOnly: true}},
+		{Name: "rw", AzureFile: &runtime.AzureFileVolume{ShareName: "s", StorageAccountName: "a"}},
+		{Name: "cache", EmptyDir: true}}}
+	c := runtime.ContainerSpec{Name: "c", VolumeMounts: []runtime.VolumeMount{
+		{Name: "creds", MountPath: "/creds"}, {Name: "share", MountPath: "/share"},
+		{Name: "rw", MountPath: "/rw"}, {Name: "cache", MountPath: "/cache"}, {Name: "cache", MountPath: "/ro", ReadOnly: true}}}
+	mounts := map[string]string{"creds": "/v/creds", "share": "/v/share", "rw": "/v/rw", "cache": "/v/cache"}
+	ms, err := volumeMounts(spec, c, mounts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, m := range ms {
+		got[m.ContainerPath] = m.Readonly
+	}
+	want := map[string]bool{"/creds": true, "/share": true, "/rw": false, "/cache": false, "/ro": true}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("read-only mounts %v, want %v", got, want)
 	}
 }

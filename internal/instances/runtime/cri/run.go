@@ -291,10 +291,14 @@ func (r *Runtime) containerConfig(g *group, c *container, mounts map[string]stri
 // volumeMounts are a container's mounts of the group's volumes, whose host
 // directories mounts gives.
 func volumeMounts(spec runtime.GroupSpec, c runtime.ContainerSpec, mounts map[string]string) ([]*runtimeapi.Mount, error) {
-	// A file share the group mounts read-only is read-only in every container.
+	// A file share the group mounts read-only is read-only in every
+	// container. Secret volumes are read-only whatever a mount asks, as the
+	// kubelet's are since CVE-2017-1002102: the service rewrites their
+	// files while containers run, and a container must not be able to
+	// plant anything there.
 	readOnlyVolumes := map[string]bool{}
 	for _, v := range spec.Volumes {
-		if v.AzureFile != nil && v.AzureFile.ReadOnly {
+		if v.Secret != nil || v.AzureFile != nil && v.AzureFile.ReadOnly {
 			readOnlyVolumes[v.Name] = true
 		}
 	}
