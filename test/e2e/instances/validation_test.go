@@ -111,6 +111,13 @@ func TestValidationRejectsInvalidBodies(t *testing.T) {
 		{"volume-without-source", func(g *aci.ContainerGroup) {
 			valProps(g).Volumes = []*aci.Volume{{Name: to.Ptr("no-source")}}
 		}, 400, "InvalidVolumeSource", "properties.volumes[0]"},
+		{"git-revision-option", func(g *aci.ContainerGroup) {
+			valProps(g).Volumes = []*aci.Volume{{Name: to.Ptr("source"), GitRepo: &aci.GitRepoVolume{
+				Repository: to.Ptr("https://example.com/r.git"), Revision: to.Ptr("--pathspec-from-file=/etc/shadow")}}}
+		}, 400, "InvalidGitRepoVolume", "properties.volumes[0].gitRepo.revision"},
+		{"git-host-repository", func(g *aci.ContainerGroup) {
+			valProps(g).Volumes = []*aci.Volume{{Name: to.Ptr("source"), GitRepo: &aci.GitRepoVolume{Repository: to.Ptr("file:///root")}}}
+		}, 400, "InvalidGitRepoVolume", "properties.volumes[0].gitRepo.repository"},
 		{"undefined-volume-mount", func(g *aci.ContainerGroup) {
 			valCtr(g, 0).VolumeMounts = []*aci.VolumeMount{{Name: to.Ptr("nowhere"), MountPath: to.Ptr("/mnt/data")}}
 		}, 400, "InvalidVolumeMount", p0 + ".volumeMounts[0].name"},

@@ -66,6 +66,9 @@ func checkSpec(spec runtime.GroupSpec) error {
 	if err := checkSecrets(spec.Volumes); err != nil {
 		return err
 	}
+	if err := checkGitRepos(spec.Volumes); err != nil {
+		return err
+	}
 	for _, c := range append(append([]runtime.ContainerSpec{}, spec.InitContainers...), spec.Containers...) {
 		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
 			return &runtime.Error{Reason: runtime.ReasonInvalidSpec,

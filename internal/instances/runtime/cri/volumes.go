@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"github.com/vnode-io/vnode/internal/instances/gitrepo"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
 
@@ -65,7 +65,7 @@ func (r *Runtime) prepareVolumes(ctx context.Context, g *group) (map[string]stri
 			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 		}
 		if v.GitRepo != nil {
-			if err := clone(ctx, dir, v); err != nil {
+			if err := r.cloneOnce(ctx, spec.ID, dir, v); err != nil {
 				return nil, err
 			}
 		}
@@ -127,6 +127,21 @@ func checkSecrets(vols []runtime.Volume) error {
 	return nil
 }
 
+// checkGitRepos refuses gitRepo volumes whose repository, revision or
+// directory git could read as an option or a host path. The service's
+// validation refuses them first; this holds for specs from anywhere.
+func checkGitRepos(vols []runtime.Volume) error {
+	for _, v := range vols {
+		if v.GitRepo == nil {
+			continue
+		}
+		if err := gitSource(v.GitRepo).Check(); err != nil {
+			return &runtime.Error{Reason: runtime.ReasonInvalidSpec, Message: fmt.Sprintf("gitRepo volume %s: %v", v.Name, err)}
+		}
+	}
+	return nil
+}
+
 func badSecret(v runtime.Volume, err error) error {
 	return &runtime.Error{Reason: runtime.ReasonInvalidSpec, Message: fmt.Sprintf("secret volume %s: %v", v.Name, err)}
 }
@@ -178,30 +193,33 @@ func (r *Runtime) groupSpec(id string) (*group, runtime.GroupSpec, bool, error) 
 	return g, g.spec, g.stopped, nil
 }
 
-// clone fills a gitRepo volume with `git clone` (and checkout of the revision).
-func clone(ctx context.Context, dir string, v runtime.Volume) error {
-	g := v.GitRepo
-	target := dir
-	if g.Directory != "" && g.Directory != "." {
-		target = filepath.Join(dir, filepath.Clean("/"+g.Directory))
-	}
-	if entries, _ := os.ReadDir(target); len(entries) > 0 {
-		return nil // cloned by an earlier attempt
-	}
-	run := func(args ...string) error {
-		cmd := exec.CommandContext(ctx, "git", args...)
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return &runtime.Error{Reason: "FailedMount",
-				Message: fmt.Sprintf("gitRepo volume %s: git %s: %v: %s", v.Name, args[0], err, strings.TrimSpace(string(out)))}
-		}
+// cloneOnce fills a gitRepo volume of group id, once: a marker beside the
+// volumes (where no container reaches) records the clone, so a later run
+// of the group never runs git on a directory its containers have changed.
+// git's output goes to the service's log, never into the error.
+func (r *Runtime) cloneOnce(ctx context.Context, id, dir string, v runtime.Volume) error {
+	marker := filepath.Join(r.groupDir(id), "cloned", safeName(v.Name))
+	if _, err := os.Stat(marker); err == nil {
 		return nil
 	}
-	if err := run("clone", "--quiet", "--", g.Repository, target); err != nil {
-		return err
+	src := gitSource(v.GitRepo)
+	if err := gitrepo.Clone(ctx, dir, src); err != nil {
+		var gerr *gitrepo.Error
+		if errors.As(err, &gerr) {
+			r.o.Logger.Warn("gitRepo volume failed", "group", id, "volume", v.Name, "error", gerr.Message, "git", gerr.Output)
+			return &runtime.Error{Reason: "FailedMount", Message: fmt.Sprintf("gitRepo volume %s: %s", v.Name, gerr.Message)}
+		}
+		return fmt.Errorf("gitRepo volume %s: %w", v.Name, err)
 	}
-	if g.Revision != "" {
-		return run("-C", target, "checkout", "--quiet", g.Revision)
+	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
+		return fmt.Errorf("gitRepo volume %s: %w", v.Name, err)
+	}
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		return fmt.Errorf("gitRepo volume %s: %w", v.Name, err)
 	}
 	return nil
+}
+
+func gitSource(g *runtime.GitRepoVolume) gitrepo.Source {
+	return gitrepo.Source{Repository: g.Repository, Revision: g.Revision, Directory: g.Directory}
 }
