@@ -85,6 +85,8 @@ type Location struct {
 	Quota Quota `json:"quota"`
 	// Prices meter usage.
 	Prices Prices `json:"prices"`
+	// Security bounds containers' security contexts.
+	Security Security `json:"security"`
 }
 
 // Capabilities are the per-group maxima of a location (ACI Linux: 4 CPU, 16 GB, 0 GPU).
@@ -259,6 +261,9 @@ func (c *Config) Complete(base string) error {
 			l.Capacity.MemoryInGB < 0 || l.Quota.StandardCores < 0 || l.Quota.ContainerGroups < 0 ||
 			l.Prices.VCPUSecond < 0 || l.Prices.GBSecond < 0 {
 			return fmt.Errorf("location %q: capabilities, capacity, quota and prices may not be negative", l.Name)
+		}
+		if err := l.Security.check(); err != nil {
+			return fmt.Errorf("location %q: %w", l.Name, err)
 		}
 	}
 	d := Default()
