@@ -2,10 +2,11 @@
 // group is one pod sandbox — one network namespace and IP, shared by its
 // containers — and each container a CRI container in it.
 //
-// The runtime keeps each group's spec in a file of its own directory (mode
-// 0600: it holds the decrypted secure values the containers need) so that
-// after a restart of the service it can re-attach to the sandboxes it finds
-// in CRI and keep applying their restart policy. A poll loop follows the
+// The runtime keeps each group's spec in a file of its own directory,
+// sealed with the service's secret key (it holds the secure values,
+// registry passwords and secret files the containers need), so that after a
+// restart of the service it can re-attach to the sandboxes it finds in CRI
+// and keep applying their restart policy. A poll loop follows the
 // containers' states, restarts them as their policy says with the
 // kubelet's back-off, and reports every change to the watchers.
 //
@@ -20,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -32,6 +34,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/instances/sealer"
 )
 
 // Labels and names the runtime puts on what it creates.
@@ -68,6 +71,9 @@ type Options struct {
 	Parallel int
 	Clock    clock.WithTicker
 	Logger   *slog.Logger
+	// Sealer seals the group specs kept in Dir (required): they carry
+	// secure environment values, registry passwords and secret files.
+	Sealer *sealer.Sealer
 }
 
 // Runtime implements runtime.Runtime on CRI.
@@ -150,6 +156,9 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Sealer == nil {
+		return nil, errors.New("the CRI runtime needs a sealer for the specs it keeps")
+	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create runtime directory: %w", err)
 	}
@@ -176,9 +185,19 @@ func (r *Runtime) Close() error {
 
 func (r *Runtime) groupDir(id string) string { return filepath.Join(r.o.Dir, "groups", id) }
 
-func (r *Runtime) specPath(id string) string { return filepath.Join(r.groupDir(id), "spec.json") }
+// specPath is where a group's spec is kept, sealed: it carries secure
+// environment values, registry passwords and secret volume files.
+func (r *Runtime) specPath(id string) string { return filepath.Join(r.groupDir(id), "spec.sealed") }
 
-// saveSpec writes the group's spec (with secret values) readable by root only.
+// plainSpecPath is where earlier versions kept the spec unsealed; such a
+// spec is read once and sealed on the group's next save.
+func (r *Runtime) plainSpecPath(id string) string { return filepath.Join(r.groupDir(id), "spec.json") }
+
+// specName binds a sealed spec to its group, so one group's file cannot
+// stand in for another's.
+func specName(id string) string { return "runtime-group-spec/" + id }
+
+// saveSpec writes the group's spec sealed, readable by root only.
 func (r *Runtime) saveSpec(spec runtime.GroupSpec) error {
 	if err := os.MkdirAll(r.groupDir(spec.ID), 0o700); err != nil {
 		return fmt.Errorf("create group directory: %w", err)
@@ -187,11 +206,43 @@ func (r *Runtime) saveSpec(spec runtime.GroupSpec) error {
 	if err != nil {
 		return fmt.Errorf("encode spec of %s: %w", spec.ID, err)
 	}
+	sealed, err := r.o.Sealer.Seal(specName(spec.ID), data)
+	if err != nil {
+		return fmt.Errorf("seal spec of %s: %w", spec.ID, err)
+	}
 	tmp := r.specPath(spec.ID) + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	if err := os.WriteFile(tmp, sealed, 0o600); err != nil {
 		return fmt.Errorf("save spec of %s: %w", spec.ID, err)
 	}
-	return os.Rename(tmp, r.specPath(spec.ID))
+	if err := os.Rename(tmp, r.specPath(spec.ID)); err != nil {
+		return fmt.Errorf("save spec of %s: %w", spec.ID, err)
+	}
+	if err := os.Remove(r.plainSpecPath(spec.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the unsealed spec of %s: %w", spec.ID, err)
+	}
+	return nil
+}
+
+// readSpec reads a group's saved spec; fs.ErrNotExist when it has none.
+func (r *Runtime) readSpec(id string) (runtime.GroupSpec, error) {
+	var spec runtime.GroupSpec
+	data, err := os.ReadFile(r.specPath(id))
+	switch {
+	case err == nil:
+		if data, err = r.o.Sealer.Open(specName(id), data); err != nil {
+			return spec, fmt.Errorf("spec of %s: %w", id, err)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		if data, err = os.ReadFile(r.plainSpecPath(id)); err != nil {
+			return spec, fmt.Errorf("spec of %s: %w", id, err)
+		}
+	default:
+		return spec, fmt.Errorf("spec of %s: %w", id, err)
+	}
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return spec, fmt.Errorf("read spec of %s: %w", id, err)
+	}
+	return spec, nil
 }
 
 // specOf returns the group's spec. Callers do not hold r.mu.
@@ -213,16 +264,15 @@ func (r *Runtime) discover(ctx context.Context) error {
 		if id == "" {
 			continue
 		}
-		data, err := os.ReadFile(r.specPath(id))
-		if err != nil {
+		spec, err := r.readSpec(id)
+		if errors.Is(err, fs.ErrNotExist) {
 			r.o.Logger.Warn("a sandbox of an unknown group: removing it", "group", id, "sandbox", sb.Id, "err", err)
 			_, _ = r.o.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id})
 			_, _ = r.o.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.Id})
 			continue
 		}
-		var spec runtime.GroupSpec
-		if err := json.Unmarshal(data, &spec); err != nil {
-			return fmt.Errorf("read spec of %s: %w", id, err)
+		if err != nil {
+			return err
 		}
 		g := newGroup(spec)
 		g.sandboxID = sb.Id

@@ -19,6 +19,7 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/internal/instances/network"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/instances/sealer"
 	"github.com/vnode-io/vnode/internal/registry"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
@@ -27,6 +28,7 @@ import (
 // on a bridge of the test's own.
 type world struct {
 	dir               string
+	seal              *sealer.Sealer
 	reg               *registry.Registry
 	d                 *containerd.Containerd
 	hello, shell, bad string
@@ -37,7 +39,7 @@ func setup(t *testing.T) *world {
 	framework.RequireContainerd(t, "git")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	w := &world{dir: t.TempDir()}
+	w := &world{dir: t.TempDir(), seal: testSealer(t)}
 	reg, refs := framework.StartImageRegistry(ctx, t, w.dir)
 	w.reg, w.hello, w.shell = reg, refs.Hello, refs.Shell
 	pause := refs.Pause
@@ -70,12 +72,22 @@ func (w *world) runtime(t *testing.T) *Runtime {
 	t.Helper()
 	r, err := New(context.Background(), Options{Runtime: w.d.RuntimeClient(), Images: w.d.ImageClient(),
 		Dir: filepath.Join(w.dir, "runtime"), StopTimeout: 2 * time.Second, PollInterval: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sealer: w.seal})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.Close() })
 	return r
+}
+
+// testSealer is a sealer with a key of the test's own.
+func testSealer(t testing.TB) *sealer.Sealer {
+	t.Helper()
+	s, err := sealer.LoadOrCreate(filepath.Join(t.TempDir(), "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func waitFor(t *testing.T, what string, cond func() (bool, string)) {
