@@ -14,6 +14,7 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/internal/instances/network"
 	"github.com/vnode-io/vnode/internal/instances/runtime/cri"
+	"github.com/vnode-io/vnode/internal/mounts"
 )
 
 // containerdConfig is the private containerd of a service configured by cfg.
@@ -47,7 +48,7 @@ func RemoveGroups(ctx context.Context, cfg config.Config) error {
 		}
 		errs = append(errs, d.Cleanup(ctx))
 	}
-	errs = append(errs, containerd.UnmountUnder(cc.Dir), deleteLink(orDefault(cfg.Containerd.Bridge, network.DefaultBridge)))
+	errs = append(errs, mounts.UnmountUnder(cc.Dir), deleteLink(orDefault(cfg.Containerd.Bridge, network.DefaultBridge)))
 	// containerd 1.6 keeps shim sockets under /run/containerd/s whatever its
 	// configuration; empty directories there are safe to remove.
 	for _, dir := range []string{"/run/containerd/s", "/run/containerd"} {
