@@ -217,6 +217,9 @@ func TestGroupsOnContainerd(t *testing.T) {
 	if out, _ := execOut(t, r, "g-web", "side", "cat", "/work/state", "/creds/token"); out != "ready\ns3cret" {
 		t.Errorf("volumes seen by side: %q", out)
 	}
+	if out, _ := execOut(t, r, "g-web", "side", "stat", "-f", "-c", "%T", "/creds"); strings.TrimSpace(out) != "tmpfs" {
+		t.Errorf("the secret volume's file system: %q, want tmpfs", out)
+	}
 	if out, _ := execOut(t, r, "g-web", "side", "sh", "-c", "echo $SECRET; touch /creds/x"); !strings.Contains(out, "v\n") ||
 		!strings.Contains(out, "Read-only") {
 		t.Errorf("env and read-only mount: %q", out)

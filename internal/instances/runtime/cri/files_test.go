@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"k8s.io/utils/clock"
 
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/mounts"
 )
 
 // layout describes a secret volume directory: each entry's name, and a
@@ -211,10 +213,40 @@ func prepared(t *testing.T, r *Runtime, spec runtime.GroupSpec) *group {
 	if err := r.register(g); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := mounts.UnmountUnder(r.o.Dir); err != nil {
+			t.Error(err)
+		}
+	})
 	if _, err := r.prepareVolumes(context.Background(), g); err != nil {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// A secret volume is a tmpfs of its own (as root), gone with the group.
+func TestSecretVolumeOnTmpfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	r := offline(t)
+	prepared(t, r, runtime.GroupSpec{ID: "g1", Name: "g", Volumes: []runtime.Volume{
+		{Name: "creds", Secret: map[string][]byte{"token": []byte("x")}}, {Name: "cache", EmptyDir: true}}})
+	for name, want := range map[string]bool{"creds": true, "cache": false} {
+		var st unix.Statfs_t
+		if err := unix.Statfs(filepath.Join(r.volumeRoot("g1"), name), &st); err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Type == unix.TMPFS_MAGIC; got != want {
+			t.Errorf("volume %s on tmpfs: %v, want %v", name, got, want)
+		}
+	}
+	if err := r.removeGroupFiles("g1"); err != nil {
+		t.Fatal(err)
+	}
+	if points, err := mounts.PointsUnder(r.o.Dir); err != nil || len(points) > 0 {
+		t.Errorf("mounts left: %v, %v", points, err)
+	}
 }
 
 // UpdateVolumes changes a running group's secret files in place and its

@@ -3,7 +3,6 @@ package cri
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -297,7 +296,7 @@ func (r *Runtime) Remove(ctx context.Context, id string, grace time.Duration) er
 	}
 	r.files.Lock()
 	defer r.files.Unlock()
-	if err := os.RemoveAll(r.groupDir(id)); err != nil {
+	if err := r.removeGroupFiles(id); err != nil {
 		return fmt.Errorf("remove the files of %s: %w", id, err)
 	}
 	r.mu.Lock()

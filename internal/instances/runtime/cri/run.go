@@ -152,7 +152,9 @@ func (r *Runtime) abandon(g *group) {
 	}
 	r.files.Lock()
 	defer r.files.Unlock()
-	_ = os.RemoveAll(r.groupDir(g.spec.ID))
+	if err := r.removeGroupFiles(g.spec.ID); err != nil {
+		r.o.Logger.Warn("remove the files of a failed group", "group", g.spec.ID, "err", err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.groups[g.spec.ID] == g {

@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vnode-io/vnode/internal/instances/gitrepo"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/mounts"
 )
 
 // volumeRoot is where a group's volumes live.
@@ -58,6 +61,9 @@ func (r *Runtime) prepareVolumes(ctx context.Context, g *group) (map[string]stri
 			return nil, fmt.Errorf("create volume %s: %w", v.Name, err)
 		}
 		if v.Secret != nil {
+			if err := r.secretMedium(dir); err != nil {
+				return nil, fmt.Errorf("secret volume %s: %w", v.Name, err)
+			}
 			continue
 		}
 		// Containers running as any user may write emptyDir volumes and shares.
@@ -77,6 +83,38 @@ func (r *Runtime) prepareVolumes(ctx context.Context, g *group) (map[string]stri
 		return nil, err
 	}
 	return paths, nil
+}
+
+// secretVolumeSize bounds a secret volume's tmpfs: four times what ARM's
+// 4 MB request body can carry, room for the old and the new files while
+// an update swaps them.
+const secretVolumeSize = 16 << 20
+
+// secretMedium puts a secret volume's directory on a tmpfs of its own, as
+// ACI's and the kubelet's secret volumes are: their files never reach
+// the disk. Without the privilege to mount (a test not run as root) the
+// files stay on the runtime directory's file system, and the log says so.
+func (r *Runtime) secretMedium(dir string) error {
+	mounted, err := mounts.IsMountPoint(dir)
+	if err != nil || mounted {
+		return err
+	}
+	err = mounts.MountTmpfs(dir, secretVolumeSize)
+	if errors.Is(err, unix.EPERM) {
+		r.o.Logger.Warn("secret volume files go to disk: no privilege to mount a tmpfs", "dir", dir)
+		return nil
+	}
+	return err
+}
+
+// removeGroupFiles unmounts a group's secret volumes and removes its
+// directory. Callers hold r.files.
+func (r *Runtime) removeGroupFiles(id string) error {
+	dir := r.groupDir(id)
+	if err := mounts.UnmountUnder(dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
 }
 
 // writeSecrets writes the files of the group's secret volumes, of those
