@@ -5,6 +5,10 @@
 //
 // where P marks a partial record that continues on the next line and F a
 // full one (or its last part).
+//
+// A Writer renders a log as a user reads it (since, tail, timestamps) in
+// bounded memory: files are read in chunks, and a tail backwards from the
+// end of the log until it holds the records asked for.
 package crilog
 
 import (
@@ -90,22 +94,43 @@ type Decoder struct {
 }
 
 // Decode returns the records that data completes; a trailing incomplete
-// line waits for the next call.
+// line waits for the next call. data is not kept.
 func (d *Decoder) Decode(data []byte) []Line {
-	d.rest = append(d.rest, data...)
 	var out []Line
+	if len(d.rest) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			d.keep(data)
+			return nil
+		}
+		d.rest = append(d.rest, data[:i]...)
+		out = d.appendLine(out, d.rest)
+		d.rest = d.rest[:0]
+		data = data[i+1:]
+	}
 	for {
-		i := bytes.IndexByte(d.rest, '\n')
+		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
 			break
 		}
-		if l, ok := d.decodeLine(d.rest[:i]); ok {
-			out = append(out, l)
-		}
-		d.rest = d.rest[i+1:]
+		out = d.appendLine(out, data[:i])
+		data = data[i+1:]
 	}
+	d.keep(data)
+	return out
+}
+
+// keep adds the start of an unfinished line to what waits for its end.
+func (d *Decoder) keep(data []byte) {
+	d.rest = append(d.rest, data...)
 	if len(d.rest) > maxRecord+256 { // a line too long to be a record
-		d.rest = nil
+		d.rest = d.rest[:0]
+	}
+}
+
+func (d *Decoder) appendLine(out []Line, line []byte) []Line {
+	if l, ok := d.decodeLine(line); ok {
+		out = append(out, l)
 	}
 	return out
 }
