@@ -8,7 +8,9 @@
 //
 // A Writer renders a log as a user reads it (since, tail, timestamps) in
 // bounded memory: files are read in chunks, and a tail backwards from the
-// end of the log until it holds the records asked for.
+// end of the log until it holds the records asked for. A log is its
+// current file and the files rotated from it (Rotate, as the kubelet
+// rotates container logs): Open opens them all, to be read as one.
 package crilog
 
 import (
