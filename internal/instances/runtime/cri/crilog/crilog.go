@@ -161,29 +161,3 @@ func (d *Decoder) decodeLine(line []byte) (Line, bool) {
 	delete(d.pending, stream)
 	return *p, true
 }
-
-// Write renders records as a user reads them: those written at or after
-// since (all when since is zero), of them the last tail (all when tail <= 0),
-// each prefixed with its RFC 3339 time when timestamps is set.
-func Write(w io.Writer, lines []Line, since time.Time, tail int, timestamps bool) error {
-	if !since.IsZero() {
-		i := 0
-		for i < len(lines) && lines[i].Time.Before(since) {
-			i++
-		}
-		lines = lines[i:]
-	}
-	if tail > 0 && len(lines) > tail {
-		lines = lines[len(lines)-tail:]
-	}
-	bw := bufio.NewWriter(w)
-	for _, l := range lines {
-		if timestamps {
-			bw.WriteString(l.Time.UTC().Format(time.RFC3339Nano))
-			bw.WriteByte(' ')
-		}
-		bw.Write(l.Content)
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
-}
