@@ -191,9 +191,14 @@ func startContainerd(ctx context.Context, cfg config.Config, o Options) (runtime
 
 // newCRIRuntime runs the groups through d's CRI services.
 func newCRIRuntime(ctx context.Context, cfg config.Config, d *containerd.Containerd, o Options) (runtime.Runtime, error) {
+	c := cfg.Containerd
+	logMaxSize, err := c.ContainerLogMaxSize.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("containerd.containerLogMaxSize: %w", err)
+	}
 	return cri.New(ctx, cri.Options{Runtime: d.RuntimeClient(), Images: d.ImageClient(),
-		Dir: filepath.Join(cfg.DataDir, "runtime"), StopTimeout: time.Duration(cfg.Containerd.StopTimeoutSeconds) * time.Second,
-		Clock: o.Clock, Logger: o.Logger})
+		Dir: filepath.Join(cfg.DataDir, "runtime"), StopTimeout: time.Duration(c.StopTimeoutSeconds) * time.Second,
+		LogMaxSize: logMaxSize, LogMaxFiles: c.ContainerLogMaxFiles, Clock: o.Clock, Logger: o.Logger})
 }
 
 // Wait blocks until the server fails or ctx ends.
