@@ -2,7 +2,6 @@ package cri
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -73,16 +72,15 @@ func (r *Runtime) Logs(ctx context.Context, id, container string, opts runtime.L
 	if err != nil {
 		return fmt.Errorf("open log of %s: %w", container, err)
 	}
-	defer fs.Close()
+	f := &follower{path: path, lw: lw}
+	f.adopt(fs)
+	defer f.close()
 	if len(fs.Sources()) == 0 {
 		return nil // not started yet
 	}
 	if err := lw.WriteLog(fs.Sources()); err != nil || !opts.Follow {
 		return err
 	}
-	cur, off := fs.Current()
-	f := &follower{path: path, lw: lw, cur: cur, off: off}
-	defer f.close()
 	return r.follow(ctx, id, container, cid, f)
 }
 
@@ -144,13 +142,24 @@ func (r *Runtime) runningAttempt(id, name, cid string) bool {
 type follower struct {
 	path string
 	lw   *crilog.Writer
-	cur  *os.File // nil until the file exists
-	off  int64    // how much of cur has been read
-	own  bool     // cur was opened by the follower, which closes it
+	fs   *crilog.Files // the files open, cur among them
+	cur  *os.File      // nil until the file exists
+	off  int64         // how much of cur has been read
 	// moving is set when path names another file than cur: containerd
-	// may still finish a line in cur after the rename, so cur is read
-	// to its end once more at the next step before the new file.
+	// may still finish a line in cur after the rename, so cur is read to
+	// its end once more at the next step before the files after it.
 	moving bool
+	// rotatedAs names the rotated file that was cur (or, before there
+	// is a cur, the newest rotated file read): where the next files begin.
+	rotatedAs string
+}
+
+// adopt makes fs the files read, its current file the one followed.
+func (f *follower) adopt(fs *crilog.Files) {
+	f.close()
+	f.fs = fs
+	f.cur, f.off = fs.Current()
+	f.rotatedAs = fs.LastRotated()
 }
 
 // step writes what was added since the last step.
@@ -163,11 +172,19 @@ func (f *follower) step() error {
 		}
 	}
 	if f.cur == nil || f.moving {
-		if err := f.move(); err != nil {
+		done, err := f.move()
+		if err != nil {
 			return err
 		}
+		f.moving = f.moving && !done
 	}
-	f.moving = f.rotated()
+	if !f.moving && f.rotated() {
+		name, err := crilog.RotatedAs(f.path, f.cur)
+		if err != nil {
+			return err
+		}
+		f.moving, f.rotatedAs = true, name
+	}
 	return nil
 }
 
@@ -184,28 +201,27 @@ func (f *follower) rotated() bool {
 	return err == nil && !os.SameFile(now, was)
 }
 
-// move opens the file path names now, when it is a new one, and reads it.
-func (f *follower) move() error {
-	next, err := os.Open(f.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil // not created yet
-	}
+// move reads the files rotated after cur, when the log was rotated more
+// than once meanwhile, and the new current file, which it then follows.
+// It reports false while there is no new current file yet.
+func (f *follower) move() (bool, error) {
+	fs, err := crilog.OpenAfter(f.path, f.rotatedAs)
 	if err != nil {
-		return fmt.Errorf("open log: %w", err)
+		return false, fmt.Errorf("open log: %w", err)
 	}
-	if f.cur != nil && sameFile(next, f.cur) { // a rotation undone
-		return next.Close()
+	next, _ := fs.Current()
+	if next == nil || (f.cur != nil && sameFile(next, f.cur)) { // not created yet, or a rotation undone
+		return next != nil, fs.Close()
 	}
-	f.close()
-	f.cur, f.off, f.own = next, 0, true
 	f.lw.EndFile()
-	f.off, err = f.lw.Follow(next, 0)
-	return err
+	err = f.lw.WriteLog(fs.Sources())
+	f.adopt(fs)
+	return true, err
 }
 
 func (f *follower) close() {
-	if f.own && f.cur != nil {
-		_ = f.cur.Close()
+	if f.fs != nil {
+		_ = f.fs.Close()
 	}
 }
 

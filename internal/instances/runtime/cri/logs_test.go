@@ -81,45 +81,70 @@ func TestLogsAcrossRotatedFiles(t *testing.T) {
 
 // Step by step: a follower notices the rotation, reads the old file once
 // more (containerd may finish a line there meanwhile) and only then the new
-// one; a rotation undone (the file renamed back) reads nothing twice.
+// one; a rotation undone (the file renamed back) reads nothing twice; two
+// rotations between steps skip nothing.
 func TestFollowerSteps(t *testing.T) {
 	dir := t.TempDir()
-	path, rotated := filepath.Join(dir, "0.log"), filepath.Join(dir, "0.log.20261128-100000.000000000")
+	path := filepath.Join(dir, "0.log")
+	rotated := func(s string) string { return path + ".20261128-1000" + s + ".000000000" }
 	appendLines(t, path, "1")
-	cur, err := os.Open(path)
+	fs, err := crilog.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	f := &follower{path: path, lw: crilog.NewWriter(&out, crilog.Options{}), cur: cur, own: true}
+	f := &follower{path: path, lw: crilog.NewWriter(&out, crilog.Options{})}
+	f.adopt(fs)
 	defer f.close()
-	step := func(want string, moving bool) {
+	lines := "1\n" // WriteLog's, below
+	step := func(moving bool, add ...string) {
 		t.Helper()
 		if err := f.step(); err != nil {
 			t.Fatal(err)
 		}
-		if out.String() != want || f.moving != moving {
-			t.Fatalf("after a step: %q, moving %v; want %q, %v", out.String(), f.moving, want, moving)
+		for _, l := range add {
+			lines += l + "\n"
+		}
+		if out.String() != lines || f.moving != moving {
+			t.Fatalf("after a step: %q, moving %v; want %q, %v", out.String(), f.moving, lines, moving)
 		}
 	}
-	step("1\n", false)
-	for _, move := range [][2]string{{path, rotated}, {rotated, path}} { // rotated, then undone
+	if err := f.lw.WriteLog(fs.Sources()); err != nil {
+		t.Fatal(err)
+	}
+	step(false)
+	for _, move := range [][2]string{{path, rotated("00")}, {rotated("00"), path}} { // rotated, then undone
 		if err := os.Rename(move[0], move[1]); err != nil {
 			t.Fatal(err)
 		}
-		step("1\n", move[1] == rotated)
+		step(move[0] == path)
 	}
-	step("1\n", false)
-	if err := os.Rename(path, rotated); err != nil {
+	step(false)
+	if err := os.Rename(path, rotated("00")); err != nil {
 		t.Fatal(err)
 	}
-	appendLines(t, rotated, "2")
-	step("1\n2\n", true)
+	appendLines(t, rotated("00"), "2")
+	step(true, "2")
 	appendLines(t, path) // containerd reopened: a new, empty file
-	appendLines(t, rotated, "3")
-	step("1\n2\n3\n", false)
+	appendLines(t, rotated("00"), "3")
+	step(false, "3")
 	appendLines(t, path, "4")
-	step("1\n2\n3\n4\n", false)
+	step(false, "4")
+
+	// Rotated twice before the follower's next look: 5 is in a file it
+	// never had open.
+	if err := os.Rename(path, rotated("10")); err != nil {
+		t.Fatal(err)
+	}
+	appendLines(t, path, "5")
+	if err := os.Rename(path, rotated("20")); err != nil {
+		t.Fatal(err)
+	}
+	appendLines(t, path, "6")
+	step(true)
+	step(false, "5", "6")
+	appendLines(t, path, "7")
+	step(false, "7")
 }
 
 // gzipFile replaces a file with its gzip, as rotation compresses older files.

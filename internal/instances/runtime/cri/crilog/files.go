@@ -65,26 +65,33 @@ type Files struct {
 	open    []*os.File
 	sources []Source
 	current *os.File
+	// lastRotated is the newest rotated file's name, without gzSuffix.
+	lastRotated string
 }
 
-// openAttempts bounds how often Open starts again when a rotation removes
-// a file it listed.
+// openAttempts bounds how often opening starts again when a rotation
+// removes a file it listed.
 const openAttempts = 3
 
 // Open opens the files of the log at path: its rotated files and its
 // current one (when there is one: it may be about to be created). Once
 // open they stay readable as they were, whatever rotations do meanwhile.
 // Close them after use.
-func Open(path string) (*Files, error) {
+func Open(path string) (*Files, error) { return OpenAfter(path, "") }
+
+// OpenAfter opens the files of the log at path as Open does, but of the
+// rotated files only those rotated after the one named after (as
+// RotatedAs or LastRotated name it; "" for all).
+func OpenAfter(path, after string) (*Files, error) {
 	for attempt := 1; ; attempt++ {
-		fs, err := openOnce(path)
+		fs, err := openOnce(path, after)
 		if err == nil || attempt == openAttempts || !errors.Is(err, os.ErrNotExist) {
 			return fs, err
 		}
 	}
 }
 
-func openOnce(path string) (_ *Files, err error) {
+func openOnce(path, after string) (_ *Files, err error) {
 	fs := &Files{}
 	defer func() {
 		if err != nil {
@@ -109,12 +116,16 @@ func openOnce(path string) (_ *Files, err error) {
 		return nil, err
 	}
 	for _, name := range rf.kept {
+		if base := strings.TrimSuffix(name, gzSuffix); base <= after {
+			continue
+		}
 		src, info, err := fs.openRotated(name)
 		if err != nil {
 			return nil, err
 		}
 		if curInfo == nil || !os.SameFile(info, curInfo) {
 			fs.sources = append(fs.sources, src)
+			fs.lastRotated = strings.TrimSuffix(name, gzSuffix)
 		}
 	}
 	if cur != nil {
@@ -122,6 +133,27 @@ func openOnce(path string) (_ *Files, err error) {
 		fs.sources = append(fs.sources, Source{R: cur, Size: curInfo.Size()})
 	}
 	return fs, nil
+}
+
+// RotatedAs names the rotated file that f, once the current file of the
+// log at path, has become. When f is not found (rotated twice more since,
+// and compressed or removed), it names the newest rotated file: what lies
+// between is lost to a reader of f. "" when there are no rotated files.
+func RotatedAs(path string, f *os.File) (string, error) {
+	was, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("find the rotated log: %w", err)
+	}
+	rf, err := listRotated(path)
+	if err != nil || len(rf.kept) == 0 {
+		return "", err
+	}
+	for _, name := range rf.kept {
+		if info, err := os.Stat(name); err == nil && os.SameFile(info, was) {
+			return name, nil
+		}
+	}
+	return strings.TrimSuffix(rf.kept[len(rf.kept)-1], gzSuffix), nil
 }
 
 func (fs *Files) openRotated(name string) (Source, os.FileInfo, error) {
@@ -140,6 +172,10 @@ func (fs *Files) openRotated(name string) (Source, os.FileInfo, error) {
 // Sources are the files to read, oldest first; none when the log has no
 // file yet.
 func (fs *Files) Sources() []Source { return fs.sources }
+
+// LastRotated names the newest rotated file opened, for OpenAfter; "" when
+// there is none.
+func (fs *Files) LastRotated() string { return fs.lastRotated }
 
 // Current is the current file and the size it had when opened, or nil.
 func (fs *Files) Current() (*os.File, int64) {
