@@ -191,9 +191,14 @@ func startContainerd(ctx context.Context, cfg config.Config, o Options, seal *se
 
 // newCRIRuntime runs the groups through d's CRI services.
 func newCRIRuntime(ctx context.Context, cfg config.Config, d *containerd.Containerd, o Options, seal *sealer.Sealer) (runtime.Runtime, error) {
+	c := cfg.Containerd
+	logMaxSize, err := c.ContainerLogMaxSize.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("containerd.containerLogMaxSize: %w", err)
+	}
 	return cri.New(ctx, cri.Options{Runtime: d.RuntimeClient(), Images: d.ImageClient(),
-		Dir: filepath.Join(cfg.DataDir, "runtime"), StopTimeout: time.Duration(cfg.Containerd.StopTimeoutSeconds) * time.Second,
-		Clock: o.Clock, Logger: o.Logger, Sealer: seal})
+		Dir: filepath.Join(cfg.DataDir, "runtime"), StopTimeout: time.Duration(c.StopTimeoutSeconds) * time.Second,
+		LogMaxSize: logMaxSize, LogMaxFiles: c.ContainerLogMaxFiles, Clock: o.Clock, Logger: o.Logger, Sealer: seal})
 }
 
 // Wait blocks until the server fails or ctx ends.

@@ -11,7 +11,8 @@
 // kubelet's back-off, and reports every change to the watchers.
 //
 // The group's directory also holds its volumes and its hosts file, which
-// every container gets at /etc/hosts as a kubelet's pod does. Secret
+// every container gets at /etc/hosts as a kubelet's pod does, and its
+// containers' logs, which the runtime rotates as the kubelet does. Secret
 // volumes are laid out as the kubelet's AtomicWriter lays them out, so that
 // UpdateVolumes changes their files at once under running containers.
 package cri
@@ -34,6 +35,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/instances/runtime/cri/crilog"
 	"github.com/vnode-io/vnode/internal/instances/sealer"
 )
 
@@ -69,11 +71,65 @@ type Options struct {
 	// without a bound a burst of groups would all become ready only at
 	// its end; with one they come up in a steady stream.
 	Parallel int
-	Clock    clock.WithTicker
-	Logger   *slog.Logger
+	// LogMaxSize is the size at which a running container's log file is
+	// rotated (default 10 MiB); LogMaxFiles how many files a container's
+	// log keeps, the current one included (default 5, at least 2). These
+	// are the kubelet's containerLogMaxSize and containerLogMaxFiles.
+	LogMaxSize  int64
+	LogMaxFiles int
+	// LogCheckInterval is how often the logs' sizes are checked (default
+	// 10 s, the kubelet's containerLogMonitorInterval).
+	LogCheckInterval time.Duration
+	Clock            clock.WithTicker
+	Logger           *slog.Logger
 	// Sealer seals the group specs kept in Dir (required): they carry
 	// secure environment values, registry passwords and secret files.
 	Sealer *sealer.Sealer
+}
+
+// Defaults of Options.
+const (
+	defaultStopTimeout      = 30 * time.Second
+	defaultPollInterval     = 250 * time.Millisecond
+	defaultLogMaxSize       = 10 << 20
+	defaultLogMaxFiles      = 5
+	defaultLogCheckInterval = 10 * time.Second
+)
+
+// complete fills the defaults and checks what cannot be defaulted.
+func (o *Options) complete() error {
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = defaultStopTimeout
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = defaultPollInterval
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 4 * goruntime.NumCPU()
+	}
+	if o.LogMaxSize == 0 {
+		o.LogMaxSize = defaultLogMaxSize
+	}
+	if o.LogMaxFiles == 0 {
+		o.LogMaxFiles = defaultLogMaxFiles
+	}
+	if o.LogCheckInterval <= 0 {
+		o.LogCheckInterval = defaultLogCheckInterval
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if err := o.logPolicy().Check(); err != nil {
+		return fmt.Errorf("container logs: %w", err)
+	}
+	return nil
+}
+
+func (o *Options) logPolicy() crilog.Policy {
+	return crilog.Policy{MaxSize: o.LogMaxSize, MaxFiles: o.LogMaxFiles}
 }
 
 // Runtime implements runtime.Runtime on CRI.
@@ -141,20 +197,8 @@ type container struct {
 
 // New returns a runtime and re-attaches to the groups CRI still has.
 func New(ctx context.Context, o Options) (*Runtime, error) {
-	if o.StopTimeout <= 0 {
-		o.StopTimeout = 30 * time.Second
-	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = 250 * time.Millisecond
-	}
-	if o.Parallel <= 0 {
-		o.Parallel = 4 * goruntime.NumCPU()
-	}
-	if o.Clock == nil {
-		o.Clock = clock.RealClock{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	if err := o.complete(); err != nil {
+		return nil, err
 	}
 	if o.Sealer == nil {
 		return nil, errors.New("the CRI runtime needs a sealer for the specs it keeps")
@@ -171,8 +215,9 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 	if err := r.discover(ctx); err != nil {
 		return nil, err
 	}
-	r.wg.Add(1)
-	go func() { defer r.wg.Done(); r.pollLoop() }()
+	r.wg.Add(2)
+	go func() { defer r.wg.Done(); r.every(r.o.PollInterval, r.pollOnce) }()
+	go func() { defer r.wg.Done(); r.every(r.o.LogCheckInterval, r.rotateLogs) }()
 	return r, nil
 }
 

@@ -68,11 +68,15 @@ func setup(t *testing.T) *world {
 	return w
 }
 
-func (w *world) runtime(t *testing.T) *Runtime {
+func (w *world) runtime(t *testing.T, opts ...func(*Options)) *Runtime {
 	t.Helper()
-	r, err := New(context.Background(), Options{Runtime: w.d.RuntimeClient(), Images: w.d.ImageClient(),
+	o := Options{Runtime: w.d.RuntimeClient(), Images: w.d.ImageClient(),
 		Dir: filepath.Join(w.dir, "runtime"), StopTimeout: 2 * time.Second, PollInterval: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sealer: w.seal})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sealer: w.seal}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	r, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

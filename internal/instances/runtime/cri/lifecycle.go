@@ -10,10 +10,9 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
 
-// pollLoop reads the containers' states until Close, restarting the ones
-// their policy says to.
-func (r *Runtime) pollLoop() {
-	t := r.o.Clock.NewTicker(r.o.PollInterval)
+// every calls fn at each interval of the runtime's clock until Close.
+func (r *Runtime) every(interval time.Duration, fn func(context.Context)) {
+	t := r.o.Clock.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -21,7 +20,7 @@ func (r *Runtime) pollLoop() {
 			return
 		case <-t.C():
 		}
-		r.pollOnce(r.ctx)
+		fn(r.ctx)
 	}
 }
 
@@ -30,6 +29,8 @@ type probeTarget struct {
 	c *container
 }
 
+// pollOnce reads the containers' states, restarting the ones their policy
+// says to.
 func (r *Runtime) pollOnce(ctx context.Context) {
 	r.mu.Lock()
 	var targets []probeTarget
