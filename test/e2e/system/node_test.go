@@ -88,10 +88,12 @@ func TestPrivateRegistryImage(t *testing.T) {
 	if msg := p.Status.ContainerStatuses[0].State.Waiting.Message; !strings.Contains(msg, image) && !strings.Contains(strings.ToLower(msg), "pull") {
 		t.Errorf("pull failure message %q names neither the image nor the pull", msg)
 	}
-	events := mustKubectl(t, nil, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=without-secret")
-	if !strings.Contains(events, "Failed") {
-		t.Errorf("no Failed event for the pull:\n%s", events)
-	}
+	// The event is recorded beside the status write, not before it.
+	var events string
+	framework.WaitFor(t, "a Failed event for the pull", time.Minute, func() (bool, error) {
+		events = mustKubectl(t, nil, "get", "events", "-n", ns, "--field-selector", "involvedObject.name=without-secret")
+		return strings.Contains(events, "Failed"), nil
+	})
 }
 
 // A pod asking for more than the location offers fails at once, saying
