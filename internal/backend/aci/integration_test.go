@@ -38,7 +38,7 @@ func startService(t *testing.T, mutate func(*config.Config)) client.Files {
 	t.Helper()
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokens, []byte(testToken+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokens, []byte(testToken+" "+testSub+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Default()

@@ -28,8 +28,9 @@ type Config struct {
 	// empty one is generated under DataDir on first start.
 	TLSCertFile string `json:"tlsCertFile,omitempty"`
 	TLSKeyFile  string `json:"tlsKeyFile,omitempty"`
-	// TokensFile lists the accepted bearer tokens, one per line ('#' starts a
-	// comment). Required.
+	// TokensFile lists the accepted bearer tokens, one a line followed by
+	// the subscriptions it may use ('#' starts a comment line); see
+	// api.LoadTokens. Required.
 	TokensFile string `json:"tokensFile"`
 	// SecretKeyFile holds the key that encrypts secrets at rest (created when
 	// missing); default DataDir/secret.key. Keep it apart from database
