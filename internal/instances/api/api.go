@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"time"
@@ -296,20 +297,33 @@ func readJSON(r *http.Request, v any) error {
 	return decodeJSON(data, v)
 }
 
-// readBody reads a non-empty request body of at most maxBodyBytes.
+// readBody reads a non-empty request body of at most maxBodyBytes. A body
+// declared larger is refused before any of it is read; one that does not
+// arrive in time is answered 408.
 func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > maxBodyBytes {
+		return nil, tooLarge()
+	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, armerr.New(http.StatusRequestTimeout, "RequestTimeout",
+			"The request content was not received in time.")
+	}
 	if err != nil {
 		return nil, armerr.InvalidRequestContent("The request content could not be read: %v", err)
 	}
 	if len(data) > maxBodyBytes {
-		return nil, armerr.New(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
-			"The request content size exceeds the maximum of %d bytes.", maxBodyBytes)
+		return nil, tooLarge()
 	}
 	if len(data) == 0 {
 		return nil, armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: the body is empty.")
 	}
 	return data, nil
+}
+
+func tooLarge() *armerr.Error {
+	return armerr.New(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
+		"The request content size exceeds the maximum of %d bytes.", maxBodyBytes)
 }
 
 // decodeJSON decodes a request body into v with ARM's error on failure.
