@@ -123,7 +123,7 @@ func (inst *Instance) open(ctx context.Context, cfg config.Config, o Options, se
 	}
 	inst.store = st
 	if inst.rt == nil {
-		rt, closers, err := newRuntime(ctx, cfg, o)
+		rt, closers, err := newRuntime(ctx, cfg, o, seal)
 		inst.closers = closers
 		if err != nil {
 			return err
@@ -140,12 +140,12 @@ func (inst *Instance) open(ctx context.Context, cfg config.Config, o Options, se
 
 // newRuntime starts the configured runtime; the closers undo what it
 // started (also when it fails half-way).
-func newRuntime(ctx context.Context, cfg config.Config, o Options) (runtime.Runtime, []func(), error) {
+func newRuntime(ctx context.Context, cfg config.Config, o Options, seal *sealer.Sealer) (runtime.Runtime, []func(), error) {
 	switch cfg.Runtime {
 	case "fake":
 		return fake.New(fake.Options{Clock: o.Clock}), nil, nil
 	case "containerd":
-		return startContainerd(ctx, cfg, o)
+		return startContainerd(ctx, cfg, o, seal)
 	default:
 		return nil, nil, fmt.Errorf("runtime %q is not available (known: fake, containerd)", cfg.Runtime)
 	}
@@ -155,7 +155,7 @@ func newRuntime(ctx context.Context, cfg config.Config, o Options) (runtime.Runt
 // network, or connects to the one configured, and the CRI runtime on it.
 // Stopping it later leaves the groups running: the next start re-attaches
 // to them.
-func startContainerd(ctx context.Context, cfg config.Config, o Options) (runtime.Runtime, []func(), error) {
+func startContainerd(ctx context.Context, cfg config.Config, o Options, seal *sealer.Sealer) (runtime.Runtime, []func(), error) {
 	c := cfg.Containerd
 	if c.Endpoint != "" {
 		d, err := containerd.Connect(ctx, c.Endpoint)
@@ -163,7 +163,7 @@ func startContainerd(ctx context.Context, cfg config.Config, o Options) (runtime
 			return nil, nil, err
 		}
 		closers := []func(){func() { _ = d.Stop(context.Background()) }}
-		rt, err := newCRIRuntime(ctx, cfg, d, o)
+		rt, err := newCRIRuntime(ctx, cfg, d, o, seal)
 		return rt, closers, err
 	}
 	cniDir := filepath.Join(cfg.DataDir, "cni")
@@ -187,15 +187,20 @@ func startContainerd(ctx context.Context, cfg config.Config, o Options) (runtime
 		Image: &runtimeapi.ImageSpec{Image: c.SandboxImage}}); err != nil {
 		return nil, closers, fmt.Errorf("pull the sandbox image %s: %w", c.SandboxImage, err)
 	}
-	rt, err := newCRIRuntime(ctx, cfg, d, o)
+	rt, err := newCRIRuntime(ctx, cfg, d, o, seal)
 	return rt, closers, err
 }
 
 // newCRIRuntime runs the groups through d's CRI services.
-func newCRIRuntime(ctx context.Context, cfg config.Config, d *containerd.Containerd, o Options) (runtime.Runtime, error) {
+func newCRIRuntime(ctx context.Context, cfg config.Config, d *containerd.Containerd, o Options, seal *sealer.Sealer) (runtime.Runtime, error) {
+	c := cfg.Containerd
+	logMaxSize, err := c.ContainerLogMaxSize.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("containerd.containerLogMaxSize: %w", err)
+	}
 	return cri.New(ctx, cri.Options{Runtime: d.RuntimeClient(), Images: d.ImageClient(),
-		Dir: filepath.Join(cfg.DataDir, "runtime"), StopTimeout: time.Duration(cfg.Containerd.StopTimeoutSeconds) * time.Second,
-		Clock: o.Clock, Logger: o.Logger})
+		Dir: filepath.Join(cfg.DataDir, "runtime"), StopTimeout: time.Duration(c.StopTimeoutSeconds) * time.Second,
+		LogMaxSize: logMaxSize, LogMaxFiles: c.ContainerLogMaxFiles, Clock: o.Clock, Logger: o.Logger, Sealer: seal})
 }
 
 // Wait blocks until the server fails or ctx ends.

@@ -14,6 +14,7 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/internal/instances/network"
 	"github.com/vnode-io/vnode/internal/instances/runtime/cri"
+	"github.com/vnode-io/vnode/internal/mounts"
 )
 
 // containerdConfig is the private containerd of a service configured by cfg.
@@ -27,8 +28,8 @@ func containerdConfig(cfg config.Config) containerd.Config {
 // stops, so that its next start re-attaches to them; this is for tearing a
 // service down for good (`vnode down`, uninstall). It starts that
 // containerd, stops and removes its pod sandboxes (their containers, IPs,
-// network namespaces and mounts), stops it again and deletes the groups'
-// bridge. The service's records are kept: the next start reports the
+// network namespaces and mounts), stops it again, unmounts the groups'
+// secret volumes and deletes the groups' bridge. The service's records are kept: the next start reports the
 // groups it had as lost. It does nothing for the fake runtime or a service
 // that never ran containerd, and fails while the service's containerd runs.
 func RemoveGroups(ctx context.Context, cfg config.Config) error {
@@ -47,7 +48,10 @@ func RemoveGroups(ctx context.Context, cfg config.Config) error {
 		}
 		errs = append(errs, d.Cleanup(ctx))
 	}
-	errs = append(errs, containerd.UnmountUnder(cc.Dir), deleteLink(orDefault(cfg.Containerd.Bridge, network.DefaultBridge)))
+	// The groups' secret volumes are tmpfs mounts under the runtime's
+	// directory; their files go with the groups.
+	errs = append(errs, mounts.UnmountUnder(cc.Dir), mounts.UnmountUnder(filepath.Join(cfg.DataDir, "runtime")),
+		deleteLink(orDefault(cfg.Containerd.Bridge, network.DefaultBridge)))
 	// containerd 1.6 keeps shim sockets under /run/containerd/s whatever its
 	// configuration; empty directories there are safe to remove.
 	for _, dir := range []string{"/run/containerd/s", "/run/containerd"} {

@@ -4,12 +4,14 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vnode-io/vnode/internal/serving"
@@ -76,6 +78,47 @@ type Containerd struct {
 	// StopTimeoutSeconds is how long a container may take to stop after
 	// SIGTERM before it is killed (default 30).
 	StopTimeoutSeconds int `json:"stopTimeoutSeconds,omitempty"`
+	// ContainerLogMaxSize is the size at which a running container's log
+	// file is rotated (default 10Mi); ContainerLogMaxFiles is how many
+	// files a container's log keeps, the current one included (default 5,
+	// at least 2). They are the kubelet's settings of the same names.
+	ContainerLogMaxSize  ByteSize `json:"containerLogMaxSize,omitempty"`
+	ContainerLogMaxFiles int      `json:"containerLogMaxFiles,omitempty"`
+}
+
+// ByteSize is a number of bytes written as a Kubernetes quantity (10Mi,
+// 512Ki, 1G) or as a plain number; empty means the default.
+type ByteSize string
+
+// UnmarshalJSON takes a string or a number.
+func (b *ByteSize) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		*b = ByteSize(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(data, &n); err != nil {
+		return fmt.Errorf("a size must be a quantity such as 10Mi or a number of bytes, got %s", data)
+	}
+	*b = ByteSize(n.String())
+	return nil
+}
+
+// Bytes returns the size; 0 when it is empty.
+func (b ByteSize) Bytes() (int64, error) {
+	if b == "" {
+		return 0, nil
+	}
+	q, err := resource.ParseQuantity(string(b))
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a quantity such as 10Mi or a number of bytes", string(b))
+	}
+	n := q.Value()
+	if q.Sign() <= 0 || q.CmpInt64(n) != 0 {
+		return 0, fmt.Errorf("%q is not a positive whole number of bytes", string(b))
+	}
+	return n, nil
 }
 
 // Location is one region with its capabilities, capacity, quotas and prices.
@@ -90,6 +133,8 @@ type Location struct {
 	Quota Quota `json:"quota"`
 	// Prices meter usage.
 	Prices Prices `json:"prices"`
+	// Security bounds containers' security contexts.
+	Security Security `json:"security"`
 }
 
 // Capabilities are the per-group maxima of a location (ACI Linux: 4 CPU, 16 GB, 0 GPU).
@@ -287,6 +332,9 @@ func (c *Config) Complete(base string) error {
 			l.Prices.VCPUSecond < 0 || l.Prices.GBSecond < 0 {
 			return fmt.Errorf("location %q: capabilities, capacity, quota and prices may not be negative", l.Name)
 		}
+		if err := l.Security.check(); err != nil {
+			return fmt.Errorf("location %q: %w", l.Name, err)
+		}
 	}
 	d := Default()
 	if c.Limits.ContainersPerGroup == 0 {
@@ -301,7 +349,21 @@ func (c *Config) Complete(base string) error {
 	if err := c.checkNonNegative(); err != nil {
 		return err
 	}
+	if err := c.Containerd.checkContainerLogs(); err != nil {
+		return err
+	}
 	return c.checkRuntime()
+}
+
+// checkContainerLogs checks the log rotation settings.
+func (c *Containerd) checkContainerLogs() error {
+	if _, err := c.ContainerLogMaxSize.Bytes(); err != nil {
+		return fmt.Errorf("containerd.containerLogMaxSize: %w", err)
+	}
+	if n := c.ContainerLogMaxFiles; n != 0 && n < 2 {
+		return fmt.Errorf("containerd.containerLogMaxFiles is %d: it must be at least 2 (the current file and a rotated one)", n)
+	}
+	return nil
 }
 
 // checkRuntime checks that the runtime is known and has what it needs.

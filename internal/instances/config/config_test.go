@@ -415,3 +415,32 @@ func TestCompleteKeepsAbsoluteAndEmptyPaths(t *testing.T) {
 		t.Errorf("limits %+v", c.Limits)
 	}
 }
+
+// Log rotation takes the kubelet's forms: a quantity or a number of bytes,
+// and at least two files.
+func TestContainerLogSettings(t *testing.T) {
+	base := "dataDir: data\ntokensFile: tokens\nruntime: fake\n"
+	for yaml, want := range map[string]int64{"": 0, "containerLogMaxSize: 10Mi": 10 << 20,
+		"containerLogMaxSize: 4096": 4096, "containerLogMaxSize: \"1.5Ki\"": 1536, "containerLogMaxSize: 1e6": 1000000} {
+		c := mustLoad(t, write(t, "c.yaml", base+"containerd: {"+yaml+"}\n"))
+		if got, err := c.Containerd.ContainerLogMaxSize.Bytes(); err != nil || got != want {
+			t.Errorf("%q: %d, %v; want %d", yaml, got, err, want)
+		}
+	}
+	for yaml, want := range map[string]string{
+		"containerLogMaxSize: 10MB":      `containerd.containerLogMaxSize: "10MB" is not a quantity`,
+		"containerLogMaxSize: 0":         `containerd.containerLogMaxSize: "0" is not a positive whole number of bytes`,
+		"containerLogMaxSize: -1Mi":      `containerd.containerLogMaxSize: "-1Mi" is not a positive`,
+		"containerLogMaxSize: 0.5":       `"0.5" is not a positive whole number of bytes`,
+		"containerLogMaxSize: 100E":      `"100E" is not a positive whole number of bytes`,
+		"containerLogMaxSize: [1]":       "a size must be a quantity such as 10Mi or a number of bytes",
+		"containerLogMaxFiles: 1":        "containerd.containerLogMaxFiles is 1: it must be at least 2",
+		"containerLogMaxFiles: -3":       "containerd.containerLogMaxFiles is -3",
+		"containerLogMaxFiles: \"five\"": "cannot unmarshal",
+	} {
+		_, err := Load(write(t, "c.yaml", base+"containerd: {"+yaml+"}\n"))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", yaml, err, want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/vnode-io/vnode/internal/instances/network"
+	"github.com/vnode-io/vnode/internal/mounts"
 )
 
 // requireContainerd skips the test unless it runs as root with containerd
@@ -77,7 +78,7 @@ func assertNothingLeft(t *testing.T, dir string) {
 	if pids := processesMentioning(dir); len(pids) > 0 {
 		t.Errorf("processes still running for %s: %v", dir, pids)
 	}
-	points, err := mountPointsUnder(dir)
+	points, err := mounts.PointsUnder(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
+	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/instances/groupext"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
@@ -417,8 +418,18 @@ func securityContext(sc *aci.SecurityContextDefinition) *runtime.SecurityContext
 		out.RunAsGroup = &g
 	}
 	if sc.Capabilities != nil {
-		out.CapabilitiesAdd = strs(sc.Capabilities.Add)
-		out.CapabilitiesDrop = strs(sc.Capabilities.Drop)
+		out.CapabilitiesAdd = capabilityNames(sc.Capabilities.Add)
+		out.CapabilitiesDrop = capabilityNames(sc.Capabilities.Drop)
+	}
+	return out
+}
+
+// capabilityNames spells capabilities as the runtime takes them: upper
+// case, without "CAP_".
+func capabilityNames(ps []*string) []string {
+	out := strs(ps)
+	for i, n := range out {
+		out[i] = config.CapabilityName(n)
 	}
 	return out
 }

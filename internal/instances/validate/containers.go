@@ -47,6 +47,7 @@ func (c *checker) container(at string, ct *armcontainerinstance.Container) *arme
 		func() *armerr.Error { return checkContainerPorts(p.Ports, name, pat+".ports") },
 		func() *armerr.Error { return c.env(p.EnvironmentVariables, name, pat+".environmentVariables") },
 		func() *armerr.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
+		func() *armerr.Error { return c.securityContext(p.SecurityContext, name, pat+".securityContext") },
 		func() *armerr.Error {
 			return checkProbe(p.LivenessProbe, c.ext.Probes[name].Liveness, "liveness", name, pat+".livenessProbe")
 		},
@@ -75,6 +76,7 @@ func (c *checker) initContainers(ics []*armcontainerinstance.InitContainerDefini
 			func() *armerr.Error { return checkImage(p.Image, name, pat) },
 			func() *armerr.Error { return c.env(p.EnvironmentVariables, name, pat+".environmentVariables") },
 			func() *armerr.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
+			func() *armerr.Error { return c.securityContext(p.SecurityContext, name, pat+".securityContext") },
 		)
 		if err != nil {
 			return err
@@ -154,6 +156,10 @@ func checkEnvVar(v *armcontainerinstance.EnvironmentVariable, seen map[string]bo
 	case v.Value != nil && v.SecureValue != nil:
 		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at,
 			"The environment variable '%s' in container '%s' has both value and secureValue. Set only one of them.",
+			n, name)
+	case strings.ContainsRune(str(v.Value), 0) || strings.ContainsRune(str(v.SecureValue), 0):
+		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at,
+			"The value of environment variable '%s' in container '%s' contains a NUL byte, which no process environment can hold.",
 			n, name)
 	}
 	return nil

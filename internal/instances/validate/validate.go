@@ -47,12 +47,15 @@
 //	ContainerGroupResourceRequestExceedsCapabilities   group total above the location's MaxCPU / MaxMemoryInGB / MaxGPUCount
 //	InvalidContainerPorts                    (seen)    container port outside 1-65535 or protocol not TCP/UDP
 //	InvalidContainerEnvironmentVariable      (seen)    env var name empty or not [A-Za-z_][A-Za-z0-9_]*, both value and secureValue,
+//	                                                   a value with a NUL byte,
 //	                                                   or valueFrom beside a value or with a fieldPath other than status.podIP(s)
 //	DuplicateEnvironmentVariable                       env var name repeated within a container
 //	InvalidVolumeMount                                 mount without a name or naming an undefined volume
 //	InvalidVolumeMountPath                             mountPath missing, relative, "/" or containing ':'
 //	DuplicateVolumeMountPath                           two mounts of one container share a mountPath
 //	InvalidContainerProbe                              probe without exactly one of exec/httpGet, or bad values
+//	InvalidContainerSecurityContext                    privileged, a capability the location does not allow or not a
+//	                                                   capability name, or a seccompProfile that is not base64 JSON
 //	InvalidIpAddressType                               ipAddress.type missing or not Public/Private
 //	MissingIpAddressPorts                    (seen)    ipAddress without ports
 //	TooManyIpAddressPorts                              more ipAddress ports than Limits.PortsPerIP
@@ -96,6 +99,7 @@ const (
 	CodeInvalidAzureFileVolume                              = "InvalidAzureFileVolume"
 	CodeInvalidSecretVolume                                 = "InvalidSecretVolume"
 	CodeInvalidGitRepoVolume                                = "InvalidGitRepoVolume"
+	CodeInvalidContainerSecurityContext                     = "InvalidContainerSecurityContext"
 	CodeMissingContainers                                   = "MissingContainers"
 	CodeTooManyContainers                                   = "TooManyContainers"
 	CodeInvalidContainerName                                = "InvalidContainerName"

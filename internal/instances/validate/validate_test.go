@@ -259,6 +259,18 @@ func ruleCases() []ruleCase {
 			code: CodeInvalidGitRepoVolume, target: "properties.volumes[3].gitRepo.repository"},
 		{name: "gitRepo directory escapes", mutate: func(g *aci.ContainerGroup) { props(g).Volumes[3].GitRepo.Directory = to.Ptr("a/../../etc") },
 			code: CodeInvalidGitRepoVolume, target: "properties.volumes[3].gitRepo.directory"},
+		{name: "gitRepo revision is an option", mutate: func(g *aci.ContainerGroup) {
+			props(g).Volumes[3].GitRepo.Revision = to.Ptr("--pathspec-from-file=/etc/shadow")
+		}, code: CodeInvalidGitRepoVolume, target: "properties.volumes[3].gitRepo.revision", msgHas: "starts with '-'"},
+		{name: "gitRepo repository is an option", mutate: func(g *aci.ContainerGroup) {
+			props(g).Volumes[3].GitRepo.Repository = to.Ptr("--upload-pack=touch /tmp/x")
+		}, code: CodeInvalidGitRepoVolume, target: "properties.volumes[3].gitRepo.repository"},
+		{name: "gitRepo repository on the host", mutate: func(g *aci.ContainerGroup) { props(g).Volumes[3].GitRepo.Repository = to.Ptr("/root/repo") },
+			code: CodeInvalidGitRepoVolume, target: "properties.volumes[3].gitRepo.repository", msgHas: "local paths"},
+		{name: "gitRepo repository file URL", mutate: func(g *aci.ContainerGroup) { props(g).Volumes[3].GitRepo.Repository = to.Ptr("file:///root/repo") },
+			code: CodeInvalidGitRepoVolume, target: "properties.volumes[3].gitRepo.repository", msgHas: "scheme"},
+		{name: "gitRepo directory is an option", mutate: func(g *aci.ContainerGroup) { props(g).Volumes[3].GitRepo.Directory = to.Ptr("-x") },
+			code: CodeInvalidGitRepoVolume, target: "properties.volumes[3].gitRepo.directory"},
 		// volume mounts
 		{name: "mount of undefined volume", mutate: func(g *aci.ContainerGroup) { ctr(g, 1).VolumeMounts[0].Name = to.Ptr("nosuch") },
 			code: CodeInvalidVolumeMount, target: c1 + ".properties.volumeMounts[0].name", msgHas: "'nosuch'"},

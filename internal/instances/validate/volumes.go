@@ -9,6 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/gitrepo"
 )
 
 // volumes checks the group's volumes and records their names for the
@@ -122,14 +123,24 @@ func checkSecret(files map[string]*string, name, at string) *armerr.Error {
 }
 
 func checkGitRepo(r *armcontainerinstance.GitRepoVolume, name, at string) *armerr.Error {
-	if strings.TrimSpace(str(r.Repository)) == "" {
+	repo := str(r.Repository)
+	if strings.TrimSpace(repo) == "" {
 		return armerr.BadRequest(CodeInvalidGitRepoVolume, at+".repository",
 			"The git repository volume '%s' has no repository. Set the URL of the repository to clone.", name)
 	}
-	dir := str(r.Directory)
-	if strings.HasPrefix(dir, "/") || slices.Contains(strings.Split(dir, "/"), "..") {
-		return armerr.BadRequest(CodeInvalidGitRepoVolume, at+".directory",
-			"The directory '%s' of git repository volume '%s' must be a relative path without '..'.", dir, name)
+	fields := []struct {
+		field, value, hint string
+		check              func(string) error
+	}{
+		{"repository", repo, " Give a http, https, git or ssh URL.", gitrepo.CheckRepository},
+		{"revision", str(r.Revision), " Give a commit hash, branch or tag.", gitrepo.CheckRevision},
+		{"directory", str(r.Directory), "", gitrepo.CheckDirectory},
+	}
+	for _, f := range fields {
+		if err := f.check(f.value); err != nil {
+			return armerr.BadRequest(CodeInvalidGitRepoVolume, at+"."+f.field,
+				"The %s '%s' of git repository volume '%s' is not allowed: %v.%s", f.field, f.value, name, err, f.hint)
+		}
 	}
 	return nil
 }

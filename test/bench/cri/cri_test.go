@@ -27,6 +27,7 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/network"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/runtime/cri"
+	"github.com/vnode-io/vnode/internal/instances/sealer"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
@@ -70,8 +71,12 @@ func BenchmarkCreateToRunning(b *testing.B) {
 		if err := d.RemoveAllPods(ctx); err != nil {
 			b.Fatal(err)
 		}
+		seal, err := sealer.LoadOrCreate(filepath.Join(dir, "secret.key"))
+		if err != nil {
+			b.Fatal(err)
+		}
 		rt, err := cri.New(ctx, cri.Options{Runtime: d.RuntimeClient(), Images: d.ImageClient(), Dir: filepath.Join(dir, "runtime"),
-			StopTimeout: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			StopTimeout: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sealer: seal})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,22 +81,8 @@ func TestContainerdFeatures(t *testing.T) {
 		t.Errorf("a private image without credentials: %v", err)
 	}
 
-	// A git repository for the gitRepo volume.
-	repo := filepath.Join(t.TempDir(), "repo")
-	for _, args := range [][]string{{"init", "-q", "-b", "main", repo}, {"-C", repo, "config", "user.email", "t@example.test"},
-		{"-C", repo, "config", "user.name", "t"}} {
-		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(repo, "README"), []byte("from git\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{{"-C", repo, "add", "README"}, {"-C", repo, "commit", "-q", "-m", "first"}} {
-		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	// A git repository for the gitRepo volume, served over HTTP.
+	repo := framework.ServeGitRepo(t, "README=from git\n")
 
 	// With credentials: init containers in order, and every volume type.
 	body := shellGroup(aci.ContainerGroupRestartPolicyAlways,
@@ -115,7 +100,7 @@ func TestContainerdFeatures(t *testing.T) {
 	body.Properties.Volumes = []*aci.Volume{
 		{Name: to.Ptr("workdir"), EmptyDir: map[string]any{}},
 		{Name: to.Ptr("creds"), Secret: map[string]*string{"token": to.Ptr(base64.StdEncoding.EncodeToString([]byte("t0ken")))}},
-		{Name: to.Ptr("source"), GitRepo: &aci.GitRepoVolume{Repository: to.Ptr(repo), Directory: to.Ptr("code")}},
+		{Name: to.Ptr("source"), GitRepo: &aci.GitRepoVolume{Repository: to.Ptr(repo.URL), Directory: to.Ptr("code")}},
 		{Name: to.Ptr("share"), AzureFile: &aci.AzureFileVolume{ShareName: to.Ptr("data"), StorageAccountName: to.Ptr("acct"),
 			StorageAccountKey: to.Ptr("key")}},
 	}
@@ -136,6 +121,22 @@ func TestContainerdFeatures(t *testing.T) {
 	}
 	if _, err := p.PollUntilDone(ctx(t), nil); err == nil || asARM(t, err).Code != "InaccessibleImage" {
 		t.Errorf("a cached private image without credentials: %v", err)
+	}
+	// A revision the repository lacks fails the deployment in words of
+	// the service's own: git's output, which could quote a file, stays in
+	// the service's log.
+	badRev := shellGroup(aci.ContainerGroupRestartPolicyNever, shellContainer("app", refs.Shell, "sleep 3600"))
+	badRev.Properties.Volumes = []*aci.Volume{{Name: to.Ptr("source"),
+		GitRepo: &aci.GitRepoVolume{Repository: to.Ptr(repo.URL), Revision: to.Ptr("nosuch")}}}
+	p, err = e.groups.BeginCreateOrUpdate(ctx(t), testRG, "bad-revision", badRev, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.PollUntilDone(ctx(t), nil); err == nil {
+		t.Error("a group with an unknown revision deployed")
+	} else if ae := asARM(t, err); ae.Code != "FailedMount" || !strings.Contains(ae.Message, "the revision does not exist") ||
+		strings.Contains(ae.Message, "fatal") {
+		t.Errorf("an unknown revision: %s: %s", ae.Code, ae.Message)
 	}
 	for _, check := range []struct {
 		argv []string

@@ -23,7 +23,7 @@ import (
 // bridge of the test's own (prefix and the pid) and subnet, pulling from a
 // local registry holding the project's images, and leaves no pod, process,
 // mount or bridge behind. It skips the test without root or binaries.
-func newContainerdEnv(t *testing.T, prefix, subnet string) (*env, framework.ImageRefs) {
+func newContainerdEnv(t *testing.T, prefix, subnet string, opts ...func(*config.Containerd)) (*env, framework.ImageRefs) {
 	t.Helper()
 	framework.RequireContainerd(t)
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -37,6 +37,9 @@ func newContainerdEnv(t *testing.T, prefix, subnet string) (*env, framework.Imag
 		cfg.Runtime = "containerd"
 		cfg.Containerd = config.Containerd{SandboxImage: refs.Pause, Bridge: bridge, Subnet: subnet,
 			StopTimeoutSeconds: 2}
+		for _, o := range opts {
+			o(&cfg.Containerd)
+		}
 	})
 	// Whatever happens, leave no pod, process or mount behind.
 	t.Cleanup(func() {

@@ -111,6 +111,23 @@ func TestValidationRejectsInvalidBodies(t *testing.T) {
 		{"volume-without-source", func(g *aci.ContainerGroup) {
 			valProps(g).Volumes = []*aci.Volume{{Name: to.Ptr("no-source")}}
 		}, 400, "InvalidVolumeSource", "properties.volumes[0]"},
+		{"git-revision-option", func(g *aci.ContainerGroup) {
+			valProps(g).Volumes = []*aci.Volume{{Name: to.Ptr("source"), GitRepo: &aci.GitRepoVolume{
+				Repository: to.Ptr("https://example.com/r.git"), Revision: to.Ptr("--pathspec-from-file=/etc/shadow")}}}
+		}, 400, "InvalidGitRepoVolume", "properties.volumes[0].gitRepo.revision"},
+		{"git-host-repository", func(g *aci.ContainerGroup) {
+			valProps(g).Volumes = []*aci.Volume{{Name: to.Ptr("source"), GitRepo: &aci.GitRepoVolume{Repository: to.Ptr("file:///root")}}}
+		}, 400, "InvalidGitRepoVolume", "properties.volumes[0].gitRepo.repository"},
+		{"privileged", func(g *aci.ContainerGroup) {
+			valCtr(g, 0).SecurityContext = &aci.SecurityContextDefinition{Privileged: to.Ptr(true)}
+		}, 400, "InvalidContainerSecurityContext", p0 + ".securityContext.privileged"},
+		{"sys-admin", func(g *aci.ContainerGroup) {
+			valCtr(g, 0).SecurityContext = &aci.SecurityContextDefinition{Capabilities: &aci.SecurityContextCapabilitiesDefinition{
+				Add: to.SliceOfPtrs("SYS_ADMIN")}}
+		}, 400, "InvalidContainerSecurityContext", p0 + ".securityContext.capabilities.add[0]"},
+		{"env-nul", func(g *aci.ContainerGroup) {
+			valCtr(g, 0).EnvironmentVariables = []*aci.EnvironmentVariable{{Name: to.Ptr("X"), Value: to.Ptr("a\x00b")}}
+		}, 400, "InvalidContainerEnvironmentVariable", p0 + ".environmentVariables[0]"},
 		{"undefined-volume-mount", func(g *aci.ContainerGroup) {
 			valCtr(g, 0).VolumeMounts = []*aci.VolumeMount{{Name: to.Ptr("nowhere"), MountPath: to.Ptr("/mnt/data")}}
 		}, 400, "InvalidVolumeMount", p0 + ".volumeMounts[0].name"},

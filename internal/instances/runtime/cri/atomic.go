@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -34,24 +37,34 @@ var errBadFileName = errors.New("bad file name")
 // "..data" is swapped to it, names no longer present are removed and new
 // ones linked, then older data directories are deleted. Files are mode
 // 0644. Nothing is written when dir already holds exactly files.
+//
+// Every step works through an os.Root opened on dir, so no name inside
+// it resolves outside it: a link planted in dir (by a container that could
+// write there, or by anyone else) cannot make the service read, write,
+// chmod or remove anything beyond dir.
 func writeAtomic(dir string, files map[string][]byte, now time.Time) error {
 	if err := checkFileNames(files); err != nil {
 		return err
 	}
-	if same, err := holds(dir, files); err != nil || same {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer root.Close()
+	if same, err := holds(root, files); err != nil || same {
 		return err
 	}
-	data, err := writeDataDir(dir, files, now)
+	data, err := writeDataDir(root, files, now)
 	if err != nil {
 		return err
 	}
-	if err := swapLink(dir, newDataLink, dataLink, data); err != nil {
+	if err := swapLink(root, newDataLink, dataLink, data); err != nil {
 		return err
 	}
-	if err := linkFiles(dir, files); err != nil {
+	if err := linkFiles(root, files); err != nil {
 		return err
 	}
-	return removeStale(dir, files, data)
+	return removeStale(root, files, data)
 }
 
 // checkFileNames refuses names that are not plain file names or that start
@@ -65,91 +78,180 @@ func checkFileNames(files map[string][]byte) error {
 	return nil
 }
 
-// holds reports whether dir's current data is exactly files, with every
-// name linked.
-func holds(dir string, files map[string][]byte) (bool, error) {
-	data := filepath.Join(dir, dataLink)
-	entries, err := os.ReadDir(data)
+// holds reports whether the root's current data is exactly files, with
+// every name linked.
+func holds(root *os.Root, files map[string][]byte) (bool, error) {
+	entries, err := readDir(root, dataLink)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read %s: %w", data, err)
+		return false, err
 	}
 	if len(entries) != len(files) {
 		return false, nil
 	}
 	for _, e := range entries {
 		want, ok := files[e.Name()]
-		if !ok {
+		if !ok || !e.Type().IsRegular() {
 			return false, nil
 		}
-		got, err := os.ReadFile(filepath.Join(data, e.Name()))
+		got, err := readRegular(root, filepath.Join(dataLink, e.Name()))
 		if err != nil || !bytes.Equal(got, want) {
 			return false, nil
 		}
-		if target, err := os.Readlink(filepath.Join(dir, e.Name())); err != nil || target != filepath.Join(dataLink, e.Name()) {
+		if target, err := root.Readlink(e.Name()); err != nil || target != filepath.Join(dataLink, e.Name()) {
 			return false, nil
 		}
 	}
 	return true, nil
 }
 
-// writeDataDir writes files to a new hidden directory of dir and returns
-// its name.
-func writeDataDir(dir string, files map[string][]byte, now time.Time) (string, error) {
-	data, err := os.MkdirTemp(dir, now.UTC().Format("..2006_01_02_15_04_05."))
+// openNonblock flags keep an open of a FIFO planted where a file or
+// directory should be from blocking the writer.
+const openNonblock = os.O_RDONLY | syscall.O_NONBLOCK
+
+// readDir lists the directory name of root.
+func readDir(root *os.Root, name string) ([]os.DirEntry, error) {
+	d, err := root.OpenFile(name, openNonblock|syscall.O_DIRECTORY, 0)
 	if err != nil {
-		return "", fmt.Errorf("create a data directory in %s: %w", dir, err)
+		return nil, fmt.Errorf("open %s: %w", filepath.Join(root.Name(), name), err)
 	}
-	if err := os.Chmod(data, 0o755); err != nil {
-		return "", fmt.Errorf("data directory %s: %w", data, err)
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Join(root.Name(), name), err)
 	}
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		if err := os.WriteFile(filepath.Join(data, name), files[name], 0o644); err != nil {
-			return "", fmt.Errorf("write %s: %w", name, err)
-		}
-	}
-	return filepath.Base(data), nil
+	return entries, nil
 }
 
-// swapLink points dir/name at target with one rename, through the
-// temporary link dir/tmp.
-func swapLink(dir, tmp, name, target string) error {
-	tmpPath := filepath.Join(dir, tmp)
-	if err := os.Remove(tmpPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", tmpPath, err)
+// readRegular reads the regular file name of root, and refuses anything
+// else that has the name.
+func readRegular(root *os.Root, name string) ([]byte, error) {
+	f, err := root.OpenFile(name, openNonblock, 0)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.Symlink(target, tmpPath); err != nil {
-		return fmt.Errorf("link %s: %w", tmpPath, err)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	if err := os.Rename(tmpPath, filepath.Join(dir, name)); err != nil {
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	return io.ReadAll(f)
+}
+
+// writeDataDir writes files to a new hidden directory of root and returns
+// its name. The directory and files are written through descriptors
+// opened beneath root, never by a path that could have been swapped.
+func writeDataDir(root *os.Root, files map[string][]byte, now time.Time) (string, error) {
+	name, err := mkdirNew(root, now.UTC().Format("..2006_01_02_15_04_05."))
+	if err != nil {
+		return "", err
+	}
+	data, err := root.OpenRoot(name)
+	if err != nil {
+		return "", fmt.Errorf("open data directory %s: %w", name, err)
+	}
+	defer data.Close()
+	if err := chmodOpen(data, ".", 0o755); err != nil {
+		return "", err
+	}
+	for _, file := range slices.Sorted(maps.Keys(files)) {
+		if err := writeNewFile(data, file, files[file]); err != nil {
+			return "", err
+		}
+	}
+	return name, nil
+}
+
+// mkdirNew creates a directory of root named prefix and a random suffix.
+func mkdirNew(root *os.Root, prefix string) (string, error) {
+	for range 100 {
+		name := fmt.Sprintf("%s%09d", prefix, rand.IntN(1e9))
+		err := root.Mkdir(name, 0o755)
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("create a data directory in %s: %w", root.Name(), err)
+		}
+	}
+	return "", fmt.Errorf("create a data directory in %s: no free name", root.Name())
+}
+
+// chmodOpen sets the mode of the directory name of root through a
+// descriptor, against the umask that Mkdir applied.
+func chmodOpen(root *os.Root, name string, mode os.FileMode) error {
+	d, err := root.Open(name)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", filepath.Join(root.Name(), name), err)
+	}
+	defer d.Close()
+	if err := d.Chmod(mode); err != nil {
+		return fmt.Errorf("chmod %s: %w", filepath.Join(root.Name(), name), err)
+	}
+	return nil
+}
+
+// writeNewFile creates the file name of root, which must not exist yet,
+// with mode 0644 and content.
+func writeNewFile(root *os.Root, name string, content []byte) error {
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	_, err = f.Write(content)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// swapLink points root's name at target with one rename, through the
+// temporary link tmp.
+func swapLink(root *os.Root, tmp, name, target string) error {
+	if err := root.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", tmp, err)
+	}
+	if err := root.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("link %s: %w", tmp, err)
+	}
+	if err := root.Rename(tmp, name); err != nil {
 		return fmt.Errorf("swap %s: %w", name, err)
 	}
 	return nil
 }
 
-// linkFiles links each file name of dir to its file in "..data", replacing
-// whatever else has the name (a plain file of an older layout).
-func linkFiles(dir string, files map[string][]byte) error {
+// linkFiles links each file name of root to its file in "..data",
+// replacing whatever else has the name (a plain file of an older layout).
+func linkFiles(root *os.Root, files map[string][]byte) error {
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		target := filepath.Join(dataLink, name)
-		if got, err := os.Readlink(filepath.Join(dir, name)); err == nil && got == target {
+		if got, err := root.Readlink(name); err == nil && got == target {
 			continue
 		}
-		if err := swapLink(dir, newFileLink, name, target); err != nil {
+		if err := swapLink(root, newFileLink, name, target); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// removeStale removes the names of dir that files lacks, and the hidden
+// removeStale removes the names of root that files lacks, and the hidden
 // data directories other than keep.
-func removeStale(dir string, files map[string][]byte, keep string) error {
-	entries, err := os.ReadDir(dir)
+func removeStale(root *os.Root, files map[string][]byte, keep string) error {
+	entries, err := readDir(root, ".")
 	if err != nil {
-		return fmt.Errorf("read %s: %w", dir, err)
+		return err
 	}
 	for _, e := range entries {
 		name := e.Name()
@@ -157,9 +259,9 @@ func removeStale(dir string, files map[string][]byte, keep string) error {
 		var err error
 		switch {
 		case !hidden && !hasKey(files, name):
-			err = os.RemoveAll(filepath.Join(dir, name))
+			err = root.RemoveAll(name)
 		case hidden && e.IsDir() && name != keep:
-			err = os.RemoveAll(filepath.Join(dir, name))
+			err = root.RemoveAll(name)
 		}
 		if err != nil {
 			return fmt.Errorf("remove %s: %w", name, err)

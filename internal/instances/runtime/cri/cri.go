@@ -2,15 +2,17 @@
 // group is one pod sandbox — one network namespace and IP, shared by its
 // containers — and each container a CRI container in it.
 //
-// The runtime keeps each group's spec in a file of its own directory (mode
-// 0600: it holds the decrypted secure values the containers need) so that
-// after a restart of the service it can re-attach to the sandboxes it finds
-// in CRI and keep applying their restart policy. A poll loop follows the
+// The runtime keeps each group's spec in a file of its own directory,
+// sealed with the service's secret key (it holds the secure values,
+// registry passwords and secret files the containers need), so that after a
+// restart of the service it can re-attach to the sandboxes it finds in CRI
+// and keep applying their restart policy. A poll loop follows the
 // containers' states, restarts them as their policy says with the
 // kubelet's back-off, and reports every change to the watchers.
 //
 // The group's directory also holds its volumes and its hosts file, which
-// every container gets at /etc/hosts as a kubelet's pod does. Secret
+// every container gets at /etc/hosts as a kubelet's pod does, and its
+// containers' logs, which the runtime rotates as the kubelet does. Secret
 // volumes are laid out as the kubelet's AtomicWriter lays them out, so that
 // UpdateVolumes changes their files at once under running containers.
 package cri
@@ -20,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -32,6 +35,8 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/instances/runtime/cri/crilog"
+	"github.com/vnode-io/vnode/internal/instances/sealer"
 )
 
 // Labels and names the runtime puts on what it creates.
@@ -66,8 +71,65 @@ type Options struct {
 	// without a bound a burst of groups would all become ready only at
 	// its end; with one they come up in a steady stream.
 	Parallel int
-	Clock    clock.WithTicker
-	Logger   *slog.Logger
+	// LogMaxSize is the size at which a running container's log file is
+	// rotated (default 10 MiB); LogMaxFiles how many files a container's
+	// log keeps, the current one included (default 5, at least 2). These
+	// are the kubelet's containerLogMaxSize and containerLogMaxFiles.
+	LogMaxSize  int64
+	LogMaxFiles int
+	// LogCheckInterval is how often the logs' sizes are checked (default
+	// 10 s, the kubelet's containerLogMonitorInterval).
+	LogCheckInterval time.Duration
+	Clock            clock.WithTicker
+	Logger           *slog.Logger
+	// Sealer seals the group specs kept in Dir (required): they carry
+	// secure environment values, registry passwords and secret files.
+	Sealer *sealer.Sealer
+}
+
+// Defaults of Options.
+const (
+	defaultStopTimeout      = 30 * time.Second
+	defaultPollInterval     = 250 * time.Millisecond
+	defaultLogMaxSize       = 10 << 20
+	defaultLogMaxFiles      = 5
+	defaultLogCheckInterval = 10 * time.Second
+)
+
+// complete fills the defaults and checks what cannot be defaulted.
+func (o *Options) complete() error {
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = defaultStopTimeout
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = defaultPollInterval
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 4 * goruntime.NumCPU()
+	}
+	if o.LogMaxSize == 0 {
+		o.LogMaxSize = defaultLogMaxSize
+	}
+	if o.LogMaxFiles == 0 {
+		o.LogMaxFiles = defaultLogMaxFiles
+	}
+	if o.LogCheckInterval <= 0 {
+		o.LogCheckInterval = defaultLogCheckInterval
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if err := o.logPolicy().Check(); err != nil {
+		return fmt.Errorf("container logs: %w", err)
+	}
+	return nil
+}
+
+func (o *Options) logPolicy() crilog.Policy {
+	return crilog.Policy{MaxSize: o.LogMaxSize, MaxFiles: o.LogMaxFiles}
 }
 
 // Runtime implements runtime.Runtime on CRI.
@@ -135,20 +197,11 @@ type container struct {
 
 // New returns a runtime and re-attaches to the groups CRI still has.
 func New(ctx context.Context, o Options) (*Runtime, error) {
-	if o.StopTimeout <= 0 {
-		o.StopTimeout = 30 * time.Second
+	if err := o.complete(); err != nil {
+		return nil, err
 	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = 250 * time.Millisecond
-	}
-	if o.Parallel <= 0 {
-		o.Parallel = 4 * goruntime.NumCPU()
-	}
-	if o.Clock == nil {
-		o.Clock = clock.RealClock{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	if o.Sealer == nil {
+		return nil, errors.New("the CRI runtime needs a sealer for the specs it keeps")
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create runtime directory: %w", err)
@@ -162,8 +215,9 @@ func New(ctx context.Context, o Options) (*Runtime, error) {
 	if err := r.discover(ctx); err != nil {
 		return nil, err
 	}
-	r.wg.Add(1)
-	go func() { defer r.wg.Done(); r.pollLoop() }()
+	r.wg.Add(2)
+	go func() { defer r.wg.Done(); r.every(r.o.PollInterval, r.pollOnce) }()
+	go func() { defer r.wg.Done(); r.every(r.o.LogCheckInterval, r.rotateLogs) }()
 	return r, nil
 }
 
@@ -176,9 +230,19 @@ func (r *Runtime) Close() error {
 
 func (r *Runtime) groupDir(id string) string { return filepath.Join(r.o.Dir, "groups", id) }
 
-func (r *Runtime) specPath(id string) string { return filepath.Join(r.groupDir(id), "spec.json") }
+// specPath is where a group's spec is kept, sealed: it carries secure
+// environment values, registry passwords and secret volume files.
+func (r *Runtime) specPath(id string) string { return filepath.Join(r.groupDir(id), "spec.sealed") }
 
-// saveSpec writes the group's spec (with secret values) readable by root only.
+// plainSpecPath is where earlier versions kept the spec unsealed; such a
+// spec is read once and sealed on the group's next save.
+func (r *Runtime) plainSpecPath(id string) string { return filepath.Join(r.groupDir(id), "spec.json") }
+
+// specName binds a sealed spec to its group, so one group's file cannot
+// stand in for another's.
+func specName(id string) string { return "runtime-group-spec/" + id }
+
+// saveSpec writes the group's spec sealed, readable by root only.
 func (r *Runtime) saveSpec(spec runtime.GroupSpec) error {
 	if err := os.MkdirAll(r.groupDir(spec.ID), 0o700); err != nil {
 		return fmt.Errorf("create group directory: %w", err)
@@ -187,11 +251,43 @@ func (r *Runtime) saveSpec(spec runtime.GroupSpec) error {
 	if err != nil {
 		return fmt.Errorf("encode spec of %s: %w", spec.ID, err)
 	}
+	sealed, err := r.o.Sealer.Seal(specName(spec.ID), data)
+	if err != nil {
+		return fmt.Errorf("seal spec of %s: %w", spec.ID, err)
+	}
 	tmp := r.specPath(spec.ID) + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	if err := os.WriteFile(tmp, sealed, 0o600); err != nil {
 		return fmt.Errorf("save spec of %s: %w", spec.ID, err)
 	}
-	return os.Rename(tmp, r.specPath(spec.ID))
+	if err := os.Rename(tmp, r.specPath(spec.ID)); err != nil {
+		return fmt.Errorf("save spec of %s: %w", spec.ID, err)
+	}
+	if err := os.Remove(r.plainSpecPath(spec.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the unsealed spec of %s: %w", spec.ID, err)
+	}
+	return nil
+}
+
+// readSpec reads a group's saved spec; fs.ErrNotExist when it has none.
+func (r *Runtime) readSpec(id string) (runtime.GroupSpec, error) {
+	var spec runtime.GroupSpec
+	data, err := os.ReadFile(r.specPath(id))
+	switch {
+	case err == nil:
+		if data, err = r.o.Sealer.Open(specName(id), data); err != nil {
+			return spec, fmt.Errorf("spec of %s: %w", id, err)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		if data, err = os.ReadFile(r.plainSpecPath(id)); err != nil {
+			return spec, fmt.Errorf("spec of %s: %w", id, err)
+		}
+	default:
+		return spec, fmt.Errorf("spec of %s: %w", id, err)
+	}
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return spec, fmt.Errorf("read spec of %s: %w", id, err)
+	}
+	return spec, nil
 }
 
 // specOf returns the group's spec. Callers do not hold r.mu.
@@ -213,16 +309,15 @@ func (r *Runtime) discover(ctx context.Context) error {
 		if id == "" {
 			continue
 		}
-		data, err := os.ReadFile(r.specPath(id))
-		if err != nil {
+		spec, err := r.readSpec(id)
+		if errors.Is(err, fs.ErrNotExist) {
 			r.o.Logger.Warn("a sandbox of an unknown group: removing it", "group", id, "sandbox", sb.Id, "err", err)
 			_, _ = r.o.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id})
 			_, _ = r.o.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.Id})
 			continue
 		}
-		var spec runtime.GroupSpec
-		if err := json.Unmarshal(data, &spec); err != nil {
-			return fmt.Errorf("read spec of %s: %w", id, err)
+		if err != nil {
+			return err
 		}
 		g := newGroup(spec)
 		g.sandboxID = sb.Id

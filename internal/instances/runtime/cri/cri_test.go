@@ -19,6 +19,7 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/internal/instances/network"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/instances/sealer"
 	"github.com/vnode-io/vnode/internal/registry"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
@@ -27,6 +28,7 @@ import (
 // on a bridge of the test's own.
 type world struct {
 	dir               string
+	seal              *sealer.Sealer
 	reg               *registry.Registry
 	d                 *containerd.Containerd
 	hello, shell, bad string
@@ -37,7 +39,7 @@ func setup(t *testing.T) *world {
 	framework.RequireContainerd(t, "git")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	w := &world{dir: t.TempDir()}
+	w := &world{dir: t.TempDir(), seal: testSealer(t)}
 	reg, refs := framework.StartImageRegistry(ctx, t, w.dir)
 	w.reg, w.hello, w.shell = reg, refs.Hello, refs.Shell
 	pause := refs.Pause
@@ -66,16 +68,30 @@ func setup(t *testing.T) *world {
 	return w
 }
 
-func (w *world) runtime(t *testing.T) *Runtime {
+func (w *world) runtime(t *testing.T, opts ...func(*Options)) *Runtime {
 	t.Helper()
-	r, err := New(context.Background(), Options{Runtime: w.d.RuntimeClient(), Images: w.d.ImageClient(),
+	o := Options{Runtime: w.d.RuntimeClient(), Images: w.d.ImageClient(),
 		Dir: filepath.Join(w.dir, "runtime"), StopTimeout: 2 * time.Second, PollInterval: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sealer: w.seal}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	r, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.Close() })
 	return r
+}
+
+// testSealer is a sealer with a key of the test's own.
+func testSealer(t testing.TB) *sealer.Sealer {
+	t.Helper()
+	s, err := sealer.LoadOrCreate(filepath.Join(t.TempDir(), "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func waitFor(t *testing.T, what string, cond func() (bool, string)) {
@@ -180,8 +196,10 @@ func TestGroupsOnContainerd(t *testing.T) {
 			{Name: "hello", Image: w.hello, CPU: 0.5, MemoryInGB: 0.5, Ports: []runtime.Port{{Port: 80, Protocol: "TCP"}}},
 			{Name: "side", Image: w.shell, CPU: 0.5, MemoryInGB: 0.5, Command: []string{"/bin/sleep", "3600"},
 				Env: []runtime.EnvVar{{Name: "SECRET", Value: "v", Secure: true}},
+				// A secret volume is read-only even where its mount
+				// does not ask for it.
 				VolumeMounts: []runtime.VolumeMount{{Name: "work", MountPath: "/work"},
-					{Name: "creds", MountPath: "/creds", ReadOnly: true}}},
+					{Name: "creds", MountPath: "/creds"}}},
 		},
 		Ports: []runtime.Port{{Port: 80, Protocol: "TCP"}},
 	}
@@ -202,6 +220,9 @@ func TestGroupsOnContainerd(t *testing.T) {
 	})
 	if out, _ := execOut(t, r, "g-web", "side", "cat", "/work/state", "/creds/token"); out != "ready\ns3cret" {
 		t.Errorf("volumes seen by side: %q", out)
+	}
+	if out, _ := execOut(t, r, "g-web", "side", "stat", "-f", "-c", "%T", "/creds"); strings.TrimSpace(out) != "tmpfs" {
+		t.Errorf("the secret volume's file system: %q, want tmpfs", out)
 	}
 	if out, _ := execOut(t, r, "g-web", "side", "sh", "-c", "echo $SECRET; touch /creds/x"); !strings.Contains(out, "v\n") ||
 		!strings.Contains(out, "Read-only") {

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"k8s.io/utils/clock"
 
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/mounts"
 )
 
 // layout describes a secret volume directory: each entry's name, and a
@@ -166,7 +168,7 @@ func TestHostsFile(t *testing.T) {
 
 // offline is a runtime with no CRI behind it, for what touches only files.
 func offline(t *testing.T) *Runtime {
-	return &Runtime{o: Options{Dir: t.TempDir(), Clock: clock.RealClock{}}, groups: map[string]*group{}}
+	return &Runtime{o: Options{Dir: t.TempDir(), Clock: clock.RealClock{}, Sealer: testSealer(t)}, groups: map[string]*group{}}
 }
 
 // A container's variables filled from the group get its IP; the group's
@@ -204,6 +206,49 @@ func TestContainerConfigHostsAndEnv(t *testing.T) {
 	}
 }
 
+// prepared registers a group of spec with r and prepares its volumes.
+func prepared(t *testing.T, r *Runtime, spec runtime.GroupSpec) *group {
+	t.Helper()
+	g := newGroup(spec)
+	if err := r.register(g); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := mounts.UnmountUnder(r.o.Dir); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := r.prepareVolumes(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// A secret volume is a tmpfs of its own (as root), gone with the group.
+func TestSecretVolumeOnTmpfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	r := offline(t)
+	prepared(t, r, runtime.GroupSpec{ID: "g1", Name: "g", Volumes: []runtime.Volume{
+		{Name: "creds", Secret: map[string][]byte{"token": []byte("x")}}, {Name: "cache", EmptyDir: true}}})
+	for name, want := range map[string]bool{"creds": true, "cache": false} {
+		var st unix.Statfs_t
+		if err := unix.Statfs(filepath.Join(r.volumeRoot("g1"), name), &st); err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Type == unix.TMPFS_MAGIC; got != want {
+			t.Errorf("volume %s on tmpfs: %v, want %v", name, got, want)
+		}
+	}
+	if err := r.removeGroupFiles("g1"); err != nil {
+		t.Fatal(err)
+	}
+	if points, err := mounts.PointsUnder(r.o.Dir); err != nil || len(points) > 0 {
+		t.Errorf("mounts left: %v, %v", points, err)
+	}
+}
+
 // UpdateVolumes changes a running group's secret files in place and its
 // saved spec; a stopped group's spec only.
 func TestUpdateVolumesFiles(t *testing.T) {
@@ -213,13 +258,7 @@ func TestUpdateVolumesFiles(t *testing.T) {
 		{Name: "creds", Secret: map[string][]byte{"token": []byte("one")}},
 		{Name: "other", Secret: map[string][]byte{"x": []byte("x")}},
 		{Name: "cache", EmptyDir: true}}}
-	g := newGroup(spec)
-	if err := r.register(g); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.prepareVolumes(ctx, g); err != nil {
-		t.Fatal(err)
-	}
+	g := prepared(t, r, spec)
 	dir := filepath.Join(r.volumeRoot("g1"), "creds")
 	otherData, _ := os.Readlink(filepath.Join(r.volumeRoot("g1"), "other", dataLink))
 
@@ -233,11 +272,7 @@ func TestUpdateVolumesFiles(t *testing.T) {
 	if got, _ := os.Readlink(filepath.Join(r.volumeRoot("g1"), "other", dataLink)); got != otherData {
 		t.Error("a volume not named was rewritten")
 	}
-	var saved runtime.GroupSpec
-	data, err := os.ReadFile(r.specPath("g1"))
-	if err == nil {
-		err = json.Unmarshal(data, &saved)
-	}
+	saved, err := r.readSpec("g1")
 	if err != nil || string(saved.Volumes[0].Secret["token"]) != "two" || string(saved.Volumes[1].Secret["x"]) != "x" {
 		t.Errorf("saved spec %+v, %v", saved.Volumes, err)
 	}
@@ -268,5 +303,99 @@ func TestUpdateVolumesFiles(t *testing.T) {
 	}
 	if string(r.specOf(g).Volumes[0].Secret["token"]) != "four" {
 		t.Error("a stopped group's spec lacks the update")
+	}
+}
+
+// Secret volumes and read-only shares are mounted read-only whatever the
+// container's mount says; other volumes as the mount says.
+func TestVolumeMountsReadOnly(t *testing.T) {
+	spec := runtime.GroupSpec{Volumes: []runtime.Volume{
+		{Name: "creds", Secret: map[string][]byte{}},
+		{Name: "share", AzureFile: &runtime.AzureFileVolume{ShareName: "s", StorageAccountName: "a", ReadOnly: true}},
+		{Name: "rw", AzureFile: &runtime.AzureFileVolume{ShareName: "s", StorageAccountName: "a"}},
+		{Name: "cache", EmptyDir: true}}}
+	c := runtime.ContainerSpec{Name: "c", VolumeMounts: []runtime.VolumeMount{
+		{Name: "creds", MountPath: "/creds"}, {Name: "share", MountPath: "/share"},
+		{Name: "rw", MountPath: "/rw"}, {Name: "cache", MountPath: "/cache"}, {Name: "cache", MountPath: "/ro", ReadOnly: true}}}
+	mounts := map[string]string{"creds": "/v/creds", "share": "/v/share", "rw": "/v/rw", "cache": "/v/cache"}
+	ms, err := volumeMounts(spec, c, mounts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, m := range ms {
+		got[m.ContainerPath] = m.Readonly
+	}
+	want := map[string]bool{"/creds": true, "/share": true, "/rw": false, "/cache": false, "/ro": true}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("read-only mounts %v, want %v", got, want)
+	}
+}
+
+// The saved spec is sealed: none of its secrets is on disk in the clear. A
+// spec an earlier version saved unsealed is read, and sealed on the next
+// save.
+func TestSpecSealed(t *testing.T) {
+	r := offline(t)
+	spec := runtime.GroupSpec{ID: "g1", Name: "g",
+		RegistryCredentials: []runtime.RegistryCredential{{Server: "r.example", Username: "u", Password: "registry-password"}},
+		Volumes:             []runtime.Volume{{Name: "creds", Secret: map[string][]byte{"token": []byte("secret-file")}}},
+		Containers: []runtime.ContainerSpec{{Name: "c",
+			Env: []runtime.EnvVar{{Name: "TOKEN", Value: "secure-value", Secure: true}}}}}
+	if err := r.saveSpec(spec); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir(r.groupDir("g1"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		for _, secret := range []string{"registry-password", "secret-file", "secure-value", "c2VjcmV0LWZpbGU="} {
+			if strings.Contains(string(data), secret) {
+				t.Errorf("%s holds %q in the clear", path, secret)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.readSpec("g1")
+	if err != nil || !reflect.DeepEqual(got, spec) {
+		t.Errorf("read back %+v, %v", got, err)
+	}
+
+	// Another group's sealed spec does not open as this one's.
+	if err := os.MkdirAll(r.groupDir("g2"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := os.ReadFile(r.specPath("g1"))
+	if err := os.WriteFile(r.specPath("g2"), sealed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.readSpec("g2"); err == nil {
+		t.Error("g1's sealed spec opened as g2's")
+	}
+
+	// An unsealed spec of an earlier version.
+	legacy := runtime.GroupSpec{ID: "g3", Name: "old"}
+	data, _ := json.Marshal(legacy)
+	if err := os.MkdirAll(r.groupDir("g3"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.plainSpecPath("g3"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.readSpec("g3"); err != nil || got.Name != "old" {
+		t.Errorf("the unsealed spec: %+v, %v", got, err)
+	}
+	if err := r.saveSpec(legacy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(r.plainSpecPath("g3")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the unsealed spec is still there: %v", err)
+	}
+	if _, err := r.readSpec("nope"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a group without a spec: %v", err)
 	}
 }

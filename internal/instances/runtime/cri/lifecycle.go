@@ -3,7 +3,6 @@ package cri
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -11,10 +10,9 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
 
-// pollLoop reads the containers' states until Close, restarting the ones
-// their policy says to.
-func (r *Runtime) pollLoop() {
-	t := r.o.Clock.NewTicker(r.o.PollInterval)
+// every calls fn at each interval of the runtime's clock until Close.
+func (r *Runtime) every(interval time.Duration, fn func(context.Context)) {
+	t := r.o.Clock.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -22,7 +20,7 @@ func (r *Runtime) pollLoop() {
 			return
 		case <-t.C():
 		}
-		r.pollOnce(r.ctx)
+		fn(r.ctx)
 	}
 }
 
@@ -31,6 +29,8 @@ type probeTarget struct {
 	c *container
 }
 
+// pollOnce reads the containers' states, restarting the ones their policy
+// says to.
 func (r *Runtime) pollOnce(ctx context.Context) {
 	r.mu.Lock()
 	var targets []probeTarget
@@ -297,7 +297,7 @@ func (r *Runtime) Remove(ctx context.Context, id string, grace time.Duration) er
 	}
 	r.files.Lock()
 	defer r.files.Unlock()
-	if err := os.RemoveAll(r.groupDir(id)); err != nil {
+	if err := r.removeGroupFiles(id); err != nil {
 		return fmt.Errorf("remove the files of %s: %w", id, err)
 	}
 	r.mu.Lock()

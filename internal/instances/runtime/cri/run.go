@@ -2,6 +2,8 @@ package cri
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -64,6 +66,9 @@ func (r *Runtime) register(g *group) error {
 // checkSpec refuses what this runtime will not run.
 func checkSpec(spec runtime.GroupSpec) error {
 	if err := checkSecrets(spec.Volumes); err != nil {
+		return err
+	}
+	if err := checkGitRepos(spec.Volumes); err != nil {
 		return err
 	}
 	for _, c := range append(append([]runtime.ContainerSpec{}, spec.InitContainers...), spec.Containers...) {
@@ -147,7 +152,9 @@ func (r *Runtime) abandon(g *group) {
 	}
 	r.files.Lock()
 	defer r.files.Unlock()
-	_ = os.RemoveAll(r.groupDir(g.spec.ID))
+	if err := r.removeGroupFiles(g.spec.ID); err != nil {
+		r.o.Logger.Warn("remove the files of a failed group", "group", g.spec.ID, "err", err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.groups[g.spec.ID] == g {
@@ -269,11 +276,13 @@ func (r *Runtime) containerConfig(g *group, c *container, mounts map[string]stri
 		Command:  c.spec.Command,
 		LogPath:  filepath.Join(c.spec.Name, fmt.Sprintf("%d.log", c.attempt)),
 		Labels:   map[string]string{LabelGroupID: spec.ID},
-		Linux: &runtimeapi.LinuxContainerConfig{
-			Resources:       resources(c.spec),
-			SecurityContext: securityContext(c.spec.SecurityContext),
-		},
+		Linux:    &runtimeapi.LinuxContainerConfig{Resources: resources(c.spec)},
 	}
+	sc, err := r.securityContext(spec.ID, c.spec)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Linux.SecurityContext = sc
 	for _, e := range runtime.FillFieldEnv(c.spec.Env, ip) {
 		cfg.Envs = append(cfg.Envs, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(e.Value)})
 	}
@@ -291,10 +300,14 @@ func (r *Runtime) containerConfig(g *group, c *container, mounts map[string]stri
 // volumeMounts are a container's mounts of the group's volumes, whose host
 // directories mounts gives.
 func volumeMounts(spec runtime.GroupSpec, c runtime.ContainerSpec, mounts map[string]string) ([]*runtimeapi.Mount, error) {
-	// A file share the group mounts read-only is read-only in every container.
+	// A file share the group mounts read-only is read-only in every
+	// container. Secret volumes are read-only whatever a mount asks, as the
+	// kubelet's are since CVE-2017-1002102: the service rewrites their
+	// files while containers run, and a container must not be able to
+	// plant anything there.
 	readOnlyVolumes := map[string]bool{}
 	for _, v := range spec.Volumes {
-		if v.AzureFile != nil && v.AzureFile.ReadOnly {
+		if v.Secret != nil || v.AzureFile != nil && v.AzureFile.ReadOnly {
 			readOnlyVolumes[v.Name] = true
 		}
 	}
@@ -330,10 +343,16 @@ func resources(c runtime.ContainerSpec) *runtimeapi.LinuxContainerResources {
 	return res
 }
 
-func securityContext(sc *runtime.SecurityContext) *runtimeapi.LinuxContainerSecurityContext {
-	out := &runtimeapi.LinuxContainerSecurityContext{}
+// securityContext is a container's CRI security context. Every container
+// runs under a seccomp profile: the runtime's default (RuntimeDefault, as
+// the kubelet's SeccompDefault) unless its spec brings one of its own,
+// which is written to the group's directory for containerd to load.
+func (r *Runtime) securityContext(id string, c runtime.ContainerSpec) (*runtimeapi.LinuxContainerSecurityContext, error) {
+	out := &runtimeapi.LinuxContainerSecurityContext{
+		Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault}}
+	sc := c.SecurityContext
 	if sc == nil {
-		return out
+		return out, nil
 	}
 	if sc.RunAsUser != nil {
 		out.RunAsUser = &runtimeapi.Int64Value{Value: *sc.RunAsUser}
@@ -347,7 +366,33 @@ func securityContext(sc *runtime.SecurityContext) *runtimeapi.LinuxContainerSecu
 	if len(sc.CapabilitiesAdd) > 0 || len(sc.CapabilitiesDrop) > 0 {
 		out.Capabilities = &runtimeapi.Capability{AddCapabilities: sc.CapabilitiesAdd, DropCapabilities: sc.CapabilitiesDrop}
 	}
-	return out
+	if sc.SeccompProfile != "" {
+		path, err := r.writeSeccompProfile(id, c.Name, sc.SeccompProfile)
+		if err != nil {
+			return nil, err
+		}
+		out.Seccomp = &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: path}
+	}
+	return out, nil
+}
+
+// writeSeccompProfile writes a container's seccomp profile (base64 JSON,
+// as ACI takes it) to the group's directory and returns its path.
+func (r *Runtime) writeSeccompProfile(id, container, profile string) (string, error) {
+	data, err := base64.StdEncoding.DecodeString(profile)
+	if err != nil || !json.Valid(data) {
+		return "", &runtime.Error{Reason: runtime.ReasonInvalidSpec,
+			Message: fmt.Sprintf("container %s: the seccomp profile is not base64-encoded JSON", container)}
+	}
+	dir := filepath.Join(r.groupDir(id), "seccomp")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("seccomp profile of %s: %w", container, err)
+	}
+	path := filepath.Join(dir, container+".json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("seccomp profile of %s: %w", container, err)
+	}
+	return path, nil
 }
 
 // createStart creates the container's next attempt and starts it.

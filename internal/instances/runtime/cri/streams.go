@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"time"
 
@@ -17,130 +14,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/vnode-io/vnode/internal/instances/runtime"
-	"github.com/vnode-io/vnode/internal/instances/runtime/cri/crilog"
 )
-
-// containerRef returns the CRI id and log path of a group's container.
-func (r *Runtime) containerRef(id, name string) (cid, logPath string, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	g, err := r.lookup(id)
-	if err != nil {
-		return "", "", err
-	}
-	c := g.container(name)
-	if c == nil || c.id == "" {
-		return "", "", fmt.Errorf("container %s of group %s: %w", name, id, runtime.ErrNotFound)
-	}
-	return c.id, r.logPath(id, name, c.attempt), nil
-}
-
-// previousLog returns the log path of a container's previous attempt.
-func (r *Runtime) previousLog(id, name string) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	g, err := r.lookup(id)
-	if err != nil {
-		return "", err
-	}
-	c := g.container(name)
-	if c == nil {
-		return "", fmt.Errorf("container %s of group %s: %w", name, id, runtime.ErrNotFound)
-	}
-	if c.attempt == 0 {
-		return "", fmt.Errorf("container %s of group %s: %w", name, id, runtime.ErrNoPreviousLog)
-	}
-	return r.logPath(id, name, c.attempt-1), nil
-}
-
-func (r *Runtime) logPath(id, name string, attempt uint32) string {
-	return filepath.Join(r.groupDir(id), "logs", name, fmt.Sprintf("%d.log", attempt))
-}
-
-// followInterval is how often a followed log is checked for new lines.
-const followInterval = 200 * time.Millisecond
-
-// Logs writes the current attempt's log of a container; with opts.Follow
-// it then writes new records as they arrive until that attempt stops
-// running and its log has been read to the end.
-func (r *Runtime) Logs(ctx context.Context, id, container string, opts runtime.LogOptions, w io.Writer) error {
-	if opts.Previous {
-		path, err := r.previousLog(id, container)
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("log of %s's previous run: %w", container, runtime.ErrNoPreviousLog)
-		}
-		if err != nil {
-			return fmt.Errorf("read log of %s's previous run: %w", container, err)
-		}
-		var d crilog.Decoder
-		return crilog.Write(w, d.Decode(data), opts.Since, opts.Tail, opts.Timestamps)
-	}
-	cid, path, err := r.containerRef(id, container)
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil // not started yet
-	}
-	if err != nil {
-		return fmt.Errorf("open log of %s: %w", container, err)
-	}
-	defer f.Close()
-	var d crilog.Decoder
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return fmt.Errorf("read log of %s: %w", container, err)
-	}
-	if err := crilog.Write(w, d.Decode(data), opts.Since, opts.Tail, opts.Timestamps); err != nil || !opts.Follow {
-		return err
-	}
-	ticker := r.o.Clock.NewTicker(followInterval)
-	defer ticker.Stop()
-	buf := make([]byte, 64<<10)
-	// The log's last lines may land just after the container is seen
-	// stopped: read once more a tick later before ending.
-	stopped := false
-	for {
-		running := r.runningAttempt(id, container, cid)
-		for {
-			n, err := f.Read(buf)
-			if n > 0 {
-				if err := crilog.Write(w, d.Decode(buf[:n]), opts.Since, 0, opts.Timestamps); err != nil {
-					return err
-				}
-			}
-			if err != nil {
-				break // io.EOF: read to the end for now
-			}
-		}
-		if stopped {
-			return nil
-		}
-		stopped = !running
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C():
-		}
-	}
-}
-
-// runningAttempt reports whether the container's attempt cid still runs.
-func (r *Runtime) runningAttempt(id, name, cid string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	g, err := r.lookup(id)
-	if err != nil {
-		return false
-	}
-	c := g.container(name)
-	return c != nil && c.id == cid && c.status.Current.State == runtime.StateRunning
-}
 
 // Exec runs cmd in a running container through CRI's streaming server and
 // returns its exit code.

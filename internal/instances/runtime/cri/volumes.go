@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/vnode-io/vnode/internal/instances/gitrepo"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/mounts"
 )
 
 // volumeRoot is where a group's volumes live.
@@ -58,6 +61,9 @@ func (r *Runtime) prepareVolumes(ctx context.Context, g *group) (map[string]stri
 			return nil, fmt.Errorf("create volume %s: %w", v.Name, err)
 		}
 		if v.Secret != nil {
+			if err := r.secretMedium(dir); err != nil {
+				return nil, fmt.Errorf("secret volume %s: %w", v.Name, err)
+			}
 			continue
 		}
 		// Containers running as any user may write emptyDir volumes and shares.
@@ -65,7 +71,7 @@ func (r *Runtime) prepareVolumes(ctx context.Context, g *group) (map[string]stri
 			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 		}
 		if v.GitRepo != nil {
-			if err := clone(ctx, dir, v); err != nil {
+			if err := r.cloneOnce(ctx, spec.ID, dir, v); err != nil {
 				return nil, err
 			}
 		}
@@ -77,6 +83,38 @@ func (r *Runtime) prepareVolumes(ctx context.Context, g *group) (map[string]stri
 		return nil, err
 	}
 	return paths, nil
+}
+
+// secretVolumeSize bounds a secret volume's tmpfs: four times what ARM's
+// 4 MB request body can carry, room for the old and the new files while
+// an update swaps them.
+const secretVolumeSize = 16 << 20
+
+// secretMedium puts a secret volume's directory on a tmpfs of its own, as
+// ACI's and the kubelet's secret volumes are: their files never reach
+// the disk. Without the privilege to mount (a test not run as root) the
+// files stay on the runtime directory's file system, and the log says so.
+func (r *Runtime) secretMedium(dir string) error {
+	mounted, err := mounts.IsMountPoint(dir)
+	if err != nil || mounted {
+		return err
+	}
+	err = mounts.MountTmpfs(dir, secretVolumeSize)
+	if errors.Is(err, unix.EPERM) {
+		r.o.Logger.Warn("secret volume files go to disk: no privilege to mount a tmpfs", "dir", dir)
+		return nil
+	}
+	return err
+}
+
+// removeGroupFiles unmounts a group's secret volumes and removes its
+// directory. Callers hold r.files.
+func (r *Runtime) removeGroupFiles(id string) error {
+	dir := r.groupDir(id)
+	if err := mounts.UnmountUnder(dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
 }
 
 // writeSecrets writes the files of the group's secret volumes, of those
@@ -122,6 +160,21 @@ func checkSecrets(vols []runtime.Volume) error {
 	for _, v := range vols {
 		if err := checkFileNames(v.Secret); err != nil {
 			return badSecret(v, err)
+		}
+	}
+	return nil
+}
+
+// checkGitRepos refuses gitRepo volumes whose repository, revision or
+// directory git could read as an option or a host path. The service's
+// validation refuses them first; this holds for specs from anywhere.
+func checkGitRepos(vols []runtime.Volume) error {
+	for _, v := range vols {
+		if v.GitRepo == nil {
+			continue
+		}
+		if err := gitSource(v.GitRepo).Check(); err != nil {
+			return &runtime.Error{Reason: runtime.ReasonInvalidSpec, Message: fmt.Sprintf("gitRepo volume %s: %v", v.Name, err)}
 		}
 	}
 	return nil
@@ -178,30 +231,33 @@ func (r *Runtime) groupSpec(id string) (*group, runtime.GroupSpec, bool, error) 
 	return g, g.spec, g.stopped, nil
 }
 
-// clone fills a gitRepo volume with `git clone` (and checkout of the revision).
-func clone(ctx context.Context, dir string, v runtime.Volume) error {
-	g := v.GitRepo
-	target := dir
-	if g.Directory != "" && g.Directory != "." {
-		target = filepath.Join(dir, filepath.Clean("/"+g.Directory))
-	}
-	if entries, _ := os.ReadDir(target); len(entries) > 0 {
-		return nil // cloned by an earlier attempt
-	}
-	run := func(args ...string) error {
-		cmd := exec.CommandContext(ctx, "git", args...)
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return &runtime.Error{Reason: "FailedMount",
-				Message: fmt.Sprintf("gitRepo volume %s: git %s: %v: %s", v.Name, args[0], err, strings.TrimSpace(string(out)))}
-		}
+// cloneOnce fills a gitRepo volume of group id, once: a marker beside the
+// volumes (where no container reaches) records the clone, so a later run
+// of the group never runs git on a directory its containers have changed.
+// git's output goes to the service's log, never into the error.
+func (r *Runtime) cloneOnce(ctx context.Context, id, dir string, v runtime.Volume) error {
+	marker := filepath.Join(r.groupDir(id), "cloned", safeName(v.Name))
+	if _, err := os.Stat(marker); err == nil {
 		return nil
 	}
-	if err := run("clone", "--quiet", "--", g.Repository, target); err != nil {
-		return err
+	src := gitSource(v.GitRepo)
+	if err := gitrepo.Clone(ctx, dir, src); err != nil {
+		var gerr *gitrepo.Error
+		if errors.As(err, &gerr) {
+			r.o.Logger.Warn("gitRepo volume failed", "group", id, "volume", v.Name, "error", gerr.Message, "git", gerr.Output)
+			return &runtime.Error{Reason: "FailedMount", Message: fmt.Sprintf("gitRepo volume %s: %s", v.Name, gerr.Message)}
+		}
+		return fmt.Errorf("gitRepo volume %s: %w", v.Name, err)
 	}
-	if g.Revision != "" {
-		return run("-C", target, "checkout", "--quiet", g.Revision)
+	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
+		return fmt.Errorf("gitRepo volume %s: %w", v.Name, err)
+	}
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		return fmt.Errorf("gitRepo volume %s: %w", v.Name, err)
 	}
 	return nil
+}
+
+func gitSource(g *runtime.GitRepoVolume) gitrepo.Source {
+	return gitrepo.Source{Repository: g.Repository, Revision: g.Revision, Directory: g.Directory}
 }

@@ -5,6 +5,12 @@
 //
 // where P marks a partial record that continues on the next line and F a
 // full one (or its last part).
+//
+// A Writer renders a log as a user reads it (since, tail, timestamps) in
+// bounded memory: files are read in chunks, and a tail backwards from the
+// end of the log until it holds the records asked for. A log is its
+// current file and the files rotated from it (Rotate, as the kubelet
+// rotates container logs): Open opens them all, to be read as one.
 package crilog
 
 import (
@@ -90,22 +96,43 @@ type Decoder struct {
 }
 
 // Decode returns the records that data completes; a trailing incomplete
-// line waits for the next call.
+// line waits for the next call. data is not kept.
 func (d *Decoder) Decode(data []byte) []Line {
-	d.rest = append(d.rest, data...)
 	var out []Line
+	if len(d.rest) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			d.keep(data)
+			return nil
+		}
+		d.rest = append(d.rest, data[:i]...)
+		out = d.appendLine(out, d.rest)
+		d.rest = d.rest[:0]
+		data = data[i+1:]
+	}
 	for {
-		i := bytes.IndexByte(d.rest, '\n')
+		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
 			break
 		}
-		if l, ok := d.decodeLine(d.rest[:i]); ok {
-			out = append(out, l)
-		}
-		d.rest = d.rest[i+1:]
+		out = d.appendLine(out, data[:i])
+		data = data[i+1:]
 	}
+	d.keep(data)
+	return out
+}
+
+// keep adds the start of an unfinished line to what waits for its end.
+func (d *Decoder) keep(data []byte) {
+	d.rest = append(d.rest, data...)
 	if len(d.rest) > maxRecord+256 { // a line too long to be a record
-		d.rest = nil
+		d.rest = d.rest[:0]
+	}
+}
+
+func (d *Decoder) appendLine(out []Line, line []byte) []Line {
+	if l, ok := d.decodeLine(line); ok {
+		out = append(out, l)
 	}
 	return out
 }
@@ -133,30 +160,4 @@ func (d *Decoder) decodeLine(line []byte) (Line, bool) {
 	}
 	delete(d.pending, stream)
 	return *p, true
-}
-
-// Write renders records as a user reads them: those written at or after
-// since (all when since is zero), of them the last tail (all when tail <= 0),
-// each prefixed with its RFC 3339 time when timestamps is set.
-func Write(w io.Writer, lines []Line, since time.Time, tail int, timestamps bool) error {
-	if !since.IsZero() {
-		i := 0
-		for i < len(lines) && lines[i].Time.Before(since) {
-			i++
-		}
-		lines = lines[i:]
-	}
-	if tail > 0 && len(lines) > tail {
-		lines = lines[len(lines)-tail:]
-	}
-	bw := bufio.NewWriter(w)
-	for _, l := range lines {
-		if timestamps {
-			bw.WriteString(l.Time.UTC().Format(time.RFC3339Nano))
-			bw.WriteByte(' ')
-		}
-		bw.Write(l.Content)
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
 }

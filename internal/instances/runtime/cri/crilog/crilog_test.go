@@ -36,23 +36,24 @@ func TestReadAllJoinsPartialRecords(t *testing.T) {
 }
 
 func TestWriteTailAndTimestamps(t *testing.T) {
-	lines, err := ReadAll(strings.NewReader(sample))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := Write(&buf, lines, time.Time{}, 2, false); err != nil {
-		t.Fatal(err)
-	}
-	if buf.String() != "\nlast\n" {
-		t.Errorf("tail 2: %q", buf.String())
-	}
-	buf.Reset()
-	if err := Write(&buf, lines[:1], time.Time{}, 0, true); err != nil {
-		t.Fatal(err)
-	}
-	if buf.String() != "2026-11-28T10:00:00.000000001Z hello world\n" {
-		t.Errorf("timestamps: %q", buf.String())
+	log := []Source{{R: strings.NewReader(sample), Size: int64(len(sample))}}
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"tail 2", Options{Tail: 2}, "\nlast\n"},
+		{"tail past the start", Options{Tail: 9}, "hello world\ninterleaved\npart one, part two\n\nlast\n"},
+		{"since", Options{Since: time.Date(2026, 11, 28, 10, 0, 1, 600000000, time.UTC)}, "interleaved\n\nlast\n"},
+		{"timestamps", Options{Tail: 1, Timestamps: true}, "2026-11-28T10:00:03Z last\n"},
+	} {
+		var buf bytes.Buffer
+		if err := NewWriter(&buf, tc.o).WriteLog(log); err != nil {
+			t.Fatal(err)
+		}
+		if buf.String() != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, buf.String(), tc.want)
+		}
 	}
 }
 

@@ -1,0 +1,121 @@
+// Package mounts reads the mount table and mounts and unmounts what
+// vnode's service puts on the host: containerd's leftovers and the tmpfs
+// file systems that hold secret volumes.
+package mounts
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// UnmountUnder lazily unmounts every mount point strictly under dir (as
+// listed in /proc/self/mountinfo), deepest first, repeating for mounts
+// stacked on one another. containerd leaves overlay rootfs mounts, shm
+// mounts and network namespace bind mounts under its root and state
+// directories when it is killed with pods still running; groups leave
+// their secret volumes' tmpfs mounts.
+func UnmountUnder(dir string) error {
+	dir = filepath.Clean(dir)
+	const maxRounds = 10
+	for range maxRounds {
+		points, err := PointsUnder(dir)
+		if err != nil {
+			return err
+		}
+		if len(points) == 0 {
+			return nil
+		}
+		for _, mp := range points {
+			if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("unmount %s: %w", mp, err)
+			}
+		}
+	}
+	return fmt.Errorf("mounts under %s remain after %d rounds of unmounting", dir, maxRounds)
+}
+
+// PointsUnder lists the mount points strictly under dir, longest
+// (deepest) first.
+func PointsUnder(dir string) ([]string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	points := parseMountPoints(data, dir)
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	return points, nil
+}
+
+// parseMountPoints returns the mount points (field 5 of mountinfo, with
+// octal escapes undone) strictly under dir.
+func parseMountPoints(mountinfo []byte, dir string) []string {
+	prefix := dir + string(filepath.Separator)
+	var points []string
+	sc := bufio.NewScanner(bytes.NewReader(mountinfo))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescapeMountPath(fields[4])
+		if strings.HasPrefix(mp, prefix) {
+			points = append(points, mp)
+		}
+	}
+	return points
+}
+
+// unescapeMountPath undoes the kernel's \ooo octal escapes of space, tab,
+// newline and backslash in mountinfo paths.
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// IsMountPoint reports whether mountinfo lists path as a mount point.
+func IsMountPoint(path string) (bool, error) {
+	path = filepath.Clean(path)
+	points, err := PointsUnder(filepath.Dir(path))
+	if err != nil {
+		return false, err
+	}
+	for _, p := range points {
+		if p == path {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// MountTmpfs mounts a tmpfs of at most size bytes on dir, without
+// devices, set-user-ID programs or execution, its root of mode 0755.
+func MountTmpfs(dir string, size int64) error {
+	opts := fmt.Sprintf("mode=0755,size=%d", size)
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+		return fmt.Errorf("mount a tmpfs on %s: %w", dir, err)
+	}
+	return nil
+}
