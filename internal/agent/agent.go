@@ -28,6 +28,7 @@ import (
 	"github.com/vnode-io/vnode/internal/kubeletapi"
 	"github.com/vnode-io/vnode/internal/node"
 	"github.com/vnode-io/vnode/internal/pods"
+	"github.com/vnode-io/vnode/internal/serving"
 )
 
 // Config configures the agent.
@@ -198,5 +199,5 @@ func metricsServer(reg *prometheus.Registry) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return serving.NewServer(mux, serving.Limits{})
 }

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/vnode-io/vnode/internal/serving"
 )
 
 // ServerConfig configures a Server.
@@ -27,6 +29,9 @@ type ServerConfig struct {
 	// ClientCA is the PEM bundle that client certificates must chain to;
 	// without it no client certificate is asked for.
 	ClientCA []byte
+	// Limits bound connections and requests; zero fields take serving's
+	// defaults.
+	Limits serving.Limits
 }
 
 // Server serves the kubelet API over HTTPS.
@@ -68,19 +73,19 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	return &Server{cfg: cfg, certs: certs}, nil
 }
 
-// TLSConfig returns the server's TLS settings: its certificate as it is
-// at each handshake, client certificates verified against ClientCA when
-// given, and HTTP/1.1 only, which the SPDY and WebSocket upgrades need.
+// TLSConfig returns the server's TLS settings: TLS 1.2 and later with
+// ECDHE AEAD suites only (what the API server's kubelet client offers),
+// its certificate as it is at each handshake, client certificates verified
+// against ClientCA when given, and HTTP/1.1 only, which the SPDY and
+// WebSocket upgrades need.
 func (s *Server) TLSConfig() (*tls.Config, error) {
-	cfg := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		NextProtos: []string{"http/1.1"},
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			if c := s.certs.Current(); c != nil {
-				return c, nil
-			}
-			return nil, errors.New("no serving certificate yet: its CertificateSigningRequest awaits approval")
-		},
+	cfg := serving.TLSConfig()
+	cfg.NextProtos = []string{"http/1.1"}
+	cfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if c := s.certs.Current(); c != nil {
+			return c, nil
+		}
+		return nil, errors.New("no serving certificate yet: its CertificateSigningRequest awaits approval")
 	}
 	if len(s.cfg.ClientCA) > 0 {
 		pool := x509.NewCertPool()
@@ -99,15 +104,14 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           s.cfg.Handler,
-		TLSConfig:         tlsCfg,
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		// TLS handshake failures (callers without a certificate we trust,
-		// probes) are routine: debug level.
-		ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
-	}
+	// Bodies, headers and idle connections are bounded; the streams of
+	// logs, exec, attach and port-forward are not.
+	srv := serving.NewServer(s.cfg.Handler, s.cfg.Limits)
+	srv.TLSConfig = tlsCfg
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
+	// TLS handshake failures (callers without a certificate we trust,
+	// probes) are routine: debug level.
+	srv.ErrorLog = slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug)
 	certCtx, stopCerts := context.WithCancel(ctx)
 	defer stopCerts()
 	go s.certs.Run(certCtx)

@@ -32,10 +32,10 @@ func instancesURL(cfg Config) string {
 	return "https://127.0.0.1:" + strconv.Itoa(cfg.Ports.Instances)
 }
 
-// writeInstancesConfig writes the service's configuration and, once, its
-// tokens file with a random token and the cluster's subscription id.
+// writeInstancesConfig writes the service's configuration and its tokens
+// file, which binds the virtual node's token to the cluster's subscription.
 func writeInstancesConfig(l layout, cfg Config) error {
-	if _, err := ensureSecretFile(l.instancesTokens(), func() string { return randomString(32) }); err != nil {
+	if _, _, err := writeInstancesTokens(l); err != nil {
 		return err
 	}
 	c := config.Default()
@@ -68,18 +68,52 @@ func writeInstancesConfig(l layout, cfg Config) error {
 // writeInstancesClient writes what an ARM client needs into instances/:
 // endpoint, token, ca.crt, subscription, resource-group and location.
 func writeInstancesClient(l layout, cfg Config) error {
-	tokens, err := os.ReadFile(l.instancesTokens())
-	if err != nil {
-		return fmt.Errorf("read the instances tokens: %w", err)
-	}
-	token := strings.TrimSpace(strings.SplitN(string(tokens), "\n", 2)[0])
-	sub, err := ensureSecretFile(filepath.Join(l.instances(), client.SubscriptionFile), newSubscriptionID)
+	token, sub, err := instancesIdentity(l)
 	if err != nil {
 		return err
 	}
 	files := client.Files{Endpoint: instancesURL(cfg), Token: token, CAFile: filepath.Join(l.pki(), "ca.crt"),
 		Subscription: sub, ResourceGroup: instancesResourceGroup, Location: instancesLocation}
 	return files.Write(l.instances())
+}
+
+// writeInstancesTokens writes the service's tokens file: the virtual
+// node's token, made once, and the one subscription it may use, the
+// cluster's. It is rewritten at every start, so a tokens file of the older
+// format (a token alone on its line) takes the current one.
+func writeInstancesTokens(l layout) (token, sub string, err error) {
+	token, sub, err = instancesIdentity(l)
+	if errors.Is(err, os.ErrNotExist) {
+		token, err = randomString(32), nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	content := "# Written by vnode up: the virtual node's token and the subscription it may use.\n" + token + " " + sub + "\n"
+	if err := pki.WriteFile(l.instancesTokens(), []byte(content), 0o600); err != nil {
+		return "", "", err
+	}
+	return token, sub, nil
+}
+
+// instancesIdentity returns the virtual node's token (from the tokens
+// file; an error wrapping os.ErrNotExist when it has none yet) and the
+// cluster's subscription id, made once.
+func instancesIdentity(l layout) (token, sub string, err error) {
+	sub, err = ensureSecretFile(filepath.Join(l.instances(), client.SubscriptionFile), newSubscriptionID)
+	if err != nil {
+		return "", "", err
+	}
+	data, err := os.ReadFile(l.instancesTokens())
+	if err != nil {
+		return "", sub, fmt.Errorf("read the instances tokens: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
+			return f[0], sub, nil
+		}
+	}
+	return "", sub, fmt.Errorf("the instances tokens file %s holds no token: %w", l.instancesTokens(), os.ErrNotExist)
 }
 
 // ensureSecretFile returns the first line of path, creating the file with

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +19,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/backend/aci"
-	"github.com/vnode-io/vnode/internal/instances/app"
+	"github.com/vnode-io/vnode/internal/instances/app/apptest"
 	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/config"
 )
@@ -36,32 +34,14 @@ const (
 // fake runtime and returns its client files.
 func startService(t *testing.T, mutate func(*config.Config)) client.Files {
 	t.Helper()
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokens, []byte(testToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Runtime = "fake"
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.TokensFile = tokens
-	cfg.RateLimits = config.RateLimits{}
-	cfg.Locations = []config.Location{config.DefaultLocationSpec("local")}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	if err := cfg.Complete(dir); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	inst, err := app.Start(context.Background(), cfg, app.Options{Logger: log})
-	if err != nil {
-		t.Fatalf("start service: %v", err)
-	}
-	t.Cleanup(func() { _ = inst.Close() })
-	return client.Files{Endpoint: inst.URL, Token: testToken, CAFile: inst.CAFile, Subscription: testSub,
-		ResourceGroup: "rg", Location: "local"}
+	_, files := apptest.Start(t, testToken, testSub, func(cfg *config.Config) {
+		cfg.RateLimits = config.RateLimits{}
+		cfg.Locations = []config.Location{config.DefaultLocationSpec("local")}
+		if mutate != nil {
+			mutate(cfg)
+		}
+	})
+	return files
 }
 
 // recorder keeps the states a backend pushes.

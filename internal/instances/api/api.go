@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"time"
@@ -173,7 +174,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) string {
 	w.Header().Set(ExtensionsHeader, Extensions)
 	w.Header().Set("x-ms-request-id", reqID)
 	w.Header().Set("x-ms-correlation-request-id", correlationID(r, reqID))
-	if err := s.tokens.Authenticate(r); err != nil {
+	grant, err := s.tokens.Authenticate(r)
+	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="", error="invalid_token"`)
 		armerr.Write(w, err)
 		return "unauthenticated"
@@ -191,27 +193,47 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) string {
 		}
 		armerr.Write(w, armerr.New(http.StatusNotFound, "InvalidResourceType",
 			"The resource type could not be found in the namespace 'Microsoft.ContainerInstance' for api version '%s'.",
-			r.URL.Query().Get("api-version")))
+			quoted(r.URL.Query().Get("api-version"))))
 		return "notFound"
 	}
 	if err := checkAPIVersion(r.URL.Query().Get("api-version")); err != nil {
 		armerr.Write(w, err)
 		return rt.op
 	}
-	if s.limiter != nil {
-		if sub := p["subscription"]; sub != "" {
-			kind := throttle.Write
-			if r.Method == http.MethodGet {
-				kind = throttle.Read
-			}
-			if err := s.limiter.Allow(kind, sub, rt.op, w.Header()); err != nil {
-				armerr.Write(w, err)
-				return rt.op
-			}
-		}
+	if err := s.admit(grant, rt, p, r, w.Header()); err != nil {
+		armerr.Write(w, err)
+		return rt.op
 	}
 	rt.handle(w, r, p)
 	return rt.op
+}
+
+// admit decides, in this order, whether the request may go on: its
+// subscription is well formed, known and granted to its token; its
+// resource group name is valid; its subscription's budget allows it. Only
+// the last step keeps anything for the subscription, so names a client
+// makes up cost the service nothing.
+func (s *Server) admit(g *Grant, rt *route, p params, r *http.Request, h http.Header) *armerr.Error {
+	sub, ok := p["subscription"]
+	if !ok {
+		return nil
+	}
+	if err := s.tokens.Authorize(g, sub, rt.action, r.URL.Path); err != nil {
+		return err
+	}
+	if rg, ok := p["resourceGroup"]; ok {
+		if err := checkResourceGroup(rg); err != nil {
+			return err
+		}
+	}
+	if s.limiter == nil {
+		return nil
+	}
+	kind := throttle.Write
+	if r.Method == http.MethodGet {
+		kind = throttle.Read
+	}
+	return s.limiter.Allow(kind, sub, rt.op, h)
 }
 
 var apiVersionPattern = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})(-preview)?$`)
@@ -226,7 +248,7 @@ func checkAPIVersion(v string) error {
 	if m == nil || m[1] < APIVersion {
 		return armerr.New(http.StatusBadRequest, "NoRegisteredProviderFound",
 			"No registered resource provider found for API version '%s' and type 'containerGroups'. The supported api-versions are '%s' and later.",
-			v, APIVersion)
+			quoted(v), APIVersion)
 	}
 	return nil
 }
@@ -275,20 +297,33 @@ func readJSON(r *http.Request, v any) error {
 	return decodeJSON(data, v)
 }
 
-// readBody reads a non-empty request body of at most maxBodyBytes.
+// readBody reads a non-empty request body of at most maxBodyBytes. A body
+// declared larger is refused before any of it is read; one that does not
+// arrive in time is answered 408.
 func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > maxBodyBytes {
+		return nil, tooLarge()
+	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, armerr.New(http.StatusRequestTimeout, "RequestTimeout",
+			"The request content was not received in time.")
+	}
 	if err != nil {
 		return nil, armerr.InvalidRequestContent("The request content could not be read: %v", err)
 	}
 	if len(data) > maxBodyBytes {
-		return nil, armerr.New(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
-			"The request content size exceeds the maximum of %d bytes.", maxBodyBytes)
+		return nil, tooLarge()
 	}
 	if len(data) == 0 {
 		return nil, armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: the body is empty.")
 	}
 	return data, nil
+}
+
+func tooLarge() *armerr.Error {
+	return armerr.New(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
+		"The request content size exceeds the maximum of %d bytes.", maxBodyBytes)
 }
 
 // decodeJSON decodes a request body into v with ARM's error on failure.

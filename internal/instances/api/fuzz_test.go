@@ -24,17 +24,27 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/sealer"
 	"github.com/vnode-io/vnode/internal/instances/service"
 	"github.com/vnode-io/vnode/internal/instances/store"
+	"github.com/vnode-io/vnode/internal/instances/throttle"
 )
 
 const (
 	fuzzToken = "fuzz-token-6b2d"
 	fuzzSub   = "00000000-0000-0000-0000-0000000f0220"
 	fuzzRG    = "fuzz-rg"
+	// otherToken may use otherSub only.
+	otherToken = "other-token-91ac"
+	otherSub   = "00000000-0000-0000-0000-0000000f0221"
 )
 
 // fuzzServer runs the service and its HTTP layer in process, as app.Start
 // assembles them, with quotas too large to matter and no rate limits.
 func fuzzServer(f testing.TB) (base string, hc *http.Client) {
+	return testServer(f, nil)
+}
+
+// testServer is fuzzServer with limiter (nil for none) throttling the
+// HTTP layer.
+func testServer(f testing.TB, limiter *throttle.Limiter) (base string, hc *http.Client) {
 	ctx := context.Background()
 	dir := f.TempDir()
 	cfg := config.Default()
@@ -63,9 +73,14 @@ func fuzzServer(f testing.TB) (base string, hc *http.Client) {
 	if err := svc.Open(ctx); err != nil {
 		f.Fatal(err)
 	}
+	tokens, err := api.NewTokens(api.Binding{Token: fuzzToken, Subscriptions: []string{fuzzSub}},
+		api.Binding{Token: otherToken, Subscriptions: []string{otherSub}})
+	if err != nil {
+		f.Fatal(err)
+	}
 	srv := httptest.NewUnstartedServer(nil)
 	base = "http://" + srv.Listener.Addr().String()
-	srv.Config.Handler = api.New(api.Options{Service: svc, Tokens: api.NewTokens(fuzzToken), BaseURL: base,
+	srv.Config.Handler = api.New(api.Options{Service: svc, Tokens: tokens, Limiter: limiter, BaseURL: base,
 		Logger: log}).Handler()
 	srv.Start()
 	f.Cleanup(func() {

@@ -12,7 +12,10 @@ type route struct {
 	method   string
 	segments []string
 	op       string
-	handle   func(w http.ResponseWriter, r *http.Request, p params)
+	// action is the operation as ARM's role definitions name it, such as
+	// Microsoft.ContainerInstance/containerGroups/read.
+	action string
+	handle func(w http.ResponseWriter, r *http.Request, p params)
 }
 
 // params are the captured {name} segments of a matched route.
@@ -23,7 +26,39 @@ type router struct {
 }
 
 func (rt *router) add(method, template, op string, h func(http.ResponseWriter, *http.Request, params)) {
-	rt.routes = append(rt.routes, route{method: method, segments: split(template), op: op, handle: h})
+	segs := split(template)
+	rt.routes = append(rt.routes, route{method: method, segments: segs, op: op, action: armAction(method, segs), handle: h})
+}
+
+// armAction names the operation of a route as ARM's authorization does:
+// the provider, the resource types of the path (its literal segments after
+// the provider), and read, write, delete or, for POST, action.
+func armAction(method string, segs []string) string {
+	var b strings.Builder
+	after := false
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") {
+			continue
+		}
+		if after {
+			b.WriteString("/" + s)
+		}
+		if i > 0 && strings.EqualFold(segs[i-1], "providers") {
+			b.WriteString(s)
+			after = true
+		}
+	}
+	switch method {
+	case http.MethodGet:
+		b.WriteString("/read")
+	case http.MethodDelete:
+		b.WriteString("/delete")
+	case http.MethodPost:
+		b.WriteString("/action")
+	default:
+		b.WriteString("/write")
+	}
+	return b.String()
 }
 
 func split(path string) []string {

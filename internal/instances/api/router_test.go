@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
@@ -86,34 +87,37 @@ func TestServerRoutes(t *testing.T) {
 	s.routes()
 	const cg = "/subscriptions/00000000-AAAA-0000-0000-000000000000/resourceGroups/RG/providers/Microsoft.ContainerInstance/containerGroups/grp"
 	const loc = "/subscriptions/00000000-AAAA-0000-0000-000000000000/providers/Microsoft.ContainerInstance/locations/West%20Europe"
-	cases := []struct{ method, path, op string }{
-		{"PUT", cg, "containerGroups.createOrUpdate"},
-		{"GET", cg, "containerGroups.get"},
-		{"PATCH", cg, "containerGroups.update"},
-		{"DELETE", cg, "containerGroups.delete"},
-		{"GET", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups", "containerGroups.listByResourceGroup"},
-		{"GET", "/subscriptions/s/providers/Microsoft.ContainerInstance/containerGroups", "containerGroups.list"},
-		{"POST", cg + "/start", "containerGroups.start"},
-		{"POST", cg + "/STOP", "containerGroups.stop"},
-		{"POST", cg + "/restart", "containerGroups.restart"},
-		{"POST", cg + "/refreshVolumes", "vnode.refreshVolumes"},
-		{"POST", cg + "/REFRESHVOLUMES", "vnode.refreshVolumes"},
-		{"GET", cg + "/outboundNetworkDependenciesEndpoints", "containerGroups.outboundNetworkDependenciesEndpoints"},
-		{"GET", cg + "/containers/web/logs", "containers.listLogs"},
-		{"POST", cg + "/containers/web/exec", "containers.executeCommand"},
-		{"POST", cg + "/containers/web/attach", "containers.attach"},
-		{"GET", loc + "/usages", "location.listUsage"},
-		{"GET", loc + "/capabilities", "location.listCapabilities"},
-		{"GET", loc + "/cachedImages", "location.listCachedImages"},
-		{"GET", loc + "/operations/op-1", "location.operationStatus"},
-		{"GET", "/providers/Microsoft.ContainerInstance/operations", "operations.list"},
-		{"GET", "/subscriptions/s/providers/Microsoft.ContainerInstance/meteredUsage", "vnode.meteredUsage"},
+	cases := []struct{ method, path, op, action string }{
+		{"PUT", cg, "containerGroups.createOrUpdate", "Microsoft.ContainerInstance/containerGroups/write"},
+		{"GET", cg, "containerGroups.get", "Microsoft.ContainerInstance/containerGroups/read"},
+		{"PATCH", cg, "containerGroups.update", "Microsoft.ContainerInstance/containerGroups/write"},
+		{"DELETE", cg, "containerGroups.delete", "Microsoft.ContainerInstance/containerGroups/delete"},
+		{"GET", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups", "containerGroups.listByResourceGroup", "Microsoft.ContainerInstance/containerGroups/read"},
+		{"GET", "/subscriptions/s/providers/Microsoft.ContainerInstance/containerGroups", "containerGroups.list", "Microsoft.ContainerInstance/containerGroups/read"},
+		{"POST", cg + "/start", "containerGroups.start", "Microsoft.ContainerInstance/containerGroups/start/action"},
+		{"POST", cg + "/STOP", "containerGroups.stop", "Microsoft.ContainerInstance/containerGroups/stop/action"},
+		{"POST", cg + "/restart", "containerGroups.restart", "Microsoft.ContainerInstance/containerGroups/restart/action"},
+		{"POST", cg + "/refreshVolumes", "vnode.refreshVolumes", "Microsoft.ContainerInstance/containerGroups/refreshVolumes/action"},
+		{"POST", cg + "/REFRESHVOLUMES", "vnode.refreshVolumes", "Microsoft.ContainerInstance/containerGroups/refreshVolumes/action"},
+		{"GET", cg + "/outboundNetworkDependenciesEndpoints", "containerGroups.outboundNetworkDependenciesEndpoints", "Microsoft.ContainerInstance/containerGroups/outboundNetworkDependenciesEndpoints/read"},
+		{"GET", cg + "/containers/web/logs", "containers.listLogs", "Microsoft.ContainerInstance/containerGroups/containers/logs/read"},
+		{"POST", cg + "/containers/web/exec", "containers.executeCommand", "Microsoft.ContainerInstance/containerGroups/containers/exec/action"},
+		{"POST", cg + "/containers/web/attach", "containers.attach", "Microsoft.ContainerInstance/containerGroups/containers/attach/action"},
+		{"GET", loc + "/usages", "location.listUsage", "Microsoft.ContainerInstance/locations/usages/read"},
+		{"GET", loc + "/capabilities", "location.listCapabilities", "Microsoft.ContainerInstance/locations/capabilities/read"},
+		{"GET", loc + "/cachedImages", "location.listCachedImages", "Microsoft.ContainerInstance/locations/cachedImages/read"},
+		{"GET", loc + "/operations/op-1", "location.operationStatus", "Microsoft.ContainerInstance/locations/operations/read"},
+		{"GET", "/providers/Microsoft.ContainerInstance/operations", "operations.list", "Microsoft.ContainerInstance/operations/read"},
+		{"GET", "/subscriptions/s/providers/Microsoft.ContainerInstance/meteredUsage", "vnode.meteredUsage", "Microsoft.ContainerInstance/meteredUsage/read"},
 	}
 	for _, tc := range cases {
 		r, p, _ := s.router.match(tc.method, tc.path)
 		if r == nil || r.op != tc.op {
 			t.Errorf("%s %s: route %v, want %s", tc.method, tc.path, r, tc.op)
 			continue
+		}
+		if r.action != tc.action {
+			t.Errorf("%s %s: action %s, want %s", tc.method, tc.path, r.action, tc.action)
 		}
 		if sub, ok := p["subscription"]; ok && sub != "s" && sub != "00000000-AAAA-0000-0000-000000000000" {
 			t.Errorf("%s %s: subscription %q", tc.method, tc.path, sub)
@@ -173,33 +177,49 @@ func writeTokens(t *testing.T, content string) string {
 	return path
 }
 
+const (
+	subA = "00000000-0000-0000-0000-00000000000a"
+	subB = "00000000-0000-0000-0000-00000000000b"
+)
+
 func TestLoadTokens(t *testing.T) {
-	path := writeTokens(t, "# the tokens\n\n  alpha  \n\t# indented comment\nbeta\r\n\n#gamma\n")
+	path := writeTokens(t, "# the tokens\n\n  alpha  "+subA+"\n\t# indented comment\nbeta "+subA+"\t "+
+		strings.ToUpper(subB)+"\r\n\n#gamma "+subA+"\n")
 	tok, err := LoadTokens(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tok.digests) != 2 {
-		t.Fatalf("%d tokens, want 2 (alpha, beta)", len(tok.digests))
+	if len(tok.grants) != 2 {
+		t.Fatalf("%d tokens, want 2 (alpha, beta)", len(tok.grants))
 	}
 	for _, good := range []string{"alpha", "beta"} {
-		if err := tok.Authenticate(bearer("Bearer " + good)); err != nil {
+		if _, err := tok.Authenticate(bearer("Bearer " + good)); err != nil {
 			t.Errorf("token %q refused: %v", good, err)
 		}
 	}
-	for _, bad := range []string{"gamma", "#gamma", "# the tokens", "the"} {
-		if err := tok.Authenticate(bearer("Bearer " + bad)); err == nil {
+	for _, bad := range []string{"gamma", "#gamma", "# the tokens", "the", "alpha " + subA} {
+		if _, err := tok.Authenticate(bearer("Bearer " + bad)); err == nil {
 			t.Errorf("token %q accepted", bad)
 		}
+	}
+	beta, _ := tok.Authenticate(bearer("Bearer beta"))
+	if !beta.subscriptions[subA] || !beta.subscriptions[subB] || len(beta.subscriptions) != 2 {
+		t.Errorf("beta's subscriptions %v, want %s and %s", beta.subscriptions, subA, subB)
 	}
 
 	for name, content := range map[string]string{
 		"empty":         "",
 		"blank lines":   "\n\n   \n",
 		"only comments": "# a\n#b\n",
+		// Before tokens were bound to subscriptions: refused, not opened up.
+		"token without subscriptions": "alpha " + subA + "\nbeta\n",
+		"invalid subscription":        "alpha sub/../other\n",
+		"token twice":                 "alpha " + subA + "\nalpha " + subB + "\n",
 	} {
 		if _, err := LoadTokens(writeTokens(t, content)); err == nil {
 			t.Errorf("%s file accepted", name)
+		} else if strings.Contains(err.Error(), "alpha") || strings.Contains(err.Error(), "beta") {
+			t.Errorf("%s: the error names a token: %v", name, err)
 		}
 	}
 	if _, err := LoadTokens(filepath.Join(t.TempDir(), "missing")); err == nil {
@@ -216,7 +236,11 @@ func bearer(h string) *http.Request {
 }
 
 func TestAuthenticate(t *testing.T) {
-	tok := NewTokens("right-token", "second")
+	tok, err := NewTokens(Binding{Token: "right-token", Subscriptions: []string{subA}},
+		Binding{Token: "second", Subscriptions: []string{subB}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct{ name, header, code string }{
 		{"missing header", "", "AuthenticationFailed"},
 		{"basic scheme", "Basic cmlnaHQtdG9rZW4=", "AuthenticationFailedInvalidHeader"},
@@ -233,7 +257,7 @@ func TestAuthenticate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tok.Authenticate(bearer(tc.header))
+			_, err := tok.Authenticate(bearer(tc.header))
 			if tc.code == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -249,7 +273,11 @@ func TestAuthenticate(t *testing.T) {
 			}
 		})
 	}
-	if err := NewTokens().Authenticate(bearer("Bearer anything")); err == nil {
+	empty, err := NewTokens()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := empty.Authenticate(bearer("Bearer anything")); err == nil {
 		t.Error("an empty token set accepted a token")
 	}
 }

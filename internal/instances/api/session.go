@@ -22,6 +22,14 @@ const sessionPrefix = "/ws/sessions/"
 // passwordTimeout bounds the wait for the client's password frame.
 const passwordTimeout = 30 * time.Second
 
+// Frames larger than these are refused (close 1009, message too big)
+// before they are buffered: a password is short, and clients send stdin in
+// small pieces.
+const (
+	maxPasswordFrame = 4 << 10
+	maxStdinFrame    = 1 << 20
+)
+
 func sessionPath(path string) (string, bool) {
 	if !strings.HasPrefix(path, sessionPrefix) {
 		return "", false
@@ -56,12 +64,14 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, id string)
 		return // the upgrader answered the client
 	}
 	defer conn.Close()
+	conn.SetReadLimit(maxPasswordFrame)
 	_ = conn.SetReadDeadline(time.Now().Add(passwordTimeout))
 	_, pw, err := conn.ReadMessage()
 	if err != nil {
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
+	conn.SetReadLimit(maxStdinFrame)
 
 	out := &wsWriter{conn: conn}
 	stdin, stdinW := io.Pipe()

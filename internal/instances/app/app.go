@@ -34,6 +34,7 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/store"
 	"github.com/vnode-io/vnode/internal/instances/throttle"
 	"github.com/vnode-io/vnode/internal/pki"
+	"github.com/vnode-io/vnode/internal/serving"
 )
 
 // Options are what Start needs besides the configuration.
@@ -106,8 +107,9 @@ func Start(ctx context.Context, cfg config.Config, o Options) (*Instance, error)
 	srv := api.New(api.Options{Service: inst.svc, Tokens: tokens, Limiter: limiter, BaseURL: base,
 		Logger: o.Logger, Registry: reg})
 	inst.api = srv
-	inst.server = &http.Server{Handler: srv.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)}
+	inst.server = serving.NewServer(srv.Handler(), cfg.HTTP.Limits())
+	inst.server.TLSConfig = tlsCfg
+	inst.server.ErrorLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)
 	go func() { inst.serveErr <- inst.server.ServeTLS(ln, "", "") }()
 	o.Logger.Info("container instances service ready", "url", base, "runtime", cfg.Runtime,
 		"locations", len(cfg.Locations), "dataDir", cfg.DataDir)
@@ -253,7 +255,9 @@ func serverTLS(cfg config.Config, now time.Time) (*tls.Config, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("load TLS certificate: %w", err)
 		}
-		return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, "", nil
+		tlsCfg := serving.TLSConfig()
+		tlsCfg.Certificates = []tls.Certificate{pair}
+		return tlsCfg, "", nil
 	}
 	dir := filepath.Join(cfg.DataDir, "tls")
 	ca, err := pki.Load(dir, "ca")
@@ -276,8 +280,9 @@ func serverTLS(cfg config.Config, now time.Time) (*tls.Config, string, error) {
 		}
 	}
 	pair := tls.Certificate{Certificate: [][]byte{leaf.Cert.Raw, ca.Cert.Raw}, PrivateKey: leaf.Key, Leaf: leaf.Cert}
-	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
-		filepath.Join(dir, "ca.crt"), nil
+	tlsCfg := serving.TLSConfig()
+	tlsCfg.Certificates = []tls.Certificate{pair}
+	return tlsCfg, filepath.Join(dir, "ca.crt"), nil
 }
 
 func servingSpec(listen string) pki.Spec {

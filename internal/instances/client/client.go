@@ -115,6 +115,9 @@ func (f Files) HTTPClient() (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsCfg
 	tr.MaxIdleConnsPerHost = 64
+	// Let go of idle connections before the service does (after 60 s by
+	// default), so that a request never races the service's close.
+	tr.IdleConnTimeout = 30 * time.Second
 	return &http.Client{Transport: tr}, nil
 }
 

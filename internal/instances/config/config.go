@@ -13,6 +13,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
+
+	"github.com/vnode-io/vnode/internal/serving"
 )
 
 // Config is the whole service configuration. Zero fields take the defaults
@@ -30,8 +32,9 @@ type Config struct {
 	// empty one is generated under DataDir on first start.
 	TLSCertFile string `json:"tlsCertFile,omitempty"`
 	TLSKeyFile  string `json:"tlsKeyFile,omitempty"`
-	// TokensFile lists the accepted bearer tokens, one per line ('#' starts a
-	// comment). Required.
+	// TokensFile lists the accepted bearer tokens, one a line followed by
+	// the subscriptions it may use ('#' starts a comment line); see
+	// api.LoadTokens. Required.
 	TokensFile string `json:"tokensFile"`
 	// SecretKeyFile holds the key that encrypts secrets at rest (created when
 	// missing); default DataDir/secret.key. Keep it apart from database
@@ -48,6 +51,8 @@ type Config struct {
 	Limits Limits `json:"limits"`
 	// RateLimits throttle a subscription's requests.
 	RateLimits RateLimits `json:"rateLimits"`
+	// HTTP bounds what a client may hold of the HTTPS server.
+	HTTP HTTP `json:"http,omitempty"`
 	// ListPageSize is the number of container groups per list page (default 100).
 	ListPageSize int `json:"listPageSize,omitempty"`
 }
@@ -185,6 +190,28 @@ type RateLimits struct {
 	// WritesPerSecond and WriteBurst bound other mutating requests.
 	WritesPerSecond float64 `json:"writesPerSecond"`
 	WriteBurst      int     `json:"writeBurst"`
+}
+
+// HTTP bounds connections and requests; zero fields take serving's
+// defaults (10 s, 60 s, 30 s, 64 KiB).
+type HTTP struct {
+	// HeaderTimeoutSeconds bounds the TLS handshake and a request's headers.
+	HeaderTimeoutSeconds int `json:"headerTimeoutSeconds,omitempty"`
+	// IdleTimeoutSeconds closes a keep-alive connection idle this long.
+	IdleTimeoutSeconds int `json:"idleTimeoutSeconds,omitempty"`
+	// BodyTimeoutSeconds bounds the wait for a request's body (answered
+	// 408 when it runs out). Streams without a body, such as followed logs
+	// and exec sessions, are not bounded.
+	BodyTimeoutSeconds int `json:"bodyTimeoutSeconds,omitempty"`
+	// MaxHeaderBytes bounds a request's headers (431 past it).
+	MaxHeaderBytes int `json:"maxHeaderBytes,omitempty"`
+}
+
+// Limits are h as the server applies them.
+func (h HTTP) Limits() serving.Limits {
+	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	return serving.Limits{ReadHeaderTimeout: sec(h.HeaderTimeoutSeconds), IdleTimeout: sec(h.IdleTimeoutSeconds),
+		BodyTimeout: sec(h.BodyTimeoutSeconds), MaxHeaderBytes: h.MaxHeaderBytes}
 }
 
 // DefaultLocation is the location name used when none is configured.
@@ -370,6 +397,10 @@ func (c *Config) checkNonNegative() error {
 		{"rateLimits.readsPerSecond", r.ReadsPerSecond}, {"rateLimits.readBurst", float64(r.ReadBurst)},
 		{"rateLimits.writesPerSecond", r.WritesPerSecond}, {"rateLimits.writeBurst", float64(r.WriteBurst)},
 		{"listPageSize", float64(c.ListPageSize)},
+		{"http.headerTimeoutSeconds", float64(c.HTTP.HeaderTimeoutSeconds)},
+		{"http.idleTimeoutSeconds", float64(c.HTTP.IdleTimeoutSeconds)},
+		{"http.bodyTimeoutSeconds", float64(c.HTTP.BodyTimeoutSeconds)},
+		{"http.maxHeaderBytes", float64(c.HTTP.MaxHeaderBytes)},
 	} {
 		if v.value < 0 {
 			return fmt.Errorf("%s may not be negative (got %g)", v.name, v.value)

@@ -37,14 +37,27 @@ const (
 	HeaderRemainingWrite = "x-ms-ratelimit-remaining-subscription-writes"
 )
 
-// Limiter keeps the budgets of every subscription.
+// MaxKeys bounds the budgets a limiter keeps at once (one per kind and
+// subscription in use). Callers admit only subscriptions the service
+// knows, so the bound is a backstop: past it, a subscription without a
+// budget yet is throttled until idle budgets are dropped.
+const MaxKeys = 10000
+
+// sweepEvery is how often, at most, the limiter drops idle budgets.
+const sweepEvery = time.Minute
+
+// Limiter keeps the budgets of the subscriptions in use. A budget that is
+// idle — a bucket full again, windows with no request left in them — is
+// the same as a fresh one, so it is dropped: memory follows the
+// subscriptions active in the last hour, not every name ever seen.
 type Limiter struct {
 	cfg   config.RateLimits
 	clock clock.PassiveClock
 
-	mu      sync.Mutex
-	windows map[string]*windowPair // key: kind/subscription
-	buckets map[string]*rate.Limiter
+	mu        sync.Mutex
+	windows   map[string]*windowPair // key: kind/subscription
+	buckets   map[string]*rate.Limiter
+	lastSweep time.Time
 }
 
 // New returns a limiter for cfg; clk may be nil for the real clock.
@@ -52,7 +65,8 @@ func New(cfg config.RateLimits, clk clock.PassiveClock) *Limiter {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &Limiter{cfg: cfg, clock: clk, windows: map[string]*windowPair{}, buckets: map[string]*rate.Limiter{}}
+	return &Limiter{cfg: cfg, clock: clk, windows: map[string]*windowPair{}, buckets: map[string]*rate.Limiter{},
+		lastSweep: clk.Now()}
 }
 
 // Allow spends one request of kind for subscription (ARM ids are
@@ -63,6 +77,9 @@ func (l *Limiter) Allow(kind Kind, subscription, action string, h http.Header) *
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if now.Sub(l.lastSweep) >= sweepEvery {
+		l.sweep(now)
+	}
 	switch kind {
 	case Create, Delete:
 		return l.allowWindow(kind, subscription, action, now, h)
@@ -76,9 +93,15 @@ func (l *Limiter) allowWindow(kind Kind, subscription, action string, now time.T
 	if kind == Delete {
 		per5m, per1h = l.cfg.DeletesPer5m, l.cfg.DeletesPer1h
 	}
+	if per5m <= 0 && per1h <= 0 {
+		return nil
+	}
 	key := string(kind) + "/" + strings.ToLower(subscription)
 	w := l.windows[key]
 	if w == nil {
+		if !l.room(now) {
+			return l.full(kind, subscription)
+		}
 		w = &windowPair{short: newWindow(per5m, 5*time.Minute), long: newWindow(per1h, time.Hour)}
 		l.windows[key] = w
 	}
@@ -125,6 +148,9 @@ func (l *Limiter) allowBucket(kind Kind, subscription string, now time.Time, h h
 	key := string(kind) + "/" + strings.ToLower(subscription)
 	b := l.buckets[key]
 	if b == nil {
+		if !l.room(now) {
+			return l.full(kind, subscription)
+		}
 		b = rate.NewLimiter(rate.Limit(perSecond), burst)
 		l.buckets[key] = b
 	}
@@ -140,6 +166,47 @@ func (l *Limiter) allowBucket(kind Kind, subscription string, now time.Time, h h
 	}
 	h.Set(header, strconv.Itoa(int(b.TokensAt(now))))
 	return nil
+}
+
+// Len is the number of budgets the limiter keeps.
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.windows) + len(l.buckets)
+}
+
+// sweep drops the idle budgets: buckets full again, windows empty.
+func (l *Limiter) sweep(now time.Time) {
+	l.lastSweep = now
+	for key, b := range l.buckets {
+		if b.TokensAt(now) >= float64(b.Burst()) {
+			delete(l.buckets, key)
+		}
+	}
+	for key, w := range l.windows {
+		if w.short.empty(now) && w.long.empty(now) {
+			delete(l.windows, key)
+		}
+	}
+}
+
+// room reports whether one more budget may be kept, sweeping first when
+// the limiter is full.
+func (l *Limiter) room(now time.Time) bool {
+	if len(l.windows)+len(l.buckets) < MaxKeys {
+		return true
+	}
+	l.sweep(now)
+	return len(l.windows)+len(l.buckets) < MaxKeys
+}
+
+// full is the answer when no budget can be kept for another subscription.
+func (l *Limiter) full(kind Kind, subscription string) *armerr.Error {
+	e := armerr.New(http.StatusTooManyRequests, "SubscriptionRequestsThrottled",
+		"Number of '%s' requests for subscription '%s' exceeded. Please try again after '%d' seconds.",
+		kind, subscription, int(sweepEvery/time.Second))
+	e.RetryAfter = sweepEvery
+	return e
 }
 
 type windowPair struct {
@@ -176,6 +243,12 @@ func (w *window) wait(now time.Time) time.Duration {
 		return 0
 	}
 	return w.times[0].Add(w.period).Sub(now)
+}
+
+// empty reports whether no request is counted any more.
+func (w *window) empty(now time.Time) bool {
+	w.expire(now)
+	return len(w.times) == 0
 }
 
 func (w *window) add(now time.Time) {

@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -70,5 +71,71 @@ func TestReadBucket(t *testing.T) {
 	}
 	if err := l.Allow(Write, "sub", "write", h); err != nil {
 		t.Errorf("writes unlimited by default config were throttled: %v", err)
+	}
+}
+
+// Budgets of subscriptions no longer in use are dropped: many distinct
+// subscriptions, then quiet, leave the limiter with no more than the
+// budgets still counting.
+func TestIdleBudgetsAreDropped(t *testing.T) {
+	clk := clocktesting.NewFakePassiveClock(time.Unix(1000, 0))
+	l := New(config.RateLimits{CreatesPer5m: 10, CreatesPer1h: 20, ReadsPerSecond: 10, ReadBurst: 20}, clk)
+	for i := range 500 {
+		sub := fmt.Sprintf("sub-%d", i)
+		if err := l.Allow(Read, sub, "read", http.Header{}); err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		if err := l.Allow(Create, sub, "write", http.Header{}); err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	if n := len(l.buckets) + len(l.windows); n != 1000 {
+		t.Fatalf("%d budgets while in use, want 1000", n)
+	}
+	// The buckets refill within 2 s; the windows empty after an hour.
+	clk.SetTime(clk.Now().Add(2 * time.Minute))
+	if err := l.Allow(Read, "active", "read", http.Header{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(l.buckets); n != 1 {
+		t.Errorf("%d buckets after the others refilled, want 1 (the active subscription's)", n)
+	}
+	clk.SetTime(clk.Now().Add(time.Hour))
+	if err := l.Allow(Read, "active", "read", http.Header{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(l.buckets) + len(l.windows); n > 1 {
+		t.Errorf("%d budgets an hour later, want at most 1", n)
+	}
+	// A dropped budget is a fresh one: the subscription's creates count anew.
+	h := http.Header{}
+	if err := l.Allow(Create, "sub-0", "write", h); err != nil || h.Get(HeaderRemaining5m) != "9" {
+		t.Errorf("create after the budget was dropped: %v, pt5m remaining %q, want 9", err, h.Get(HeaderRemaining5m))
+	}
+}
+
+// Past MaxKeys budgets in use, a new subscription is throttled rather
+// than given memory; the ones in use keep theirs.
+func TestBudgetsAreBounded(t *testing.T) {
+	clk := clocktesting.NewFakePassiveClock(time.Unix(1000, 0))
+	l := New(config.RateLimits{ReadsPerSecond: 1, ReadBurst: 5}, clk)
+	for i := range MaxKeys {
+		if err := l.Allow(Read, fmt.Sprintf("sub-%d", i), "read", http.Header{}); err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+	}
+	err := l.Allow(Read, "one-too-many", "read", http.Header{})
+	if err == nil || err.Status != http.StatusTooManyRequests {
+		t.Fatalf("a budget past MaxKeys: %v, want 429", err)
+	}
+	if n := l.Len(); n != MaxKeys {
+		t.Errorf("%d budgets, want %d", n, MaxKeys)
+	}
+	if err := l.Allow(Read, "sub-1", "read", http.Header{}); err != nil {
+		t.Errorf("a subscription in use was refused: %v", err)
+	}
+	clk.SetTime(clk.Now().Add(10 * time.Second))
+	if err := l.Allow(Read, "one-too-many", "read", http.Header{}); err != nil {
+		t.Errorf("after the budgets refilled: %v", err)
 	}
 }

@@ -34,6 +34,7 @@ import (
 const (
 	groups      = 100
 	concurrency = 10
+	benchSub    = "00000000-0000-0000-0000-0000000000be"
 )
 
 // BenchmarkCreateToRunning measures create→Running of 100 one-container
@@ -148,7 +149,7 @@ func measureAPI(b *testing.B, ctx context.Context, d *containerd.Containerd, ima
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		b.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(token+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(token+" "+benchSub+"\n"), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	cfg := config.Default()
@@ -169,7 +170,7 @@ func measureAPI(b *testing.B, ctx context.Context, d *containerd.Containerd, ima
 	}
 	defer func() { _ = inst.Close() }()
 	files := client.Files{Endpoint: inst.URL, Token: token, CAFile: inst.CAFile,
-		Subscription: "00000000-0000-0000-0000-0000000000be", ResourceGroup: "bench", Location: "local"}
+		Subscription: benchSub, ResourceGroup: "bench", Location: "local"}
 	f, err := files.ClientFactory(-1)
 	if err != nil {
 		b.Fatal(err)

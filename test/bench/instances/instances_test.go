@@ -42,7 +42,7 @@ type target struct {
 func start(b *testing.B) *target {
 	b.Helper()
 	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(token+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(token+" "+sub+"\n"), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	cfg := config.Default()

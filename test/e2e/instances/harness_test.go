@@ -33,6 +33,9 @@ const (
 	testSub   = "00000000-0000-0000-0000-00000000cafe"
 	testRG    = "rg1"
 	testLoc   = "local"
+	// otherTenantToken may use otherTenantSub only.
+	otherTenantToken = "other-tenant-token-77e2"
+	otherTenantSub   = "00000000-0000-0000-0000-0000000e7e2a"
 )
 
 // env is one service under test and its clients.
@@ -59,7 +62,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokens, []byte("# test tokens\n"+testToken+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokens, []byte("# test tokens\n"+testToken+" "+testSub+" "+admOtherSub+"\n"+
+		otherTenantToken+" "+otherTenantSub+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Default()

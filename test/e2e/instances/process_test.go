@@ -63,7 +63,7 @@ func TestServeProcessSurvivesSIGKILL(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	const token = "process-test-token-5e0c"
-	if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(token+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(token+" "+testSub+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
@@ -180,7 +180,7 @@ func TestServeProcessKeepsContainersAcrossSIGKILL(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	const token = "kill-test-token"
-	if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(token+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "tokens"), []byte(token+" "+testSub+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
