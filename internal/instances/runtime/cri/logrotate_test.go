@@ -66,8 +66,19 @@ func TestLogRotationOnContainerd(t *testing.T) {
 			return err == nil && strings.HasPrefix(buf.String(), fmt.Sprintf("line %d ", last)), buf.String()
 		})
 	}
+	// A follower that falls more than LogMaxFiles rotations behind loses
+	// what was removed meanwhile (as the kubelet's does): each rotation
+	// waits until it has read the lines so far.
+	caughtUp := func(last int) {
+		t.Helper()
+		waitFor(t, fmt.Sprintf("the follower to reach line %d", last), func() (bool, string) {
+			return strings.Contains(followed.String(), fmt.Sprintf("line %d ", last)),
+				fmt.Sprint(strings.Count(followed.String(), "\n"), " lines")
+		})
+	}
 	for round, files := range []int{2, 3, 3, 3} {
 		burst(60 * (round + 1))
+		caughtUp(60 * (round + 1))
 		r.rotateLogs(ctx)
 		if got := layout(t, dir); len(got) != files || got[0] != "0.log" {
 			t.Fatalf("after rotation %d: %v, want 0.log and %d rotated files", round+1, got, files-1)
@@ -93,9 +104,7 @@ func TestLogRotationOnContainerd(t *testing.T) {
 	}
 
 	burst(300) // into the file containerd reopened
-	waitFor(t, "the follower to reach line 300", func() (bool, string) {
-		return strings.Contains(followed.String(), "line 300 "), fmt.Sprint(strings.Count(followed.String(), "\n"), " lines")
-	})
+	caughtUp(300)
 	stopFollowing()
 	if err := <-followEnded; err != nil {
 		t.Errorf("follow: %v", err)
