@@ -35,8 +35,8 @@ func UnmountUnder(dir string) error {
 			return nil
 		}
 		for _, mp := range points {
-			if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-				return fmt.Errorf("unmount %s: %w", mp, err)
+			if err := Unmount(mp); err != nil {
+				return err
 			}
 		}
 	}
@@ -95,19 +95,29 @@ func unescapeMountPath(s string) string {
 	return b.String()
 }
 
-// IsMountPoint reports whether mountinfo lists path as a mount point.
+// IsMountPoint reports whether a file system is mounted on the directory
+// path: it lies on another device than its parent. (A bind mount of a
+// directory of the same file system does not show; vnode makes none.) Two
+// stat calls, where reading mountinfo grows with every mount on the host.
 func IsMountPoint(path string) (bool, error) {
-	path = filepath.Clean(path)
-	points, err := PointsUnder(filepath.Dir(path))
-	if err != nil {
-		return false, err
+	var st, parent unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return false, fmt.Errorf("stat %s: %w", path, err)
 	}
-	for _, p := range points {
-		if p == path {
-			return true, nil
-		}
+	if err := unix.Lstat(filepath.Dir(filepath.Clean(path)), &parent); err != nil {
+		return false, fmt.Errorf("stat the parent of %s: %w", path, err)
 	}
-	return false, nil
+	return st.Dev != parent.Dev, nil
+}
+
+// Unmount lazily unmounts what is mounted on path; a path with nothing
+// mounted on it, or none at all, is left alone.
+func Unmount(path string) error {
+	err := unix.Unmount(path, unix.MNT_DETACH)
+	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount %s: %w", path, err)
+	}
+	return nil
 }
 
 // MountTmpfs mounts a tmpfs of at most size bytes on dir, without

@@ -1,6 +1,8 @@
 package mounts
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,5 +18,37 @@ func TestParseMountPoints(t *testing.T) {
 	want := []string{"/tmp/x/root/a", "/tmp/x/state/with space"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("mount points %q, want %q", got, want)
+	}
+}
+
+func TestTmpfsMountPoint(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir := filepath.Join(t.TempDir(), "vol")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if mounted, err := IsMountPoint(dir); err != nil || mounted {
+		t.Fatalf("a plain directory: mounted %v, %v", mounted, err)
+	}
+	if err := MountTmpfs(dir, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Unmount(dir) })
+	if mounted, err := IsMountPoint(dir); err != nil || !mounted {
+		t.Errorf("a tmpfs: mounted %v, %v", mounted, err)
+	}
+	if points, err := PointsUnder(filepath.Dir(dir)); err != nil || len(points) != 1 || points[0] != dir {
+		t.Errorf("mountinfo lists %v, %v", points, err)
+	}
+	if err := Unmount(dir); err != nil {
+		t.Fatal(err)
+	}
+	if mounted, err := IsMountPoint(dir); err != nil || mounted {
+		t.Errorf("after Unmount: mounted %v, %v", mounted, err)
+	}
+	if err := Unmount(dir); err != nil {
+		t.Errorf("Unmount of a directory with nothing mounted: %v", err)
 	}
 }

@@ -230,7 +230,7 @@ func TestSecretVolumeOnTmpfs(t *testing.T) {
 		t.Skip("mounting a tmpfs needs root")
 	}
 	r := offline(t)
-	prepared(t, r, runtime.GroupSpec{ID: "g1", Name: "g", Volumes: []runtime.Volume{
+	g := prepared(t, r, runtime.GroupSpec{ID: "g1", Name: "g", Volumes: []runtime.Volume{
 		{Name: "creds", Secret: map[string][]byte{"token": []byte("x")}}, {Name: "cache", EmptyDir: true}}})
 	for name, want := range map[string]bool{"creds": true, "cache": false} {
 		var st unix.Statfs_t
@@ -241,7 +241,7 @@ func TestSecretVolumeOnTmpfs(t *testing.T) {
 			t.Errorf("volume %s on tmpfs: %v, want %v", name, got, want)
 		}
 	}
-	if err := r.removeGroupFiles("g1"); err != nil {
+	if err := r.removeGroupFiles(g.spec); err != nil {
 		t.Fatal(err)
 	}
 	if points, err := mounts.PointsUnder(r.o.Dir); err != nil || len(points) > 0 {

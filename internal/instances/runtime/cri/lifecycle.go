@@ -297,7 +297,7 @@ func (r *Runtime) Remove(ctx context.Context, id string, grace time.Duration) er
 	}
 	r.files.Lock()
 	defer r.files.Unlock()
-	if err := r.removeGroupFiles(id); err != nil {
+	if err := r.removeGroupFiles(r.specOf(g)); err != nil {
 		return fmt.Errorf("remove the files of %s: %w", id, err)
 	}
 	r.mu.Lock()

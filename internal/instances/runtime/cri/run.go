@@ -152,7 +152,7 @@ func (r *Runtime) abandon(g *group) {
 	}
 	r.files.Lock()
 	defer r.files.Unlock()
-	if err := r.removeGroupFiles(g.spec.ID); err != nil {
+	if err := r.removeGroupFiles(r.specOf(g)); err != nil {
 		r.o.Logger.Warn("remove the files of a failed group", "group", g.spec.ID, "err", err)
 	}
 	r.mu.Lock()

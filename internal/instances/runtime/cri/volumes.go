@@ -109,12 +109,19 @@ func (r *Runtime) secretMedium(dir string) error {
 
 // removeGroupFiles unmounts a group's secret volumes and removes its
 // directory. Callers hold r.files.
-func (r *Runtime) removeGroupFiles(id string) error {
-	dir := r.groupDir(id)
-	if err := mounts.UnmountUnder(dir); err != nil {
+func (r *Runtime) removeGroupFiles(spec runtime.GroupSpec) error {
+	paths, err := r.volumePaths(spec)
+	if err != nil {
 		return err
 	}
-	return os.RemoveAll(dir)
+	for _, v := range spec.Volumes {
+		if v.Secret != nil {
+			if err := mounts.Unmount(paths[v.Name]); err != nil {
+				return err
+			}
+		}
+	}
+	return os.RemoveAll(r.groupDir(spec.ID))
 }
 
 // writeSecrets writes the files of the group's secret volumes, of those
