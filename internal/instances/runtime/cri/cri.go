@@ -81,7 +81,8 @@ type Options struct {
 	// 10 s, the kubelet's containerLogMonitorInterval).
 	LogCheckInterval time.Duration
 	Clock            clock.WithTicker
-	Logger           *slog.Logger
+	// Logger receives the runtime's logs; nothing is logged when nil.
+	Logger *slog.Logger
 	// Sealer seals the group specs kept in Dir (required): they carry
 	// secure environment values, registry passwords and secret files.
 	Sealer *sealer.Sealer
@@ -120,7 +121,7 @@ func (o *Options) complete() error {
 		o.Clock = clock.RealClock{}
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if err := o.logPolicy().Check(); err != nil {
 		return fmt.Errorf("container logs: %w", err)
