@@ -41,7 +41,9 @@ type Runtime interface {
 	// Remove stops the group's containers as Stop does and deletes
 	// everything the group has; a missing group is not an error.
 	Remove(ctx context.Context, id string, grace time.Duration) error
-	// Status returns a group's current status, or ErrNotFound.
+	// Status returns a group's current status, or ErrNotFound. It must
+	// answer from memory without blocking: the service calls it holding
+	// its lock.
 	Status(ctx context.Context, id string) (GroupStatus, error)
 	// List returns the status of every group the runtime has, running or not.
 	List(ctx context.Context) ([]GroupStatus, error)

@@ -17,6 +17,9 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
 
+// cleanupTimeout bounds the removal of what a failed create made.
+const cleanupTimeout = time.Minute
+
 // Run creates the group's sandbox, pulls its images, runs its init
 // containers to completion in order and starts its containers. A group that
 // exists and is not stopped is left alone; a stopped one is deployed anew.
@@ -116,7 +119,13 @@ func (r *Runtime) deploy(ctx context.Context, g *group) error {
 		err = r.writeHosts(spec, ip)
 	}
 	if err != nil {
-		_ = r.removeSandbox(context.WithoutCancel(ctx), resp.PodSandboxId)
+		// The sandbox goes even when the create was cancelled, within a
+		// bound; one left behind is removed when the runtime next opens.
+		cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if rerr := r.removeSandbox(cleanupCtx, resp.PodSandboxId); rerr != nil {
+			r.o.Logger.Warn("remove the sandbox of a failed create", "group", spec.ID, "sandbox", resp.PodSandboxId, "err", rerr)
+		}
 		return err
 	}
 	r.mu.Lock()
