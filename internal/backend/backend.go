@@ -186,8 +186,8 @@ type ContainerState struct {
 	Name  string
 	State State
 	// Reason and Message explain Waiting and Terminated states, with the
-	// kubelet's reasons (ContainerCreating, ErrImagePull, ImagePullBackOff,
-	// CrashLoopBackOff, Completed, Error, OOMKilled).
+	// kubelet's reasons (ReasonContainerCreating, ReasonErrImagePull,
+	// ReasonCrashLoopBackOff, ReasonCompleted, …).
 	Reason     string
 	Message    string
 	ExitCode   int32

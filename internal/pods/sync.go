@@ -159,8 +159,8 @@ func (c *Controller) create(ctx context.Context, pod *corev1.Pod) error {
 	if err != nil {
 		var cfgErr *configError
 		if errors.As(err, &cfgErr) {
-			c.setFailure(pod, &podFailure{Reason: reasonCreateConfigError, Message: cfgErr.message, Config: true},
-				"Failed", "Error: "+cfgErr.message)
+			c.setFailure(pod, &podFailure{Reason: backend.ReasonCreateContainerConfigError, Message: cfgErr.message, Config: true},
+				backend.EventFailed, "Error: "+cfgErr.message)
 			// The reference watch requeues the pod when the object
 			// appears; the back-off is a safety net.
 			return fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
@@ -181,8 +181,8 @@ func (c *Controller) create(ctx context.Context, pod *corev1.Pod) error {
 	}
 	retryable := errors.Is(err, backend.ErrRetryable) || errors.Is(err, context.DeadlineExceeded)
 	terminal := errors.Is(err, backend.ErrUnsatisfiable) || !retryable && pod.Spec.RestartPolicy == corev1.RestartPolicyNever
-	c.setFailure(pod, &podFailure{Reason: ReasonProviderFailed, Message: err.Error(), Terminal: terminal},
-		ReasonProviderFailed, err.Error())
+	c.setFailure(pod, &podFailure{Reason: backend.ReasonProviderFailed, Message: err.Error(), Terminal: terminal},
+		backend.ReasonProviderFailed, err.Error())
 	if terminal {
 		return nil
 	}
@@ -194,7 +194,7 @@ func (c *Controller) create(ctx context.Context, pod *corev1.Pod) error {
 func placeholderState(pod *corev1.Pod) *backend.PodState {
 	st := &backend.PodState{UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name}
 	for _, ctr := range pod.Spec.Containers {
-		st.Containers = append(st.Containers, backend.ContainerState{Name: ctr.Name, State: backend.Waiting, Reason: reasonContainerCreating})
+		st.Containers = append(st.Containers, backend.ContainerState{Name: ctr.Name, State: backend.Waiting, Reason: backend.ReasonContainerCreating})
 	}
 	return st
 }

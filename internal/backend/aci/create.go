@@ -36,7 +36,7 @@ func (b *Backend) Create(ctx context.Context, w *backend.Workload) error {
 	if err != nil {
 		delete(b.entries, e.uid)
 		if e.deleteAfterCreate {
-			b.forgetLocked(e, reasonCompleted, "deleted before the container group was created", 0)
+			b.forgetLocked(e, backend.ReasonCompleted, "deleted before the container group was created", 0)
 		}
 		return err
 	}
