@@ -69,6 +69,21 @@ var (
 	ErrUnsatisfiable = errors.New("the backend cannot run this pod")
 )
 
+// ConfigError is an error in what a pod references that its user must fix
+// (a Secret that lacks a key the backend needs), as opposed to a failure of
+// the backend. Create and Update return it, possibly wrapped. The agent
+// reports it from Create as it reports the references it cannot resolve
+// itself: the pod's containers wait with ReasonCreateContainerConfigError
+// and Message, a Warning event says why, and the agent tries again when the
+// reference changes and with back-off. Message must not hold confidential
+// data.
+type ConfigError struct {
+	Message string
+}
+
+// Error returns the message.
+func (e *ConfigError) Error() string { return e.Message }
+
 // Workload is what a backend needs to run one pod: the pod itself and
 // everything the agent resolved from the API for it.
 type Workload struct {
@@ -84,10 +99,12 @@ type Workload struct {
 	// RegistryCredentials are the pod's image pull secrets
 	// (kubernetes.io/dockerconfigjson), one entry per registry server.
 	RegistryCredentials []RegistryCredential
-	// AzureFiles holds the storage account of each azureFile volume, by
-	// volume name, read from the volume's Secret (azurestorageaccountname,
-	// azurestorageaccountkey).
-	AzureFiles map[string]AzureFileCredential
+	// VolumeSecrets holds, by volume name, the data of the Secret that a
+	// network-share volume names for its credentials (CredentialSecret):
+	// the backend reads the keys its service needs from it, and reports a
+	// Secret that lacks one as a *ConfigError. The data is confidential:
+	// backends must never log or return it, and must not modify it.
+	VolumeSecrets map[string]map[string][]byte
 }
 
 // RegistryCredential is what a backend needs to pull from one registry.
@@ -96,13 +113,6 @@ type RegistryCredential struct {
 	Server   string
 	Username string
 	Password string
-}
-
-// AzureFileCredential is the storage account of an Azure Files share.
-// AccountKey is confidential.
-type AzureFileCredential struct {
-	AccountName string
-	AccountKey  string
 }
 
 // EnvVar is one resolved environment variable.
@@ -122,6 +132,18 @@ type EnvVar struct {
 // (Workload.Volumes): ConfigMap, Secret, downward-API and projected volumes.
 func FileVolume(v corev1.Volume) bool {
 	return v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+}
+
+// CredentialSecret returns the name of the Secret that v, a network-share
+// volume, names for its credentials, and v's type: azureFile's secretName.
+// ok is false for other volumes. The agent resolves that Secret's data into
+// Workload.VolumeSecrets; a Secret that does not exist is the pod's
+// configuration error.
+func CredentialSecret(v corev1.Volume) (secret, volumeType string, ok bool) {
+	if v.AzureFile != nil {
+		return v.AzureFile.SecretName, "azureFile", true
+	}
+	return "", "", false
 }
 
 // File is one file of a volume.

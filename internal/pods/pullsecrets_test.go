@@ -33,8 +33,8 @@ func TestWorkloadCredentials(t *testing.T) {
 	if len(w.RegistryCredentials) != 1 || w.RegistryCredentials[0] != want[0] {
 		t.Errorf("registry credentials %+v, want %+v", w.RegistryCredentials, want)
 	}
-	if got := w.AzureFiles["files"]; got.AccountName != "acct" || got.AccountKey != "key" {
-		t.Errorf("azureFile credential %+v", got)
+	if got := w.VolumeSecrets["files"]; string(got["azurestorageaccountname"]) != "acct" || string(got["azurestorageaccountkey"]) != "key" {
+		t.Errorf("azureFile volume's secret %v", got)
 	}
 
 	pod.Spec.Volumes[0].AzureFile.SecretName = "nope"

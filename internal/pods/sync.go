@@ -157,17 +157,15 @@ func (c *Controller) syncDeleting(ctx context.Context, pod *corev1.Pod, st *back
 func (c *Controller) create(ctx context.Context, pod *corev1.Pod) error {
 	w, err := c.resolver.workload(ctx, pod)
 	if err != nil {
-		var cfgErr *configError
-		if errors.As(err, &cfgErr) {
-			c.setFailure(pod, &podFailure{Reason: backend.ReasonCreateContainerConfigError, Message: cfgErr.message, Config: true},
-				backend.EventFailed, "Error: "+cfgErr.message)
-			// The reference watch requeues the pod when the object
-			// appears; the back-off is a safety net.
-			return fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		if msg, ok := configMessage(err); ok {
+			return c.configFailure(pod, msg, err)
 		}
 		return err
 	}
 	err = c.cfg.Backend.Create(ctx, w)
+	if msg, ok := configMessage(err); ok {
+		return c.configFailure(pod, msg, err) // a reference the backend found wanting
+	}
 	if err == nil {
 		c.clearFailure(pod.UID)
 		c.mu.Lock()
@@ -187,6 +185,16 @@ func (c *Controller) create(ctx context.Context, pod *corev1.Pod) error {
 		return nil
 	}
 	return fmt.Errorf("create workload of %s/%s: %w", pod.Namespace, pod.Name, err)
+}
+
+// configFailure records a configuration error of the pod: its containers
+// wait with CreateContainerConfigError. The reference watch requeues the
+// pod when the object appears; the back-off of the error returned is a
+// safety net.
+func (c *Controller) configFailure(pod *corev1.Pod, message string, err error) error {
+	c.setFailure(pod, &podFailure{Reason: backend.ReasonCreateContainerConfigError, Message: message, Config: true},
+		backend.EventFailed, "Error: "+message)
+	return fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
 }
 
 // placeholderState stands for a workload the backend accepted but has not
