@@ -16,6 +16,37 @@ import (
 
 // Backend runs the workloads of the pods bound to one node.
 //
+// The backend runs containers; the agent (internal/pods) runs pods:
+//
+//   - The backend pulls images, with the workload's RegistryCredentials,
+//     and backs off from pulls that fail (ReasonErrImagePull, then
+//     ReasonImagePullBackOff).
+//   - The backend starts, probes, restarts and stops containers: it applies
+//     the pod's restart policy and the back-off between restarts
+//     (ReasonCrashLoopBackOff), runs liveness and readiness probes and
+//     reports readiness (ContainerState.Ready), gives the pod its IP, and
+//     stops containers with SIGTERM, then SIGKILL once Delete's grace has
+//     passed.
+//   - The backend pushes every change of its workloads' states through
+//     Subscribe, with the events of what it did (EventPulling, EventCreated,
+//     EventBackOff, …), and reports a pod it can never run as
+//     ErrUnsatisfiable, a reference it finds wanting as a *ConfigError.
+//   - The agent never restarts a container or pulls an image: it reports
+//     what the backend pushes. From the pushed states it computes and
+//     writes the pod's status (phase, conditions, container statuses) and
+//     records the events on the pod.
+//   - The agent resolves, from the API, what the backend gets in the
+//     Workload (environment, volume files and their refreshes through
+//     VolumeUpdater, registry credentials, the Secrets of network-share
+//     volumes), and reports what it cannot resolve as the pod's
+//     configuration error (ReasonCreateContainerConfigError).
+//   - The agent decides what runs: it creates and updates workloads for the
+//     pods bound to the node, refuses those no virtual node runs, retries
+//     ErrRetryable errors with back-off, passes a pod's deletion on with its
+//     grace period, deletes the pod from the API once every container has
+//     terminated, adopts the backend's workloads after a restart and deletes
+//     those whose pod is gone (List).
+//
 // Implementations must be safe for concurrent use. Calls are idempotent:
 // creating a workload that exists with the same pod UID, or deleting one
 // that is gone, succeeds. Errors that the agent should retry wrap
