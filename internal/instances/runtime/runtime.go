@@ -312,10 +312,13 @@ type ContainerStatus struct {
 // ContainerState is a container's state at one time.
 type ContainerState struct {
 	// State is StateWaiting, StateRunning or StateTerminated.
-	State        string
-	StartTime    time.Time
-	FinishTime   time.Time
-	ExitCode     int32
+	State      string
+	StartTime  time.Time
+	FinishTime time.Time
+	ExitCode   int32
+	// DetailStatus is the kubelet's reason for the state, as the backend
+	// package names them (backend.ReasonCrashLoopBackOff, …), or the
+	// runtime's own word where the kubelet has none.
 	DetailStatus string
 }
 

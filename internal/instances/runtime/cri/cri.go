@@ -34,6 +34,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/clock"
 
+	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/runtime/cri/crilog"
 	"github.com/vnode-io/vnode/internal/instances/sealer"
@@ -372,10 +373,10 @@ func (r *Runtime) attachContainers(ctx context.Context, g *group) error {
 func newGroup(spec runtime.GroupSpec) *group {
 	g := &group{spec: spec}
 	for _, c := range spec.InitContainers {
-		g.inits = append(g.inits, &container{spec: c, init: true, status: waiting(c.Name, "PodInitializing")})
+		g.inits = append(g.inits, &container{spec: c, init: true, status: waiting(c.Name, backend.ReasonPodInitializing)})
 	}
 	for _, c := range spec.Containers {
-		g.mains = append(g.mains, &container{spec: c, status: waiting(c.Name, "ContainerCreating")})
+		g.mains = append(g.mains, &container{spec: c, status: waiting(c.Name, backend.ReasonContainerCreating)})
 	}
 	return g
 }
