@@ -63,6 +63,18 @@ var coreDNSPlugins = []coreDNSPlugin{
 	{"whoami", "whoami"},
 }
 
+// CoreDNSPlugins returns the Corefile directives of the plugins compiled into
+// the CoreDNS image, in the order of their packages: what a Corefile for the
+// image may name, besides the few that these plugins' packages register
+// (debug, dnstap, metadata, transfer). The slice is the caller's.
+func CoreDNSPlugins() []string {
+	directives := make([]string, len(coreDNSPlugins))
+	for i, p := range coreDNSPlugins {
+		directives[i] = p.directive
+	}
+	return directives
+}
+
 // Where the CoreDNS image keeps its program and configuration.
 const (
 	coreDNSBinary   = "/coredns"

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,8 +24,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/vnode-io/vnode/internal/images/imagestest"
 )
 
 // sharedCache is the binary cache of every test in this binary, so that
@@ -40,7 +40,7 @@ var built struct {
 	images map[string]v1.Image
 }
 
-// image returns the named image ("pause", "hello", "shell" or "coredns")
+// image returns the named image ("pause", "hello" or "shell")
 // of newBuilder, building it on first use.
 func image(t *testing.T, which string) v1.Image {
 	t.Helper()
@@ -50,12 +50,8 @@ func image(t *testing.T, which string) v1.Image {
 		return img
 	}
 	b := newBuilder()
-	build := map[string]func(context.Context) (v1.Image, error){"pause": b.Pause, "hello": b.Hello, "shell": b.Shell, "coredns": b.CoreDNS}[which]
-	ctx := testContext(t)
-	if which == "coredns" {
-		ctx = coreDNSContext(t)
-	}
-	img, err := build(ctx)
+	build := map[string]func(context.Context) (v1.Image, error){"pause": b.Pause, "hello": b.Hello, "shell": b.Shell}[which]
+	img, err := build(testContext(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +62,16 @@ func image(t *testing.T, which string) v1.Image {
 	return img
 }
 
+// TestMain keeps the tests off the network: the Builder runs the go command
+// with this process's environment, so GOPROXY=off makes any build that would
+// fetch a module fail at once (TestProxyOff). The programs built here need
+// the standard library alone; CoreDNS, which needs the module proxy, is
+// built by the end-to-end tests in test/e2e/images.
 func TestMain(m *testing.M) {
+	if err := os.Setenv("GOPROXY", "off"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	dir, err := os.MkdirTemp("", "vnode-images-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -94,129 +99,26 @@ func requireBusybox(t *testing.T) {
 	}
 }
 
-// tarFile is what a layer holds at one path.
-type tarFile struct {
-	hdr  *tar.Header
-	data []byte
-}
-
-// files reads every layer of img, later layers overriding earlier ones.
-func files(t *testing.T, img v1.Image) map[string]tarFile {
-	t.Helper()
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]tarFile{}
-	for _, l := range layers {
-		mt, err := l.MediaType()
-		if err != nil || mt != types.DockerLayer {
-			t.Fatalf("layer media type = %q, %v; want %q", mt, err, types.DockerLayer)
-		}
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			hdr, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !hdr.ModTime.Equal(epoch) || hdr.Uid != 0 || hdr.Gid != 0 {
-				t.Errorf("%s: mtime %v uid %d gid %d; want epoch, root", hdr.Name, hdr.ModTime, hdr.Uid, hdr.Gid)
-			}
-			out[strings.TrimSuffix(hdr.Name, "/")] = tarFile{hdr: hdr, data: data}
-		}
-		rc.Close()
-	}
-	return out
-}
-
-// checkImage validates img and its common settings and returns its config.
-func checkImage(t *testing.T, img v1.Image, entrypoint string) *v1.ConfigFile {
-	t.Helper()
-	if err := validate.Image(img); err != nil {
-		t.Fatalf("validate: %v", err)
-	}
-	if mt, err := img.MediaType(); err != nil || mt != types.DockerManifestSchema2 {
-		t.Errorf("manifest media type = %q, %v", mt, err)
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Config.MediaType != types.DockerConfigJSON {
-		t.Errorf("config media type = %q", m.Config.MediaType)
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.OS != "linux" || cfg.Architecture != runtime.GOARCH {
-		t.Errorf("platform = %s/%s", cfg.OS, cfg.Architecture)
-	}
-	if !cfg.Created.Equal(epoch) {
-		t.Errorf("created = %v; want the epoch", cfg.Created)
-	}
-	if got := strings.Join(cfg.Config.Entrypoint, " "); got != entrypoint {
-		t.Errorf("entrypoint = %q; want %q", got, entrypoint)
-	}
-	digest, _ := img.Digest()
-	size := int64(0)
-	for _, l := range m.Layers {
-		size += l.Size
-	}
-	t.Logf("%s: %d layer(s), %d bytes compressed, %s", entrypoint, len(m.Layers), size, digest)
-	return cfg
-}
-
-func checkFile(t *testing.T, fs map[string]tarFile, path string, mode int64) tarFile {
-	t.Helper()
-	f, ok := fs[path]
-	if !ok {
-		t.Fatalf("%s missing", path)
-	}
-	if f.hdr.Typeflag != tar.TypeReg || f.hdr.Mode != mode || len(f.data) == 0 {
-		t.Errorf("%s: type %c mode %o size %d; want regular, %o, non-empty", path, f.hdr.Typeflag, f.hdr.Mode, len(f.data), mode)
-	}
-	return f
-}
-
-func checkSymlink(t *testing.T, fs map[string]tarFile, path, target string) {
+// checkSymlink requires fs (from imagestest.Files) to hold a symlink to
+// target at path.
+func checkSymlink(t *testing.T, fs map[string]imagestest.File, path, target string) {
 	t.Helper()
 	f, ok := fs[path]
 	if !ok {
 		t.Errorf("%s missing", path)
 		return
 	}
-	if f.hdr.Typeflag != tar.TypeSymlink || f.hdr.Linkname != target {
-		t.Errorf("%s: type %c -> %q; want symlink to %q", path, f.hdr.Typeflag, f.hdr.Linkname, target)
+	if f.Header.Typeflag != tar.TypeSymlink || f.Header.Linkname != target {
+		t.Errorf("%s: type %c -> %q; want symlink to %q", path, f.Header.Typeflag, f.Header.Linkname, target)
 	}
-}
-
-func digestOf(t *testing.T, img v1.Image) v1.Hash {
-	t.Helper()
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 func TestPause(t *testing.T) {
 	ctx := testContext(t)
 	img := image(t, "pause")
-	checkImage(t, img, "/pause")
-	fs := files(t, img)
-	checkFile(t, fs, "pause", 0o755)
+	imagestest.CheckImage(t, img, "/pause")
+	fs := imagestest.Files(t, img)
+	imagestest.CheckFile(t, fs, "pause", 0o755)
 	if len(fs) != 1 {
 		t.Errorf("pause image holds %d entries; want 1", len(fs))
 	}
@@ -224,7 +126,7 @@ func TestPause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, b := digestOf(t, img), digestOf(t, again); a != b {
+	if a, b := imagestest.Digest(t, img), imagestest.Digest(t, again); a != b {
 		t.Errorf("second build: digest %s; first %s", b, a)
 	}
 }
@@ -238,23 +140,23 @@ func TestReproducibleBinaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, b := digestOf(t, first), digestOf(t, fresh); a != b {
+	if a, b := imagestest.Digest(t, first), imagestest.Digest(t, fresh); a != b {
 		t.Errorf("fresh compile: digest %s; cached %s", b, a)
 	}
 }
 
 func TestHello(t *testing.T) {
 	img := image(t, "hello")
-	cfg := checkImage(t, img, "/hello")
+	cfg := imagestest.CheckImage(t, img, "/hello")
 	if _, ok := cfg.Config.ExposedPorts["80/tcp"]; !ok || len(cfg.Config.ExposedPorts) != 1 {
 		t.Errorf("exposed ports = %v; want 80/tcp", cfg.Config.ExposedPorts)
 	}
-	fs := files(t, img)
-	checkFile(t, fs, "hello", 0o755)
+	fs := imagestest.Files(t, img)
+	imagestest.CheckFile(t, fs, "hello", 0o755)
 	if _, err := os.Stat(DefaultBusybox); err != nil {
 		return
 	}
-	checkFile(t, fs, "bin/busybox", 0o755)
+	imagestest.CheckFile(t, fs, "bin/busybox", 0o755)
 	checkSymlink(t, fs, "bin/sh", "busybox")
 	// The busybox layer is the shell image's, so registries store it once.
 	helloLayers, err := img.Layers()
@@ -276,28 +178,28 @@ func TestShell(t *testing.T) {
 	requireBusybox(t)
 	ctx := testContext(t)
 	img := image(t, "shell")
-	cfg := checkImage(t, img, "/bin/sh")
+	cfg := imagestest.CheckImage(t, img, "/bin/sh")
 	if got := strings.Join(cfg.Config.Env, " "); got != "PATH=/usr/local/bin:/usr/bin:/bin" {
 		t.Errorf("env = %q", got)
 	}
-	fs := files(t, img)
-	checkFile(t, fs, "bin/busybox", 0o755)
+	fs := imagestest.Files(t, img)
+	imagestest.CheckFile(t, fs, "bin/busybox", 0o755)
 	for _, applet := range []string{"sh", "ls", "cat", "echo", "sleep", "env", "wget", "nc", "id", "ps", "mkdir", "rm", "true", "false", "test", "hostname", "head", "tail", "grep", "kill", "date", "printf"} {
 		checkSymlink(t, fs, "bin/"+applet, "busybox")
 	}
-	passwd := string(checkFile(t, fs, "etc/passwd", 0o644).data)
+	passwd := string(imagestest.CheckFile(t, fs, "etc/passwd", 0o644).Data)
 	if !strings.HasPrefix(passwd, "root:x:0:0:") || !strings.Contains(passwd, "\nnobody:x:65534:65534:") {
 		t.Errorf("/etc/passwd = %q", passwd)
 	}
-	checkFile(t, fs, "etc/group", 0o644)
-	if f := fs["tmp"]; f.hdr == nil || f.hdr.Typeflag != tar.TypeDir || f.hdr.Mode != 0o1777 {
-		t.Errorf("/tmp = %+v; want a directory with mode 1777", f.hdr)
+	imagestest.CheckFile(t, fs, "etc/group", 0o644)
+	if f := fs["tmp"]; f.Header == nil || f.Header.Typeflag != tar.TypeDir || f.Header.Mode != 0o1777 {
+		t.Errorf("/tmp = %+v; want a directory with mode 1777", f.Header)
 	}
 	again, err := newBuilder().Shell(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, b := digestOf(t, img), digestOf(t, again); a != b {
+	if a, b := imagestest.Digest(t, img), imagestest.Digest(t, again); a != b {
 		t.Errorf("second build: digest %s; first %s", b, a)
 	}
 }
@@ -313,8 +215,8 @@ func TestWithoutBusybox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs := files(t, img)
-	checkFile(t, fs, "hello", 0o755)
+	fs := imagestest.Files(t, img)
+	imagestest.CheckFile(t, fs, "hello", 0o755)
 	if len(fs) != 1 {
 		t.Errorf("hello without busybox holds %d entries; want 1", len(fs))
 	}
@@ -389,7 +291,7 @@ func TestPushAndPullByDigest(t *testing.T) {
 		if err := Push(ctx, img, ref, nil, true); err != nil {
 			t.Fatal(err)
 		}
-		want := digestOf(t, img)
+		want := imagestest.Digest(t, img)
 		byDigest, err := name.NewDigest(host+"/"+repo+"@"+want.String(), name.Insecure)
 		if err != nil {
 			t.Fatal(err)
@@ -398,7 +300,7 @@ func TestPushAndPullByDigest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("pull %s by digest: %v", repo, err)
 		}
-		if got := digestOf(t, pulled); got != want {
+		if got := imagestest.Digest(t, pulled); got != want {
 			t.Errorf("%s: pulled digest %s; pushed %s", repo, got, want)
 		}
 		if repo == PauseRepository {
@@ -430,92 +332,22 @@ func start(t *testing.T, program string, env ...string) (*exec.Cmd, *bufio.Scann
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startBinary(t, bin, nil, env...)
-}
-
-// startBinary runs bin with args and env added and kills it at cleanup; its
-// output must be read (waitLine) for it to make progress.
-func startBinary(t *testing.T, bin string, args []string, env ...string) (*exec.Cmd, *bufio.Scanner) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-		pw.Close()
-		pr.Close()
-	})
-	return cmd, bufio.NewScanner(pr)
-}
-
-// waitLine reads output until a line matches re and returns its submatches;
-// the rest of the output is drained in the background.
-func waitLine(t *testing.T, out *bufio.Scanner, re *regexp.Regexp) []string {
-	t.Helper()
-	found := make(chan []string, 1)
-	go func() {
-		sent := false
-		for out.Scan() {
-			if m := re.FindStringSubmatch(out.Text()); m != nil && !sent {
-				found <- m
-				sent = true
-			}
-		}
-		if !sent {
-			close(found)
-		}
-	}()
-	select {
-	case m, ok := <-found:
-		if !ok {
-			t.Fatalf("output ended without a line matching %s", re)
-		}
-		return m
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no line matching %s within 30s", re)
-	}
-	return nil
-}
-
-// stop sends sig and requires exit status 0.
-func stop(t *testing.T, cmd *exec.Cmd, sig syscall.Signal) {
-	t.Helper()
-	if err := cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("after %v: %v; want exit 0", sig, err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("still running 15s after %v", sig)
-	}
+	return imagestest.StartBinary(t, bin, nil, env...)
 }
 
 func TestPauseProgram(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd, out := start(t, pauseProgram)
-			waitLine(t, out, regexp.MustCompile(`^pause: waiting`))
-			stop(t, cmd, sig)
+			imagestest.WaitLine(t, out, regexp.MustCompile(`^pause: waiting`))
+			imagestest.Stop(t, cmd, sig)
 		})
 	}
 }
 
 func TestHelloProgram(t *testing.T) {
 	cmd, out := start(t, helloProgram, "PORT=0")
-	m := waitLine(t, out, regexp.MustCompile(`listening on .*:(\d+)$`))
+	m := imagestest.WaitLine(t, out, regexp.MustCompile(`listening on .*:(\d+)$`))
 	base := "http://127.0.0.1:" + m[1]
 	hostname, _ := os.Hostname()
 
@@ -534,7 +366,7 @@ func TestHelloProgram(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /nothing-here = %s; want 404", resp.Status)
 	}
-	stop(t, cmd, syscall.SIGTERM)
+	imagestest.Stop(t, cmd, syscall.SIGTERM)
 }
 
 func get(t *testing.T, url, contentType string) string {
@@ -552,6 +384,22 @@ func get(t *testing.T, url, contentType string) string {
 		t.Errorf("GET %s: %s, %s", url, resp.Status, resp.Header.Get("Content-Type"))
 	}
 	return string(b)
+}
+
+// TestProxyOff checks the guard of TestMain: a build that needs a module
+// outside the module cache fails, naming GOPROXY=off, instead of reaching the
+// network.
+func TestProxyOff(t *testing.T) {
+	m := module{
+		program: "needs-proxy",
+		goMod:   []byte("module vnode.local/needs-proxy\n\ngo 1.22\n\nrequire example.invalid/absent v1.0.0\n"),
+		main:    []byte("package main\n\nimport _ \"example.invalid/absent\"\n\nfunc main() {}\n"),
+		tidy:    true,
+	}
+	_, err := (&Builder{CacheDir: t.TempDir()}).moduleBinary(testContext(t), m)
+	if err == nil || !strings.Contains(err.Error(), "GOPROXY=off") {
+		t.Errorf("build of a module needing the proxy: %v; want a failure naming GOPROXY=off", err)
+	}
 }
 
 func TestWithoutModFlags(t *testing.T) {
@@ -601,7 +449,7 @@ func TestLayerCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if digestOf(t, again) != digestOf(t, first) {
+	if imagestest.Digest(t, again) != imagestest.Digest(t, first) {
 		t.Error("the image from the cached layer differs")
 	}
 	// What the cache holds is what the image gets.
