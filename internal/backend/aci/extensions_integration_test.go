@@ -19,12 +19,12 @@ import (
 	utilexec "k8s.io/utils/exec"
 
 	"github.com/vnode-io/vnode/internal/backend"
-	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // announce puts a proxy in front of the service that announces extensions
 // as vnode's service does, and returns client files pointing at it.
-func announce(t *testing.T, files client.Files, extensions string) client.Files {
+func announce(t *testing.T, files wire.ClientFiles, extensions string) wire.ClientFiles {
 	t.Helper()
 	target, err := url.Parse(files.Endpoint)
 	if err != nil {

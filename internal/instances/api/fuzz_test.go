@@ -25,6 +25,7 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/service"
 	"github.com/vnode-io/vnode/internal/instances/store"
 	"github.com/vnode-io/vnode/internal/instances/throttle"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 const (
@@ -345,7 +346,7 @@ func FuzzPutContainerGroup(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, rawName string) {
 		name := fuzzName(rawName)
 		path := base + "/subscriptions/" + fuzzSub + "/resourceGroups/" + fuzzRG +
-			"/providers/Microsoft.ContainerInstance/containerGroups/" + name + "?api-version=" + api.APIVersion
+			"/providers/Microsoft.ContainerInstance/containerGroups/" + name + "?api-version=" + wire.APIVersion
 		do := func(method string, body []byte) (int, http.Header, []byte) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -430,7 +431,7 @@ func TestPutDoesNotReturnProtectedSettings(t *testing.T) {
 		`"resources":{"requests":{"cpu":1,"memoryInGB":1}}}}],"extensions":[{"name":"kube-proxy","properties":` +
 		`{"extensionType":"kube-proxy","version":"1.0","settings":{},"protectedSettings":{"kubeConfig":"a3ViZWNvbmZpZy1zZWNyZXQ="}}}]}}`
 	path := base + "/subscriptions/" + fuzzSub + "/resourceGroups/" + fuzzRG +
-		"/providers/Microsoft.ContainerInstance/containerGroups/ext?api-version=" + api.APIVersion
+		"/providers/Microsoft.ContainerInstance/containerGroups/ext?api-version=" + wire.APIVersion
 	for _, method := range []string{http.MethodPut, http.MethodGet} {
 		var rd io.Reader
 		if method == http.MethodPut {

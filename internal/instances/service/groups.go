@@ -13,11 +13,11 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/store"
 	"github.com/vnode-io/vnode/internal/instances/throttle"
 	"github.com/vnode-io/vnode/internal/instances/validate"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // Ref names a container group.
@@ -39,7 +39,7 @@ type PutResult struct {
 // CreateOrUpdate creates a group or updates it in place, as ARM's PUT. The
 // work happens asynchronously; the returned group is in provisioning state
 // Pending (create) or Updating (update). h receives rate-limit headers.
-func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.ContainerGroup, ext groupext.Extensions, h http.Header) (*PutResult, error) {
+func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.ContainerGroup, ext wire.GroupExtensions, h http.Header) (*PutResult, error) {
 	if err := validate.GroupName(ref.Name); err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (s *Service) locationNames() string {
 }
 
 func (s *Service) create(ctx context.Context, ref Ref, loc config.Location, body *aci.ContainerGroup,
-	secrets *secretValues, ext groupext.Extensions, h http.Header) (*PutResult, error) {
+	secrets *secretValues, ext wire.GroupExtensions, h http.Header) (*PutResult, error) {
 	cpu, mem := totals(body)
 	if err := s.admitResources(ref.Subscription, loc, cpu, mem, true); err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func (s *Service) create(ctx context.Context, ref Ref, loc config.Location, body
 }
 
 func (s *Service) update(ctx context.Context, g *group, loc config.Location, body *aci.ContainerGroup,
-	secrets *secretValues, ext groupext.Extensions) (*PutResult, error) {
+	secrets *secretValues, ext wire.GroupExtensions) (*PutResult, error) {
 	if err := s.busy(g, "update"); err != nil {
 		return nil, err
 	}
@@ -265,7 +265,7 @@ func (s *Service) List(sub, rg, skip string, max int) (items []*aci.ContainerGro
 // view, as GET returns it, and vnode's additions to its JSON.
 type ListedGroup struct {
 	Group     *aci.ContainerGroup
-	Additions groupext.Additions
+	Additions wire.GroupAdditions
 }
 
 // ListExpanded is List with each group's instance view and additions (the
@@ -458,20 +458,20 @@ func (s *Service) beginOperation(ctx context.Context, g *group, kind string) (*s
 // PUT carried (tcpSocket probe actions, variables filled from the group,
 // hostname, fqdn, host aliases) and each container's readiness (its
 // readiness probe's verdict; running without a probe counts as ready).
-func (s *Service) Additions(ref Ref) groupext.Additions {
+func (s *Service) Additions(ref Ref) wire.GroupAdditions {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return groupext.Additions{}
+		return wire.GroupAdditions{}
 	}
 	return additionsLocked(g)
 }
 
-func additionsLocked(g *group) groupext.Additions {
+func additionsLocked(g *group) wire.GroupAdditions {
 	ready := map[string]bool{}
 	for _, c := range g.status.Containers {
 		ready[c.Name] = c.Ready && !g.stopped
 	}
-	return groupext.Additions{Extensions: g.ext, Ready: ready}
+	return wire.GroupAdditions{GroupExtensions: g.ext, Ready: ready}
 }

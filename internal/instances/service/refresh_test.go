@@ -16,10 +16,10 @@ import (
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/store"
 	"github.com/vnode-io/vnode/internal/instances/validate"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 func b64(s string) *string { return to.Ptr(base64.StdEncoding.EncodeToString([]byte(s))) }
@@ -201,7 +201,7 @@ func TestRefreshVolumesRefused(t *testing.T) {
 	_, err := h.s.RefreshVolumes(h.ctx, ref, refreshedConfig())
 	wantARM(t, err, http.StatusNotFound, "ResourceNotFound", "")
 
-	if _, err := h.s.CreateOrUpdate(h.ctx, ref, secretBody(), groupext.Extensions{}, http.Header{}); err != nil {
+	if _, err := h.s.CreateOrUpdate(h.ctx, ref, secretBody(), wire.GroupExtensions{}, http.Header{}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = h.s.RefreshVolumes(h.ctx, ref, refreshedConfig())
@@ -237,11 +237,11 @@ func TestGroupAdditionsReachTheRuntime(t *testing.T) {
 		c.EnvironmentVariables = append(c.EnvironmentVariables, &aci.EnvironmentVariable{Name: to.Ptr("POD_IP")})
 		return b
 	}
-	ext := groupext.Extensions{
-		FieldEnv:    map[string][]groupext.FieldEnv{"main": {{Name: "POD_IP", FieldPath: groupext.FieldPodIP}}},
+	ext := wire.GroupExtensions{
+		FieldEnv:    map[string][]wire.FieldEnv{"main": {{Name: "POD_IP", FieldPath: wire.FieldPodIP}}},
 		Hostname:    "db-0",
 		FQDN:        "db-0.db.default.svc.cluster.local",
-		HostAliases: []groupext.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local"}}},
+		HostAliases: []wire.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local"}}},
 	}
 	if _, err := h.s.CreateOrUpdate(h.ctx, ref, body(), ext, http.Header{}); err != nil {
 		t.Fatal(err)
@@ -255,7 +255,7 @@ func TestGroupAdditionsReachTheRuntime(t *testing.T) {
 	if !strings.Contains(out.String(), "POD_IP="+ip+"\n") {
 		t.Errorf("env %q lacks POD_IP=%s", out.String(), ip)
 	}
-	if got := h.s.Additions(ref).Extensions; !got.Equal(ext) {
+	if got := h.s.Additions(ref).GroupExtensions; !got.Equal(ext) {
 		t.Errorf("additions %+v, want %+v", got, ext)
 	}
 

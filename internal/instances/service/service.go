@@ -23,11 +23,11 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/vnode-io/vnode/internal/instances/config"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/sealer"
 	"github.com/vnode-io/vnode/internal/instances/store"
 	"github.com/vnode-io/vnode/internal/instances/throttle"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // Provisioning states of a container group.
@@ -111,9 +111,9 @@ type Service struct {
 type group struct {
 	key, uid                string
 	sub, rg, name, location string
-	spec                    *aci.ContainerGroup // cleaned, without secrets
-	specJSON                []byte              // spec as last persisted, for views
-	ext                     groupext.Extensions // vnode's additions to the spec
+	spec                    *aci.ContainerGroup  // cleaned, without secrets
+	specJSON                []byte               // spec as last persisted, for views
+	ext                     wire.GroupExtensions // vnode's additions to the spec
 	secrets                 *secretValues
 	provisioning            string
 	stopped                 bool
@@ -222,7 +222,7 @@ func (s *Service) fromRecord(ctx context.Context, r *store.Group) (*group, error
 		return nil, fmt.Errorf("decode spec: %w", err)
 	}
 	g.specJSON = r.Spec
-	ext, err := groupext.Parse(r.Spec)
+	ext, err := wire.ParseGroup(r.Spec)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +262,7 @@ func specJSON(g *group) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode spec of %s: %w", g.key, err)
 	}
-	return groupext.Apply(spec, groupext.Additions{Extensions: g.ext})
+	return wire.ApplyGroup(spec, wire.GroupAdditions{GroupExtensions: g.ext})
 }
 
 // persist writes a group's record after a change, and updates the quota

@@ -8,7 +8,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // containers checks the group's containers.
@@ -172,10 +172,10 @@ func checkFieldEnv(v *armcontainerinstance.EnvironmentVariable, path, name, at s
 		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at+".valueFrom",
 			"The environment variable '%s' in container '%s' has valueFrom and a value. Set only one of them.", n, name)
 	}
-	if path != groupext.FieldPodIP && path != groupext.FieldPodIPs {
+	if path != wire.FieldPodIP && path != wire.FieldPodIPs {
 		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at+".valueFrom.fieldRef.fieldPath",
 			"The environment variable '%s' in container '%s' takes its value from the field '%s', which is not supported. "+
-				"Use '%s' or '%s' (the container group's IP address).", n, name, path, groupext.FieldPodIP, groupext.FieldPodIPs)
+				"Use '%s' or '%s' (the container group's IP address).", n, name, path, wire.FieldPodIP, wire.FieldPodIPs)
 	}
 	return nil
 }

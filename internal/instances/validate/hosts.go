@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // Length bounds of the group's names, as Kubernetes sets them for a pod.
@@ -19,7 +19,7 @@ const (
 )
 
 // checkGroupHosts checks vnode's hostname, fqdn and hostAliases.
-func checkGroupHosts(ext groupext.Extensions) *armerr.Error {
+func checkGroupHosts(ext wire.GroupExtensions) *armerr.Error {
 	return first(
 		func() *armerr.Error { return checkHostname(ext.Hostname) },
 		func() *armerr.Error { return checkFQDN(ext.FQDN) },
@@ -61,7 +61,7 @@ func checkFQDN(f string) *armerr.Error {
 
 // checkHostAliases accepts entries with a valid IP and at least one
 // hostname, each a DNS subdomain.
-func checkHostAliases(aliases []groupext.HostAlias) *armerr.Error {
+func checkHostAliases(aliases []wire.HostAlias) *armerr.Error {
 	for i, a := range aliases {
 		at := fmt.Sprintf("properties.hostAliases[%d]", i)
 		if _, err := netip.ParseAddr(a.IP); err != nil {

@@ -7,7 +7,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // portKey identifies a port by number and upper-case protocol.
@@ -152,7 +152,7 @@ func checkDNSLabel(label *string) *armerr.Error {
 
 // checkProbe checks a liveness or readiness probe; tcp is its tcpSocket
 // action, a vnode addition, if it has one.
-func checkProbe(p *armcontainerinstance.ContainerProbe, tcp *groupext.TCPSocket, kind, name, at string) *armerr.Error {
+func checkProbe(p *armcontainerinstance.ContainerProbe, tcp *wire.TCPSocket, kind, name, at string) *armerr.Error {
 	if p == nil {
 		return nil
 	}

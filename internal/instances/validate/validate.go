@@ -79,7 +79,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // Error codes this package answers with; see the package documentation.
@@ -153,7 +153,7 @@ func GroupName(name string) *armerr.Error {
 // the location exists; loc supplies its capabilities. Zero Limits fields and
 // a zero MaxCPU or MaxMemoryInGB impose no bound; a zero MaxGPUCount allows
 // no GPU.
-func ContainerGroup(g *armcontainerinstance.ContainerGroup, loc config.Location, lim config.Limits, ext groupext.Extensions) *armerr.Error {
+func ContainerGroup(g *armcontainerinstance.ContainerGroup, loc config.Location, lim config.Limits, ext wire.GroupExtensions) *armerr.Error {
 	if g == nil {
 		return armerr.InvalidRequestContent("The request has no body; send the container group as JSON.")
 	}
@@ -185,7 +185,7 @@ type checker struct {
 	loc config.Location
 	lim config.Limits
 	// ext are vnode's additions the group's JSON carried.
-	ext groupext.Extensions
+	ext wire.GroupExtensions
 	// volumeNames are the names of the group's volumes.
 	volumeNames map[string]bool
 	// names are the container and init container names seen so far.
