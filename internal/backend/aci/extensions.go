@@ -14,6 +14,17 @@ import (
 	"github.com/vnode-io/vnode/internal/wire"
 )
 
+// KnownExtensions returns the names of the service's extensions that the
+// backend knows and uses when the service announces them; the slice is the
+// caller's.
+func KnownExtensions() []string {
+	return []string{
+		wire.ExtListInstanceView, wire.ExtExecArgv, wire.ExtRemoteCommand, wire.ExtLogsFollow, wire.ExtLogsPrevious,
+		wire.ExtStats, wire.ExtGracePeriod, wire.ExtTCPSocket, wire.ExtGroupHosts, wire.ExtFieldEnv,
+		wire.ExtRefreshVolumes,
+	}
+}
+
 // extensions is what the service last announced. Safe for concurrent use.
 type extensions struct {
 	mu    sync.RWMutex
