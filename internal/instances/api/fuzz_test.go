@@ -44,7 +44,7 @@ func fuzzServer(f testing.TB) (base string, hc *http.Client) {
 }
 
 // testServer is fuzzServer with limiter (nil for none) throttling the
-// HTTP layer.
+// HTTP layer and the service's creates and deletes, as in app.
 func testServer(f testing.TB, limiter *throttle.Limiter) (base string, hc *http.Client) {
 	ctx := context.Background()
 	dir := f.TempDir()
@@ -70,7 +70,7 @@ func testServer(f testing.TB, limiter *throttle.Limiter) (base string, hc *http.
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rt := fake.New(fake.Options{})
-	svc := service.New(service.Options{Config: cfg, Store: st, Runtime: rt, Sealer: seal, Logger: log})
+	svc := service.New(service.Options{Config: cfg, Store: st, Runtime: rt, Sealer: seal, Limiter: limiter, Logger: log})
 	if err := svc.Open(ctx); err != nil {
 		f.Fatal(err)
 	}
