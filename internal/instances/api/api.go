@@ -187,7 +187,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) string {
 // resource group name is valid; its subscription's budget allows it. Only
 // the last step keeps anything for the subscription, so names a client
 // makes up cost the service nothing.
-func (s *Server) admit(g *Grant, rt *route, p params, r *http.Request, h http.Header) *armerr.Error {
+func (s *Server) admit(g *Grant, rt *route, p params, r *http.Request, h http.Header) error {
 	sub, ok := p["subscription"]
 	if !ok {
 		return nil
@@ -207,7 +207,10 @@ func (s *Server) admit(g *Grant, rt *route, p params, r *http.Request, h http.He
 	if r.Method == http.MethodGet {
 		kind = throttle.Read
 	}
-	return s.limiter.Allow(kind, sub, rt.op, h)
+	if err := s.limiter.Allow(kind, sub, rt.op, h); err != nil {
+		return err
+	}
+	return nil
 }
 
 var apiVersionPattern = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})(-preview)?$`)

@@ -11,8 +11,8 @@ import (
 
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/store"
 	"github.com/vnode-io/vnode/internal/instances/throttle"
@@ -53,7 +53,7 @@ func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.Contain
 	cleanSpec(body)
 	secrets := splitSecrets(body)
 	if _, err := runtimeSpec("check", ref.Name, "", body, secrets, ext); err != nil {
-		return nil, armerr.BadRequest("InvalidRequestContent", "properties.volumes", "%v", err)
+		return nil, errdefs.InvalidField("InvalidRequestContent", "properties.volumes", "%v", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -66,14 +66,14 @@ func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.Contain
 // admitLocation checks that the body names a location this service offers.
 func (s *Service) admitLocation(body *aci.ContainerGroup) (config.Location, error) {
 	if body == nil {
-		return config.Location{}, armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: the body is empty.")
+		return config.Location{}, errdefs.InvalidContent("The request content was invalid and could not be deserialized: the body is empty.")
 	}
 	if body.Location == nil || *body.Location == "" {
-		return config.Location{}, armerr.BadRequest("LocationRequired", "location", "The location property is required for this definition.")
+		return config.Location{}, errdefs.InvalidField("LocationRequired", "location", "The location property is required for this definition.")
 	}
 	loc, ok := s.cfg.Location(*body.Location)
 	if !ok {
-		return config.Location{}, armerr.BadRequest("LocationNotAvailableForResourceType", "location",
+		return config.Location{}, errdefs.InvalidField("LocationNotAvailableForResourceType", "location",
 			"The provided location '%s' is not available for resource type '%s'. List of available regions for the resource type is '%s'.",
 			*body.Location, ResourceType, s.locationNames())
 	}
@@ -122,7 +122,7 @@ func (s *Service) update(ctx context.Context, g *group, loc config.Location, bod
 		return nil, err
 	}
 	if loc.Name != g.location {
-		return nil, armerr.BadRequest("InvalidResourceLocation", "location",
+		return nil, errdefs.InvalidField("InvalidResourceLocation", "location",
 			"The resource '%s' already exists in location '%s' in resource group '%s'. A resource with the same name cannot be created in location '%s'. Please select a new resource name.",
 			g.name, g.location, g.rg, loc.Name)
 	}
@@ -167,11 +167,11 @@ func (s *Service) update(ctx context.Context, g *group, loc config.Location, bod
 // busy refuses a request while another operation runs on the group.
 func (s *Service) busy(g *group, action string) error {
 	if g.provisioning == ProvisioningDeleting {
-		return armerr.New(http.StatusConflict, "ContainerGroupDeleting",
+		return errdefs.New(errdefs.Conflict, "ContainerGroupDeleting",
 			"Container group '%s' is being deleted; the %s request cannot be processed. Retry after the deletion completes.", g.name, action)
 	}
 	if g.op != nil {
-		return armerr.New(http.StatusConflict, "AnotherOperationInProgress",
+		return errdefs.New(errdefs.Conflict, "AnotherOperationInProgress",
 			"The %s request on container group '%s' conflicts with operation '%s' (%s) that is still in progress. Retry after it completes.",
 			action, g.name, g.op.ID, g.op.Kind)
 	}
@@ -193,7 +193,7 @@ func (s *Service) admitResources(sub string, loc config.Location, cpu, mem float
 	if loc.Capacity.CPU > 0 || loc.Capacity.MemoryInGB > 0 {
 		if (loc.Capacity.CPU > 0 && usedCPU+cpu > loc.Capacity.CPU+1e-9) ||
 			(loc.Capacity.MemoryInGB > 0 && usedMem+mem > loc.Capacity.MemoryInGB+1e-9) {
-			return armerr.New(http.StatusConflict, "ServiceUnavailable",
+			return errdefs.New(errdefs.Unavailable, "ServiceUnavailable",
 				"The requested resource is not available in the location '%s' at this moment. Please retry with a different resource request or in another location. Resource requested: '%s' CPU '%s' GB memory 'Linux' OS",
 				loc.Name, num(cpu), num(mem))
 		}
@@ -202,7 +202,7 @@ func (s *Service) admitResources(sub string, loc config.Location, cpu, mem float
 }
 
 func quotaError(quota, location string, limit, usage, requested int) error {
-	return armerr.New(http.StatusConflict, "ContainerGroupQuotaReached",
+	return errdefs.New(errdefs.QuotaExceeded, "ContainerGroupQuotaReached",
 		"Resource type '%s' container group quota '%s' exceeded in region '%s'. Limit: '%d', Usage: '%d' Requested: '%d'.",
 		ResourceType, quota, location, limit, usage, requested)
 }
@@ -245,7 +245,7 @@ func (s *Service) Get(ref Ref) (*aci.ContainerGroup, error) {
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return nil, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return nil, errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	return s.view(g, true), nil
 }
@@ -310,7 +310,7 @@ func (s *Service) UpdateTags(ctx context.Context, ref Ref, tags map[string]*stri
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return nil, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return nil, errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	if g.provisioning == ProvisioningDeleting {
 		return nil, s.busy(g, "update")
@@ -359,7 +359,7 @@ func (s *Service) Stop(ctx context.Context, ref Ref, grace time.Duration) error 
 	g := s.groups[ref.key()]
 	if g == nil {
 		s.mu.Unlock()
-		return armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	if err := s.busy(g, "stop"); err != nil {
 		s.mu.Unlock()
@@ -374,7 +374,7 @@ func (s *Service) Stop(ctx context.Context, ref Ref, grace time.Duration) error 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g = s.byUID[uid]; g == nil {
-		return armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	g.stopped = true
 	if st, err := s.rt.Status(ctx, uid); err == nil {
@@ -391,7 +391,7 @@ func (s *Service) Start(ctx context.Context, ref Ref) (*store.Operation, error) 
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return nil, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return nil, errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	if err := s.busy(g, "start"); err != nil {
 		return nil, err
@@ -418,7 +418,7 @@ func (s *Service) Restart(ctx context.Context, ref Ref) error {
 	g := s.groups[ref.key()]
 	if g == nil {
 		s.mu.Unlock()
-		return armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	if err := s.busy(g, "restart"); err != nil {
 		s.mu.Unlock()
@@ -427,7 +427,7 @@ func (s *Service) Restart(ctx context.Context, ref Ref) error {
 	if !holdsCompute(g) || g.provisioning != ProvisioningSucceeded {
 		state := groupState(g)
 		s.mu.Unlock()
-		return armerr.New(http.StatusConflict, "ContainerGroupNotRunning",
+		return errdefs.New(errdefs.Conflict, "ContainerGroupNotRunning",
 			"Container group '%s' cannot be restarted in state '%s'; start it instead.", ref.Name, state)
 	}
 	uid := g.uid

@@ -16,6 +16,7 @@ import (
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/store"
 	"github.com/vnode-io/vnode/internal/instances/validate"
@@ -66,8 +67,8 @@ func (h *harness) operations() int {
 
 func wantARM(t *testing.T, err error, status int, code, target string) {
 	t.Helper()
-	var ae *armerr.Error
-	if !errors.As(err, &ae) || ae.Status != status || ae.Code != code || ae.Target != target {
+	var ae *errdefs.Error
+	if !errors.As(err, &ae) || armerr.Status(ae.Kind) != status || ae.Code != code || ae.Target != target {
 		t.Fatalf("err %v, want %d %s at %q", err, status, code, target)
 	}
 }

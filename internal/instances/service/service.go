@@ -4,7 +4,9 @@
 // the runtime's reports, per-second metering, and recovery after a restart.
 //
 // The HTTP layer (package api) translates ARM requests into calls on Service
-// and its errors (*armerr.Error) back into ARM responses.
+// and its errors back into ARM responses. The service fails with the errors
+// of package errdefs, classified by kind; the HTTP layer turns a kind into
+// an HTTP status.
 package service
 
 import (

@@ -28,6 +28,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/runtime/fake"
 	"github.com/vnode-io/vnode/internal/instances/sealer"
@@ -195,7 +196,7 @@ func (h *harness) waitGone(ref Ref) {
 	h.t.Helper()
 	waitFor(h.t, ref.Name+" to be deleted", func() bool {
 		_, err := h.s.Get(ref)
-		var ae *armerr.Error
+		var ae *errdefs.Error
 		return errors.As(err, &ae) && ae.Code == "ResourceNotFound"
 	})
 }
@@ -671,7 +672,7 @@ func TestAccountingInvariant(t *testing.T) {
 	outcomes := map[string]int{}
 	record := func(format string, args ...any) { trail = append(trail, fmt.Sprintf(format, args...)) }
 	outcome := func(action string, err error) {
-		var ae *armerr.Error
+		var ae *errdefs.Error
 		switch {
 		case err == nil:
 			outcomes[action+":ok"]++
@@ -847,8 +848,8 @@ func TestRestartFinishedGroup(t *testing.T) {
 		t.Fatalf("state %s after the exit, want Succeeded", st)
 	}
 	err := h.s.Restart(h.ctx, ref)
-	var ae *armerr.Error
-	if !errors.As(err, &ae) || ae.Code != "ContainerGroupNotRunning" || ae.Status != http.StatusConflict {
+	var ae *errdefs.Error
+	if !errors.As(err, &ae) || ae.Code != "ContainerGroupNotRunning" || armerr.Status(ae.Kind) != http.StatusConflict {
 		t.Errorf("Restart of a finished group = %v, want 409 ContainerGroupNotRunning", err)
 	}
 	h.sync()
@@ -888,8 +889,8 @@ func TestUpdateStoppedGroupMayResize(t *testing.T) {
 	h.mustPut(ref, groupBody("local", "", 1, 1, "a"))
 	// Running: the resources cannot change in place.
 	_, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), wire.GroupExtensions{}, http.Header{})
-	var ae *armerr.Error
-	if !errors.As(err, &ae) || ae.Code != "InvalidContainerGroupUpdate" || ae.Status != http.StatusConflict {
+	var ae *errdefs.Error
+	if !errors.As(err, &ae) || ae.Code != "InvalidContainerGroupUpdate" || armerr.Status(ae.Kind) != http.StatusConflict {
 		t.Fatalf("PUT with more CPU on a running group: %v, want 409 InvalidContainerGroupUpdate", err)
 	}
 	// Neither can the restart policy.

@@ -14,8 +14,8 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/utils/clock"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 )
 
 // Kind is a class of request with its own limit.
@@ -71,9 +71,9 @@ func New(cfg config.RateLimits, clk clock.PassiveClock) *Limiter {
 
 // Allow spends one request of kind for subscription (ARM ids are
 // case-insensitive, so is the budget). It sets the budget
-// headers on h and returns a 429 ARM error (with Retry-After) when the
-// budget is exhausted; a refused request spends nothing.
-func (l *Limiter) Allow(kind Kind, subscription, action string, h http.Header) *armerr.Error {
+// headers on h and returns an errdefs.Throttled error (with RetryAfter)
+// when the budget is exhausted; a refused request spends nothing.
+func (l *Limiter) Allow(kind Kind, subscription, action string, h http.Header) *errdefs.Error {
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -88,7 +88,7 @@ func (l *Limiter) Allow(kind Kind, subscription, action string, h http.Header) *
 	}
 }
 
-func (l *Limiter) allowWindow(kind Kind, subscription, action string, now time.Time, h http.Header) *armerr.Error {
+func (l *Limiter) allowWindow(kind Kind, subscription, action string, now time.Time, h http.Header) *errdefs.Error {
 	per5m, per1h := l.cfg.CreatesPer5m, l.cfg.CreatesPer1h
 	if kind == Delete {
 		per5m, per1h = l.cfg.DeletesPer5m, l.cfg.DeletesPer1h
@@ -108,7 +108,7 @@ func (l *Limiter) allowWindow(kind Kind, subscription, action string, now time.T
 	for _, win := range []*window{w.short, w.long} {
 		if wait := win.wait(now); wait > 0 {
 			setRemaining(h, w, now)
-			e := armerr.New(http.StatusTooManyRequests, "ResourceRequestsThrottled",
+			e := errdefs.New(errdefs.Throttled, "ResourceRequestsThrottled",
 				"Number of requests for action '%s' exceeded the limit of '%d' for time interval '%s'. Please try again after '%d' seconds.",
 				action, win.limit, interval(win.period), int((wait+time.Second-1)/time.Second))
 			e.RetryAfter = wait
@@ -134,7 +134,7 @@ func interval(d time.Duration) string {
 	return fmt.Sprintf("%02d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
 }
 
-func (l *Limiter) allowBucket(kind Kind, subscription string, now time.Time, h http.Header) *armerr.Error {
+func (l *Limiter) allowBucket(kind Kind, subscription string, now time.Time, h http.Header) *errdefs.Error {
 	perSecond, burst, header := l.cfg.ReadsPerSecond, l.cfg.ReadBurst, HeaderRemainingReads
 	if kind == Write {
 		perSecond, burst, header = l.cfg.WritesPerSecond, l.cfg.WriteBurst, HeaderRemainingWrite
@@ -158,7 +158,7 @@ func (l *Limiter) allowBucket(kind Kind, subscription string, now time.Time, h h
 	if wait := r.DelayFrom(now); wait > 0 {
 		r.CancelAt(now)
 		h.Set(header, "0")
-		e := armerr.New(http.StatusTooManyRequests, "SubscriptionRequestsThrottled",
+		e := errdefs.New(errdefs.Throttled, "SubscriptionRequestsThrottled",
 			"Number of '%s' requests for subscription '%s' exceeded. Please try again after '%d' seconds after additional tokens are available.",
 			kind, subscription, int((wait+time.Second-1)/time.Second))
 		e.RetryAfter = wait
@@ -201,8 +201,8 @@ func (l *Limiter) room(now time.Time) bool {
 }
 
 // full is the answer when no budget can be kept for another subscription.
-func (l *Limiter) full(kind Kind, subscription string) *armerr.Error {
-	e := armerr.New(http.StatusTooManyRequests, "SubscriptionRequestsThrottled",
+func (l *Limiter) full(kind Kind, subscription string) *errdefs.Error {
+	e := errdefs.New(errdefs.Throttled, "SubscriptionRequestsThrottled",
 		"Number of '%s' requests for subscription '%s' exceeded. Please try again after '%d' seconds.",
 		kind, subscription, int(sweepEvery/time.Second))
 	e.RetryAfter = sweepEvery

@@ -8,6 +8,7 @@ import (
 
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
 )
 
@@ -24,7 +25,7 @@ func TestCreateWindows(t *testing.T) {
 		}
 	}
 	err := l.Allow(Create, "sub", "Microsoft.ContainerInstance/containerGroups/write", h)
-	if err == nil || err.Status != http.StatusTooManyRequests || err.Code != "ResourceRequestsThrottled" {
+	if err == nil || armerr.From(err).Status != http.StatusTooManyRequests || err.Code != "ResourceRequestsThrottled" {
 		t.Fatalf("third create in 5 minutes: %v", err)
 	}
 	if err.RetryAfter != 5*time.Minute {
@@ -125,7 +126,7 @@ func TestBudgetsAreBounded(t *testing.T) {
 		}
 	}
 	err := l.Allow(Read, "one-too-many", "read", http.Header{})
-	if err == nil || err.Status != http.StatusTooManyRequests {
+	if err == nil || armerr.From(err).Status != http.StatusTooManyRequests {
 		t.Fatalf("a budget past MaxKeys: %v, want 429", err)
 	}
 	if n := l.Len(); n != MaxKeys {

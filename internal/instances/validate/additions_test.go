@@ -9,17 +9,18 @@ import (
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // wantError fails unless err is a 400 with code at target.
-func wantError(t *testing.T, err *armerr.Error, code, target string) {
+func wantError(t *testing.T, err *errdefs.Error, code, target string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("nil, want %s at %s", code, target)
 	}
-	if err.Status != http.StatusBadRequest || err.Code != code || err.Target != target || err.Message == "" {
-		t.Fatalf("%d %s at %q (%s), want 400 %s at %q", err.Status, err.Code, err.Target, err.Message, code, target)
+	if armerr.Status(err.Kind) != http.StatusBadRequest || err.Code != code || err.Target != target || err.Message == "" {
+		t.Fatalf("%d %s at %q (%s), want 400 %s at %q", armerr.Status(err.Kind), err.Code, err.Target, err.Message, code, target)
 	}
 }
 

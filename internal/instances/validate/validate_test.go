@@ -12,6 +12,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/wire"
 )
 
@@ -398,9 +399,9 @@ func TestContainerGroupRules(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ContainerGroup() = nil, want %s at %s", tc.code, tc.target)
 			}
-			if err.Status != http.StatusBadRequest || err.Code != tc.code || err.Target != tc.target {
+			if armerr.Status(err.Kind) != http.StatusBadRequest || err.Code != tc.code || err.Target != tc.target {
 				t.Fatalf("ContainerGroup() = %d %s at %q, want 400 %s at %q (%s)",
-					err.Status, err.Code, err.Target, tc.code, tc.target, err.Message)
+					armerr.Status(err.Kind), err.Code, err.Target, tc.code, tc.target, err.Message)
 			}
 			if err.Message == "" || !strings.Contains(err.Message, tc.msgHas) {
 				t.Errorf("message %q does not contain %q", err.Message, tc.msgHas)
@@ -411,7 +412,7 @@ func TestContainerGroupRules(t *testing.T) {
 
 func TestContainerGroupNil(t *testing.T) {
 	err := ContainerGroup(nil, testLoc, testLim, wire.GroupExtensions{})
-	if err == nil || err.Status != http.StatusBadRequest || err.Code != CodeInvalidRequestContent {
+	if err == nil || armerr.Status(err.Kind) != http.StatusBadRequest || err.Code != CodeInvalidRequestContent {
 		t.Fatalf("ContainerGroup(nil) = %v, want 400 %s", err, CodeInvalidRequestContent)
 	}
 }
@@ -502,9 +503,9 @@ func TestGroupName(t *testing.T) {
 			t.Errorf("GroupName(%q) = nil, want an error", n)
 			continue
 		}
-		if err.Status != http.StatusBadRequest || err.Code != CodeInvalidContainerGroupName || err.Target != "containerGroupName" {
+		if armerr.Status(err.Kind) != http.StatusBadRequest || err.Code != CodeInvalidContainerGroupName || err.Target != "containerGroupName" {
 			t.Errorf("GroupName(%q) = %d %s at %q, want 400 %s at containerGroupName",
-				n, err.Status, err.Code, err.Target, CodeInvalidContainerGroupName)
+				n, armerr.Status(err.Kind), err.Code, err.Target, CodeInvalidContainerGroupName)
 		}
 		if !strings.Contains(err.Message, "'"+n+"'") {
 			t.Errorf("GroupName(%q) message %q does not name it", n, err.Message)
@@ -587,9 +588,9 @@ func TestImmutableChange(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ImmutableChange() = nil, want a refusal at %s", tc.target)
 			}
-			if err.Status != http.StatusConflict || err.Code != CodeInvalidContainerGroupUpdate || err.Target != tc.target {
+			if armerr.Status(err.Kind) != http.StatusConflict || err.Code != CodeInvalidContainerGroupUpdate || err.Target != tc.target {
 				t.Fatalf("ImmutableChange() = %d %s at %q, want 409 %s at %q (%s)",
-					err.Status, err.Code, err.Target, CodeInvalidContainerGroupUpdate, tc.target, err.Message)
+					armerr.Status(err.Kind), err.Code, err.Target, CodeInvalidContainerGroupUpdate, tc.target, err.Message)
 			}
 			for _, want := range []string{tc.msgHas, "'grp'", "delete the container group and create it again"} {
 				if !strings.Contains(err.Message, want) {
@@ -639,12 +640,12 @@ func FuzzContainerGroup(f *testing.F) {
 		if err := json.Unmarshal(data, &g); err != nil {
 			t.Skip()
 		}
-		check := func(what string, err *armerr.Error, lo, hi int) {
+		check := func(what string, err *errdefs.Error, lo, hi int) {
 			if err == nil {
 				return
 			}
-			if err.Status < lo || err.Status > hi || err.Code == "" || err.Message == "" {
-				t.Fatalf("%s = %d %q %q for %s", what, err.Status, err.Code, err.Message, data)
+			if armerr.Status(err.Kind) < lo || armerr.Status(err.Kind) > hi || err.Code == "" || err.Message == "" {
+				t.Fatalf("%s = %d %q %q for %s", what, armerr.Status(err.Kind), err.Code, err.Message, data)
 			}
 		}
 		check("ContainerGroup", ContainerGroup(&g, testLoc, testLim, wire.GroupExtensions{}), 400, 499)
