@@ -175,7 +175,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) string {
 		return rt.op
 	}
 	if err := s.admit(grant, rt, p, r, w.Header()); err != nil {
-		armerr.Write(w, err)
+		writeError(w, err)
 		return rt.op
 	}
 	rt.handle(w, r, p)
@@ -207,10 +207,31 @@ func (s *Server) admit(g *Grant, rt *route, p params, r *http.Request, h http.He
 	if r.Method == http.MethodGet {
 		kind = throttle.Read
 	}
-	if err := s.limiter.Allow(kind, sub, rt.op, h); err != nil {
-		return err
+	budgets, err := s.limiter.Allow(kind, sub, rt.op)
+	tellBudgets(h, budgets)
+	return err
+}
+
+// rateLimitHeaderPrefix starts the name of each header in which ARM tells
+// a client what a budget has left (the budget's name follows).
+const rateLimitHeaderPrefix = "x-ms-ratelimit-remaining-"
+
+// tellBudgets writes what a throttle decision left of each budget into
+// ARM's headers.
+func tellBudgets(h http.Header, d throttle.Decision) {
+	for _, left := range d.Left {
+		h.Set(rateLimitHeaderPrefix+string(left.Budget), strconv.Itoa(left.Count))
 	}
-	return nil
+}
+
+// writeError answers err in ARM's shape (armerr.From classifies it),
+// telling the budgets a throttle refusal left.
+func writeError(w http.ResponseWriter, err error) {
+	var refusal *throttle.Refusal
+	if errors.As(err, &refusal) {
+		tellBudgets(w.Header(), refusal.Decision)
+	}
+	armerr.Write(w, err)
 }
 
 var apiVersionPattern = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})(-preview)?$`)

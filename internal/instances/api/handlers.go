@@ -39,11 +39,12 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, p params) {
 		armerr.Write(w, armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: '%v'.", err))
 		return
 	}
-	res, err := s.svc.CreateOrUpdate(r.Context(), groupRef(p), body, ext, w.Header())
+	res, err := s.svc.CreateOrUpdate(r.Context(), groupRef(p), body, ext)
 	if err != nil {
-		armerr.Write(w, err)
+		writeError(w, err)
 		return
 	}
+	tellBudgets(w.Header(), res.Throttle)
 	if res.Operation != nil {
 		s.asyncHeaders(w, r, p["subscription"], res.Operation)
 	}
@@ -141,16 +142,17 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p params) {
 		armerr.Write(w, err)
 		return
 	}
-	op, err := s.svc.Delete(r.Context(), groupRef(p), w.Header(), grace)
+	res, err := s.svc.Delete(r.Context(), groupRef(p), grace)
 	if err != nil {
-		armerr.Write(w, err)
+		writeError(w, err)
 		return
 	}
-	if op == nil {
+	tellBudgets(w.Header(), res.Throttle)
+	if res.Operation == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	s.asyncHeaders(w, r, p["subscription"], op)
+	s.asyncHeaders(w, r, p["subscription"], res.Operation)
 	w.WriteHeader(http.StatusAccepted)
 }
 

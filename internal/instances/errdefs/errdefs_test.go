@@ -3,6 +3,8 @@ package errdefs
 import (
 	"errors"
 	"fmt"
+	"go/build"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,5 +49,22 @@ func TestConstructors(t *testing.T) {
 	}
 	if f := InvalidField("Code", "a.b", "%s!", "x"); f.Kind != Invalid || f.Code != "Code" || f.Target != "a.b" || f.Message != "x!" {
 		t.Errorf("InvalidField = %+v", f)
+	}
+}
+
+// The core answers in errdefs' terms only: none of its packages imports
+// HTTP or the edge's ARM errors.
+func TestCoreKnowsNoHTTP(t *testing.T) {
+	for _, dir := range []string{".", "../service", "../validate", "../throttle"} {
+		pkg, err := build.ImportDir(dir, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, banned := range []string{"net/http", "github.com/vnode-io/vnode/internal/instances/armerr",
+			"github.com/vnode-io/vnode/internal/instances/api"} {
+			if slices.Contains(pkg.Imports, banned) {
+				t.Errorf("package %s (%s) imports %s", pkg.Name, dir, banned)
+			}
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -34,12 +33,16 @@ type PutResult struct {
 	// Operation is the asynchronous operation started, nil when the request
 	// completed at once.
 	Operation *store.Operation
+	// Throttle is what the rate limiter left of the subscription's create
+	// budgets; zero for an update, which spends none of them.
+	Throttle throttle.Decision
 }
 
 // CreateOrUpdate creates a group or updates it in place, as ARM's PUT. The
 // work happens asynchronously; the returned group is in provisioning state
-// Pending (create) or Updating (update). h receives rate-limit headers.
-func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.ContainerGroup, ext wire.GroupExtensions, h http.Header) (*PutResult, error) {
+// Pending (create) or Updating (update). A create the rate limiter refuses
+// fails with a *throttle.Refusal.
+func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.ContainerGroup, ext wire.GroupExtensions) (*PutResult, error) {
 	if err := validate.GroupName(ref.Name); err != nil {
 		return nil, err
 	}
@@ -60,7 +63,7 @@ func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.Contain
 	if g := s.groups[ref.key()]; g != nil {
 		return s.update(ctx, g, loc, body, secrets, ext)
 	}
-	return s.create(ctx, ref, loc, body, secrets, ext, h)
+	return s.create(ctx, ref, loc, body, secrets, ext)
 }
 
 // admitLocation checks that the body names a location this service offers.
@@ -89,13 +92,15 @@ func (s *Service) locationNames() string {
 }
 
 func (s *Service) create(ctx context.Context, ref Ref, loc config.Location, body *aci.ContainerGroup,
-	secrets *secretValues, ext wire.GroupExtensions, h http.Header) (*PutResult, error) {
+	secrets *secretValues, ext wire.GroupExtensions) (*PutResult, error) {
 	cpu, mem := totals(body)
 	if err := s.admitResources(ref.Subscription, loc, cpu, mem, true); err != nil {
 		return nil, err
 	}
+	var budgets throttle.Decision
 	if s.limiter != nil {
-		if err := s.limiter.Allow(throttle.Create, ref.Subscription, ResourceType+"/write", h); err != nil {
+		var err error
+		if budgets, err = s.limiter.Allow(throttle.Create, ref.Subscription, ResourceType+"/write"); err != nil {
 			return nil, err
 		}
 	}
@@ -113,7 +118,7 @@ func (s *Service) create(ctx context.Context, ref Ref, loc config.Location, body
 		delete(s.byUID, g.uid)
 		return nil, err
 	}
-	return &PutResult{Group: s.view(g, true), Created: true, Operation: op}, nil
+	return &PutResult{Group: s.view(g, true), Created: true, Operation: op, Throttle: budgets}, nil
 }
 
 func (s *Service) update(ctx context.Context, g *group, loc config.Location, body *aci.ContainerGroup,
@@ -322,21 +327,34 @@ func (s *Service) UpdateTags(ctx context.Context, ref Ref, tags map[string]*stri
 	return s.view(g, true), nil
 }
 
+// DeleteResult is the outcome of Delete.
+type DeleteResult struct {
+	// Operation is the delete under way; nil when the group does not exist
+	// (ARM answers 204).
+	Operation *store.Operation
+	// Throttle is what the rate limiter left of the subscription's delete
+	// budgets; zero when the delete spent none (no group, or a delete
+	// already under way).
+	Throttle throttle.Decision
+}
+
 // Delete starts deleting a group; its containers get grace to stop (the
-// runtime's default when 0). It returns nil, nil when the group does not
-// exist (ARM answers 204). An operation in flight is canceled.
-func (s *Service) Delete(ctx context.Context, ref Ref, h http.Header, grace time.Duration) (*store.Operation, error) {
+// runtime's default when 0). An operation in flight is canceled. A delete
+// the rate limiter refuses fails with a *throttle.Refusal.
+func (s *Service) Delete(ctx context.Context, ref Ref, grace time.Duration) (*DeleteResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return nil, nil
+		return &DeleteResult{}, nil
 	}
 	if g.provisioning == ProvisioningDeleting && g.op != nil {
-		return g.op, nil
+		return &DeleteResult{Operation: g.op}, nil
 	}
+	var budgets throttle.Decision
 	if s.limiter != nil {
-		if err := s.limiter.Allow(throttle.Delete, ref.Subscription, ResourceType+"/delete", h); err != nil {
+		var err error
+		if budgets, err = s.limiter.Allow(throttle.Delete, ref.Subscription, ResourceType+"/delete"); err != nil {
 			return nil, err
 		}
 	}
@@ -349,7 +367,7 @@ func (s *Service) Delete(ctx context.Context, ref Ref, h http.Header, grace time
 	if err != nil {
 		return nil, err
 	}
-	return op, nil
+	return &DeleteResult{Operation: op, Throttle: budgets}, nil
 }
 
 // Stop stops a group's containers — SIGTERM, then SIGKILL after grace (the

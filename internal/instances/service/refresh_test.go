@@ -202,7 +202,7 @@ func TestRefreshVolumesRefused(t *testing.T) {
 	_, err := h.s.RefreshVolumes(h.ctx, ref, refreshedConfig())
 	wantARM(t, err, http.StatusNotFound, "ResourceNotFound", "")
 
-	if _, err := h.s.CreateOrUpdate(h.ctx, ref, secretBody(), wire.GroupExtensions{}, http.Header{}); err != nil {
+	if _, err := h.s.CreateOrUpdate(h.ctx, ref, secretBody(), wire.GroupExtensions{}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = h.s.RefreshVolumes(h.ctx, ref, refreshedConfig())
@@ -244,7 +244,7 @@ func TestGroupAdditionsReachTheRuntime(t *testing.T) {
 		FQDN:        "db-0.db.default.svc.cluster.local",
 		HostAliases: []wire.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local"}}},
 	}
-	if _, err := h.s.CreateOrUpdate(h.ctx, ref, body(), ext, http.Header{}); err != nil {
+	if _, err := h.s.CreateOrUpdate(h.ctx, ref, body(), ext); err != nil {
 		t.Fatal(err)
 	}
 	h.waitSettled(ref)
@@ -275,7 +275,7 @@ func TestGroupAdditionsReachTheRuntime(t *testing.T) {
 
 	runs := h.rt.Runs()
 	ext.Hostname = "db-1"
-	res, err := h.s.CreateOrUpdate(h.ctx, ref, body(), ext, http.Header{})
+	res, err := h.s.CreateOrUpdate(h.ctx, ref, body(), ext)
 	if err != nil || res.Operation == nil {
 		t.Fatalf("a new hostname: %v, operation %v", err, res)
 	}

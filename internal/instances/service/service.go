@@ -4,9 +4,10 @@
 // the runtime's reports, per-second metering, and recovery after a restart.
 //
 // The HTTP layer (package api) translates ARM requests into calls on Service
-// and its errors back into ARM responses. The service fails with the errors
-// of package errdefs, classified by kind; the HTTP layer turns a kind into
-// an HTTP status.
+// and its errors back into ARM responses. The service knows nothing of
+// HTTP: it fails with the errors of package errdefs, classified by kind,
+// and tells the rate limiter's decisions in its results (PutResult,
+// DeleteResult) or, for a refusal, in a *throttle.Refusal.
 package service
 
 import (

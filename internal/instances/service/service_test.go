@@ -276,7 +276,7 @@ func groupBody(loc string, policy string, cpu, mem float64, env string) *aci.Con
 
 func (h *harness) mustPut(ref Ref, body *aci.ContainerGroup) *PutResult {
 	h.t.Helper()
-	res, err := h.s.CreateOrUpdate(h.ctx, ref, body, wire.GroupExtensions{}, http.Header{})
+	res, err := h.s.CreateOrUpdate(h.ctx, ref, body, wire.GroupExtensions{})
 	if err != nil {
 		h.t.Fatalf("CreateOrUpdate(%s): %v", ref.Name, err)
 	}
@@ -712,7 +712,7 @@ func TestAccountingInvariant(t *testing.T) {
 				c.EnvironmentVariables = append(c.EnvironmentVariables,
 					&aci.EnvironmentVariable{Name: to.Ptr("TOKEN"), SecureValue: to.Ptr(fmt.Sprint("s", rng.Intn(2)))})
 			}
-			res, err := h.s.CreateOrUpdate(h.ctx, ref, body, wire.GroupExtensions{}, http.Header{})
+			res, err := h.s.CreateOrUpdate(h.ctx, ref, body, wire.GroupExtensions{})
 			record("%d put %s/%s loc=%s cpu=%v cmd=%v: %v", step, ref.Subscription, ref.Name, loc,
 				*c.Resources.Requests.CPU, strs(c.Command), err)
 			outcome("put", err)
@@ -737,10 +737,11 @@ func TestAccountingInvariant(t *testing.T) {
 			}
 		case p < 70: // delete
 			ref, _ := randRef()
-			op, err := h.s.Delete(h.ctx, ref, http.Header{}, 0)
-			record("%d delete %s: %v (op %v)", step, ref.Name, err, op != nil)
+			res, err := h.s.Delete(h.ctx, ref, 0)
+			started := err == nil && res.Operation != nil
+			record("%d delete %s: %v (op %v)", step, ref.Name, err, started)
 			outcome("delete", err)
-			if err == nil && op != nil {
+			if started {
 				h.waitGone(ref)
 				touched = true
 			}
@@ -888,13 +889,13 @@ func TestUpdateStoppedGroupMayResize(t *testing.T) {
 	ref := Ref{Subscription: "sub", ResourceGroup: "rg", Name: "web"}
 	h.mustPut(ref, groupBody("local", "", 1, 1, "a"))
 	// Running: the resources cannot change in place.
-	_, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), wire.GroupExtensions{}, http.Header{})
+	_, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), wire.GroupExtensions{})
 	var ae *errdefs.Error
 	if !errors.As(err, &ae) || ae.Code != "InvalidContainerGroupUpdate" || armerr.Status(ae.Kind) != http.StatusConflict {
 		t.Fatalf("PUT with more CPU on a running group: %v, want 409 InvalidContainerGroupUpdate", err)
 	}
 	// Neither can the restart policy.
-	_, err = h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "Never", 1, 1, "a"), wire.GroupExtensions{}, http.Header{})
+	_, err = h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "Never", 1, 1, "a"), wire.GroupExtensions{})
 	if !errors.As(err, &ae) || ae.Code != "InvalidContainerGroupUpdate" {
 		t.Fatalf("PUT changing the restart policy of a running group: %v", err)
 	}
@@ -902,7 +903,7 @@ func TestUpdateStoppedGroupMayResize(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.sync()
-	res, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), wire.GroupExtensions{}, http.Header{})
+	res, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), wire.GroupExtensions{})
 	if err != nil {
 		t.Fatalf("PUT with more CPU on a stopped group: %v", err)
 	}
