@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/pki"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // The subscription-independent names the virtual node uses in the local
@@ -72,7 +72,7 @@ func writeInstancesClient(l layout, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	files := client.Files{Endpoint: instancesURL(cfg), Token: token, CAFile: filepath.Join(l.pki(), "ca.crt"),
+	files := wire.ClientFiles{Endpoint: instancesURL(cfg), Token: token, CAFile: filepath.Join(l.pki(), "ca.crt"),
 		Subscription: sub, ResourceGroup: instancesResourceGroup, Location: instancesLocation}
 	return files.Write(l.instances())
 }
@@ -100,7 +100,7 @@ func writeInstancesTokens(l layout) (token, sub string, err error) {
 // file; an error wrapping os.ErrNotExist when it has none yet) and the
 // cluster's subscription id, made once.
 func instancesIdentity(l layout) (token, sub string, err error) {
-	sub, err = ensureSecretFile(filepath.Join(l.instances(), client.SubscriptionFile), newSubscriptionID)
+	sub, err = ensureSecretFile(filepath.Join(l.instances(), wire.SubscriptionFile), newSubscriptionID)
 	if err != nil {
 		return "", "", err
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/vnode-io/vnode/internal/instances/api"
-	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // The service's tokens file binds the virtual node's token to the
@@ -53,7 +53,7 @@ func TestInstancesTokensBindTheNodeToItsSubscription(t *testing.T) {
 	if err := writeInstancesClient(l, cfg); err != nil {
 		t.Fatal(err)
 	}
-	files, err := client.Load(l.instances())
+	files, err := wire.LoadClientFiles(l.instances())
 	if err != nil {
 		t.Fatal(err)
 	}

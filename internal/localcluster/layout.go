@@ -26,8 +26,7 @@ func (l layout) kubeconfig(user string) string   { return l.path("pki", user+".k
 func (l layout) certDir(component string) string { return l.path("pki", component) }
 
 // The container instances service's files: its configuration, data and
-// tokens live in instances/, beside the client files of package
-// instances/client.
+// tokens live in instances/, beside the client files of package wire.
 func (l layout) instances() string       { return l.path("instances") }
 func (l layout) instancesConfig() string { return l.path("instances", "config.yaml") }
 func (l layout) instancesData() string   { return l.path("instances", "data") }

@@ -11,7 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"k8s.io/utils/clock"
 
-	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // Config configures the ACI backend. Subscription, ResourceGroup, Location,
@@ -141,11 +141,11 @@ func (c *Config) clientOptions(ext *extensions) *arm.ClientOptions {
 // FromFiles returns the configuration of a backend driving the container
 // instances service described by client files (DIR/instances/ of `vnode
 // up`) for node.
-func FromFiles(f client.Files, node string) (Config, error) {
+func FromFiles(f wire.ClientFiles, node string) (Config, error) {
 	opts, err := f.ARMOptions(0)
 	if err != nil {
 		return Config{}, fmt.Errorf("aci backend: %w", err)
 	}
-	return Config{Credential: client.StaticToken(f.Token), ClientOptions: opts, CAFile: f.CAFile,
+	return Config{Credential: wire.StaticToken(f.Token), ClientOptions: opts, CAFile: f.CAFile,
 		Subscription: f.Subscription, ResourceGroup: f.ResourceGroup, Location: f.Location, NodeName: node}, nil
 }

@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vnode-io/vnode/internal/backend"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // groupSpec is a pod's container group: the body to PUT, vnode's additions
@@ -17,7 +17,7 @@ import (
 type groupSpec struct {
 	name     string
 	group    aci.ContainerGroup
-	ext      groupext.Extensions
+	ext      wire.GroupExtensions
 	warnings []string
 }
 
@@ -125,12 +125,12 @@ func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *vol
 		}
 		props.Ports = append(props.Ports, &aci.ContainerPort{Port: ptr(p.ContainerPort), Protocol: ptr(aci.ContainerNetworkProtocol(proto))})
 	}
-	var ext groupext.Probes
+	var ext wire.Probes
 	for _, pr := range []struct {
 		kind  string
 		probe *corev1.Probe
 		dst   **aci.ContainerProbe
-		tcp   **groupext.TCPSocket
+		tcp   **wire.TCPSocket
 	}{{"liveness", c.LivenessProbe, &props.LivenessProbe, &ext.Liveness}, {"readiness", c.ReadinessProbe, &props.ReadinessProbe, &ext.Readiness}} {
 		res, err := convertProbe(pr.probe, c, pr.kind, o.tcpSocket)
 		if err != nil {
@@ -143,7 +143,7 @@ func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *vol
 	}
 	if ext.Liveness != nil || ext.Readiness != nil {
 		if s.ext.Probes == nil {
-			s.ext.Probes = map[string]groupext.Probes{}
+			s.ext.Probes = map[string]wire.Probes{}
 		}
 		s.ext.Probes[c.Name] = ext
 	}
@@ -200,9 +200,9 @@ func (s *groupSpec) envVars(container string, env []backend.EnvVar, fieldEnv boo
 		v := &aci.EnvironmentVariable{Name: ptr(e.Name)}
 		if e.FieldPath != "" && fieldEnv {
 			if s.ext.FieldEnv == nil {
-				s.ext.FieldEnv = map[string][]groupext.FieldEnv{}
+				s.ext.FieldEnv = map[string][]wire.FieldEnv{}
 			}
-			s.ext.FieldEnv[container] = append(s.ext.FieldEnv[container], groupext.FieldEnv{Name: e.Name, FieldPath: e.FieldPath})
+			s.ext.FieldEnv[container] = append(s.ext.FieldEnv[container], wire.FieldEnv{Name: e.Name, FieldPath: e.FieldPath})
 			out = append(out, v)
 			continue
 		}

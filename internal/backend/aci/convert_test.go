@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/vnode-io/vnode/internal/backend"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 func testPod(containers ...corev1.Container) *corev1.Pod {
@@ -237,11 +237,11 @@ func TestConvertHostsAndFieldEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := groupext.Extensions{
-		FieldEnv:    map[string][]groupext.FieldEnv{"main": {{Name: "IP", FieldPath: "status.podIP"}}},
+	want := wire.GroupExtensions{
+		FieldEnv:    map[string][]wire.FieldEnv{"main": {{Name: "IP", FieldPath: "status.podIP"}}},
 		Hostname:    "web-0",
 		FQDN:        "web-0.web.shop.svc.example.org",
-		HostAliases: []groupext.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"db.local"}}},
+		HostAliases: []wire.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"db.local"}}},
 	}
 	if !s.ext.Equal(want) {
 		t.Errorf("additions = %+v, want %+v", s.ext, want)

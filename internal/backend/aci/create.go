@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // reasonUnsupported is the reason of the warnings about pod features that
@@ -91,7 +92,7 @@ func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*gr
 	spec, err := convert(w, convertOptions{
 		location: b.cfg.Location, node: b.cfg.NodeName, subnetIDs: b.cfg.SubnetIDs, dns: b.cfg.DNS,
 		limits:    Limits{MinCPU: b.cfg.MinGroupCPU, MinMemoryGB: b.cfg.MinGroupMemoryGB, MaxCPU: maxCPU, MaxMemoryGB: maxMem},
-		tcpSocket: b.ext.has(ExtTCPSocket), hosts: b.ext.has(ExtGroupHosts), fieldEnv: b.ext.has(ExtFieldEnv),
+		tcpSocket: b.ext.has(wire.ExtTCPSocket), hosts: b.ext.has(wire.ExtGroupHosts), fieldEnv: b.ext.has(wire.ExtFieldEnv),
 		now: b.cfg.Clock.Now(),
 	})
 	var cfgErr *backend.ConfigError

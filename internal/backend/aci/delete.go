@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // redeleteAfter is how long a delete may stay unfinished before the poller
@@ -65,7 +66,7 @@ func (b *Backend) deleteLater(uid types.UID, grace time.Duration) {
 // sendDelete sends a group's DELETE.
 func (b *Backend) sendDelete(ctx context.Context, uid types.UID, name string, grace time.Duration) error {
 	var extras requestExtras
-	if b.ext.has(ExtGracePeriod) {
+	if b.ext.has(wire.ExtGracePeriod) {
 		// The service reads 0 as its default (30 s): a zero grace period
 		// is sent as 1 s, the shortest it takes.
 		secs := max(int64((grace+time.Second-1)/time.Second), 1)

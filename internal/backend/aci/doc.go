@@ -11,9 +11,11 @@
 // reported once (events.go).
 //
 // vnode's service announces what it adds to ACI's API in the response header
-// X-Vnode-Extensions (extensions.go): a list with instance views, exec with an
-// argv, Kubernetes' remote command protocol for exec and attach, followed and
-// previous logs, stats, grace periods and tcpSocket probes. The backend uses
-// an extension only once the service has announced it, and falls back to
-// what ACI offers otherwise, so the same code drives real Azure.
+// X-Vnode-Extensions (package wire; extensions.go): a list with instance
+// views, exec with an argv, Kubernetes' remote command protocol for exec and
+// attach, followed and previous logs, stats, grace periods, tcpSocket probes,
+// the group's hosts, variables from the group's IP and refreshed volumes
+// (KnownExtensions). The backend uses an extension only once the service has
+// announced it, and falls back to what ACI offers otherwise, so the same code
+// drives real Azure.
 package aci

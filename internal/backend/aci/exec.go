@@ -12,14 +12,14 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/vnode-io/vnode/internal/backend"
-	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // execBody is ACI's exec request plus vnode's argv.
 type execBody struct {
 	Command      string                                `json:"command"`
 	TerminalSize *aci.ContainerExecRequestTerminalSize `json:"terminalSize,omitempty"`
-	Argv         []string                              `json:"argv,omitempty"`
+	wire.ExecExtension
 }
 
 // Exec implements backend.ContainerIO. With the exec-argv extension the
@@ -33,7 +33,7 @@ func (b *Backend) Exec(ctx context.Context, pod backend.PodRef, container string
 		return err
 	}
 	body := execBody{Command: strings.Join(cmd, " "), TerminalSize: &aci.ContainerExecRequestTerminalSize{Rows: ptr[int32](24), Cols: ptr[int32](80)}}
-	if b.ext.has(ExtExecArgv) {
+	if b.ext.has(wire.ExtExecArgv) {
 		body.Argv = cmd
 	}
 	req, err := b.newRequest(ctx, http.MethodPost, b.groupPath(e.group)+"/containers/"+url.PathEscape(container)+"/exec", nil)
@@ -74,12 +74,12 @@ func (b *Backend) session(ctx context.Context, uri, password string, s backend.S
 	if uri == "" {
 		return fmt.Errorf("the service answered without a session URI")
 	}
-	if b.ext.has(ExtRemoteCommand) {
+	if b.ext.has(wire.ExtRemoteCommand) {
 		opts := remotecommand.StreamOptions{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Tty: s.TTY}
 		if s.TTY && s.Resize != nil {
 			opts.TerminalSizeQueue = sizeQueue{ctx: ctx, ch: s.Resize}
 		}
-		return client.StreamSession(ctx, uri, password, b.cfg.CAFile, opts)
+		return StreamSession(ctx, uri, password, b.cfg.CAFile, opts)
 	}
 	return wsSession(ctx, uri, password, b.cfg.CAFile, s)
 }

@@ -6,36 +6,24 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
-// ExtensionsHeader is the response header in which vnode's service lists
-// the extensions of ACI's API it offers. Azure sends no such header.
-const ExtensionsHeader = "X-Vnode-Extensions"
-
-// Names of the service's extensions.
-const (
-	ExtListInstanceView = "list-instance-view"
-	ExtExecArgv         = "exec-argv"
-	ExtRemoteCommand    = "remote-command"
-	ExtLogsFollow       = "logs-follow"
-	ExtLogsPrevious     = "logs-previous"
-	ExtStats            = "stats"
-	ExtGracePeriod      = "grace-period"
-	ExtTCPSocket        = "tcp-socket"
-	// ExtGroupHosts: the group's hostname, FQDN and host aliases.
-	ExtGroupHosts = "group-hosts"
-	// ExtFieldEnv: environment variables filled with the group's IP.
-	ExtFieldEnv = "field-env"
-	// ExtRefreshVolumes: secret volumes' files replaced in place.
-	ExtRefreshVolumes = "refresh-volumes"
-)
+// KnownExtensions returns the names of the service's extensions that the
+// backend knows and uses when the service announces them; the slice is the
+// caller's.
+func KnownExtensions() []string {
+	return []string{
+		wire.ExtListInstanceView, wire.ExtExecArgv, wire.ExtRemoteCommand, wire.ExtLogsFollow, wire.ExtLogsPrevious,
+		wire.ExtStats, wire.ExtGracePeriod, wire.ExtTCPSocket, wire.ExtGroupHosts, wire.ExtFieldEnv,
+		wire.ExtRefreshVolumes,
+	}
+}
 
 // extensions is what the service last announced. Safe for concurrent use.
 type extensions struct {
@@ -47,12 +35,8 @@ type extensions struct {
 // observe records the announcement of one response.
 func (e *extensions) observe(h http.Header) {
 	names := map[string]bool{}
-	for _, v := range h.Values(ExtensionsHeader) {
-		for _, n := range strings.Split(v, ",") {
-			if n = strings.TrimSpace(n); n != "" {
-				names[n] = true
-			}
-		}
+	for _, n := range wire.ParseExtensions(h.Values(wire.ExtensionsHeader)...) {
+		names[n] = true
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -75,10 +59,10 @@ func (e *extensions) known() bool {
 
 // requestExtras are what a call adds to the SDK's request: query
 // parameters (gracePeriodSeconds, $expand) and vnode's additions to a
-// container group body (see groupext), which the SDK's types cannot carry.
+// container group body (see wire.GroupExtensions), which the SDK's types cannot carry.
 type requestExtras struct {
 	query url.Values
-	ext   groupext.Extensions
+	ext   wire.GroupExtensions
 }
 
 type extrasKey struct{}
@@ -123,7 +107,7 @@ func (x requestExtras) apply(req *policy.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err = groupext.Apply(body, groupext.Additions{Extensions: x.ext})
+	body, err = wire.ApplyGroup(body, wire.GroupAdditions{GroupExtensions: x.ext})
 	if err != nil {
 		return err
 	}

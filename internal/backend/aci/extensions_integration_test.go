@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,12 +20,13 @@ import (
 	utilexec "k8s.io/utils/exec"
 
 	"github.com/vnode-io/vnode/internal/backend"
-	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/backend/aci"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // announce puts a proxy in front of the service that announces extensions
 // as vnode's service does, and returns client files pointing at it.
-func announce(t *testing.T, files client.Files, extensions string) client.Files {
+func announce(t *testing.T, files wire.ClientFiles, extensions string) wire.ClientFiles {
 	t.Helper()
 	target, err := url.Parse(files.Endpoint)
 	if err != nil {
@@ -117,4 +119,47 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
+}
+
+// The agent and the service agree on the extensions: every extension the
+// real service announces is one the backend knows, and every one the
+// backend knows is announced, so neither side offers what the other
+// ignores.
+func TestKnownExtensionsMatchTheService(t *testing.T) {
+	files := startService(t, nil)
+	hc, err := files.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, files.Endpoint+"/subscriptions/"+files.Subscription+
+		"/providers/Microsoft.ContainerInstance/containerGroups?api-version="+wire.APIVersion, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+files.Token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("list groups: %s", resp.Status)
+	}
+	announced := wire.ParseExtensions(resp.Header.Values(wire.ExtensionsHeader)...)
+	if len(announced) == 0 {
+		t.Fatalf("the service announced no extensions in %s", wire.ExtensionsHeader)
+	}
+	known := aci.KnownExtensions()
+	for _, n := range announced {
+		if !slices.Contains(known, n) {
+			t.Errorf("the service offers extension %q, which the agent does not know: add it to aci.KnownExtensions and use it, "+
+				"or stop announcing it", n)
+		}
+	}
+	for _, n := range known {
+		if !slices.Contains(announced, n) {
+			t.Errorf("the agent knows extension %q, which the service does not announce (it announces %q): "+
+				"announce it in wire.Extensions, or drop it from aci.KnownExtensions", n, announced)
+		}
+	}
 }

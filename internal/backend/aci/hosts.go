@@ -6,7 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // maxHostnameLen is the longest hostname Linux accepts.
@@ -25,7 +25,7 @@ func (s *groupSpec) setHosts(pod *corev1.Pod, o convertOptions) {
 	hostname, fqdn := podHostname(pod, o.dns.domain())
 	s.ext.Hostname, s.ext.FQDN = hostname, fqdn
 	for _, a := range pod.Spec.HostAliases {
-		s.ext.HostAliases = append(s.ext.HostAliases, groupext.HostAlias{IP: a.IP, Hostnames: a.Hostnames})
+		s.ext.HostAliases = append(s.ext.HostAliases, wire.HostAlias{IP: a.IP, Hostnames: a.Hostnames})
 	}
 }
 

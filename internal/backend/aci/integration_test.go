@@ -20,8 +20,8 @@ import (
 	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/backend/aci"
 	"github.com/vnode-io/vnode/internal/instances/app/apptest"
-	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 const (
@@ -32,7 +32,7 @@ const (
 
 // startService runs the container instances service in process on the
 // fake runtime and returns its client files.
-func startService(t *testing.T, mutate func(*config.Config)) client.Files {
+func startService(t *testing.T, mutate func(*config.Config)) wire.ClientFiles {
 	t.Helper()
 	_, files := apptest.Start(t, testToken, testSub, func(cfg *config.Config) {
 		cfg.RateLimits = config.RateLimits{}
@@ -80,7 +80,7 @@ func (r *recorder) waitFor(t *testing.T, uid types.UID, what string, cond func(*
 	}
 }
 
-func newBackend(t *testing.T, files client.Files, mutate ...func(*aci.Config)) (*aci.Backend, *recorder) {
+func newBackend(t *testing.T, files wire.ClientFiles, mutate ...func(*aci.Config)) (*aci.Backend, *recorder) {
 	t.Helper()
 	cfg, err := aci.FromFiles(files, testNode)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // Logs implements backend.ContainerIO. A snapshot comes from ACI's logs
@@ -26,12 +27,12 @@ func (b *Backend) Logs(ctx context.Context, pod backend.PodRef, container string
 	if err != nil {
 		return err
 	}
-	extended := b.ext.has(ExtLogsPrevious)
+	extended := b.ext.has(wire.ExtLogsPrevious)
 	if opts.Previous && !extended {
 		return fmt.Errorf("logs of the previous run: %w: container instances keep the current run's log only", backend.ErrNotSupported)
 	}
 	if opts.Follow {
-		if !b.ext.has(ExtLogsFollow) {
+		if !b.ext.has(wire.ExtLogsFollow) {
 			return fmt.Errorf("following logs: %w: container instances return a snapshot only", backend.ErrNotSupported)
 		}
 		return b.followLogs(ctx, e.group, container, logQuery(opts, extended), w)

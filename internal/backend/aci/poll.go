@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // maxPollBackOff bounds the wait after failed polls.
@@ -79,7 +80,7 @@ func (b *Backend) poll(ctx context.Context, full bool) error {
 		_, _, _ = b.capabilities(ctx)
 	}
 	start := b.cfg.Clock.Now()
-	withView := b.ext.has(ExtListInstanceView)
+	withView := b.ext.has(wire.ExtListInstanceView)
 	if withView || full || start.Sub(b.lastList) >= b.cfg.SlowPoll {
 		views, err := b.listGroups(ctx, withView)
 		if err != nil {

@@ -7,14 +7,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // probeResult is a converted probe: the ACI probe, or a tcpSocket addition
 // (vnode's extension), or nothing with a warning saying why it was dropped.
 type probeResult struct {
 	probe   *aci.ContainerProbe
-	tcp     *groupext.TCPSocket
+	tcp     *wire.TCPSocket
 	warning string
 }
 
@@ -61,7 +61,7 @@ func convertProbe(p *corev1.Probe, c corev1.Container, kind string, tcpSocket bo
 				kind, c.Name)}, nil
 		}
 		// The timing travels in an exec-less ACI probe; the action is the addition.
-		return probeResult{probe: timing, tcp: &groupext.TCPSocket{Port: port}}, nil
+		return probeResult{probe: timing, tcp: &wire.TCPSocket{Port: port}}, nil
 	default:
 		return probeResult{warning: fmt.Sprintf("%s probe of container %q dropped: container instances support exec and httpGet probes only",
 			kind, c.Name)}, nil

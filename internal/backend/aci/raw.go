@@ -10,10 +10,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/wire"
 )
-
-// apiVersion is the api-version of the SDK's wire format.
-const apiVersion = "2023-05-01"
 
 // newRequest builds a request for the SDK's pipeline (same credential,
 // retries and transport as the SDK's calls) to path under the ARM
@@ -24,7 +22,7 @@ func (b *Backend) newRequest(ctx context.Context, method, path string, query url
 		return nil, fmt.Errorf("build request %s %s: %w", method, path, err)
 	}
 	q := req.Raw().URL.Query()
-	q.Set("api-version", apiVersion)
+	q.Set("api-version", wire.APIVersion)
 	for k, vs := range query {
 		q[k] = vs
 	}

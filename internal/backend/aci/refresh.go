@@ -13,6 +13,7 @@ import (
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // codeInvalidVolume is the service's answer to a refresh naming a volume
@@ -27,7 +28,7 @@ const codeInvalidVolume = "InvalidVolume"
 // backend.ErrNotSupported.
 func (b *Backend) UpdateVolumes(ctx context.Context, w *backend.Workload) error {
 	pod := w.Pod
-	if !b.ext.has(ExtRefreshVolumes) {
+	if !b.ext.has(wire.ExtRefreshVolumes) {
 		return fmt.Errorf("%w: container instances replace volume files only by restarting the group", backend.ErrNotSupported)
 	}
 	e, err := b.groupOf(backend.PodRef{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID})

@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vnode-io/vnode/internal/backend"
-	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // configWorkload is workload with a ConfigMap volume holding files.
@@ -25,7 +25,7 @@ func configWorkload(name string, files ...string) *backend.Workload {
 
 // secretFileNames returns the file names the service lists for a group's
 // secret volume (their contents are never returned).
-func secretFileNames(t *testing.T, files client.Files, group, volume string) []string {
+func secretFileNames(t *testing.T, files wire.ClientFiles, group, volume string) []string {
 	t.Helper()
 	factory, err := files.ClientFactory(0)
 	if err != nil {

@@ -9,14 +9,14 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/vnode-io/vnode/internal/backend"
-	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // Stats implements backend.ContainerIO with the stats extension, one read
 // per running group; without it (Azure: usage lives in Azure Monitor) it
 // returns no stats.
 func (b *Backend) Stats(ctx context.Context) ([]backend.PodStats, error) {
-	if !b.ext.has(ExtStats) {
+	if !b.ext.has(wire.ExtStats) {
 		return nil, nil
 	}
 	b.mu.Lock()
@@ -52,18 +52,18 @@ func (b *Backend) Stats(ctx context.Context) ([]backend.PodStats, error) {
 }
 
 // groupStats reads GET …/containerGroups/{name}/stats.
-func (b *Backend) groupStats(ctx context.Context, group string) (client.GroupStats, error) {
+func (b *Backend) groupStats(ctx context.Context, group string) (wire.GroupStats, error) {
 	req, err := b.newRequest(ctx, http.MethodGet, b.groupPath(group)+"/stats", nil)
 	if err != nil {
-		return client.GroupStats{}, err
+		return wire.GroupStats{}, err
 	}
 	resp, err := b.do(req, "read the stats of "+group, http.StatusOK)
 	if err != nil {
-		return client.GroupStats{}, err
+		return wire.GroupStats{}, err
 	}
-	var st client.GroupStats
+	var st wire.GroupStats
 	if err := runtime.UnmarshalAsJSON(resp, &st); err != nil {
-		return client.GroupStats{}, fmt.Errorf("read the stats of %s: %w", group, err)
+		return wire.GroupStats{}, fmt.Errorf("read the stats of %s: %w", group, err)
 	}
 	return st, nil
 }

@@ -19,9 +19,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vnode-io/vnode/internal/instances/app"
-	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/localcluster"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // NewCommand returns the instances command.
@@ -73,7 +73,7 @@ func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
 		Short: "Serve the container instances API over HTTPS until interrupted",
-		Long: `Serve Azure Container Instances' ARM REST API (api-version 2023-05-01 and
+		Long: `Serve Azure Container Instances' ARM REST API (api-version ` + wire.APIVersion + ` and
 later versions of the same shape) over HTTPS with bearer-token authentication.
 The configuration file (YAML or JSON) names the data directory, tokens file,
 locations with their capabilities, quotas and prices, and the rate limits; see
@@ -162,14 +162,14 @@ func usage(ctx context.Context, out io.Writer, f *usageFlags) error {
 		}
 		dir = filepath.Join(f.stateDir, "instances")
 	}
-	files, err := client.Load(dir)
+	files, err := wire.LoadClientFiles(dir)
 	if err != nil {
 		return err
 	}
 	if f.subscription != "" {
 		files.Subscription = f.subscription
 	}
-	q := url.Values{"api-version": {"2023-05-01"}}
+	q := url.Values{"api-version": {wire.APIVersion}}
 	groupBy, err := groupByParam(f.by)
 	if err != nil {
 		return err
@@ -233,7 +233,7 @@ func parseWhen(v string, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
-func fetchUsage(ctx context.Context, files client.Files, q url.Values) (*client.MeteredUsage, error) {
+func fetchUsage(ctx context.Context, files wire.ClientFiles, q url.Values) (*wire.MeteredUsage, error) {
 	hc, err := files.HTTPClient()
 	if err != nil {
 		return nil, err
@@ -263,14 +263,14 @@ func fetchUsage(ctx context.Context, files client.Files, q url.Values) (*client.
 		}
 		return nil, fmt.Errorf("usage: HTTP %d", resp.StatusCode)
 	}
-	var res client.MeteredUsage
+	var res wire.MeteredUsage
 	if err := json.Unmarshal(body, &res); err != nil {
 		return nil, fmt.Errorf("decode usage: %w", err)
 	}
 	return &res, nil
 }
 
-func printTable(out io.Writer, by string, res *client.MeteredUsage) error {
+func printTable(out io.Writer, by string, res *wire.MeteredUsage) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	head := map[string]string{"group": "RESOURCE GROUP\tLOCATION\tNAME\t", "resource-group": "RESOURCE GROUP\t",
 		"location": "LOCATION\t", "none": ""}[by]

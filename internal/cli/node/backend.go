@@ -13,7 +13,7 @@ import (
 	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/backend/aci"
 	"github.com/vnode-io/vnode/internal/backend/memory"
-	"github.com/vnode-io/vnode/internal/instances/client"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // aciFlags select what the ACI backend talks to: vnode's container
@@ -70,7 +70,7 @@ func aciConfig(f *flags) (aci.Config, string, error) {
 	case a.clientDir != "" && azure:
 		return aci.Config{}, "", errors.New("--aci-client-dir and --azure-* name two services: give one")
 	case a.clientDir != "":
-		files, err := client.Load(a.clientDir)
+		files, err := wire.LoadClientFiles(a.clientDir)
 		if err != nil {
 			return aci.Config{}, "", fmt.Errorf("--aci-client-dir: %w", err)
 		}

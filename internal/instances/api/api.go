@@ -1,8 +1,9 @@
 // Package api serves the container instances service over Azure Resource
 // Manager's REST conventions, in the wire format of ACI's api-version
-// 2023-05-01: routing, bearer-token authentication, api-version checks,
-// request throttling, long-running operation headers, ARM error bodies, and
-// the websocket endpoint behind exec and attach.
+// wire.APIVersion with vnode's extensions (package wire): routing,
+// bearer-token authentication, api-version checks, request throttling,
+// long-running operation headers, ARM error bodies, and the websocket
+// endpoint behind exec and attach.
 package api
 
 import (
@@ -25,10 +26,8 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/service"
 	"github.com/vnode-io/vnode/internal/instances/throttle"
+	"github.com/vnode-io/vnode/internal/wire"
 )
-
-// APIVersion is the api-version whose wire format the service speaks.
-const APIVersion = "2023-05-01"
 
 // maxBodyBytes bounds request bodies (ARM's limit is 4 MB).
 const maxBodyBytes = 4 << 20
@@ -47,31 +46,6 @@ type Options struct {
 	// PollInterval is suggested to clients polling operations (default 200 ms).
 	PollInterval time.Duration
 }
-
-// ExtensionsHeader names the header in which every ARM answer of the
-// service lists vnode's additions to ACI's API, so that a client such as the
-// node agent uses them here and falls back to plain ACI against Azure.
-const ExtensionsHeader = "X-Vnode-Extensions"
-
-// Extensions is the value of ExtensionsHeader:
-//   - list-instance-view: lists with $expand=instanceView carry each group's
-//     instance view and readiness, as GET does;
-//   - exec-argv: exec bodies may carry argv instead of one command string;
-//   - remote-command: session URIs also speak Kubernetes' remote command
-//     protocol (SPDY, channel.k8s.io websockets);
-//   - logs-follow: logs?follow=true streams the log as plain text;
-//   - logs-previous: logs take previous=true, sinceTime and limitBytes;
-//   - stats: GET …/containerGroups/{name}/stats;
-//   - grace-period: DELETE and stop take gracePeriodSeconds;
-//   - tcp-socket: probes may have a tcpSocket action;
-//   - group-hosts: properties.hostname, fqdn and hostAliases set the
-//     group's hostname and /etc/hosts;
-//   - field-env: environment variables may take the group's IP from
-//     valueFrom.fieldRef (status.podIP, status.podIPs);
-//   - refresh-volumes: POST …/containerGroups/{name}/refreshVolumes
-//     replaces the files of secret volumes while the group runs.
-const Extensions = "list-instance-view,exec-argv,remote-command,logs-follow,logs-previous,stats,grace-period,tcp-socket," +
-	"group-hosts,field-env,refresh-volumes"
 
 // Server is the HTTP face of the service.
 type Server struct {
@@ -171,7 +145,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // request; it returns the operation name for metrics.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) string {
 	reqID := newRequestID()
-	w.Header().Set(ExtensionsHeader, Extensions)
+	w.Header().Set(wire.ExtensionsHeader, wire.FormatExtensions(wire.Extensions()))
 	w.Header().Set("x-ms-request-id", reqID)
 	w.Header().Set("x-ms-correlation-request-id", correlationID(r, reqID))
 	grant, err := s.tokens.Authenticate(r)
@@ -201,7 +175,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) string {
 		return rt.op
 	}
 	if err := s.admit(grant, rt, p, r, w.Header()); err != nil {
-		armerr.Write(w, err)
+		writeError(w, err)
 		return rt.op
 	}
 	rt.handle(w, r, p)
@@ -213,7 +187,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) string {
 // resource group name is valid; its subscription's budget allows it. Only
 // the last step keeps anything for the subscription, so names a client
 // makes up cost the service nothing.
-func (s *Server) admit(g *Grant, rt *route, p params, r *http.Request, h http.Header) *armerr.Error {
+func (s *Server) admit(g *Grant, rt *route, p params, r *http.Request, h http.Header) error {
 	sub, ok := p["subscription"]
 	if !ok {
 		return nil
@@ -233,22 +207,47 @@ func (s *Server) admit(g *Grant, rt *route, p params, r *http.Request, h http.He
 	if r.Method == http.MethodGet {
 		kind = throttle.Read
 	}
-	return s.limiter.Allow(kind, sub, rt.op, h)
+	budgets, err := s.limiter.Allow(kind, sub, rt.op)
+	tellBudgets(h, budgets)
+	return err
+}
+
+// rateLimitHeaderPrefix starts the name of each header in which ARM tells
+// a client what a budget has left (the budget's name follows).
+const rateLimitHeaderPrefix = "x-ms-ratelimit-remaining-"
+
+// tellBudgets writes what a throttle decision left of each budget into
+// ARM's headers.
+func tellBudgets(h http.Header, d throttle.Decision) {
+	for _, left := range d.Left {
+		h.Set(rateLimitHeaderPrefix+string(left.Budget), strconv.Itoa(left.Count))
+	}
+}
+
+// writeError answers err in ARM's shape (armerr.From classifies it),
+// telling the budgets a throttle refusal left.
+func writeError(w http.ResponseWriter, err error) {
+	var refusal *throttle.Refusal
+	if errors.As(err, &refusal) {
+		tellBudgets(w.Header(), refusal.Decision)
+	}
+	armerr.Write(w, err)
 }
 
 var apiVersionPattern = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})(-preview)?$`)
 
-// checkAPIVersion accepts 2023-05-01 and later versions of the same shape.
+// checkAPIVersion accepts wire.APIVersion and later versions of the same
+// shape.
 func checkAPIVersion(v string) error {
 	if v == "" {
 		return armerr.New(http.StatusBadRequest, "MissingApiVersionParameter",
 			"The api-version query parameter (?api-version=) is required for all requests.")
 	}
 	m := apiVersionPattern.FindStringSubmatch(v)
-	if m == nil || m[1] < APIVersion {
+	if m == nil || m[1] < wire.APIVersion {
 		return armerr.New(http.StatusBadRequest, "NoRegisteredProviderFound",
 			"No registered resource provider found for API version '%s' and type 'containerGroups'. The supported api-versions are '%s' and later.",
-			quoted(v), APIVersion)
+			quoted(v), wire.APIVersion)
 	}
 	return nil
 }

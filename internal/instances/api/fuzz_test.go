@@ -25,6 +25,7 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/service"
 	"github.com/vnode-io/vnode/internal/instances/store"
 	"github.com/vnode-io/vnode/internal/instances/throttle"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 const (
@@ -43,7 +44,7 @@ func fuzzServer(f testing.TB) (base string, hc *http.Client) {
 }
 
 // testServer is fuzzServer with limiter (nil for none) throttling the
-// HTTP layer.
+// HTTP layer and the service's creates and deletes, as in app.
 func testServer(f testing.TB, limiter *throttle.Limiter) (base string, hc *http.Client) {
 	ctx := context.Background()
 	dir := f.TempDir()
@@ -69,7 +70,7 @@ func testServer(f testing.TB, limiter *throttle.Limiter) (base string, hc *http.
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rt := fake.New(fake.Options{})
-	svc := service.New(service.Options{Config: cfg, Store: st, Runtime: rt, Sealer: seal, Logger: log})
+	svc := service.New(service.Options{Config: cfg, Store: st, Runtime: rt, Sealer: seal, Limiter: limiter, Logger: log})
 	if err := svc.Open(ctx); err != nil {
 		f.Fatal(err)
 	}
@@ -345,7 +346,7 @@ func FuzzPutContainerGroup(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, rawName string) {
 		name := fuzzName(rawName)
 		path := base + "/subscriptions/" + fuzzSub + "/resourceGroups/" + fuzzRG +
-			"/providers/Microsoft.ContainerInstance/containerGroups/" + name + "?api-version=" + api.APIVersion
+			"/providers/Microsoft.ContainerInstance/containerGroups/" + name + "?api-version=" + wire.APIVersion
 		do := func(method string, body []byte) (int, http.Header, []byte) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -430,7 +431,7 @@ func TestPutDoesNotReturnProtectedSettings(t *testing.T) {
 		`"resources":{"requests":{"cpu":1,"memoryInGB":1}}}}],"extensions":[{"name":"kube-proxy","properties":` +
 		`{"extensionType":"kube-proxy","version":"1.0","settings":{},"protectedSettings":{"kubeConfig":"a3ViZWNvbmZpZy1zZWNyZXQ="}}}]}}`
 	path := base + "/subscriptions/" + fuzzSub + "/resourceGroups/" + fuzzRG +
-		"/providers/Microsoft.ContainerInstance/containerGroups/ext?api-version=" + api.APIVersion
+		"/providers/Microsoft.ContainerInstance/containerGroups/ext?api-version=" + wire.APIVersion
 	for _, method := range []string{http.MethodPut, http.MethodGet} {
 		var rd io.Reader
 		if method == http.MethodPut {

@@ -13,11 +13,10 @@ import (
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
-	"github.com/vnode-io/vnode/internal/instances/client"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/service"
 	"github.com/vnode-io/vnode/internal/instances/store"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 func groupRef(p params) service.Ref {
@@ -35,16 +34,17 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, p params) {
 		armerr.Write(w, err)
 		return
 	}
-	ext, err := groupext.Parse(data)
+	ext, err := wire.ParseGroup(data)
 	if err != nil {
 		armerr.Write(w, armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: '%v'.", err))
 		return
 	}
-	res, err := s.svc.CreateOrUpdate(r.Context(), groupRef(p), body, ext, w.Header())
+	res, err := s.svc.CreateOrUpdate(r.Context(), groupRef(p), body, ext)
 	if err != nil {
-		armerr.Write(w, err)
+		writeError(w, err)
 		return
 	}
+	tellBudgets(w.Header(), res.Throttle)
 	if res.Operation != nil {
 		s.asyncHeaders(w, r, p["subscription"], res.Operation)
 	}
@@ -54,7 +54,7 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, p params) {
 	}
 	out, err := json.Marshal(res.Group)
 	if err == nil {
-		out, err = groupext.Apply(out, groupext.Additions{Extensions: ext})
+		out, err = wire.ApplyGroup(out, wire.GroupAdditions{GroupExtensions: ext})
 	}
 	if err != nil {
 		armerr.Write(w, err)
@@ -91,7 +91,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, p params) {
 func (s *Server) writeGroup(w http.ResponseWriter, ref service.Ref, g *aci.ContainerGroup) {
 	data, err := json.Marshal(g)
 	if err == nil {
-		data, err = groupext.Apply(data, s.svc.Additions(ref))
+		data, err = wire.ApplyGroup(data, s.svc.Additions(ref))
 	}
 	if err != nil {
 		armerr.Write(w, err)
@@ -142,16 +142,17 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, p params) {
 		armerr.Write(w, err)
 		return
 	}
-	op, err := s.svc.Delete(r.Context(), groupRef(p), w.Header(), grace)
+	res, err := s.svc.Delete(r.Context(), groupRef(p), grace)
 	if err != nil {
-		armerr.Write(w, err)
+		writeError(w, err)
 		return
 	}
-	if op == nil {
+	tellBudgets(w.Header(), res.Throttle)
+	if res.Operation == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	s.asyncHeaders(w, r, p["subscription"], op)
+	s.asyncHeaders(w, r, p["subscription"], res.Operation)
 	w.WriteHeader(http.StatusAccepted)
 }
 
@@ -199,7 +200,7 @@ func (s *Server) listGroupsExpanded(w http.ResponseWriter, p params, skip string
 	for _, l := range listed {
 		data, err := json.Marshal(l.Group)
 		if err == nil {
-			data, err = groupext.Apply(data, l.Additions)
+			data, err = wire.ApplyGroup(data, l.Additions)
 		}
 		if err != nil {
 			armerr.Write(w, err)
@@ -345,13 +346,6 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, p params) {
 	writeJSON(w, http.StatusOK, aci.Logs{Content: &content})
 }
 
-// execExtension is what vnode adds to ACI's exec request body.
-type execExtension struct {
-	// Argv is the command with its arguments, unsplit; it takes
-	// precedence over command.
-	Argv []string `json:"argv"`
-}
-
 func (s *Server) exec(w http.ResponseWriter, r *http.Request, p params) {
 	data, err := readBody(r)
 	if err != nil {
@@ -359,7 +353,7 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request, p params) {
 		return
 	}
 	var req aci.ContainerExecRequest
-	var ext execExtension
+	var ext wire.ExecExtension
 	if err := decodeJSON(data, &req); err != nil {
 		armerr.Write(w, err)
 		return
@@ -530,9 +524,9 @@ func (s *Server) meteredUsage(w http.ResponseWriter, r *http.Request, p params) 
 		armerr.Write(w, err)
 		return
 	}
-	res := client.MeteredUsage{Value: []client.MeteredRecord{}}
+	res := wire.MeteredUsage{Value: []wire.MeteredRecord{}}
 	for _, row := range rows {
-		res.Value = append(res.Value, client.MeteredRecord{Subscription: row.Subscription, ResourceGroup: row.ResourceGroup,
+		res.Value = append(res.Value, wire.MeteredRecord{Subscription: row.Subscription, ResourceGroup: row.ResourceGroup,
 			Location: row.Location, Name: row.Name, Seconds: row.Seconds, VCPUSeconds: row.VCPUSeconds,
 			GBSeconds: row.GBSeconds, Cost: row.Cost, Currency: row.Currency})
 	}
@@ -592,9 +586,9 @@ func (s *Server) groupStats(w http.ResponseWriter, r *http.Request, p params) {
 		armerr.Write(w, err)
 		return
 	}
-	res := client.GroupStats{Time: st.Time.UTC(), Containers: []client.ContainerStats{}}
+	res := wire.GroupStats{Time: st.Time.UTC(), Containers: []wire.ContainerStats{}}
 	for _, c := range st.Containers {
-		res.Containers = append(res.Containers, client.ContainerStats{Name: c.Name, CPUUsageNanoCores: c.CPUUsageNanoCores,
+		res.Containers = append(res.Containers, wire.ContainerStats{Name: c.Name, CPUUsageNanoCores: c.CPUUsageNanoCores,
 			CPUUsageCoreNanoSeconds: c.CPUUsageCoreNanoSeconds, MemoryWorkingSetBytes: c.MemoryWorkingSetBytes})
 	}
 	writeJSON(w, http.StatusOK, res)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vnode-io/vnode/internal/instances/api"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // call sends an ARM request with the test token (none when token is "")
@@ -56,7 +56,7 @@ func TestRefreshVolumesRoute(t *testing.T) {
 	base, hc := fuzzServer(t)
 	group := base + "/subscriptions/" + fuzzSub + "/resourceGroups/" + fuzzRG +
 		"/providers/Microsoft.ContainerInstance/containerGroups/"
-	query := "?api-version=" + api.APIVersion
+	query := "?api-version=" + wire.APIVersion
 	put := `{"location":"local","properties":{"osType":"Linux","hostname":"web-0",
 	 "volumes":[{"name":"config","secret":{"a.conf":"` + enc("old") + `"}},{"name":"cache","emptyDir":{}}],
 	 "containers":[{"name":"web","properties":{"image":"hello","resources":{"requests":{"cpu":1,"memoryInGB":1}},
@@ -81,8 +81,8 @@ func TestRefreshVolumesRoute(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("refresh: %d %s", status, body)
 	}
-	if !strings.Contains(header.Get(api.ExtensionsHeader), "refresh-volumes") {
-		t.Errorf("extensions %q lack refresh-volumes", header.Get(api.ExtensionsHeader))
+	if !strings.Contains(header.Get(wire.ExtensionsHeader), "refresh-volumes") {
+		t.Errorf("extensions %q lack refresh-volumes", header.Get(wire.ExtensionsHeader))
 	}
 	var got struct {
 		Name       string

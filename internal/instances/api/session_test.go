@@ -10,7 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/vnode-io/vnode/internal/instances/api"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // A password frame larger than a password can be is refused (close 1009)
@@ -19,7 +19,7 @@ func TestSessionRefusesHugeFrames(t *testing.T) {
 	base, hc := fuzzServer(t)
 	group := base + "/subscriptions/" + fuzzSub + "/resourceGroups/" + fuzzRG +
 		"/providers/Microsoft.ContainerInstance/containerGroups/ws"
-	query := "?api-version=" + api.APIVersion
+	query := "?api-version=" + wire.APIVersion
 	put := `{"location":"local","properties":{"osType":"Linux","containers":[{"name":"c","properties":{"image":"hello",
 	 "resources":{"requests":{"cpu":1,"memoryInGB":1}}}}]}}`
 	if status, _, body := call(t, hc, http.MethodPut, group+query, fuzzToken, put); status != http.StatusCreated {

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vnode-io/vnode/internal/instances/api"
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/instances/throttle"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 func listPath(base, sub, rg string) string {
@@ -17,7 +17,7 @@ func listPath(base, sub, rg string) string {
 	if rg != "" {
 		p += "/resourceGroups/" + rg
 	}
-	return p + "/providers/Microsoft.ContainerInstance/containerGroups?api-version=" + api.APIVersion
+	return p + "/providers/Microsoft.ContainerInstance/containerGroups?api-version=" + wire.APIVersion
 }
 
 // A token works on its own subscriptions only; the others answer as ARM
@@ -64,7 +64,7 @@ func TestTokensAreBoundToSubscriptions(t *testing.T) {
 	put := `{"location":"local","properties":{"osType":"Linux","containers":[{"name":"c","properties":{"image":"hello",
 	 "resources":{"requests":{"cpu":1,"memoryInGB":1}}}}]}}`
 	group := base + "/subscriptions/" + fuzzSub + "/resourceGroups/" + fuzzRG +
-		"/providers/Microsoft.ContainerInstance/containerGroups/mine?api-version=" + api.APIVersion
+		"/providers/Microsoft.ContainerInstance/containerGroups/mine?api-version=" + wire.APIVersion
 	if status, _, body := call(t, hc, http.MethodPut, group, fuzzToken, put); status != http.StatusCreated {
 		t.Fatalf("PUT: %d %s", status, body)
 	}

@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vnode-io/vnode/internal/instances/api"
 	"github.com/vnode-io/vnode/internal/instances/app"
 	"github.com/vnode-io/vnode/internal/instances/app/apptest"
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/serving/servingtest"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 const (
@@ -63,7 +63,7 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 func TestSlowBodiesAreCut(t *testing.T) {
 	inst, tlsCfg := startService(t, func(c *config.Config) { c.HTTP.BodyTimeoutSeconds = 1 })
 	c := dialTLS(t, inst, tlsCfg)
-	path := "/subscriptions/" + testSub + "/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/slow?api-version=" + api.APIVersion
+	path := "/subscriptions/" + testSub + "/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/slow?api-version=" + wire.APIVersion
 	req := "PUT " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + testToken +
 		"\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"location\":"
 	if _, err := io.WriteString(c, req); err != nil {
@@ -93,7 +93,7 @@ func TestTLSRefusesCBCSuites(t *testing.T) {
 // HTTP/2 as over HTTP/1.1.
 func TestTooLargeBodyAnswerArrives(t *testing.T) {
 	inst, tlsCfg := startService(t, nil)
-	path := inst.URL + "/subscriptions/" + testSub + "/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/big?api-version=" + api.APIVersion
+	path := inst.URL + "/subscriptions/" + testSub + "/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/big?api-version=" + wire.APIVersion
 	for _, tc := range []struct{ h2, declared bool }{{true, true}, {true, false}, {false, true}, {false, false}} {
 		h2 := tc.h2
 		tr := &http.Transport{TLSClientConfig: tlsCfg.Clone(), ForceAttemptHTTP2: h2}

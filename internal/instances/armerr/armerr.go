@@ -1,6 +1,8 @@
 // Package armerr is the Azure Resource Manager error shape the container
 // instances service answers with: an HTTP status plus
-// {"error":{"code","message","target","details"}}.
+// {"error":{"code","message","target","details"}}. It belongs to the
+// service's HTTP edge (package api): the core returns the errors of package
+// errdefs, and From classifies them here, once, into an HTTP status.
 package armerr
 
 import (
@@ -10,10 +12,12 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 )
 
-// Error is an ARM error response. It implements error so it can travel up the
-// service's call stack unchanged until an HTTP handler writes it.
+// Error is an ARM error response, as the HTTP edge makes it (for requests
+// it refuses itself) or From classifies a core error.
 type Error struct {
 	// Status is the HTTP status code the error is answered with.
 	Status int
@@ -69,15 +73,36 @@ func (e *Error) MarshalJSON() ([]byte, error) {
 	}{e.body()})
 }
 
-// From returns err as an *Error; anything else becomes a 500 InternalServerError
-// whose message does not leak internals.
+// From returns err as an *Error: an *Error as it is, an error of the core
+// (*errdefs.Error) with the HTTP status of its kind; anything else becomes a
+// 500 InternalServerError whose message does not leak internals.
 func From(err error) *Error {
 	var ae *Error
-	if errors.As(err, &ae) {
+	if errors.As(err, &ae) && ae != nil {
 		return ae
+	}
+	var ce *errdefs.Error
+	if errors.As(err, &ce) && ce != nil {
+		return &Error{Status: Status(ce.Kind), Code: ce.Code, Message: ce.Message, Target: ce.Target, RetryAfter: ce.RetryAfter}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "InternalServerError",
 		Message: "The service encountered an internal error. Please try again later."}
+}
+
+// Status is the HTTP status ARM answers an error of kind with. As ACI
+// does, a quota reached and a location out of capacity are conflicts.
+func Status(kind errdefs.Kind) int {
+	switch kind {
+	case errdefs.Invalid:
+		return http.StatusBadRequest
+	case errdefs.NotFound:
+		return http.StatusNotFound
+	case errdefs.Conflict, errdefs.QuotaExceeded, errdefs.Unavailable:
+		return http.StatusConflict
+	case errdefs.Throttled:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
 }
 
 // Write answers the request with err in ARM's shape.
@@ -93,12 +118,6 @@ func Write(w http.ResponseWriter, err error) {
 	}
 	w.WriteHeader(ae.Status)
 	_, _ = w.Write(data)
-}
-
-// NotFound is ARM's answer for a resource that does not exist.
-func NotFound(kind, name, resourceGroup string) *Error {
-	return New(http.StatusNotFound, "ResourceNotFound",
-		"The Resource 'Microsoft.ContainerInstance/%s/%s' under resource group '%s' was not found.", kind, name, resourceGroup)
 }
 
 // InvalidRequestContent reports a body that could not be read as JSON.

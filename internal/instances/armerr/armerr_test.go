@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 )
 
 func TestJSONShape(t *testing.T) {
@@ -70,7 +72,7 @@ func TestErrorString(t *testing.T) {
 }
 
 func TestConstructors(t *testing.T) {
-	nf := NotFound("containerGroups", "web", "rg")
+	nf := From(errdefs.ResourceNotFound("containerGroups", "web", "rg"))
 	if nf.Status != 404 || nf.Code != "ResourceNotFound" ||
 		nf.Message != "The Resource 'Microsoft.ContainerInstance/containerGroups/web' under resource group 'rg' was not found." {
 		t.Errorf("NotFound = %+v", nf)
@@ -182,5 +184,29 @@ func TestFromFindsWrappedError(t *testing.T) {
 	var ae *Error
 	if !errors.As(wrapped, &ae) || ae.Code != "AnotherOperationInProgress" {
 		t.Errorf("errors.As through wrapping failed: %v", ae)
+	}
+}
+
+// A core error is answered with the status of its kind and keeps its code,
+// message, target and retry time, through wrapping too.
+func TestFromCore(t *testing.T) {
+	cases := []struct {
+		kind   errdefs.Kind
+		status int
+	}{
+		{errdefs.Invalid, http.StatusBadRequest},
+		{errdefs.NotFound, http.StatusNotFound},
+		{errdefs.Conflict, http.StatusConflict},
+		{errdefs.QuotaExceeded, http.StatusConflict},
+		{errdefs.Unavailable, http.StatusConflict},
+		{errdefs.Throttled, http.StatusTooManyRequests},
+		{0, http.StatusInternalServerError},
+	}
+	for _, tc := range cases {
+		ce := &errdefs.Error{Kind: tc.kind, Code: "Code", Message: "msg", Target: "a.b", RetryAfter: time.Second}
+		ae := From(fmt.Errorf("context: %w", ce))
+		if ae.Status != tc.status || ae.Code != "Code" || ae.Message != "msg" || ae.Target != "a.b" || ae.RetryAfter != time.Second {
+			t.Errorf("From(%v of kind %v) = %+v, want status %d", ce, tc.kind, ae, tc.status)
+		}
 	}
 }

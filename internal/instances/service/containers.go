@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +16,7 @@ import (
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 	"k8s.io/utils/clock"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
 
@@ -34,7 +33,7 @@ func (s *Service) containerRef(ref Ref, container string) (uid string, err error
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return "", armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return "", errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	for _, c := range g.spec.Properties.Containers {
 		if c != nil && c.Name != nil && *c.Name == container {
@@ -46,7 +45,7 @@ func (s *Service) containerRef(ref Ref, container string) (uid string, err error
 			return g.uid, nil
 		}
 	}
-	return "", armerr.New(http.StatusNotFound, "ContainerNotFound",
+	return "", errdefs.New(errdefs.NotFound, "ContainerNotFound",
 		"The container '%s' is not found in container group '%s'.", container, ref.Name)
 }
 
@@ -87,7 +86,7 @@ func (s *Service) Stats(ctx context.Context, ref Ref) (runtime.GroupStats, error
 	}
 	s.mu.Unlock()
 	if g == nil {
-		return runtime.GroupStats{}, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return runtime.GroupStats{}, errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	st, err := s.rt.Stats(ctx, uid)
 	if errors.Is(err, runtime.ErrNotFound) {
@@ -127,7 +126,7 @@ func (s *Service) FollowLogs(ctx context.Context, ref Ref, container string, opt
 // noPreviousRun is the answer to a previous log of a container that has not
 // been restarted.
 func noPreviousRun(ref Ref, container string) error {
-	return armerr.BadRequest("PreviousRunNotFound", "previous",
+	return errdefs.InvalidField("PreviousRunNotFound", "previous",
 		"The container '%s' of container group '%s' has no previous run.", container, ref.Name)
 }
 
@@ -205,10 +204,10 @@ func randomToken(n int) string {
 // command's arguments as they are and takes precedence.
 func (s *Service) NewExec(ref Ref, container string, req *aci.ContainerExecRequest, argv []string) (*Session, error) {
 	if len(argv) == 0 && (req == nil || req.Command == nil || strings.TrimSpace(*req.Command) == "") {
-		return nil, armerr.BadRequest("InvalidRequestContent", "command", "The exec request must name a command.")
+		return nil, errdefs.InvalidField("InvalidRequestContent", "command", "The exec request must name a command.")
 	}
 	if len(argv) > 0 && argv[0] == "" {
-		return nil, armerr.BadRequest("InvalidRequestContent", "argv", "The exec request's argv must start with a command name.")
+		return nil, errdefs.InvalidField("InvalidRequestContent", "argv", "The exec request's argv must start with a command name.")
 	}
 	sess, err := s.newSession(ref, container)
 	if err != nil {
@@ -252,7 +251,7 @@ func (s *Service) newSession(ref Ref, container string) (*Session, error) {
 	}
 	s.mu.Unlock()
 	if !running {
-		return nil, armerr.New(http.StatusConflict, "ContainerNotRunning",
+		return nil, errdefs.New(errdefs.Conflict, "ContainerNotRunning",
 			"The container '%s' in container group '%s' is not running.", container, ref.Name)
 	}
 	return &Session{ID: randomToken(18), Password: randomToken(24), GroupUID: uid, Container: container}, nil

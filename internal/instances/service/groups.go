@@ -4,20 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
 
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/store"
 	"github.com/vnode-io/vnode/internal/instances/throttle"
 	"github.com/vnode-io/vnode/internal/instances/validate"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // Ref names a container group.
@@ -34,12 +33,16 @@ type PutResult struct {
 	// Operation is the asynchronous operation started, nil when the request
 	// completed at once.
 	Operation *store.Operation
+	// Throttle is what the rate limiter left of the subscription's create
+	// budgets; zero for an update, which spends none of them.
+	Throttle throttle.Decision
 }
 
 // CreateOrUpdate creates a group or updates it in place, as ARM's PUT. The
 // work happens asynchronously; the returned group is in provisioning state
-// Pending (create) or Updating (update). h receives rate-limit headers.
-func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.ContainerGroup, ext groupext.Extensions, h http.Header) (*PutResult, error) {
+// Pending (create) or Updating (update). A create the rate limiter refuses
+// fails with a *throttle.Refusal.
+func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.ContainerGroup, ext wire.GroupExtensions) (*PutResult, error) {
 	if err := validate.GroupName(ref.Name); err != nil {
 		return nil, err
 	}
@@ -53,27 +56,27 @@ func (s *Service) CreateOrUpdate(ctx context.Context, ref Ref, body *aci.Contain
 	cleanSpec(body)
 	secrets := splitSecrets(body)
 	if _, err := runtimeSpec("check", ref.Name, "", body, secrets, ext); err != nil {
-		return nil, armerr.BadRequest("InvalidRequestContent", "properties.volumes", "%v", err)
+		return nil, errdefs.InvalidField("InvalidRequestContent", "properties.volumes", "%v", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g := s.groups[ref.key()]; g != nil {
 		return s.update(ctx, g, loc, body, secrets, ext)
 	}
-	return s.create(ctx, ref, loc, body, secrets, ext, h)
+	return s.create(ctx, ref, loc, body, secrets, ext)
 }
 
 // admitLocation checks that the body names a location this service offers.
 func (s *Service) admitLocation(body *aci.ContainerGroup) (config.Location, error) {
 	if body == nil {
-		return config.Location{}, armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: the body is empty.")
+		return config.Location{}, errdefs.InvalidContent("The request content was invalid and could not be deserialized: the body is empty.")
 	}
 	if body.Location == nil || *body.Location == "" {
-		return config.Location{}, armerr.BadRequest("LocationRequired", "location", "The location property is required for this definition.")
+		return config.Location{}, errdefs.InvalidField("LocationRequired", "location", "The location property is required for this definition.")
 	}
 	loc, ok := s.cfg.Location(*body.Location)
 	if !ok {
-		return config.Location{}, armerr.BadRequest("LocationNotAvailableForResourceType", "location",
+		return config.Location{}, errdefs.InvalidField("LocationNotAvailableForResourceType", "location",
 			"The provided location '%s' is not available for resource type '%s'. List of available regions for the resource type is '%s'.",
 			*body.Location, ResourceType, s.locationNames())
 	}
@@ -89,13 +92,15 @@ func (s *Service) locationNames() string {
 }
 
 func (s *Service) create(ctx context.Context, ref Ref, loc config.Location, body *aci.ContainerGroup,
-	secrets *secretValues, ext groupext.Extensions, h http.Header) (*PutResult, error) {
+	secrets *secretValues, ext wire.GroupExtensions) (*PutResult, error) {
 	cpu, mem := totals(body)
 	if err := s.admitResources(ref.Subscription, loc, cpu, mem, true); err != nil {
 		return nil, err
 	}
+	var budgets throttle.Decision
 	if s.limiter != nil {
-		if err := s.limiter.Allow(throttle.Create, ref.Subscription, ResourceType+"/write", h); err != nil {
+		var err error
+		if budgets, err = s.limiter.Allow(throttle.Create, ref.Subscription, ResourceType+"/write"); err != nil {
 			return nil, err
 		}
 	}
@@ -113,16 +118,16 @@ func (s *Service) create(ctx context.Context, ref Ref, loc config.Location, body
 		delete(s.byUID, g.uid)
 		return nil, err
 	}
-	return &PutResult{Group: s.view(g, true), Created: true, Operation: op}, nil
+	return &PutResult{Group: s.view(g, true), Created: true, Operation: op, Throttle: budgets}, nil
 }
 
 func (s *Service) update(ctx context.Context, g *group, loc config.Location, body *aci.ContainerGroup,
-	secrets *secretValues, ext groupext.Extensions) (*PutResult, error) {
+	secrets *secretValues, ext wire.GroupExtensions) (*PutResult, error) {
 	if err := s.busy(g, "update"); err != nil {
 		return nil, err
 	}
 	if loc.Name != g.location {
-		return nil, armerr.BadRequest("InvalidResourceLocation", "location",
+		return nil, errdefs.InvalidField("InvalidResourceLocation", "location",
 			"The resource '%s' already exists in location '%s' in resource group '%s'. A resource with the same name cannot be created in location '%s'. Please select a new resource name.",
 			g.name, g.location, g.rg, loc.Name)
 	}
@@ -167,11 +172,11 @@ func (s *Service) update(ctx context.Context, g *group, loc config.Location, bod
 // busy refuses a request while another operation runs on the group.
 func (s *Service) busy(g *group, action string) error {
 	if g.provisioning == ProvisioningDeleting {
-		return armerr.New(http.StatusConflict, "ContainerGroupDeleting",
+		return errdefs.New(errdefs.Conflict, "ContainerGroupDeleting",
 			"Container group '%s' is being deleted; the %s request cannot be processed. Retry after the deletion completes.", g.name, action)
 	}
 	if g.op != nil {
-		return armerr.New(http.StatusConflict, "AnotherOperationInProgress",
+		return errdefs.New(errdefs.Conflict, "AnotherOperationInProgress",
 			"The %s request on container group '%s' conflicts with operation '%s' (%s) that is still in progress. Retry after it completes.",
 			action, g.name, g.op.ID, g.op.Kind)
 	}
@@ -193,7 +198,7 @@ func (s *Service) admitResources(sub string, loc config.Location, cpu, mem float
 	if loc.Capacity.CPU > 0 || loc.Capacity.MemoryInGB > 0 {
 		if (loc.Capacity.CPU > 0 && usedCPU+cpu > loc.Capacity.CPU+1e-9) ||
 			(loc.Capacity.MemoryInGB > 0 && usedMem+mem > loc.Capacity.MemoryInGB+1e-9) {
-			return armerr.New(http.StatusConflict, "ServiceUnavailable",
+			return errdefs.New(errdefs.Unavailable, "ServiceUnavailable",
 				"The requested resource is not available in the location '%s' at this moment. Please retry with a different resource request or in another location. Resource requested: '%s' CPU '%s' GB memory 'Linux' OS",
 				loc.Name, num(cpu), num(mem))
 		}
@@ -202,7 +207,7 @@ func (s *Service) admitResources(sub string, loc config.Location, cpu, mem float
 }
 
 func quotaError(quota, location string, limit, usage, requested int) error {
-	return armerr.New(http.StatusConflict, "ContainerGroupQuotaReached",
+	return errdefs.New(errdefs.QuotaExceeded, "ContainerGroupQuotaReached",
 		"Resource type '%s' container group quota '%s' exceeded in region '%s'. Limit: '%d', Usage: '%d' Requested: '%d'.",
 		ResourceType, quota, location, limit, usage, requested)
 }
@@ -245,7 +250,7 @@ func (s *Service) Get(ref Ref) (*aci.ContainerGroup, error) {
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return nil, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return nil, errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	return s.view(g, true), nil
 }
@@ -265,7 +270,7 @@ func (s *Service) List(sub, rg, skip string, max int) (items []*aci.ContainerGro
 // view, as GET returns it, and vnode's additions to its JSON.
 type ListedGroup struct {
 	Group     *aci.ContainerGroup
-	Additions groupext.Additions
+	Additions wire.GroupAdditions
 }
 
 // ListExpanded is List with each group's instance view and additions (the
@@ -310,7 +315,7 @@ func (s *Service) UpdateTags(ctx context.Context, ref Ref, tags map[string]*stri
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return nil, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return nil, errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	if g.provisioning == ProvisioningDeleting {
 		return nil, s.busy(g, "update")
@@ -322,21 +327,34 @@ func (s *Service) UpdateTags(ctx context.Context, ref Ref, tags map[string]*stri
 	return s.view(g, true), nil
 }
 
+// DeleteResult is the outcome of Delete.
+type DeleteResult struct {
+	// Operation is the delete under way; nil when the group does not exist
+	// (ARM answers 204).
+	Operation *store.Operation
+	// Throttle is what the rate limiter left of the subscription's delete
+	// budgets; zero when the delete spent none (no group, or a delete
+	// already under way).
+	Throttle throttle.Decision
+}
+
 // Delete starts deleting a group; its containers get grace to stop (the
-// runtime's default when 0). It returns nil, nil when the group does not
-// exist (ARM answers 204). An operation in flight is canceled.
-func (s *Service) Delete(ctx context.Context, ref Ref, h http.Header, grace time.Duration) (*store.Operation, error) {
+// runtime's default when 0). An operation in flight is canceled. A delete
+// the rate limiter refuses fails with a *throttle.Refusal.
+func (s *Service) Delete(ctx context.Context, ref Ref, grace time.Duration) (*DeleteResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return nil, nil
+		return &DeleteResult{}, nil
 	}
 	if g.provisioning == ProvisioningDeleting && g.op != nil {
-		return g.op, nil
+		return &DeleteResult{Operation: g.op}, nil
 	}
+	var budgets throttle.Decision
 	if s.limiter != nil {
-		if err := s.limiter.Allow(throttle.Delete, ref.Subscription, ResourceType+"/delete", h); err != nil {
+		var err error
+		if budgets, err = s.limiter.Allow(throttle.Delete, ref.Subscription, ResourceType+"/delete"); err != nil {
 			return nil, err
 		}
 	}
@@ -349,7 +367,7 @@ func (s *Service) Delete(ctx context.Context, ref Ref, h http.Header, grace time
 	if err != nil {
 		return nil, err
 	}
-	return op, nil
+	return &DeleteResult{Operation: op, Throttle: budgets}, nil
 }
 
 // Stop stops a group's containers — SIGTERM, then SIGKILL after grace (the
@@ -359,7 +377,7 @@ func (s *Service) Stop(ctx context.Context, ref Ref, grace time.Duration) error 
 	g := s.groups[ref.key()]
 	if g == nil {
 		s.mu.Unlock()
-		return armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	if err := s.busy(g, "stop"); err != nil {
 		s.mu.Unlock()
@@ -374,7 +392,7 @@ func (s *Service) Stop(ctx context.Context, ref Ref, grace time.Duration) error 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g = s.byUID[uid]; g == nil {
-		return armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	g.stopped = true
 	if st, err := s.rt.Status(ctx, uid); err == nil {
@@ -391,7 +409,7 @@ func (s *Service) Start(ctx context.Context, ref Ref) (*store.Operation, error) 
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return nil, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return nil, errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	if err := s.busy(g, "start"); err != nil {
 		return nil, err
@@ -418,7 +436,7 @@ func (s *Service) Restart(ctx context.Context, ref Ref) error {
 	g := s.groups[ref.key()]
 	if g == nil {
 		s.mu.Unlock()
-		return armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	if err := s.busy(g, "restart"); err != nil {
 		s.mu.Unlock()
@@ -427,7 +445,7 @@ func (s *Service) Restart(ctx context.Context, ref Ref) error {
 	if !holdsCompute(g) || g.provisioning != ProvisioningSucceeded {
 		state := groupState(g)
 		s.mu.Unlock()
-		return armerr.New(http.StatusConflict, "ContainerGroupNotRunning",
+		return errdefs.New(errdefs.Conflict, "ContainerGroupNotRunning",
 			"Container group '%s' cannot be restarted in state '%s'; start it instead.", ref.Name, state)
 	}
 	uid := g.uid
@@ -458,20 +476,20 @@ func (s *Service) beginOperation(ctx context.Context, g *group, kind string) (*s
 // PUT carried (tcpSocket probe actions, variables filled from the group,
 // hostname, fqdn, host aliases) and each container's readiness (its
 // readiness probe's verdict; running without a probe counts as ready).
-func (s *Service) Additions(ref Ref) groupext.Additions {
+func (s *Service) Additions(ref Ref) wire.GroupAdditions {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return groupext.Additions{}
+		return wire.GroupAdditions{}
 	}
 	return additionsLocked(g)
 }
 
-func additionsLocked(g *group) groupext.Additions {
+func additionsLocked(g *group) wire.GroupAdditions {
 	ready := map[string]bool{}
 	for _, c := range g.status.Containers {
 		ready[c.Name] = c.Ready && !g.stopped
 	}
-	return groupext.Additions{Extensions: g.ext, Ready: ready}
+	return wire.GroupAdditions{GroupExtensions: g.ext, Ready: ready}
 }

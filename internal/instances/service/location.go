@@ -2,19 +2,18 @@ package service
 
 import (
 	"context"
-	"net/http"
 
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/store"
 )
 
 func (s *Service) location(name string) (config.Location, error) {
 	loc, ok := s.cfg.Location(name)
 	if !ok {
-		return loc, armerr.New(http.StatusNotFound, "LocationNotAvailableForResourceType",
+		return loc, errdefs.New(errdefs.NotFound, "LocationNotAvailableForResourceType",
 			"The provided location '%s' is not available for resource type '%s'. List of available regions for the resource type is '%s'.",
 			name, ResourceType, s.locationNames())
 	}

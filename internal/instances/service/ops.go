@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/store"
 )
@@ -194,7 +194,7 @@ func (s *Service) endOperation(ctx context.Context, g *group, status, code, msg 
 func (s *Service) Operation(ctx context.Context, sub, location, id string) (*store.Operation, error) {
 	op, err := s.store.Operation(ctx, id)
 	if err != nil || !strings.EqualFold(op.Subscription, sub) || op.Location != config.NormalizeLocation(location) {
-		return nil, armerr.NotFound("locations/"+location+"/operations", id, "")
+		return nil, errdefs.ResourceNotFound("locations/"+location+"/operations", id, "")
 	}
 	return op, nil
 }

@@ -9,7 +9,7 @@ import (
 
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/validate"
 )
@@ -36,7 +36,7 @@ func (s *Service) RefreshVolumes(ctx context.Context, ref Ref, volumes []*aci.Vo
 	defer s.mu.Unlock()
 	g := s.byUID[uid]
 	if g == nil {
-		return nil, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return nil, errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	return s.view(g, true), nil
 }
@@ -49,7 +49,7 @@ func (s *Service) storeRefresh(ctx context.Context, ref Ref, volumes []*aci.Volu
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
 	if g == nil {
-		return "", nil, armerr.NotFound("containerGroups", ref.Name, ref.ResourceGroup)
+		return "", nil, errdefs.ResourceNotFound("containerGroups", ref.Name, ref.ResourceGroup)
 	}
 	if err := s.busy(g, "refreshVolumes"); err != nil {
 		return "", nil, err
@@ -62,7 +62,7 @@ func (s *Service) storeRefresh(ctx context.Context, ref Ref, volumes []*aci.Volu
 	for _, v := range volumes {
 		vol, err := volume(v, secrets)
 		if err != nil {
-			return "", nil, armerr.BadRequest(validate.CodeInvalidSecretVolume, "volumes", "%v", err)
+			return "", nil, errdefs.InvalidField(validate.CodeInvalidSecretVolume, "volumes", "%v", err)
 		}
 		update = append(update, vol)
 	}

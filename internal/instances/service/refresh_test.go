@@ -16,10 +16,11 @@ import (
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/store"
 	"github.com/vnode-io/vnode/internal/instances/validate"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 func b64(s string) *string { return to.Ptr(base64.StdEncoding.EncodeToString([]byte(s))) }
@@ -66,8 +67,8 @@ func (h *harness) operations() int {
 
 func wantARM(t *testing.T, err error, status int, code, target string) {
 	t.Helper()
-	var ae *armerr.Error
-	if !errors.As(err, &ae) || ae.Status != status || ae.Code != code || ae.Target != target {
+	var ae *errdefs.Error
+	if !errors.As(err, &ae) || armerr.Status(ae.Kind) != status || ae.Code != code || ae.Target != target {
 		t.Fatalf("err %v, want %d %s at %q", err, status, code, target)
 	}
 }
@@ -201,7 +202,7 @@ func TestRefreshVolumesRefused(t *testing.T) {
 	_, err := h.s.RefreshVolumes(h.ctx, ref, refreshedConfig())
 	wantARM(t, err, http.StatusNotFound, "ResourceNotFound", "")
 
-	if _, err := h.s.CreateOrUpdate(h.ctx, ref, secretBody(), groupext.Extensions{}, http.Header{}); err != nil {
+	if _, err := h.s.CreateOrUpdate(h.ctx, ref, secretBody(), wire.GroupExtensions{}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = h.s.RefreshVolumes(h.ctx, ref, refreshedConfig())
@@ -237,13 +238,13 @@ func TestGroupAdditionsReachTheRuntime(t *testing.T) {
 		c.EnvironmentVariables = append(c.EnvironmentVariables, &aci.EnvironmentVariable{Name: to.Ptr("POD_IP")})
 		return b
 	}
-	ext := groupext.Extensions{
-		FieldEnv:    map[string][]groupext.FieldEnv{"main": {{Name: "POD_IP", FieldPath: groupext.FieldPodIP}}},
+	ext := wire.GroupExtensions{
+		FieldEnv:    map[string][]wire.FieldEnv{"main": {{Name: "POD_IP", FieldPath: wire.FieldPodIP}}},
 		Hostname:    "db-0",
 		FQDN:        "db-0.db.default.svc.cluster.local",
-		HostAliases: []groupext.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local"}}},
+		HostAliases: []wire.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local"}}},
 	}
-	if _, err := h.s.CreateOrUpdate(h.ctx, ref, body(), ext, http.Header{}); err != nil {
+	if _, err := h.s.CreateOrUpdate(h.ctx, ref, body(), ext); err != nil {
 		t.Fatal(err)
 	}
 	h.waitSettled(ref)
@@ -255,7 +256,7 @@ func TestGroupAdditionsReachTheRuntime(t *testing.T) {
 	if !strings.Contains(out.String(), "POD_IP="+ip+"\n") {
 		t.Errorf("env %q lacks POD_IP=%s", out.String(), ip)
 	}
-	if got := h.s.Additions(ref).Extensions; !got.Equal(ext) {
+	if got := h.s.Additions(ref).GroupExtensions; !got.Equal(ext) {
 		t.Errorf("additions %+v, want %+v", got, ext)
 	}
 
@@ -274,7 +275,7 @@ func TestGroupAdditionsReachTheRuntime(t *testing.T) {
 
 	runs := h.rt.Runs()
 	ext.Hostname = "db-1"
-	res, err := h.s.CreateOrUpdate(h.ctx, ref, body(), ext, http.Header{})
+	res, err := h.s.CreateOrUpdate(h.ctx, ref, body(), ext)
 	if err != nil || res.Operation == nil {
 		t.Fatalf("a new hostname: %v, operation %v", err, res)
 	}

@@ -4,7 +4,10 @@
 // the runtime's reports, per-second metering, and recovery after a restart.
 //
 // The HTTP layer (package api) translates ARM requests into calls on Service
-// and its errors (*armerr.Error) back into ARM responses.
+// and its errors back into ARM responses. The service knows nothing of
+// HTTP: it fails with the errors of package errdefs, classified by kind,
+// and tells the rate limiter's decisions in its results (PutResult,
+// DeleteResult) or, for a refusal, in a *throttle.Refusal.
 package service
 
 import (
@@ -23,11 +26,11 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/vnode-io/vnode/internal/instances/config"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/sealer"
 	"github.com/vnode-io/vnode/internal/instances/store"
 	"github.com/vnode-io/vnode/internal/instances/throttle"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // Provisioning states of a container group.
@@ -114,9 +117,9 @@ type Service struct {
 type group struct {
 	key, uid                string
 	sub, rg, name, location string
-	spec                    *aci.ContainerGroup // cleaned, without secrets
-	specJSON                []byte              // spec as last persisted, for views
-	ext                     groupext.Extensions // vnode's additions to the spec
+	spec                    *aci.ContainerGroup  // cleaned, without secrets
+	specJSON                []byte               // spec as last persisted, for views
+	ext                     wire.GroupExtensions // vnode's additions to the spec
 	secrets                 *secretValues
 	provisioning            string
 	stopped                 bool
@@ -225,7 +228,7 @@ func (s *Service) fromRecord(ctx context.Context, r *store.Group) (*group, error
 		return nil, fmt.Errorf("decode spec: %w", err)
 	}
 	g.specJSON = r.Spec
-	ext, err := groupext.Parse(r.Spec)
+	ext, err := wire.ParseGroup(r.Spec)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +268,7 @@ func specJSON(g *group) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode spec of %s: %w", g.key, err)
 	}
-	return groupext.Apply(spec, groupext.Additions{Extensions: g.ext})
+	return wire.ApplyGroup(spec, wire.GroupAdditions{GroupExtensions: g.ext})
 }
 
 // persist writes a group's record after a change, and updates the quota

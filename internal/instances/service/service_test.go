@@ -28,11 +28,12 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/runtime/fake"
 	"github.com/vnode-io/vnode/internal/instances/sealer"
 	"github.com/vnode-io/vnode/internal/instances/store"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -195,7 +196,7 @@ func (h *harness) waitGone(ref Ref) {
 	h.t.Helper()
 	waitFor(h.t, ref.Name+" to be deleted", func() bool {
 		_, err := h.s.Get(ref)
-		var ae *armerr.Error
+		var ae *errdefs.Error
 		return errors.As(err, &ae) && ae.Code == "ResourceNotFound"
 	})
 }
@@ -275,7 +276,7 @@ func groupBody(loc string, policy string, cpu, mem float64, env string) *aci.Con
 
 func (h *harness) mustPut(ref Ref, body *aci.ContainerGroup) *PutResult {
 	h.t.Helper()
-	res, err := h.s.CreateOrUpdate(h.ctx, ref, body, groupext.Extensions{}, http.Header{})
+	res, err := h.s.CreateOrUpdate(h.ctx, ref, body, wire.GroupExtensions{})
 	if err != nil {
 		h.t.Fatalf("CreateOrUpdate(%s): %v", ref.Name, err)
 	}
@@ -671,7 +672,7 @@ func TestAccountingInvariant(t *testing.T) {
 	outcomes := map[string]int{}
 	record := func(format string, args ...any) { trail = append(trail, fmt.Sprintf(format, args...)) }
 	outcome := func(action string, err error) {
-		var ae *armerr.Error
+		var ae *errdefs.Error
 		switch {
 		case err == nil:
 			outcomes[action+":ok"]++
@@ -711,7 +712,7 @@ func TestAccountingInvariant(t *testing.T) {
 				c.EnvironmentVariables = append(c.EnvironmentVariables,
 					&aci.EnvironmentVariable{Name: to.Ptr("TOKEN"), SecureValue: to.Ptr(fmt.Sprint("s", rng.Intn(2)))})
 			}
-			res, err := h.s.CreateOrUpdate(h.ctx, ref, body, groupext.Extensions{}, http.Header{})
+			res, err := h.s.CreateOrUpdate(h.ctx, ref, body, wire.GroupExtensions{})
 			record("%d put %s/%s loc=%s cpu=%v cmd=%v: %v", step, ref.Subscription, ref.Name, loc,
 				*c.Resources.Requests.CPU, strs(c.Command), err)
 			outcome("put", err)
@@ -736,10 +737,11 @@ func TestAccountingInvariant(t *testing.T) {
 			}
 		case p < 70: // delete
 			ref, _ := randRef()
-			op, err := h.s.Delete(h.ctx, ref, http.Header{}, 0)
-			record("%d delete %s: %v (op %v)", step, ref.Name, err, op != nil)
+			res, err := h.s.Delete(h.ctx, ref, 0)
+			started := err == nil && res.Operation != nil
+			record("%d delete %s: %v (op %v)", step, ref.Name, err, started)
 			outcome("delete", err)
-			if err == nil && op != nil {
+			if started {
 				h.waitGone(ref)
 				touched = true
 			}
@@ -847,8 +849,8 @@ func TestRestartFinishedGroup(t *testing.T) {
 		t.Fatalf("state %s after the exit, want Succeeded", st)
 	}
 	err := h.s.Restart(h.ctx, ref)
-	var ae *armerr.Error
-	if !errors.As(err, &ae) || ae.Code != "ContainerGroupNotRunning" || ae.Status != http.StatusConflict {
+	var ae *errdefs.Error
+	if !errors.As(err, &ae) || ae.Code != "ContainerGroupNotRunning" || armerr.Status(ae.Kind) != http.StatusConflict {
 		t.Errorf("Restart of a finished group = %v, want 409 ContainerGroupNotRunning", err)
 	}
 	h.sync()
@@ -887,13 +889,13 @@ func TestUpdateStoppedGroupMayResize(t *testing.T) {
 	ref := Ref{Subscription: "sub", ResourceGroup: "rg", Name: "web"}
 	h.mustPut(ref, groupBody("local", "", 1, 1, "a"))
 	// Running: the resources cannot change in place.
-	_, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), groupext.Extensions{}, http.Header{})
-	var ae *armerr.Error
-	if !errors.As(err, &ae) || ae.Code != "InvalidContainerGroupUpdate" || ae.Status != http.StatusConflict {
+	_, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), wire.GroupExtensions{})
+	var ae *errdefs.Error
+	if !errors.As(err, &ae) || ae.Code != "InvalidContainerGroupUpdate" || armerr.Status(ae.Kind) != http.StatusConflict {
 		t.Fatalf("PUT with more CPU on a running group: %v, want 409 InvalidContainerGroupUpdate", err)
 	}
 	// Neither can the restart policy.
-	_, err = h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "Never", 1, 1, "a"), groupext.Extensions{}, http.Header{})
+	_, err = h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "Never", 1, 1, "a"), wire.GroupExtensions{})
 	if !errors.As(err, &ae) || ae.Code != "InvalidContainerGroupUpdate" {
 		t.Fatalf("PUT changing the restart policy of a running group: %v", err)
 	}
@@ -901,7 +903,7 @@ func TestUpdateStoppedGroupMayResize(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.sync()
-	res, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), groupext.Extensions{}, http.Header{})
+	res, err := h.s.CreateOrUpdate(h.ctx, ref, groupBody("local", "", 2, 3, "a"), wire.GroupExtensions{})
 	if err != nil {
 		t.Fatalf("PUT with more CPU on a stopped group: %v", err)
 	}
@@ -1126,7 +1128,7 @@ func TestSplitSecretsAndRuntimeSpec(t *testing.T) {
 		t.Errorf("log analytics %+v", p.Diagnostics.LogAnalytics)
 	}
 
-	spec, err := runtimeSpec("uid-1", "grp", "/subscriptions/s/id", b, sv, groupext.Extensions{})
+	spec, err := runtimeSpec("uid-1", "grp", "/subscriptions/s/id", b, sv, wire.GroupExtensions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1167,7 +1169,7 @@ func TestRuntimeSpecRejectsBadSecretFile(t *testing.T) {
 	b := groupBody("local", "", 1, 1, "x")
 	b.Properties.Volumes = []*aci.Volume{{Name: to.Ptr("v"), Secret: map[string]*string{"f": nil}}}
 	sv := &secretValues{SecretVolumes: map[string]map[string]string{"v": {"f": "not base64!"}}}
-	if _, err := runtimeSpec("u", "n", "", b, sv, groupext.Extensions{}); err == nil {
+	if _, err := runtimeSpec("u", "n", "", b, sv, wire.GroupExtensions{}); err == nil {
 		t.Error("runtimeSpec accepted secret contents that are not base64")
 	}
 }

@@ -10,8 +10,8 @@ import (
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/config"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // secretValues are the write-only parts of a container group. They are kept
@@ -205,7 +205,7 @@ func totals(g *aci.ContainerGroup) (cpu, mem float64) {
 }
 
 // runtimeSpec translates a group into what a runtime runs.
-func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, ext groupext.Extensions) (runtime.GroupSpec, error) {
+func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, ext wire.GroupExtensions) (runtime.GroupSpec, error) {
 	p := g.Properties
 	spec := runtime.GroupSpec{
 		ID:            uid,
@@ -275,7 +275,7 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, e
 	return spec, nil
 }
 
-func containerSpec(c *aci.Container, s *secretValues, ext groupext.Extensions) runtime.ContainerSpec {
+func containerSpec(c *aci.Container, s *secretValues, ext wire.GroupExtensions) runtime.ContainerSpec {
 	p := c.Properties
 	probes := ext.Probes[str(c.Name)]
 	cs := runtime.ContainerSpec{Name: str(c.Name), Image: str(p.Image), Command: strs(p.Command),
@@ -334,13 +334,13 @@ func volume(v *aci.Volume, s *secretValues) (runtime.Volume, error) {
 
 // env converts a container's variables: secure ones take their value from
 // secure, those in fields are filled by the runtime from the group.
-func env(vars []*aci.EnvironmentVariable, secure map[string]string, fields []groupext.FieldEnv) []runtime.EnvVar {
+func env(vars []*aci.EnvironmentVariable, secure map[string]string, fields []wire.FieldEnv) []runtime.EnvVar {
 	var out []runtime.EnvVar
 	for _, v := range vars {
 		if v == nil || v.Name == nil {
 			continue
 		}
-		if i := slices.IndexFunc(fields, func(f groupext.FieldEnv) bool { return f.Name == *v.Name }); i >= 0 {
+		if i := slices.IndexFunc(fields, func(f wire.FieldEnv) bool { return f.Name == *v.Name }); i >= 0 {
 			out = append(out, runtime.EnvVar{Name: *v.Name, FromField: fields[i].FieldPath})
 			continue
 		}
@@ -353,7 +353,7 @@ func env(vars []*aci.EnvironmentVariable, secure map[string]string, fields []gro
 	return out
 }
 
-func hostAliases(in []groupext.HostAlias) []runtime.HostAlias {
+func hostAliases(in []wire.HostAlias) []runtime.HostAlias {
 	var out []runtime.HostAlias
 	for _, a := range in {
 		out = append(out, runtime.HostAlias{IP: a.IP, Hostnames: slices.Clone(a.Hostnames)})
@@ -373,7 +373,7 @@ func mounts(ms []*aci.VolumeMount) []runtime.VolumeMount {
 }
 
 // probe converts a probe; tcp is its tcpSocket action, a vnode addition.
-func probe(p *aci.ContainerProbe, tcp *groupext.TCPSocket) *runtime.Probe {
+func probe(p *aci.ContainerProbe, tcp *wire.TCPSocket) *runtime.Probe {
 	if p == nil {
 		return nil
 	}

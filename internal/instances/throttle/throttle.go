@@ -1,12 +1,14 @@
 // Package throttle enforces the container instances service's request
 // limits per subscription: ACI's sliding-window limits on creates and deletes
 // (per 5 minutes and per hour) and ARM's token buckets for reads and writes.
+//
+// The limiter knows nothing of HTTP: its Decision tells what each budget has
+// left, and a refusal is a *Refusal error around an errdefs.Throttled error;
+// the HTTP edge (package api) turns both into ARM's headers and answer.
 package throttle
 
 import (
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,8 +16,8 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/utils/clock"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 )
 
 // Kind is a class of request with its own limit.
@@ -29,13 +31,51 @@ const (
 	Write  Kind = "write"
 )
 
-// Headers ACI and ARM send to tell a client its remaining budget.
+// Budget is a budget a request spends from, named as ARM names it in the
+// x-ms-ratelimit-remaining-… header that tells a client what is left of it.
+type Budget string
+
+// The budgets the limiter keeps.
 const (
-	HeaderRemaining5m    = "x-ms-ratelimit-remaining-subscription-resource-requests-pt5m"
-	HeaderRemaining1h    = "x-ms-ratelimit-remaining-subscription-resource-requests-pt1h"
-	HeaderRemainingReads = "x-ms-ratelimit-remaining-subscription-reads"
-	HeaderRemainingWrite = "x-ms-ratelimit-remaining-subscription-writes"
+	// BudgetPT5M: creates, or deletes, in the last 5 minutes.
+	BudgetPT5M Budget = "subscription-resource-requests-pt5m"
+	// BudgetPT1H: creates, or deletes, in the last hour.
+	BudgetPT1H Budget = "subscription-resource-requests-pt1h"
+	// BudgetReads: the token bucket of reads.
+	BudgetReads Budget = "subscription-reads"
+	// BudgetWrites: the token bucket of writes.
+	BudgetWrites Budget = "subscription-writes"
 )
+
+// Left is what one budget has left after a request.
+type Left struct {
+	Budget Budget
+	Count  int
+}
+
+// Decision is the limiter's verdict on one request: what the budgets it
+// spends from have left, which a client is told whether or not the request
+// was allowed. The zero value tells nothing.
+type Decision struct {
+	Left []Left
+}
+
+func (d *Decision) tell(b Budget, count int) {
+	d.Left = append(d.Left, Left{Budget: b, Count: count})
+}
+
+// Refusal is the error of a request the limiter refused: the core's
+// throttled error (with RetryAfter) and the decision, whose budgets the
+// client is told as well.
+type Refusal struct {
+	Decision Decision
+	Err      *errdefs.Error
+}
+
+func (r *Refusal) Error() string { return r.Err.Error() }
+
+// Unwrap returns the throttled error.
+func (r *Refusal) Unwrap() error { return r.Err }
 
 // MaxKeys bounds the budgets a limiter keeps at once (one per kind and
 // subscription in use). Callers admit only subscriptions the service
@@ -70,25 +110,31 @@ func New(cfg config.RateLimits, clk clock.PassiveClock) *Limiter {
 }
 
 // Allow spends one request of kind for subscription (ARM ids are
-// case-insensitive, so is the budget). It sets the budget
-// headers on h and returns a 429 ARM error (with Retry-After) when the
-// budget is exhausted; a refused request spends nothing.
-func (l *Limiter) Allow(kind Kind, subscription, action string, h http.Header) *armerr.Error {
+// case-insensitive, so is the budget). It returns what the budgets have
+// left and, when a budget is exhausted, a *Refusal whose error is
+// errdefs.Throttled with RetryAfter set; a refused request spends nothing.
+func (l *Limiter) Allow(kind Kind, subscription, action string) (Decision, error) {
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.lastSweep) >= sweepEvery {
 		l.sweep(now)
 	}
+	var d Decision
+	var err *errdefs.Error
 	switch kind {
 	case Create, Delete:
-		return l.allowWindow(kind, subscription, action, now, h)
+		err = l.allowWindow(kind, subscription, action, now, &d)
 	default:
-		return l.allowBucket(kind, subscription, now, h)
+		err = l.allowBucket(kind, subscription, now, &d)
 	}
+	if err != nil {
+		return d, &Refusal{Decision: d, Err: err}
+	}
+	return d, nil
 }
 
-func (l *Limiter) allowWindow(kind Kind, subscription, action string, now time.Time, h http.Header) *armerr.Error {
+func (l *Limiter) allowWindow(kind Kind, subscription, action string, now time.Time, d *Decision) *errdefs.Error {
 	per5m, per1h := l.cfg.CreatesPer5m, l.cfg.CreatesPer1h
 	if kind == Delete {
 		per5m, per1h = l.cfg.DeletesPer5m, l.cfg.DeletesPer1h
@@ -107,8 +153,8 @@ func (l *Limiter) allowWindow(kind Kind, subscription, action string, now time.T
 	}
 	for _, win := range []*window{w.short, w.long} {
 		if wait := win.wait(now); wait > 0 {
-			setRemaining(h, w, now)
-			e := armerr.New(http.StatusTooManyRequests, "ResourceRequestsThrottled",
+			tellRemaining(d, w, now)
+			e := errdefs.New(errdefs.Throttled, "ResourceRequestsThrottled",
 				"Number of requests for action '%s' exceeded the limit of '%d' for time interval '%s'. Please try again after '%d' seconds.",
 				action, win.limit, interval(win.period), int((wait+time.Second-1)/time.Second))
 			e.RetryAfter = wait
@@ -117,16 +163,16 @@ func (l *Limiter) allowWindow(kind Kind, subscription, action string, now time.T
 	}
 	w.short.add(now)
 	w.long.add(now)
-	setRemaining(h, w, now)
+	tellRemaining(d, w, now)
 	return nil
 }
 
-func setRemaining(h http.Header, w *windowPair, now time.Time) {
+func tellRemaining(d *Decision, w *windowPair, now time.Time) {
 	if r, ok := w.short.remaining(now); ok {
-		h.Set(HeaderRemaining5m, strconv.Itoa(r))
+		d.tell(BudgetPT5M, r)
 	}
 	if r, ok := w.long.remaining(now); ok {
-		h.Set(HeaderRemaining1h, strconv.Itoa(r))
+		d.tell(BudgetPT1H, r)
 	}
 }
 
@@ -134,10 +180,10 @@ func interval(d time.Duration) string {
 	return fmt.Sprintf("%02d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
 }
 
-func (l *Limiter) allowBucket(kind Kind, subscription string, now time.Time, h http.Header) *armerr.Error {
-	perSecond, burst, header := l.cfg.ReadsPerSecond, l.cfg.ReadBurst, HeaderRemainingReads
+func (l *Limiter) allowBucket(kind Kind, subscription string, now time.Time, d *Decision) *errdefs.Error {
+	perSecond, burst, budget := l.cfg.ReadsPerSecond, l.cfg.ReadBurst, BudgetReads
 	if kind == Write {
-		perSecond, burst, header = l.cfg.WritesPerSecond, l.cfg.WriteBurst, HeaderRemainingWrite
+		perSecond, burst, budget = l.cfg.WritesPerSecond, l.cfg.WriteBurst, BudgetWrites
 	}
 	if perSecond <= 0 {
 		return nil
@@ -157,14 +203,14 @@ func (l *Limiter) allowBucket(kind Kind, subscription string, now time.Time, h h
 	r := b.ReserveN(now, 1)
 	if wait := r.DelayFrom(now); wait > 0 {
 		r.CancelAt(now)
-		h.Set(header, "0")
-		e := armerr.New(http.StatusTooManyRequests, "SubscriptionRequestsThrottled",
+		d.tell(budget, 0)
+		e := errdefs.New(errdefs.Throttled, "SubscriptionRequestsThrottled",
 			"Number of '%s' requests for subscription '%s' exceeded. Please try again after '%d' seconds after additional tokens are available.",
 			kind, subscription, int((wait+time.Second-1)/time.Second))
 		e.RetryAfter = wait
 		return e
 	}
-	h.Set(header, strconv.Itoa(int(b.TokensAt(now))))
+	d.tell(budget, int(b.TokensAt(now)))
 	return nil
 }
 
@@ -201,8 +247,8 @@ func (l *Limiter) room(now time.Time) bool {
 }
 
 // full is the answer when no budget can be kept for another subscription.
-func (l *Limiter) full(kind Kind, subscription string) *armerr.Error {
-	e := armerr.New(http.StatusTooManyRequests, "SubscriptionRequestsThrottled",
+func (l *Limiter) full(kind Kind, subscription string) *errdefs.Error {
+	e := errdefs.New(errdefs.Throttled, "SubscriptionRequestsThrottled",
 		"Number of '%s' requests for subscription '%s' exceeded. Please try again after '%d' seconds.",
 		kind, subscription, int(sweepEvery/time.Second))
 	e.RetryAfter = sweepEvery

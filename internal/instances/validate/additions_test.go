@@ -9,27 +9,28 @@ import (
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // wantError fails unless err is a 400 with code at target.
-func wantError(t *testing.T, err *armerr.Error, code, target string) {
+func wantError(t *testing.T, err *errdefs.Error, code, target string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("nil, want %s at %s", code, target)
 	}
-	if err.Status != http.StatusBadRequest || err.Code != code || err.Target != target || err.Message == "" {
-		t.Fatalf("%d %s at %q (%s), want 400 %s at %q", err.Status, err.Code, err.Target, err.Message, code, target)
+	if armerr.Status(err.Kind) != http.StatusBadRequest || err.Code != code || err.Target != target || err.Message == "" {
+		t.Fatalf("%d %s at %q (%s), want 400 %s at %q", armerr.Status(err.Kind), err.Code, err.Target, err.Message, code, target)
 	}
 }
 
 // The group's hostname, fqdn and host aliases follow Kubernetes' rules for
 // a pod's hostname, subdomain FQDN and hostAliases.
 func TestGroupHosts(t *testing.T) {
-	alias := func(ip string, names ...string) []groupext.HostAlias {
-		return []groupext.HostAlias{{IP: "10.0.0.1", Hostnames: []string{"first"}}, {IP: ip, Hostnames: names}}
+	alias := func(ip string, names ...string) []wire.HostAlias {
+		return []wire.HostAlias{{IP: "10.0.0.1", Hostnames: []string{"first"}}, {IP: ip, Hostnames: names}}
 	}
-	valid := []groupext.Extensions{
+	valid := []wire.GroupExtensions{
 		{},
 		{Hostname: "web-0"},
 		{Hostname: strings.Repeat("a", 63)},
@@ -46,22 +47,22 @@ func TestGroupHosts(t *testing.T) {
 	}
 	cases := []struct {
 		name         string
-		ext          groupext.Extensions
+		ext          wire.GroupExtensions
 		code, target string
 	}{
-		{"hostname uppercase", groupext.Extensions{Hostname: "Web"}, CodeInvalidHostname, "properties.hostname"},
-		{"hostname too long", groupext.Extensions{Hostname: strings.Repeat("a", 64)}, CodeInvalidHostname, "properties.hostname"},
-		{"hostname ends with '-'", groupext.Extensions{Hostname: "web-"}, CodeInvalidHostname, "properties.hostname"},
-		{"hostname with underscore", groupext.Extensions{Hostname: "web_0"}, CodeInvalidHostname, "properties.hostname"},
-		{"dotted hostname over 64", groupext.Extensions{Hostname: strings.Repeat("a", 61) + ".b.c"}, CodeInvalidHostname, "properties.hostname"},
-		{"dotted hostname empty label", groupext.Extensions{Hostname: "web..svc"}, CodeInvalidHostname, "properties.hostname"},
-		{"fqdn over 253", groupext.Extensions{FQDN: strings.Repeat(strings.Repeat("a", 63)+".", 4)[:254]}, CodeInvalidFQDN, "properties.fqdn"},
-		{"fqdn label over 63", groupext.Extensions{FQDN: strings.Repeat("a", 64) + ".svc"}, CodeInvalidFQDN, "properties.fqdn"},
-		{"fqdn trailing dot", groupext.Extensions{FQDN: "web.svc."}, CodeInvalidFQDN, "properties.fqdn"},
-		{"alias without IP", groupext.Extensions{HostAliases: alias("", "a")}, CodeInvalidHostAlias, "properties.hostAliases[1].ip"},
-		{"alias with a bad IP", groupext.Extensions{HostAliases: alias("10.0.0.256", "a")}, CodeInvalidHostAlias, "properties.hostAliases[1].ip"},
-		{"alias without hostnames", groupext.Extensions{HostAliases: alias("10.0.0.2")}, CodeInvalidHostAlias, "properties.hostAliases[1].hostnames"},
-		{"alias with a bad hostname", groupext.Extensions{HostAliases: alias("10.0.0.2", "ok", "Not_OK")}, CodeInvalidHostAlias, "properties.hostAliases[1].hostnames[1]"},
+		{"hostname uppercase", wire.GroupExtensions{Hostname: "Web"}, CodeInvalidHostname, "properties.hostname"},
+		{"hostname too long", wire.GroupExtensions{Hostname: strings.Repeat("a", 64)}, CodeInvalidHostname, "properties.hostname"},
+		{"hostname ends with '-'", wire.GroupExtensions{Hostname: "web-"}, CodeInvalidHostname, "properties.hostname"},
+		{"hostname with underscore", wire.GroupExtensions{Hostname: "web_0"}, CodeInvalidHostname, "properties.hostname"},
+		{"dotted hostname over 64", wire.GroupExtensions{Hostname: strings.Repeat("a", 61) + ".b.c"}, CodeInvalidHostname, "properties.hostname"},
+		{"dotted hostname empty label", wire.GroupExtensions{Hostname: "web..svc"}, CodeInvalidHostname, "properties.hostname"},
+		{"fqdn over 253", wire.GroupExtensions{FQDN: strings.Repeat(strings.Repeat("a", 63)+".", 4)[:254]}, CodeInvalidFQDN, "properties.fqdn"},
+		{"fqdn label over 63", wire.GroupExtensions{FQDN: strings.Repeat("a", 64) + ".svc"}, CodeInvalidFQDN, "properties.fqdn"},
+		{"fqdn trailing dot", wire.GroupExtensions{FQDN: "web.svc."}, CodeInvalidFQDN, "properties.fqdn"},
+		{"alias without IP", wire.GroupExtensions{HostAliases: alias("", "a")}, CodeInvalidHostAlias, "properties.hostAliases[1].ip"},
+		{"alias with a bad IP", wire.GroupExtensions{HostAliases: alias("10.0.0.256", "a")}, CodeInvalidHostAlias, "properties.hostAliases[1].ip"},
+		{"alias without hostnames", wire.GroupExtensions{HostAliases: alias("10.0.0.2")}, CodeInvalidHostAlias, "properties.hostAliases[1].hostnames"},
+		{"alias with a bad hostname", wire.GroupExtensions{HostAliases: alias("10.0.0.2", "ok", "Not_OK")}, CodeInvalidHostAlias, "properties.hostAliases[1].hostnames[1]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,13 +84,13 @@ func TestFieldEnv(t *testing.T) {
 		}
 		return g
 	}
-	ext := func(webPath, initPath string) groupext.Extensions {
-		return groupext.Extensions{FieldEnv: map[string][]groupext.FieldEnv{
+	ext := func(webPath, initPath string) wire.GroupExtensions {
+		return wire.GroupExtensions{FieldEnv: map[string][]wire.FieldEnv{
 			"web":         {{Name: "POD_IP", FieldPath: webPath}},
 			"init-config": {{Name: "MY_IP", FieldPath: initPath}},
 		}}
 	}
-	if err := ContainerGroup(group(nil), testLoc, testLim, ext(groupext.FieldPodIP, groupext.FieldPodIPs)); err != nil {
+	if err := ContainerGroup(group(nil), testLoc, testLim, ext(wire.FieldPodIP, wire.FieldPodIPs)); err != nil {
 		t.Fatalf("field env in a container and an init container: %v", err)
 	}
 	const webEnv = c0 + ".properties.environmentVariables[2]"
@@ -97,27 +98,27 @@ func TestFieldEnv(t *testing.T) {
 	cases := []struct {
 		name         string
 		mut          func(web *aci.ContainerProperties, ic *aci.InitContainerPropertiesDefinition)
-		ext          groupext.Extensions
+		ext          wire.GroupExtensions
 		target       string
 		code, msgHas string
 	}{
-		{"unsupported field", nil, ext("metadata.name", groupext.FieldPodIP), webEnv + ".valueFrom.fieldRef.fieldPath",
+		{"unsupported field", nil, ext("metadata.name", wire.FieldPodIP), webEnv + ".valueFrom.fieldRef.fieldPath",
 			CodeInvalidContainerEnvironmentVariable, "metadata.name"},
-		{"unsupported field of an init container", nil, ext(groupext.FieldPodIP, "status.hostIP"),
+		{"unsupported field of an init container", nil, ext(wire.FieldPodIP, "status.hostIP"),
 			initEnv + ".valueFrom.fieldRef.fieldPath", CodeInvalidContainerEnvironmentVariable, "status.hostIP"},
 		{"value beside valueFrom", func(web *aci.ContainerProperties, _ *aci.InitContainerPropertiesDefinition) {
 			web.EnvironmentVariables[2].Value = to.Ptr("1.2.3.4")
-		}, ext(groupext.FieldPodIP, groupext.FieldPodIP), webEnv + ".valueFrom", CodeInvalidContainerEnvironmentVariable, "valueFrom"},
+		}, ext(wire.FieldPodIP, wire.FieldPodIP), webEnv + ".valueFrom", CodeInvalidContainerEnvironmentVariable, "valueFrom"},
 		{"secureValue beside valueFrom", func(_ *aci.ContainerProperties, ic *aci.InitContainerPropertiesDefinition) {
 			ic.EnvironmentVariables[1].SecureValue = to.Ptr("x")
-		}, ext(groupext.FieldPodIP, groupext.FieldPodIP), initEnv + ".valueFrom", CodeInvalidContainerEnvironmentVariable, "valueFrom"},
+		}, ext(wire.FieldPodIP, wire.FieldPodIP), initEnv + ".valueFrom", CodeInvalidContainerEnvironmentVariable, "valueFrom"},
 		{"bad name", func(web *aci.ContainerProperties, _ *aci.InitContainerPropertiesDefinition) {
 			web.EnvironmentVariables[2].Name = to.Ptr("POD-IP")
-		}, groupext.Extensions{FieldEnv: map[string][]groupext.FieldEnv{"web": {{Name: "POD-IP", FieldPath: groupext.FieldPodIP}}}},
+		}, wire.GroupExtensions{FieldEnv: map[string][]wire.FieldEnv{"web": {{Name: "POD-IP", FieldPath: wire.FieldPodIP}}}},
 			webEnv + ".name", CodeInvalidContainerEnvironmentVariable, "POD-IP"},
 		{"name twice", func(web *aci.ContainerProperties, _ *aci.InitContainerPropertiesDefinition) {
 			web.EnvironmentVariables[2].Name = to.Ptr("MODE")
-		}, groupext.Extensions{FieldEnv: map[string][]groupext.FieldEnv{"web": {{Name: "MODE", FieldPath: groupext.FieldPodIP}}}},
+		}, wire.GroupExtensions{FieldEnv: map[string][]wire.FieldEnv{"web": {{Name: "MODE", FieldPath: wire.FieldPodIP}}}},
 			webEnv + ".name", CodeDuplicateEnvironmentVariable, "MODE"},
 	}
 	for _, tc := range cases {
@@ -137,12 +138,12 @@ func TestSecretFileNameReserved(t *testing.T) {
 	for _, name := range []string{"..data", "..2026_01_01", ".."} {
 		g := maximal()
 		props(g).Volumes[0].Secret[name] = to.Ptr("eA==")
-		wantError(t, ContainerGroup(g, testLoc, testLim, groupext.Extensions{}), CodeInvalidSecretVolume,
+		wantError(t, ContainerGroup(g, testLoc, testLim, wire.GroupExtensions{}), CodeInvalidSecretVolume,
 			"properties.volumes[0].secret."+name)
 	}
 	g := maximal()
 	props(g).Volumes[0].Secret[".hidden"] = to.Ptr("eA==")
-	if err := ContainerGroup(g, testLoc, testLim, groupext.Extensions{}); err != nil {
+	if err := ContainerGroup(g, testLoc, testLim, wire.GroupExtensions{}); err != nil {
 		t.Errorf("a dotfile was refused: %v", err)
 	}
 }

@@ -7,19 +7,19 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // containers checks the group's containers.
-func (c *checker) containers(cs []*armcontainerinstance.Container) *armerr.Error {
+func (c *checker) containers(cs []*armcontainerinstance.Container) *errdefs.Error {
 	const target = "properties.containers"
 	if len(cs) == 0 {
-		return armerr.BadRequest(CodeMissingContainers, target,
+		return errdefs.InvalidField(CodeMissingContainers, target,
 			"The container group has no containers. Add at least one container to properties.containers.")
 	}
 	if limit := c.lim.ContainersPerGroup; limit > 0 && len(cs) > limit {
-		return armerr.BadRequest(CodeTooManyContainers, target,
+		return errdefs.InvalidField(CodeTooManyContainers, target,
 			"The container group has %d containers; at most %d are allowed. Remove containers.", len(cs), limit)
 	}
 	for i, ct := range cs {
@@ -30,7 +30,7 @@ func (c *checker) containers(cs []*armcontainerinstance.Container) *armerr.Error
 	return nil
 }
 
-func (c *checker) container(at string, ct *armcontainerinstance.Container) *armerr.Error {
+func (c *checker) container(at string, ct *armcontainerinstance.Container) *errdefs.Error {
 	if ct == nil {
 		ct = &armcontainerinstance.Container{}
 	}
@@ -41,17 +41,17 @@ func (c *checker) container(at string, ct *armcontainerinstance.Container) *arme
 	name := str(ct.Name)
 	pat := at + ".properties"
 	return first(
-		func() *armerr.Error { return c.containerName(name, at, "container") },
-		func() *armerr.Error { return checkImage(p.Image, name, pat) },
-		func() *armerr.Error { return checkResources(p.Resources, name, pat+".resources") },
-		func() *armerr.Error { return checkContainerPorts(p.Ports, name, pat+".ports") },
-		func() *armerr.Error { return c.env(p.EnvironmentVariables, name, pat+".environmentVariables") },
-		func() *armerr.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
-		func() *armerr.Error { return c.securityContext(p.SecurityContext, name, pat+".securityContext") },
-		func() *armerr.Error {
+		func() *errdefs.Error { return c.containerName(name, at, "container") },
+		func() *errdefs.Error { return checkImage(p.Image, name, pat) },
+		func() *errdefs.Error { return checkResources(p.Resources, name, pat+".resources") },
+		func() *errdefs.Error { return checkContainerPorts(p.Ports, name, pat+".ports") },
+		func() *errdefs.Error { return c.env(p.EnvironmentVariables, name, pat+".environmentVariables") },
+		func() *errdefs.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
+		func() *errdefs.Error { return c.securityContext(p.SecurityContext, name, pat+".securityContext") },
+		func() *errdefs.Error {
 			return checkProbe(p.LivenessProbe, c.ext.Probes[name].Liveness, "liveness", name, pat+".livenessProbe")
 		},
-		func() *armerr.Error {
+		func() *errdefs.Error {
 			return checkProbe(p.ReadinessProbe, c.ext.Probes[name].Readiness, "readiness", name, pat+".readinessProbe")
 		},
 	)
@@ -59,7 +59,7 @@ func (c *checker) container(at string, ct *armcontainerinstance.Container) *arme
 
 // initContainers checks the group's init containers, which have no
 // resources, ports or probes of their own.
-func (c *checker) initContainers(ics []*armcontainerinstance.InitContainerDefinition) *armerr.Error {
+func (c *checker) initContainers(ics []*armcontainerinstance.InitContainerDefinition) *errdefs.Error {
 	for i, ic := range ics {
 		at := fmt.Sprintf("properties.initContainers[%d]", i)
 		if ic == nil {
@@ -72,11 +72,11 @@ func (c *checker) initContainers(ics []*armcontainerinstance.InitContainerDefini
 		name := str(ic.Name)
 		pat := at + ".properties"
 		err := first(
-			func() *armerr.Error { return c.containerName(name, at, "init container") },
-			func() *armerr.Error { return checkImage(p.Image, name, pat) },
-			func() *armerr.Error { return c.env(p.EnvironmentVariables, name, pat+".environmentVariables") },
-			func() *armerr.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
-			func() *armerr.Error { return c.securityContext(p.SecurityContext, name, pat+".securityContext") },
+			func() *errdefs.Error { return c.containerName(name, at, "init container") },
+			func() *errdefs.Error { return checkImage(p.Image, name, pat) },
+			func() *errdefs.Error { return c.env(p.EnvironmentVariables, name, pat+".environmentVariables") },
+			func() *errdefs.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
+			func() *errdefs.Error { return c.securityContext(p.SecurityContext, name, pat+".securityContext") },
 		)
 		if err != nil {
 			return err
@@ -87,14 +87,14 @@ func (c *checker) initContainers(ics []*armcontainerinstance.InitContainerDefini
 
 // containerName checks a (init) container name and that no other container
 // or init container of the group has it.
-func (c *checker) containerName(name, at, kind string) *armerr.Error {
+func (c *checker) containerName(name, at, kind string) *errdefs.Error {
 	if p := containerNameProblem(name); p != "" {
-		return armerr.BadRequest(CodeInvalidContainerName, at+".name",
+		return errdefs.InvalidField(CodeInvalidContainerName, at+".name",
 			"The %s name '%s' is invalid: it %s. A container name has 1 to 63 lowercase letters, digits and '-' "+
 				"and does not start or end with '-' (e.g. 'my-name').", kind, name, p)
 	}
 	if c.names[name] {
-		return armerr.BadRequest(CodeDuplicateContainerName, at+".name",
+		return errdefs.InvalidField(CodeDuplicateContainerName, at+".name",
 			"The %s name '%s' is used more than once. Containers and init containers of a group need distinct names.",
 			kind, name)
 	}
@@ -102,9 +102,9 @@ func (c *checker) containerName(name, at, kind string) *armerr.Error {
 	return nil
 }
 
-func checkImage(image *string, name, at string) *armerr.Error {
+func checkImage(image *string, name, at string) *errdefs.Error {
 	if strings.TrimSpace(str(image)) == "" {
-		return armerr.BadRequest(CodeMissingContainerImage, at+".image",
+		return errdefs.InvalidField(CodeMissingContainerImage, at+".image",
 			"The container '%s' has no image. Set properties.image to the image to run (e.g. 'nginx:latest').", name)
 	}
 	return nil
@@ -112,7 +112,7 @@ func checkImage(image *string, name, at string) *armerr.Error {
 
 // env checks a (init) container's environment variables, those filled
 // from the group (vnode's valueFrom.fieldRef) included.
-func (c *checker) env(vars []*armcontainerinstance.EnvironmentVariable, name, at string) *armerr.Error {
+func (c *checker) env(vars []*armcontainerinstance.EnvironmentVariable, name, at string) *errdefs.Error {
 	fields := map[string]string{}
 	for _, f := range c.ext.FieldEnv[name] {
 		fields[f.Name] = f.FieldPath
@@ -143,22 +143,22 @@ func (c *checker) env(vars []*armcontainerinstance.EnvironmentVariable, name, at
 
 // checkEnvVar checks one variable's name and value; a variable with
 // neither value nor secureValue is set to "" (or filled from the group).
-func checkEnvVar(v *armcontainerinstance.EnvironmentVariable, seen map[string]bool, name, at string) *armerr.Error {
+func checkEnvVar(v *armcontainerinstance.EnvironmentVariable, seen map[string]bool, name, at string) *errdefs.Error {
 	n := str(v.Name)
 	switch {
 	case !envName.MatchString(n):
-		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at+".name",
+		return errdefs.InvalidField(CodeInvalidContainerEnvironmentVariable, at+".name",
 			"The environment variable name '%s' in container '%s' is invalid. A valid environment variable name "+
 				"starts with a letter or '_', followed by letters, digits or '_' (e.g. 'MY_NAME').", n, name)
 	case seen[n]:
-		return armerr.BadRequest(CodeDuplicateEnvironmentVariable, at+".name",
+		return errdefs.InvalidField(CodeDuplicateEnvironmentVariable, at+".name",
 			"The environment variable '%s' is set more than once in container '%s'. Set each variable once.", n, name)
 	case v.Value != nil && v.SecureValue != nil:
-		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at,
+		return errdefs.InvalidField(CodeInvalidContainerEnvironmentVariable, at,
 			"The environment variable '%s' in container '%s' has both value and secureValue. Set only one of them.",
 			n, name)
 	case strings.ContainsRune(str(v.Value), 0) || strings.ContainsRune(str(v.SecureValue), 0):
-		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at,
+		return errdefs.InvalidField(CodeInvalidContainerEnvironmentVariable, at,
 			"The value of environment variable '%s' in container '%s' contains a NUL byte, which no process environment can hold.",
 			n, name)
 	}
@@ -166,23 +166,23 @@ func checkEnvVar(v *armcontainerinstance.EnvironmentVariable, seen map[string]bo
 }
 
 // checkFieldEnv checks a variable filled from the group's field path.
-func checkFieldEnv(v *armcontainerinstance.EnvironmentVariable, path, name, at string) *armerr.Error {
+func checkFieldEnv(v *armcontainerinstance.EnvironmentVariable, path, name, at string) *errdefs.Error {
 	n := str(v.Name)
 	if v.Value != nil || v.SecureValue != nil {
-		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at+".valueFrom",
+		return errdefs.InvalidField(CodeInvalidContainerEnvironmentVariable, at+".valueFrom",
 			"The environment variable '%s' in container '%s' has valueFrom and a value. Set only one of them.", n, name)
 	}
-	if path != groupext.FieldPodIP && path != groupext.FieldPodIPs {
-		return armerr.BadRequest(CodeInvalidContainerEnvironmentVariable, at+".valueFrom.fieldRef.fieldPath",
+	if path != wire.FieldPodIP && path != wire.FieldPodIPs {
+		return errdefs.InvalidField(CodeInvalidContainerEnvironmentVariable, at+".valueFrom.fieldRef.fieldPath",
 			"The environment variable '%s' in container '%s' takes its value from the field '%s', which is not supported. "+
-				"Use '%s' or '%s' (the container group's IP address).", n, name, path, groupext.FieldPodIP, groupext.FieldPodIPs)
+				"Use '%s' or '%s' (the container group's IP address).", n, name, path, wire.FieldPodIP, wire.FieldPodIPs)
 	}
 	return nil
 }
 
 // mounts checks a (init) container's volume mounts: each names a volume of
 // the group and has its own absolute mount path.
-func (c *checker) mounts(ms []*armcontainerinstance.VolumeMount, name, at string) *armerr.Error {
+func (c *checker) mounts(ms []*armcontainerinstance.VolumeMount, name, at string) *errdefs.Error {
 	paths := map[string]bool{}
 	for i, m := range ms {
 		mat := fmt.Sprintf("%s[%d]", at, i)
@@ -198,7 +198,7 @@ func (c *checker) mounts(ms []*armcontainerinstance.VolumeMount, name, at string
 		}
 		clean := path.Clean(mp)
 		if paths[clean] {
-			return armerr.BadRequest(CodeDuplicateVolumeMountPath, mat+".mountPath",
+			return errdefs.InvalidField(CodeDuplicateVolumeMountPath, mat+".mountPath",
 				"The container '%s' mounts more than one volume at '%s'. Give each volume mount its own mountPath.",
 				name, mp)
 		}
@@ -207,20 +207,20 @@ func (c *checker) mounts(ms []*armcontainerinstance.VolumeMount, name, at string
 	return nil
 }
 
-func (c *checker) mountVolume(volume, name, at string) *armerr.Error {
+func (c *checker) mountVolume(volume, name, at string) *errdefs.Error {
 	if volume == "" {
-		return armerr.BadRequest(CodeInvalidVolumeMount, at+".name",
+		return errdefs.InvalidField(CodeInvalidVolumeMount, at+".name",
 			"A volume mount of container '%s' has no name. Set it to the name of a volume in properties.volumes.", name)
 	}
 	if !c.volumeNames[volume] {
-		return armerr.BadRequest(CodeInvalidVolumeMount, at+".name",
+		return errdefs.InvalidField(CodeInvalidVolumeMount, at+".name",
 			"The container '%s' mounts volume '%s', which is not defined in properties.volumes. "+
 				"Add the volume or correct the name.", name, volume)
 	}
 	return nil
 }
 
-func checkMountPath(mp, name, at string) *armerr.Error {
+func checkMountPath(mp, name, at string) *errdefs.Error {
 	var problem string
 	switch {
 	case mp == "":
@@ -234,6 +234,6 @@ func checkMountPath(mp, name, at string) *armerr.Error {
 	default:
 		return nil
 	}
-	return armerr.BadRequest(CodeInvalidVolumeMountPath, at+".mountPath",
+	return errdefs.InvalidField(CodeInvalidVolumeMountPath, at+".mountPath",
 		"The mountPath '%s' of container '%s' %s. Use an absolute directory path such as '/mnt/data'.", mp, name, problem)
 }

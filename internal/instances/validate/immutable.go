@@ -2,13 +2,12 @@ package validate
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 )
 
 // ImmutableChange reports the first change from old to updated that ACI
@@ -24,11 +23,11 @@ import (
 // os type, restart policy, network profile, CPU, memory or GPU resources for
 // a container group, you must delete it first and then create a new one.")
 // are taken from answers quoted in public reports. The HTTP status could not
-// be verified; 409 Conflict is used.
+// be verified; the error is an errdefs.Conflict, which ARM answers with 409.
 //
 // The DNS name label is not immutable: ACI's documentation updates it in
 // place as its example of an update.
-func ImmutableChange(old, updated *armcontainerinstance.ContainerGroup) *armerr.Error {
+func ImmutableChange(old, updated *armcontainerinstance.ContainerGroup) *errdefs.Error {
 	if old == nil || updated == nil || old.Properties == nil || updated.Properties == nil {
 		return nil
 	}
@@ -38,36 +37,38 @@ func ImmutableChange(old, updated *armcontainerinstance.ContainerGroup) *armerr.
 		group = str(old.Name)
 	}
 	return first(
-		func() *armerr.Error {
+		func() *errdefs.Error {
 			return changed(group, "properties.osType", "the OS type", osType(o.OSType), osType(u.OSType))
 		},
-		func() *armerr.Error {
+		func() *errdefs.Error {
 			return changed(group, "properties.restartPolicy", "the restart policy",
 				restartPolicy(o.RestartPolicy), restartPolicy(u.RestartPolicy))
 		},
-		func() *armerr.Error { return containersChanged(group, o.Containers, u.Containers) },
-		func() *armerr.Error {
+		func() *errdefs.Error { return containersChanged(group, o.Containers, u.Containers) },
+		func() *errdefs.Error {
 			return changed(group, "properties.ipAddress.type", "the IP address type", ipType(o.IPAddress), ipType(u.IPAddress))
 		},
-		func() *armerr.Error {
+		func() *errdefs.Error {
 			return changed(group, "properties.ipAddress.ports", "the IP address ports", ipPorts(o.IPAddress), ipPorts(u.IPAddress))
 		},
-		func() *armerr.Error {
+		func() *errdefs.Error {
 			return changed(group, "properties.subnetIds", "the subnets", subnets(o.SubnetIDs), subnets(u.SubnetIDs))
 		},
 	)
 }
 
 // refuse answers an update that would make the change what describes.
-func refuse(group, target, what string) *armerr.Error {
-	return armerr.New(http.StatusConflict, CodeInvalidContainerGroupUpdate,
+func refuse(group, target, what string) *errdefs.Error {
+	e := errdefs.New(errdefs.Conflict, CodeInvalidContainerGroupUpdate,
 		"The updates on container group '%s' are invalid: %s. The OS type, restart policy, network (IP address type "+
 			"and ports, subnets) and the CPU, memory and GPU resources of a container group cannot be updated in place; "+
-			"delete the container group and create it again with the new settings.", group, what).WithTarget(target)
+			"delete the container group and create it again with the new settings.", group, what)
+	e.Target = target
+	return e
 }
 
 // changed refuses the update when the (normalised) values differ.
-func changed(group, target, what, from, to string) *armerr.Error {
+func changed(group, target, what, from, to string) *errdefs.Error {
 	if from == to {
 		return nil
 	}
@@ -75,7 +76,7 @@ func changed(group, target, what, from, to string) *armerr.Error {
 }
 
 // containersChanged compares the resources of containers by name.
-func containersChanged(group string, old, updated []*armcontainerinstance.Container) *armerr.Error {
+func containersChanged(group string, old, updated []*armcontainerinstance.Container) *errdefs.Error {
 	before := map[string]*armcontainerinstance.Container{}
 	for _, ct := range old {
 		if ct != nil {
@@ -130,7 +131,7 @@ func resourceFields(ct *armcontainerinstance.Container) map[string]string {
 // resourceOrder is the order in which resource fields are compared.
 var resourceOrder = []string{"requests.cpu", "requests.memoryInGB", "requests.gpu", "limits.cpu", "limits.memoryInGB", "limits.gpu"}
 
-func resourcesChanged(group, name, at string, old, updated *armcontainerinstance.Container) *armerr.Error {
+func resourcesChanged(group, name, at string, old, updated *armcontainerinstance.Container) *errdefs.Error {
 	before, after := resourceFields(old), resourceFields(updated)
 	for _, f := range resourceOrder {
 		if before[f] != after[f] {

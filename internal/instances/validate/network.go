@@ -6,8 +6,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // portKey identifies a port by number and upper-case protocol.
@@ -43,13 +43,13 @@ func portProblem(port *int32, proto *string) (field, problem string) {
 	return "", ""
 }
 
-func checkContainerPorts(ports []*armcontainerinstance.ContainerPort, name, at string) *armerr.Error {
+func checkContainerPorts(ports []*armcontainerinstance.ContainerPort, name, at string) *errdefs.Error {
 	for i, p := range ports {
 		if p == nil {
 			p = &armcontainerinstance.ContainerPort{}
 		}
 		if field, problem := portProblem(p.Port, (*string)(p.Protocol)); field != "" {
-			return armerr.BadRequest(CodeInvalidContainerPorts, fmt.Sprintf("%s[%d].%s", at, i, field),
+			return errdefs.InvalidField(CodeInvalidContainerPorts, fmt.Sprintf("%s[%d].%s", at, i, field),
 				"Port entry %d of container '%s' %s. A port must be between 1 and 65535 with protocol TCP or UDP.",
 				i, name, problem)
 		}
@@ -77,21 +77,21 @@ func exposedPorts(cs []*armcontainerinstance.Container) map[portKey]bool {
 
 // ipAddress checks the group's IP address, whose ports must be exposed by
 // the containers.
-func (c *checker) ipAddress(ip *armcontainerinstance.IPAddress, cs []*armcontainerinstance.Container) *armerr.Error {
+func (c *checker) ipAddress(ip *armcontainerinstance.IPAddress, cs []*armcontainerinstance.Container) *errdefs.Error {
 	if ip == nil {
 		return nil
 	}
 	return first(
-		func() *armerr.Error { return checkIPType(ip.Type) },
-		func() *armerr.Error { return c.ipPorts(ip.Ports, exposedPorts(cs)) },
-		func() *armerr.Error { return checkDNSLabel(ip.DNSNameLabel) },
+		func() *errdefs.Error { return checkIPType(ip.Type) },
+		func() *errdefs.Error { return c.ipPorts(ip.Ports, exposedPorts(cs)) },
+		func() *errdefs.Error { return checkDNSLabel(ip.DNSNameLabel) },
 	)
 }
 
-func checkIPType(t *armcontainerinstance.ContainerGroupIPAddressType) *armerr.Error {
+func checkIPType(t *armcontainerinstance.ContainerGroupIPAddressType) *errdefs.Error {
 	const target = "properties.ipAddress.type"
 	if t == nil {
-		return armerr.BadRequest(CodeInvalidIPAddressType, target,
+		return errdefs.InvalidField(CodeInvalidIPAddressType, target,
 			"The IP address has no type. Set properties.ipAddress.type to 'Public' or 'Private'.")
 	}
 	for _, v := range armcontainerinstance.PossibleContainerGroupIPAddressTypeValues() {
@@ -99,18 +99,18 @@ func checkIPType(t *armcontainerinstance.ContainerGroupIPAddressType) *armerr.Er
 			return nil
 		}
 	}
-	return armerr.BadRequest(CodeInvalidIPAddressType, target,
+	return errdefs.InvalidField(CodeInvalidIPAddressType, target,
 		"The IP address type '%s' is invalid. Use 'Public' or 'Private'.", string(*t))
 }
 
-func (c *checker) ipPorts(ports []*armcontainerinstance.Port, exposed map[portKey]bool) *armerr.Error {
+func (c *checker) ipPorts(ports []*armcontainerinstance.Port, exposed map[portKey]bool) *errdefs.Error {
 	const at = "properties.ipAddress.ports"
 	if len(ports) == 0 {
-		return armerr.BadRequest(CodeMissingIPAddressPorts, at,
+		return errdefs.InvalidField(CodeMissingIPAddressPorts, at,
 			"The ports in properties.ipAddress cannot be empty. List the container ports to expose, or remove ipAddress.")
 	}
 	if limit := c.lim.PortsPerIP; limit > 0 && len(ports) > limit {
-		return armerr.BadRequest(CodeTooManyIPAddressPorts, at,
+		return errdefs.InvalidField(CodeTooManyIPAddressPorts, at,
 			"The IP address has %d ports; at most %d are allowed. Remove ports.", len(ports), limit)
 	}
 	seen := map[portKey]bool{}
@@ -120,7 +120,7 @@ func (c *checker) ipPorts(ports []*armcontainerinstance.Port, exposed map[portKe
 		}
 		pat := fmt.Sprintf("%s[%d]", at, i)
 		if field, problem := portProblem(p.Port, (*string)(p.Protocol)); field != "" {
-			return armerr.BadRequest(CodeInvalidIPAddressPorts, pat+"."+field,
+			return errdefs.InvalidField(CodeInvalidIPAddressPorts, pat+"."+field,
 				"Port entry %d of the IP address %s. A port must be between 1 and 65535 with protocol TCP or UDP.",
 				i, problem)
 		}
@@ -128,10 +128,10 @@ func (c *checker) ipPorts(ports []*armcontainerinstance.Port, exposed map[portKe
 		k := portKey{*p.Port, proto}
 		switch {
 		case seen[k]:
-			return armerr.BadRequest(CodeDuplicateIPAddressPort, pat,
+			return errdefs.InvalidField(CodeDuplicateIPAddressPort, pat,
 				"The IP address lists port %s more than once. List each port once.", k)
 		case !exposed[k]:
-			return armerr.BadRequest(CodeIPAddressPortNotExposed, pat,
+			return errdefs.InvalidField(CodeIPAddressPortNotExposed, pat,
 				"The IP address exposes port %s, but no container exposes it. Add the port to the ports of the container "+
 					"that listens on it, or remove it from properties.ipAddress.ports.", k)
 		}
@@ -140,11 +140,11 @@ func (c *checker) ipPorts(ports []*armcontainerinstance.Port, exposed map[portKe
 	return nil
 }
 
-func checkDNSLabel(label *string) *armerr.Error {
+func checkDNSLabel(label *string) *errdefs.Error {
 	if label == nil || *label == "" || dnsLabel.MatchString(*label) {
 		return nil
 	}
-	return armerr.BadRequest(CodeInvalidDNSNameLabel, "properties.ipAddress.dnsNameLabel",
+	return errdefs.InvalidField(CodeInvalidDNSNameLabel, "properties.ipAddress.dnsNameLabel",
 		"The DNS name label '%s' is invalid. It can contain only lowercase letters, numbers and hyphens. "+
 			"The first character must be a letter. The last character must be a letter or number. "+
 			"The value must be between 5 and 63 characters long.", *label)
@@ -152,16 +152,16 @@ func checkDNSLabel(label *string) *armerr.Error {
 
 // checkProbe checks a liveness or readiness probe; tcp is its tcpSocket
 // action, a vnode addition, if it has one.
-func checkProbe(p *armcontainerinstance.ContainerProbe, tcp *groupext.TCPSocket, kind, name, at string) *armerr.Error {
+func checkProbe(p *armcontainerinstance.ContainerProbe, tcp *wire.TCPSocket, kind, name, at string) *errdefs.Error {
 	if p == nil {
 		return nil
 	}
-	bad := func(field, format string, args ...any) *armerr.Error {
+	bad := func(field, format string, args ...any) *errdefs.Error {
 		target := at
 		if field != "" {
 			target += "." + field
 		}
-		return armerr.BadRequest(CodeInvalidContainerProbe, target,
+		return errdefs.InvalidField(CodeInvalidContainerProbe, target,
 			"The %s probe of container '%s' is invalid: %s.", kind, name, fmt.Sprintf(format, args...))
 	}
 	actions := 0
@@ -221,7 +221,7 @@ func strs(ss []*string) []string {
 
 // checkRegistryCredentials checks the image registry credentials: each has a
 // server and a username or identity, and servers are distinct.
-func checkRegistryCredentials(creds []*armcontainerinstance.ImageRegistryCredential) *armerr.Error {
+func checkRegistryCredentials(creds []*armcontainerinstance.ImageRegistryCredential) *errdefs.Error {
 	seen := map[string]bool{}
 	for i, rc := range creds {
 		at := fmt.Sprintf("properties.imageRegistryCredentials[%d]", i)
@@ -231,14 +231,14 @@ func checkRegistryCredentials(creds []*armcontainerinstance.ImageRegistryCredent
 		server := strings.TrimSpace(str(rc.Server))
 		switch {
 		case server == "":
-			return armerr.BadRequest(CodeInvalidImageRegistryCredential, at+".server",
+			return errdefs.InvalidField(CodeInvalidImageRegistryCredential, at+".server",
 				"Image registry credential %d has no server. Set the registry's login server (e.g. 'myregistry.azurecr.io').", i)
 		case strings.TrimSpace(str(rc.Username)) == "" && strings.TrimSpace(str(rc.Identity)) == "":
-			return armerr.BadRequest(CodeInvalidImageRegistryCredential, at+".username",
+			return errdefs.InvalidField(CodeInvalidImageRegistryCredential, at+".username",
 				"The image registry credential for '%s' has neither a username nor an identity. Set username and password, "+
 					"or identity.", server)
 		case seen[strings.ToLower(server)]:
-			return armerr.BadRequest(CodeDuplicateImageRegistryServer, at+".server",
+			return errdefs.InvalidField(CodeDuplicateImageRegistryServer, at+".server",
 				"There is more than one image registry credential for '%s'. Keep one credential per server.", server)
 		}
 		seen[strings.ToLower(server)] = true

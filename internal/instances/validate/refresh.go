@@ -5,7 +5,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 )
 
 // SecretRefresh checks the volumes of a refreshVolumes request (vnode's
@@ -13,9 +13,9 @@ import (
 // against the group: each must name one of the group's secret volumes,
 // once, and carry only a secret whose files are valid as ContainerGroup
 // checks them. Targets are JSON paths in the request ("volumes[1].secret").
-func SecretRefresh(group *armcontainerinstance.ContainerGroup, vols []*armcontainerinstance.Volume) *armerr.Error {
+func SecretRefresh(group *armcontainerinstance.ContainerGroup, vols []*armcontainerinstance.Volume) *errdefs.Error {
 	if len(vols) == 0 {
-		return armerr.BadRequest(CodeInvalidVolume, "volumes",
+		return errdefs.InvalidField(CodeInvalidVolume, "volumes",
 			"The request names no volume. Send {\"volumes\": [...]} with the secret volumes to refresh and their files.")
 	}
 	secret := secretVolumes(group)
@@ -27,7 +27,7 @@ func SecretRefresh(group *armcontainerinstance.ContainerGroup, vols []*armcontai
 		}
 		name := str(v.Name)
 		if seen[name] {
-			return armerr.BadRequest(CodeDuplicateVolumeName, at+".name",
+			return errdefs.InvalidField(CodeDuplicateVolumeName, at+".name",
 				"The volume '%s' is named more than once. Name each volume to refresh once.", name)
 		}
 		seen[name] = true
@@ -50,22 +50,22 @@ func secretVolumes(group *armcontainerinstance.ContainerGroup) map[string]bool {
 }
 
 // checkRefreshed checks one volume of a refresh request.
-func checkRefreshed(v *armcontainerinstance.Volume, secret map[string]bool, at string) *armerr.Error {
+func checkRefreshed(v *armcontainerinstance.Volume, secret map[string]bool, at string) *errdefs.Error {
 	if v == nil {
-		return armerr.BadRequest(CodeInvalidVolume, at, "The volume is null. Send the secret volume with its name and files.")
+		return errdefs.InvalidField(CodeInvalidVolume, at, "The volume is null. Send the secret volume with its name and files.")
 	}
 	name := str(v.Name)
 	if !secret[name] {
-		return armerr.BadRequest(CodeInvalidVolume, at,
+		return errdefs.InvalidField(CodeInvalidVolume, at,
 			"The container group has no secret volume named '%s'. Only the group's secret volumes can be refreshed.", name)
 	}
 	sources := volumeSources(v)
 	if v.Secret == nil {
-		return armerr.BadRequest(CodeInvalidVolume, at+".secret",
+		return errdefs.InvalidField(CodeInvalidVolume, at+".secret",
 			"The volume '%s' has no secret. Set secret to the volume's files (file name to base64 content).", name)
 	}
 	if len(sources) != 1 {
-		return armerr.BadRequest(CodeInvalidVolume, at,
+		return errdefs.InvalidField(CodeInvalidVolume, at,
 			"The volume '%s' has a source other than secret. A refresh replaces only the files of a secret volume.", name)
 	}
 	return checkSecret(v.Secret, name, at+".secret")

@@ -8,7 +8,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 )
 
 // Granularity of requests and limits, and the tolerance for float error.
@@ -19,39 +19,39 @@ const (
 )
 
 // checkResources checks one container's requests and limits.
-func checkResources(r *armcontainerinstance.ResourceRequirements, name, at string) *armerr.Error {
+func checkResources(r *armcontainerinstance.ResourceRequirements, name, at string) *errdefs.Error {
 	if r == nil || r.Requests == nil {
-		return armerr.BadRequest(CodeMissingContainerResourceRequests, at+".requests",
+		return errdefs.InvalidField(CodeMissingContainerResourceRequests, at+".requests",
 			"The container '%s' has no resource requests. Set resources.requests.cpu and resources.requests.memoryInGB.", name)
 	}
 	rq := r.Requests
 	err := first(
-		func() *armerr.Error { return checkRequest(rq.CPU, "cpu", cpuStep, name, at+".requests") },
-		func() *armerr.Error {
+		func() *errdefs.Error { return checkRequest(rq.CPU, "cpu", cpuStep, name, at+".requests") },
+		func() *errdefs.Error {
 			return checkRequest(rq.MemoryInGB, "memoryInGB", memoryStep, name, at+".requests")
 		},
-		func() *armerr.Error { return checkGPU(rq.Gpu, name, at+".requests.gpu") },
+		func() *errdefs.Error { return checkGPU(rq.Gpu, name, at+".requests.gpu") },
 	)
 	if err != nil || r.Limits == nil {
 		return err
 	}
 	l := r.Limits
 	return first(
-		func() *armerr.Error { return checkLimit(l.CPU, "cpu", cpuStep, name, at+".limits") },
-		func() *armerr.Error { return checkLimit(l.MemoryInGB, "memoryInGB", memoryStep, name, at+".limits") },
-		func() *armerr.Error { return checkGPU(l.Gpu, name, at+".limits.gpu") },
+		func() *errdefs.Error { return checkLimit(l.CPU, "cpu", cpuStep, name, at+".limits") },
+		func() *errdefs.Error { return checkLimit(l.MemoryInGB, "memoryInGB", memoryStep, name, at+".limits") },
+		func() *errdefs.Error { return checkGPU(l.Gpu, name, at+".limits.gpu") },
 	)
 }
 
 // checkRequest checks requests.<field> of a container; at is the path of
 // requests.
-func checkRequest(v *float64, field string, step float64, name, at string) *armerr.Error {
+func checkRequest(v *float64, field string, step float64, name, at string) *errdefs.Error {
 	if v == nil {
-		return armerr.BadRequest(CodeMissingContainerResourceRequests, at+"."+field,
+		return errdefs.InvalidField(CodeMissingContainerResourceRequests, at+"."+field,
 			"The container '%s' has no %s request. Set resources.requests.%s.", name, field, field)
 	}
 	if p := amountProblem(*v, step); p != "" {
-		return armerr.BadRequest(CodeInvalidContainerResourceRequests, at+"."+field,
+		return errdefs.InvalidField(CodeInvalidContainerResourceRequests, at+"."+field,
 			"The %s request %s of container '%s' is invalid: it %s.", field, amount(*v), name, p)
 	}
 	return nil
@@ -59,12 +59,12 @@ func checkRequest(v *float64, field string, step float64, name, at string) *arme
 
 // checkLimit checks limits.<field> of a container, which may be absent; at
 // is the path of limits.
-func checkLimit(v *float64, field string, step float64, name, at string) *armerr.Error {
+func checkLimit(v *float64, field string, step float64, name, at string) *errdefs.Error {
 	if v == nil {
 		return nil
 	}
 	if p := amountProblem(*v, step); p != "" {
-		return armerr.BadRequest(CodeInvalidContainerResourceLimits, at+"."+field,
+		return errdefs.InvalidField(CodeInvalidContainerResourceLimits, at+"."+field,
 			"The %s limit %s of container '%s' is invalid: it %s.", field, amount(*v), name, p)
 	}
 	return nil
@@ -81,12 +81,12 @@ func amountProblem(v, step float64) string {
 	return ""
 }
 
-func checkGPU(g *armcontainerinstance.GpuResource, name, at string) *armerr.Error {
+func checkGPU(g *armcontainerinstance.GpuResource, name, at string) *errdefs.Error {
 	if g == nil {
 		return nil
 	}
 	if g.Count == nil || *g.Count <= 0 {
-		return armerr.BadRequest(CodeInvalidGpuResource, at+".count",
+		return errdefs.InvalidField(CodeInvalidGpuResource, at+".count",
 			"The GPU resource of container '%s' needs a count of at least 1.", name)
 	}
 	if g.SKU != nil {
@@ -96,7 +96,7 @@ func checkGPU(g *armcontainerinstance.GpuResource, name, at string) *armerr.Erro
 			}
 		}
 	}
-	return armerr.BadRequest(CodeInvalidGpuResource, at+".sku",
+	return errdefs.InvalidField(CodeInvalidGpuResource, at+".sku",
 		"The GPU SKU '%s' of container '%s' is invalid. Use one of %s.", gpuSKU(g), name, gpuSKUs())
 }
 
@@ -138,7 +138,7 @@ func sumRequests(cs []*armcontainerinstance.Container) totals {
 
 // groupResources checks the group's total requests against the containers'
 // limits, the minimum per group and the location's capabilities.
-func (c *checker) groupResources(cs []*armcontainerinstance.Container) *armerr.Error {
+func (c *checker) groupResources(cs []*armcontainerinstance.Container) *errdefs.Error {
 	t := sumRequests(cs)
 	for i, ct := range cs {
 		if err := limitsWithin(ct, t, fmt.Sprintf("properties.containers[%d].properties.resources.limits", i)); err != nil {
@@ -153,14 +153,14 @@ func (c *checker) groupResources(cs []*armcontainerinstance.Container) *armerr.E
 
 // limitsWithin checks that a container's limits do not exceed the group's
 // total requests (ACI's wording).
-func limitsWithin(ct *armcontainerinstance.Container, t totals, at string) *armerr.Error {
+func limitsWithin(ct *armcontainerinstance.Container, t totals, at string) *errdefs.Error {
 	if ct == nil || ct.Properties == nil || ct.Properties.Resources == nil || ct.Properties.Resources.Limits == nil {
 		return nil
 	}
 	l := ct.Properties.Resources.Limits
 	name := str(ct.Name)
-	over := func(what, field string, limit, total float64) *armerr.Error {
-		return armerr.BadRequest(CodeContainerLimitGreaterThanContainerGroupTotalRequest, at+"."+field,
+	over := func(what, field string, limit, total float64) *errdefs.Error {
+		return errdefs.InvalidField(CodeContainerLimitGreaterThanContainerGroupTotalRequest, at+"."+field,
 			"The '%s' limit '%s' in container '%s' is greater than the total request '%s' of the container group. "+
 				"Lower the limit to at most %s or raise the requests.", what, amount(limit), name, amount(total), amount(total))
 	}
@@ -175,9 +175,9 @@ func limitsWithin(ct *armcontainerinstance.Container, t totals, at string) *arme
 	return nil
 }
 
-func (c *checker) minimum(t totals) *armerr.Error {
-	below := func(what string, total, lowest float64) *armerr.Error {
-		return armerr.BadRequest(CodeContainerGroupResourceRequestBelowMinimum, "properties.containers",
+func (c *checker) minimum(t totals) *errdefs.Error {
+	below := func(what string, total, lowest float64) *errdefs.Error {
+		return errdefs.InvalidField(CodeContainerGroupResourceRequestBelowMinimum, "properties.containers",
 			"The containers request %s %s in total; a container group must request at least %s %s. "+
 				"Raise the containers' requests.", amount(total), what, amount(lowest), what)
 	}
@@ -190,10 +190,10 @@ func (c *checker) minimum(t totals) *armerr.Error {
 	return nil
 }
 
-func (c *checker) capabilities(t totals, cs []*armcontainerinstance.Container) *armerr.Error {
+func (c *checker) capabilities(t totals, cs []*armcontainerinstance.Container) *errdefs.Error {
 	caps := c.loc.Capabilities
-	above := func(target, what string, total, allowed float64) *armerr.Error {
-		return armerr.BadRequest(CodeContainerGroupResourceRequestExceedsCapabilities, target,
+	above := func(target, what string, total, allowed float64) *errdefs.Error {
+		return errdefs.InvalidField(CodeContainerGroupResourceRequestExceedsCapabilities, target,
 			"The containers request %s %s in total, but a container group in location '%s' may request at most %s %s. "+
 				"Lower the containers' requests.", amount(total), what, c.loc.Name, amount(allowed), what)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 )
 
 // maxSeccompProfile bounds a seccomp profile's decoded JSON.
@@ -20,12 +20,12 @@ const maxSeccompProfile = 64 << 10
 // the location's: privileged containers are refused, capabilities may be
 // added only from the location's allowed set, and a seccomp profile must
 // be a base64-encoded JSON object.
-func (c *checker) securityContext(sc *armcontainerinstance.SecurityContextDefinition, name, at string) *armerr.Error {
+func (c *checker) securityContext(sc *armcontainerinstance.SecurityContextDefinition, name, at string) *errdefs.Error {
 	if sc == nil {
 		return nil
 	}
 	if sc.Privileged != nil && *sc.Privileged {
-		return armerr.BadRequest(CodeInvalidContainerSecurityContext, at+".privileged",
+		return errdefs.InvalidField(CodeInvalidContainerSecurityContext, at+".privileged",
 			"The container '%s' asks to be privileged, which this service does not allow. Add the capabilities it needs instead.", name)
 	}
 	if caps := sc.Capabilities; caps != nil {
@@ -37,7 +37,7 @@ func (c *checker) securityContext(sc *armcontainerinstance.SecurityContextDefini
 				return badCapability(str(p), name, target)
 			}
 			if !slices.Contains(allowed, capName) {
-				return armerr.BadRequest(CodeInvalidContainerSecurityContext, target,
+				return errdefs.InvalidField(CodeInvalidContainerSecurityContext, target,
 					"The container '%s' adds the capability %s, which location '%s' does not allow. Allowed: %s.",
 					name, capName, c.loc.Name, strings.Join(allowed, ", "))
 			}
@@ -54,16 +54,16 @@ func (c *checker) securityContext(sc *armcontainerinstance.SecurityContextDefini
 	return nil
 }
 
-func badCapability(capName, name, at string) *armerr.Error {
-	return armerr.BadRequest(CodeInvalidContainerSecurityContext, at,
+func badCapability(capName, name, at string) *errdefs.Error {
+	return errdefs.InvalidField(CodeInvalidContainerSecurityContext, at,
 		"The capability '%s' of container '%s' is not a Linux capability name (e.g. NET_BIND_SERVICE).", capName, name)
 }
 
 // checkSeccompProfile checks that profile is base64 of a JSON object of
 // at most maxSeccompProfile bytes, as ACI's seccompProfile is.
-func checkSeccompProfile(profile, name, at string) *armerr.Error {
+func checkSeccompProfile(profile, name, at string) *errdefs.Error {
 	if base64.StdEncoding.DecodedLen(len(profile)) > maxSeccompProfile {
-		return armerr.BadRequest(CodeInvalidContainerSecurityContext, at,
+		return errdefs.InvalidField(CodeInvalidContainerSecurityContext, at,
 			"The seccomp profile of container '%s' is larger than %d bytes.", name, maxSeccompProfile)
 	}
 	data, err := base64.StdEncoding.DecodeString(profile)
@@ -72,11 +72,11 @@ func checkSeccompProfile(profile, name, at string) *armerr.Error {
 		err = json.Unmarshal(data, &obj)
 	}
 	if err != nil {
-		return armerr.BadRequest(CodeInvalidContainerSecurityContext, at,
+		return errdefs.InvalidField(CodeInvalidContainerSecurityContext, at,
 			"The seccomp profile of container '%s' is not base64-encoded JSON of a seccomp profile: %v.", name, err)
 	}
 	if _, ok := obj["defaultAction"]; !ok {
-		return armerr.BadRequest(CodeInvalidContainerSecurityContext, at,
+		return errdefs.InvalidField(CodeInvalidContainerSecurityContext, at,
 			"The seccomp profile of container '%s' has no defaultAction.", name)
 	}
 	return nil

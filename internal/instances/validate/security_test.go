@@ -9,7 +9,7 @@ import (
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/config"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 func withSecurity(sc *aci.SecurityContextDefinition) *aci.ContainerGroup {
@@ -47,7 +47,7 @@ func TestSecurityContextRefused(t *testing.T) {
 		{"seccomp too large", profile(strings.Repeat("A", 100<<10)), sc0 + ".seccompProfile", "larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := ContainerGroup(withSecurity(tc.sc), testLoc, testLim, groupext.Extensions{})
+			err := ContainerGroup(withSecurity(tc.sc), testLoc, testLim, wire.GroupExtensions{})
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -62,7 +62,7 @@ func TestSecurityContextRefused(t *testing.T) {
 	g := minimal()
 	g.Properties.InitContainers = []*aci.InitContainerDefinition{{Name: to.Ptr("init"),
 		Properties: &aci.InitContainerPropertiesDefinition{Image: to.Ptr("busybox"), SecurityContext: adding("SYS_PTRACE")}}}
-	if err := ContainerGroup(g, testLoc, testLim, groupext.Extensions{}); err == nil ||
+	if err := ContainerGroup(g, testLoc, testLim, wire.GroupExtensions{}); err == nil ||
 		err.Target != "properties.initContainers[0].properties.securityContext.capabilities.add[0]" {
 		t.Errorf("an init container adding SYS_PTRACE: %v", err)
 	}
@@ -76,17 +76,17 @@ func TestSecurityContextAllowed(t *testing.T) {
 		"seccomp profile":       {SeccompProfile: to.Ptr(deny)},
 		"not privileged":        {Privileged: to.Ptr(false), RunAsUser: to.Ptr[int32](1000)},
 	} {
-		if err := ContainerGroup(withSecurity(sc), testLoc, testLim, groupext.Extensions{}); err != nil {
+		if err := ContainerGroup(withSecurity(sc), testLoc, testLim, wire.GroupExtensions{}); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	// A location may allow more, and less.
 	loc := testLoc
 	loc.Security = config.Security{AllowedCapabilities: []string{"CAP_NET_ADMIN"}}
-	if err := ContainerGroup(withSecurity(adding("NET_ADMIN")), loc, testLim, groupext.Extensions{}); err != nil {
+	if err := ContainerGroup(withSecurity(adding("NET_ADMIN")), loc, testLim, wire.GroupExtensions{}); err != nil {
 		t.Errorf("NET_ADMIN where the location allows it: %v", err)
 	}
-	if err := ContainerGroup(withSecurity(adding("CHOWN")), loc, testLim, groupext.Extensions{}); err == nil {
+	if err := ContainerGroup(withSecurity(adding("CHOWN")), loc, testLim, wire.GroupExtensions{}); err == nil {
 		t.Error("CHOWN where the location allows only NET_ADMIN")
 	}
 }
@@ -95,7 +95,7 @@ func TestEnvValueWithNUL(t *testing.T) {
 	for _, v := range []*aci.EnvironmentVariable{{Name: to.Ptr("A"), Value: to.Ptr("a\x00b")}, {Name: to.Ptr("A"), SecureValue: to.Ptr("\x00")}} {
 		g := minimal()
 		g.Properties.Containers[0].Properties.EnvironmentVariables = []*aci.EnvironmentVariable{v}
-		err := ContainerGroup(g, testLoc, testLim, groupext.Extensions{})
+		err := ContainerGroup(g, testLoc, testLim, wire.GroupExtensions{})
 		if err == nil || err.Code != CodeInvalidContainerEnvironmentVariable || !strings.Contains(err.Message, "NUL") {
 			t.Errorf("a NUL byte in a value: %v", err)
 		}

@@ -4,7 +4,7 @@
 // an existing group changes what ACI cannot change in place. SecretRefresh
 // checks the body of vnode's refreshVolumes action.
 //
-// Each check answers the first problem it finds as an *armerr.Error whose
+// Each check answers the first problem it finds as an *errdefs.Error whose
 // Target is the JSON path of the offending field (for example
 // "properties.containers[1].properties.resources.requests.cpu") and whose
 // Message names the container or volume and says what to change.
@@ -15,8 +15,9 @@
 // issue threads and blog posts quoting them); the others were chosen here
 // because ACI's own code for that rule could not be found, or the rule is
 // one of vnode's additions (hostname, fqdn, hostAliases, valueFrom,
-// refreshVolumes), which ACI does not have. All are HTTP 400
-// except InvalidContainerGroupUpdate (409, see ImmutableChange).
+// refreshVolumes), which ACI does not have. All are errdefs.Invalid (HTTP
+// 400) except InvalidContainerGroupUpdate (errdefs.Conflict, 409, see
+// ImmutableChange).
 //
 //	InvalidRequestContent                              no body at all (ARM's code for an unreadable body)
 //	InvalidContainerGroupName                          group name in the URL breaks the naming rules
@@ -77,9 +78,9 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // Error codes this package answers with; see the package documentation.
@@ -138,9 +139,9 @@ const (
 // GroupName checks a container group name from the request URL: 1 to 63
 // lowercase letters, digits and '-', not starting or ending with '-' and
 // without "--".
-func GroupName(name string) *armerr.Error {
+func GroupName(name string) *errdefs.Error {
 	if p := labelProblem(name, 1, 63, false); p != "" {
-		return armerr.BadRequest(CodeInvalidContainerGroupName, "containerGroupName",
+		return errdefs.InvalidField(CodeInvalidContainerGroupName, "containerGroupName",
 			"The container group name '%s' is invalid: it %s. A container group name has 1 to 63 "+
 				"lowercase letters, digits and '-', does not start or end with '-' and has no '--' (e.g. 'my-group').",
 			name, p)
@@ -153,30 +154,30 @@ func GroupName(name string) *armerr.Error {
 // the location exists; loc supplies its capabilities. Zero Limits fields and
 // a zero MaxCPU or MaxMemoryInGB impose no bound; a zero MaxGPUCount allows
 // no GPU.
-func ContainerGroup(g *armcontainerinstance.ContainerGroup, loc config.Location, lim config.Limits, ext groupext.Extensions) *armerr.Error {
+func ContainerGroup(g *armcontainerinstance.ContainerGroup, loc config.Location, lim config.Limits, ext wire.GroupExtensions) *errdefs.Error {
 	if g == nil {
-		return armerr.InvalidRequestContent("The request has no body; send the container group as JSON.")
+		return errdefs.InvalidContent("The request has no body; send the container group as JSON.")
 	}
 	if strings.TrimSpace(str(g.Location)) == "" {
-		return armerr.BadRequest(CodeLocationRequired, "location",
+		return errdefs.InvalidField(CodeLocationRequired, "location",
 			"The container group has no location. Set 'location' to the region to deploy it in.")
 	}
 	p := g.Properties
 	if p == nil {
-		return armerr.BadRequest(CodeMissingContainerGroupProperties, "properties",
+		return errdefs.InvalidField(CodeMissingContainerGroupProperties, "properties",
 			"The container group has no 'properties'. Set properties.osType and properties.containers at least.")
 	}
 	c := &checker{loc: loc, lim: lim, ext: ext, names: map[string]bool{}}
 	return first(
-		func() *armerr.Error { return checkOSType(p.OSType) },
-		func() *armerr.Error { return checkRestartPolicy(p.RestartPolicy) },
-		func() *armerr.Error { return c.volumes(p.Volumes) },
-		func() *armerr.Error { return c.containers(p.Containers) },
-		func() *armerr.Error { return c.initContainers(p.InitContainers) },
-		func() *armerr.Error { return c.groupResources(p.Containers) },
-		func() *armerr.Error { return c.ipAddress(p.IPAddress, p.Containers) },
-		func() *armerr.Error { return checkRegistryCredentials(p.ImageRegistryCredentials) },
-		func() *armerr.Error { return checkGroupHosts(ext) },
+		func() *errdefs.Error { return checkOSType(p.OSType) },
+		func() *errdefs.Error { return checkRestartPolicy(p.RestartPolicy) },
+		func() *errdefs.Error { return c.volumes(p.Volumes) },
+		func() *errdefs.Error { return c.containers(p.Containers) },
+		func() *errdefs.Error { return c.initContainers(p.InitContainers) },
+		func() *errdefs.Error { return c.groupResources(p.Containers) },
+		func() *errdefs.Error { return c.ipAddress(p.IPAddress, p.Containers) },
+		func() *errdefs.Error { return checkRegistryCredentials(p.ImageRegistryCredentials) },
+		func() *errdefs.Error { return checkGroupHosts(ext) },
 	)
 }
 
@@ -185,7 +186,7 @@ type checker struct {
 	loc config.Location
 	lim config.Limits
 	// ext are vnode's additions the group's JSON carried.
-	ext groupext.Extensions
+	ext wire.GroupExtensions
 	// volumeNames are the names of the group's volumes.
 	volumeNames map[string]bool
 	// names are the container and init container names seen so far.
@@ -193,7 +194,7 @@ type checker struct {
 }
 
 // first runs checks in order and returns the first error.
-func first(checks ...func() *armerr.Error) *armerr.Error {
+func first(checks ...func() *errdefs.Error) *errdefs.Error {
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -202,24 +203,24 @@ func first(checks ...func() *armerr.Error) *armerr.Error {
 	return nil
 }
 
-func checkOSType(os *armcontainerinstance.OperatingSystemTypes) *armerr.Error {
+func checkOSType(os *armcontainerinstance.OperatingSystemTypes) *errdefs.Error {
 	const target = "properties.osType"
 	if os == nil || strings.TrimSpace(string(*os)) == "" {
-		return armerr.BadRequest(CodeMissingOsType, target,
+		return errdefs.InvalidField(CodeMissingOsType, target,
 			"The container group has no OS type. Set properties.osType to 'Linux'.")
 	}
 	switch {
 	case strings.EqualFold(string(*os), string(armcontainerinstance.OperatingSystemTypesLinux)):
 		return nil
 	case strings.EqualFold(string(*os), string(armcontainerinstance.OperatingSystemTypesWindows)):
-		return armerr.BadRequest(CodeOsVersionNotSupported, target,
+		return errdefs.InvalidField(CodeOsVersionNotSupported, target,
 			"Windows container groups are not supported by this service; only Linux is. Set properties.osType to 'Linux'.")
 	}
-	return armerr.BadRequest(CodeInvalidOsType, target,
+	return errdefs.InvalidField(CodeInvalidOsType, target,
 		"The OS type '%s' is invalid. Set properties.osType to 'Linux'.", string(*os))
 }
 
-func checkRestartPolicy(rp *armcontainerinstance.ContainerGroupRestartPolicy) *armerr.Error {
+func checkRestartPolicy(rp *armcontainerinstance.ContainerGroupRestartPolicy) *errdefs.Error {
 	if rp == nil {
 		return nil
 	}
@@ -228,7 +229,7 @@ func checkRestartPolicy(rp *armcontainerinstance.ContainerGroupRestartPolicy) *a
 			return nil
 		}
 	}
-	return armerr.BadRequest(CodeInvalidRestartPolicy, "properties.restartPolicy",
+	return errdefs.InvalidField(CodeInvalidRestartPolicy, "properties.restartPolicy",
 		"The restart policy '%s' is invalid. Use 'Always', 'OnFailure' or 'Never' (or leave it out for 'Always').", string(*rp))
 }
 

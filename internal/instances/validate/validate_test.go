@@ -12,7 +12,8 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
-	"github.com/vnode-io/vnode/internal/instances/groupext"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 var (
@@ -394,13 +395,13 @@ func TestContainerGroupRules(t *testing.T) {
 			}
 			g := base()
 			tc.mutate(g)
-			err := ContainerGroup(g, loc, testLim, groupext.Extensions{})
+			err := ContainerGroup(g, loc, testLim, wire.GroupExtensions{})
 			if err == nil {
 				t.Fatalf("ContainerGroup() = nil, want %s at %s", tc.code, tc.target)
 			}
-			if err.Status != http.StatusBadRequest || err.Code != tc.code || err.Target != tc.target {
+			if armerr.Status(err.Kind) != http.StatusBadRequest || err.Code != tc.code || err.Target != tc.target {
 				t.Fatalf("ContainerGroup() = %d %s at %q, want 400 %s at %q (%s)",
-					err.Status, err.Code, err.Target, tc.code, tc.target, err.Message)
+					armerr.Status(err.Kind), err.Code, err.Target, tc.code, tc.target, err.Message)
 			}
 			if err.Message == "" || !strings.Contains(err.Message, tc.msgHas) {
 				t.Errorf("message %q does not contain %q", err.Message, tc.msgHas)
@@ -410,8 +411,8 @@ func TestContainerGroupRules(t *testing.T) {
 }
 
 func TestContainerGroupNil(t *testing.T) {
-	err := ContainerGroup(nil, testLoc, testLim, groupext.Extensions{})
-	if err == nil || err.Status != http.StatusBadRequest || err.Code != CodeInvalidRequestContent {
+	err := ContainerGroup(nil, testLoc, testLim, wire.GroupExtensions{})
+	if err == nil || armerr.Status(err.Kind) != http.StatusBadRequest || err.Code != CodeInvalidRequestContent {
 		t.Fatalf("ContainerGroup(nil) = %v, want 400 %s", err, CodeInvalidRequestContent)
 	}
 }
@@ -471,7 +472,7 @@ func TestContainerGroupValid(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := ContainerGroup(tc.group(), tc.loc, tc.lim, groupext.Extensions{}); err != nil {
+			if err := ContainerGroup(tc.group(), tc.loc, tc.lim, wire.GroupExtensions{}); err != nil {
 				t.Fatalf("ContainerGroup() = %v, want nil", err)
 			}
 		})
@@ -481,7 +482,7 @@ func TestContainerGroupValid(t *testing.T) {
 func TestContainerGroupDoesNotModify(t *testing.T) {
 	g := maximal()
 	before, _ := json.Marshal(g)
-	_ = ContainerGroup(g, testLoc, testLim, groupext.Extensions{})
+	_ = ContainerGroup(g, testLoc, testLim, wire.GroupExtensions{})
 	after, _ := json.Marshal(g)
 	if string(before) != string(after) {
 		t.Fatalf("ContainerGroup modified its argument:\n%s\n%s", before, after)
@@ -502,9 +503,9 @@ func TestGroupName(t *testing.T) {
 			t.Errorf("GroupName(%q) = nil, want an error", n)
 			continue
 		}
-		if err.Status != http.StatusBadRequest || err.Code != CodeInvalidContainerGroupName || err.Target != "containerGroupName" {
+		if armerr.Status(err.Kind) != http.StatusBadRequest || err.Code != CodeInvalidContainerGroupName || err.Target != "containerGroupName" {
 			t.Errorf("GroupName(%q) = %d %s at %q, want 400 %s at containerGroupName",
-				n, err.Status, err.Code, err.Target, CodeInvalidContainerGroupName)
+				n, armerr.Status(err.Kind), err.Code, err.Target, CodeInvalidContainerGroupName)
 		}
 		if !strings.Contains(err.Message, "'"+n+"'") {
 			t.Errorf("GroupName(%q) message %q does not name it", n, err.Message)
@@ -587,9 +588,9 @@ func TestImmutableChange(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ImmutableChange() = nil, want a refusal at %s", tc.target)
 			}
-			if err.Status != http.StatusConflict || err.Code != CodeInvalidContainerGroupUpdate || err.Target != tc.target {
+			if armerr.Status(err.Kind) != http.StatusConflict || err.Code != CodeInvalidContainerGroupUpdate || err.Target != tc.target {
 				t.Fatalf("ImmutableChange() = %d %s at %q, want 409 %s at %q (%s)",
-					err.Status, err.Code, err.Target, CodeInvalidContainerGroupUpdate, tc.target, err.Message)
+					armerr.Status(err.Kind), err.Code, err.Target, CodeInvalidContainerGroupUpdate, tc.target, err.Message)
 			}
 			for _, want := range []string{tc.msgHas, "'grp'", "delete the container group and create it again"} {
 				if !strings.Contains(err.Message, want) {
@@ -639,16 +640,16 @@ func FuzzContainerGroup(f *testing.F) {
 		if err := json.Unmarshal(data, &g); err != nil {
 			t.Skip()
 		}
-		check := func(what string, err *armerr.Error, lo, hi int) {
+		check := func(what string, err *errdefs.Error, lo, hi int) {
 			if err == nil {
 				return
 			}
-			if err.Status < lo || err.Status > hi || err.Code == "" || err.Message == "" {
-				t.Fatalf("%s = %d %q %q for %s", what, err.Status, err.Code, err.Message, data)
+			if armerr.Status(err.Kind) < lo || armerr.Status(err.Kind) > hi || err.Code == "" || err.Message == "" {
+				t.Fatalf("%s = %d %q %q for %s", what, armerr.Status(err.Kind), err.Code, err.Message, data)
 			}
 		}
-		check("ContainerGroup", ContainerGroup(&g, testLoc, testLim, groupext.Extensions{}), 400, 499)
-		check("ContainerGroup without limits", ContainerGroup(&g, config.Location{}, config.Limits{}, groupext.Extensions{}), 400, 499)
+		check("ContainerGroup", ContainerGroup(&g, testLoc, testLim, wire.GroupExtensions{}), 400, 499)
+		check("ContainerGroup without limits", ContainerGroup(&g, config.Location{}, config.Limits{}, wire.GroupExtensions{}), 400, 499)
 		check("ImmutableChange", ImmutableChange(maximal(), &g), 409, 409)
 		check("ImmutableChange", ImmutableChange(&g, maximal()), 409, 409)
 		check("GroupName", GroupName(string(data)), 400, 400)
@@ -664,10 +665,10 @@ func TestTCPSocketProbes(t *testing.T) {
 		return g
 	}
 	web := *maximal().Properties.Containers[0].Name
-	if err := ContainerGroup(tcpOnly(), testLoc, testLim, groupext.Extensions{Probes: map[string]groupext.Probes{web: {Liveness: &groupext.TCPSocket{Port: 80}}}}); err != nil {
+	if err := ContainerGroup(tcpOnly(), testLoc, testLim, wire.GroupExtensions{Probes: map[string]wire.Probes{web: {Liveness: &wire.TCPSocket{Port: 80}}}}); err != nil {
 		t.Errorf("a tcpSocket liveness probe: %v", err)
 	}
-	if err := ContainerGroup(tcpOnly(), testLoc, testLim, groupext.Extensions{}); err == nil || err.Code != CodeInvalidContainerProbe {
+	if err := ContainerGroup(tcpOnly(), testLoc, testLim, wire.GroupExtensions{}); err == nil || err.Code != CodeInvalidContainerProbe {
 		t.Errorf("a probe with no action: %v", err)
 	}
 	at := "properties.containers[0].properties.livenessProbe"
@@ -684,7 +685,7 @@ func TestTCPSocketProbes(t *testing.T) {
 		if tc.g.Properties.Containers[0].Properties.LivenessProbe == nil {
 			t.Fatal("the maximal group has no liveness probe")
 		}
-		err := ContainerGroup(tc.g, testLoc, testLim, groupext.Extensions{Probes: map[string]groupext.Probes{web: {Liveness: &groupext.TCPSocket{Port: tc.port}}}})
+		err := ContainerGroup(tc.g, testLoc, testLim, wire.GroupExtensions{Probes: map[string]wire.Probes{web: {Liveness: &wire.TCPSocket{Port: tc.port}}}})
 		if err == nil || err.Code != CodeInvalidContainerProbe || err.Target != tc.target {
 			t.Errorf("%s: %v, want %s at %s", tc.name, err, CodeInvalidContainerProbe, tc.target)
 		}

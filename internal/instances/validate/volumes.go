@@ -8,16 +8,16 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/armerr"
+	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/gitrepo"
 )
 
 // volumes checks the group's volumes and records their names for the
 // containers' volume mounts.
-func (c *checker) volumes(vols []*armcontainerinstance.Volume) *armerr.Error {
+func (c *checker) volumes(vols []*armcontainerinstance.Volume) *errdefs.Error {
 	c.volumeNames = map[string]bool{}
 	if limit := c.lim.VolumesPerGroup; limit > 0 && len(vols) > limit {
-		return armerr.BadRequest(CodeTooManyVolumes, "properties.volumes",
+		return errdefs.InvalidField(CodeTooManyVolumes, "properties.volumes",
 			"The container group has %d volumes; at most %d are allowed. Remove volumes.", len(vols), limit)
 	}
 	for i, v := range vols {
@@ -30,7 +30,7 @@ func (c *checker) volumes(vols []*armcontainerinstance.Volume) *armerr.Error {
 		}
 		name := str(v.Name)
 		if c.volumeNames[name] {
-			return armerr.BadRequest(CodeDuplicateVolumeName, at+".name",
+			return errdefs.InvalidField(CodeDuplicateVolumeName, at+".name",
 				"The volume name '%s' is used more than once. Give each volume its own name.", name)
 		}
 		c.volumeNames[name] = true
@@ -38,10 +38,10 @@ func (c *checker) volumes(vols []*armcontainerinstance.Volume) *armerr.Error {
 	return nil
 }
 
-func checkVolume(v *armcontainerinstance.Volume, at string) *armerr.Error {
+func checkVolume(v *armcontainerinstance.Volume, at string) *errdefs.Error {
 	name := str(v.Name)
 	if p := volumeNameProblem(name); p != "" {
-		return armerr.BadRequest(CodeInvalidVolumeName, at+".name",
+		return errdefs.InvalidField(CodeInvalidVolumeName, at+".name",
 			"The volume name '%s' is invalid: it %s. A volume name has 5 to 63 lowercase letters, digits and '-' "+
 				"and does not start or end with '-' (e.g. 'my-volume').", name, p)
 	}
@@ -51,7 +51,7 @@ func checkVolume(v *armcontainerinstance.Volume, at string) *armerr.Error {
 		if len(sources) > 1 {
 			has = strings.Join(sources, " and ")
 		}
-		return armerr.BadRequest(CodeInvalidVolumeSource, at,
+		return errdefs.InvalidField(CodeInvalidVolumeSource, at,
 			"The volume '%s' must have exactly one source of azureFile, emptyDir, secret or gitRepo; it has %s.", name, has)
 	}
 	switch sources[0] {
@@ -83,13 +83,13 @@ func volumeSources(v *armcontainerinstance.Volume) []string {
 	return s
 }
 
-func checkAzureFile(f *armcontainerinstance.AzureFileVolume, name, at string) *armerr.Error {
+func checkAzureFile(f *armcontainerinstance.AzureFileVolume, name, at string) *errdefs.Error {
 	if strings.TrimSpace(str(f.ShareName)) == "" {
-		return armerr.BadRequest(CodeInvalidAzureFileVolume, at+".shareName",
+		return errdefs.InvalidField(CodeInvalidAzureFileVolume, at+".shareName",
 			"The Azure Files volume '%s' has no shareName. Set the name of the file share to mount.", name)
 	}
 	if strings.TrimSpace(str(f.StorageAccountName)) == "" {
-		return armerr.BadRequest(CodeInvalidAzureFileVolume, at+".storageAccountName",
+		return errdefs.InvalidField(CodeInvalidAzureFileVolume, at+".storageAccountName",
 			"The Azure Files volume '%s' has no storageAccountName. Set the storage account that holds the share.", name)
 	}
 	return nil
@@ -98,7 +98,7 @@ func checkAzureFile(f *armcontainerinstance.AzureFileVolume, name, at string) *a
 // checkSecret checks that each file of a secret volume has a plain file
 // name, not starting with ".." (names the runtime uses to swap the files
 // atomically), and base64 content; files are checked in name order.
-func checkSecret(files map[string]*string, name, at string) *armerr.Error {
+func checkSecret(files map[string]*string, name, at string) *errdefs.Error {
 	keys := make([]string, 0, len(files))
 	for k := range files {
 		keys = append(keys, k)
@@ -106,26 +106,26 @@ func checkSecret(files map[string]*string, name, at string) *armerr.Error {
 	slices.Sort(keys)
 	for _, k := range keys {
 		if k == "" || k == "." || strings.HasPrefix(k, "..") || strings.ContainsAny(k, "/\x00") {
-			return armerr.BadRequest(CodeInvalidSecretVolume, at+"."+k,
+			return errdefs.InvalidField(CodeInvalidSecretVolume, at+"."+k,
 				"The secret volume '%s' has a file named '%s'; a file name must be non-empty, not '.', "+
 					"not start with '..' (the volume keeps its own files there), and contain no '/'.", name, k)
 		}
 		if files[k] == nil {
-			return armerr.BadRequest(CodeInvalidSecretVolume, at+"."+k,
+			return errdefs.InvalidField(CodeInvalidSecretVolume, at+"."+k,
 				"The file '%s' of secret volume '%s' has no content. Set it to the base64-encoded content.", k, name)
 		}
 		if _, err := base64.StdEncoding.DecodeString(*files[k]); err != nil {
-			return armerr.BadRequest(CodeInvalidSecretVolume, at+"."+k,
+			return errdefs.InvalidField(CodeInvalidSecretVolume, at+"."+k,
 				"The content of file '%s' of secret volume '%s' is not valid base64. Encode it with standard base64.", k, name)
 		}
 	}
 	return nil
 }
 
-func checkGitRepo(r *armcontainerinstance.GitRepoVolume, name, at string) *armerr.Error {
+func checkGitRepo(r *armcontainerinstance.GitRepoVolume, name, at string) *errdefs.Error {
 	repo := str(r.Repository)
 	if strings.TrimSpace(repo) == "" {
-		return armerr.BadRequest(CodeInvalidGitRepoVolume, at+".repository",
+		return errdefs.InvalidField(CodeInvalidGitRepoVolume, at+".repository",
 			"The git repository volume '%s' has no repository. Set the URL of the repository to clone.", name)
 	}
 	fields := []struct {
@@ -138,7 +138,7 @@ func checkGitRepo(r *armcontainerinstance.GitRepoVolume, name, at string) *armer
 	}
 	for _, f := range fields {
 		if err := f.check(f.value); err != nil {
-			return armerr.BadRequest(CodeInvalidGitRepoVolume, at+"."+f.field,
+			return errdefs.InvalidField(CodeInvalidGitRepoVolume, at+"."+f.field,
 				"The %s '%s' of git repository volume '%s' is not allowed: %v.%s", f.field, f.value, name, err, f.hint)
 		}
 	}

@@ -20,13 +20,13 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/vnode-io/vnode/internal/instances/app"
-	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/internal/instances/network"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/runtime/cri"
 	"github.com/vnode-io/vnode/internal/instances/sealer"
+	"github.com/vnode-io/vnode/internal/wire"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
@@ -168,7 +168,7 @@ func measureAPI(b *testing.B, ctx context.Context, d *containerd.Containerd, ima
 		b.Fatal(err)
 	}
 	defer func() { _ = inst.Close() }()
-	files := client.Files{Endpoint: inst.URL, Token: token, CAFile: inst.CAFile,
+	files := wire.ClientFiles{Endpoint: inst.URL, Token: token, CAFile: inst.CAFile,
 		Subscription: benchSub, ResourceGroup: "bench", Location: "local"}
 	f, err := files.ClientFactory(-1)
 	if err != nil {

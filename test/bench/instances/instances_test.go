@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/vnode-io/vnode/internal/instances/app"
-	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 const (
@@ -62,7 +62,7 @@ func start(b *testing.B) *target {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = inst.Close() })
-	files := client.Files{Endpoint: inst.URL, Token: token, CAFile: inst.CAFile}
+	files := wire.ClientFiles{Endpoint: inst.URL, Token: token, CAFile: inst.CAFile}
 	hc, err := files.HTTPClient()
 	if err != nil {
 		b.Fatal(err)

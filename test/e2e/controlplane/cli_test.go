@@ -19,10 +19,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
-	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/internal/k8sbin"
 	"github.com/vnode-io/vnode/internal/localcluster"
+	"github.com/vnode-io/vnode/internal/wire"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
@@ -207,7 +207,7 @@ func TestCLIVersion(t *testing.T) {
 // shows its metering.
 func checkInstancesService(t *testing.T, stateDir string, ports localcluster.Ports) {
 	t.Helper()
-	files, err := client.Load(filepath.Join(stateDir, "instances"))
+	files, err := wire.LoadClientFiles(filepath.Join(stateDir, "instances"))
 	if err != nil {
 		t.Fatal(err)
 	}

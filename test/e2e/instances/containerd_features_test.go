@@ -19,12 +19,12 @@ import (
 
 	"github.com/vnode-io/vnode/internal/images"
 	"github.com/vnode-io/vnode/internal/instances/app"
-	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/instances/containerd"
 	"github.com/vnode-io/vnode/internal/instances/network"
 	"github.com/vnode-io/vnode/internal/instances/runtime/fake"
 	"github.com/vnode-io/vnode/internal/registry"
+	"github.com/vnode-io/vnode/internal/wire"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
@@ -262,7 +262,7 @@ func TestContainerdFeatures(t *testing.T) {
 	// Stats are the container's own: memory in use, CPU time growing.
 	e.execArgv("full", "app", []string{"sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"}, "")
 	status, _, raw := e.raw(http.MethodGet, groupPath("full")+"/stats?api-version=2023-05-01", "", nil)
-	var st client.GroupStats
+	var st wire.GroupStats
 	if err := json.Unmarshal(raw, &st); status != http.StatusOK || err != nil || len(st.Containers) != 1 ||
 		st.Containers[0].MemoryWorkingSetBytes == 0 || st.Containers[0].CPUUsageCoreNanoSeconds == 0 {
 		t.Errorf("stats of a busy container: %d %s", status, raw)

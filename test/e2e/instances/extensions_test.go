@@ -16,7 +16,8 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
 
-	"github.com/vnode-io/vnode/internal/instances/client"
+	backendaci "github.com/vnode-io/vnode/internal/backend/aci"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // execResult is what a remote-command exec session gave.
@@ -44,7 +45,7 @@ func (e *env) execArgv(name, container string, argv []string, stdin string) exec
 	if stdin != "" {
 		opts.Stdin = strings.NewReader(stdin)
 	}
-	err := client.StreamSession(ctx(e.t), *res.WebSocketURI, *res.Password, e.inst.CAFile, opts)
+	err := backendaci.StreamSession(ctx(e.t), *res.WebSocketURI, *res.Password, e.inst.CAFile, opts)
 	r := execResult{stdout: stdout.String(), stderr: stderr.String()}
 	var exit utilexec.ExitError
 	switch {
@@ -120,7 +121,7 @@ func TestExtensionsOnFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	var echoed bytes.Buffer
-	if err := client.StreamSession(ctx(t), *att.WebSocketURI, *att.Password, e.inst.CAFile,
+	if err := backendaci.StreamSession(ctx(t), *att.WebSocketURI, *att.Password, e.inst.CAFile,
 		remotecommand.StreamOptions{Stdin: strings.NewReader("ping\n"), Stdout: &echoed}); err != nil || echoed.String() != "ping\n" {
 		t.Errorf("attach: %q, %v", echoed.String(), err)
 	}
@@ -130,11 +131,11 @@ func TestExtensionsOnFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sink bytes.Buffer
-	if err := client.StreamSession(ctx(t), *res.WebSocketURI, "wrong", e.inst.CAFile,
+	if err := backendaci.StreamSession(ctx(t), *res.WebSocketURI, "wrong", e.inst.CAFile,
 		remotecommand.StreamOptions{Stdout: &sink}); err == nil {
 		t.Error("a session accepted a wrong password")
 	}
-	if err := client.StreamSession(ctx(t), *res.WebSocketURI, *res.Password, e.inst.CAFile,
+	if err := backendaci.StreamSession(ctx(t), *res.WebSocketURI, *res.Password, e.inst.CAFile,
 		remotecommand.StreamOptions{Stdout: &sink}); err == nil {
 		t.Error("a session was used twice")
 	}
@@ -207,7 +208,7 @@ func TestExtensionsOnFake(t *testing.T) {
 	}
 
 	status, _, raw = e.raw(http.MethodGet, groupPath("ext")+"/stats?api-version=2023-05-01", "", nil)
-	var st client.GroupStats
+	var st wire.GroupStats
 	if err := json.Unmarshal(raw, &st); status != http.StatusOK || err != nil || len(st.Containers) != 1 ||
 		st.Containers[0].Name != "main" || st.Time.IsZero() {
 		t.Errorf("stats: %d %s", status, raw)

@@ -23,9 +23,9 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/vnode-io/vnode/internal/instances/app"
-	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/instances/runtime/fake"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 const (
@@ -45,7 +45,7 @@ type env struct {
 	rt      *fake.Runtime
 	clk     clock.WithTicker
 	inst    *app.Instance
-	files   client.Files
+	files   wire.ClientFiles
 	groups  *aci.ContainerGroupsClient
 	ctrs    *aci.ContainersClient
 	loc     *aci.LocationClient
@@ -113,7 +113,7 @@ func (e *env) start() {
 	// Restarts listen on the same address, so clients and pollers carry on.
 	e.cfg.Listen = strings.TrimPrefix(inst.URL, "https://")
 	e.t.Cleanup(func() { _ = inst.Close() })
-	e.files = client.Files{Endpoint: inst.URL, Token: testToken, CAFile: inst.CAFile, Subscription: testSub,
+	e.files = wire.ClientFiles{Endpoint: inst.URL, Token: testToken, CAFile: inst.CAFile, Subscription: testSub,
 		ResourceGroup: testRG, Location: testLoc}
 	f, err := e.files.ClientFactory(e.retries)
 	if err != nil {

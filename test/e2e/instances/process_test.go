@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/containerd"
+	"github.com/vnode-io/vnode/internal/wire"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
@@ -71,7 +71,7 @@ func TestServeProcessSurvivesSIGKILL(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	files := client.Files{Endpoint: "https://" + addr, Token: token, CAFile: filepath.Join(dir, "data", "tls", "ca.crt"),
+	files := wire.ClientFiles{Endpoint: "https://" + addr, Token: token, CAFile: filepath.Join(dir, "data", "tls", "ca.crt"),
 		Subscription: testSub, ResourceGroup: testRG, Location: testLoc}
 	proc := startServe(t, vnode, cfgPath)
 	e := connect(t, files, proc)
@@ -125,7 +125,7 @@ func TestServeProcessSurvivesSIGKILL(t *testing.T) {
 }
 
 // connect waits until the process serves and returns an env bound to it.
-func connect(t *testing.T, files client.Files, proc *serveProcess) *env {
+func connect(t *testing.T, files wire.ClientFiles, proc *serveProcess) *env {
 	t.Helper()
 	waitFor(t, "the service to answer", 60*time.Second, func() (bool, string) {
 		if proc.cmd.ProcessState != nil {
@@ -201,7 +201,7 @@ func TestServeProcessKeepsContainersAcrossSIGKILL(t *testing.T) {
 			t.Errorf("containerd cleanup: %v", err)
 		}
 	})
-	files := client.Files{Endpoint: "https://" + addr, Token: token, CAFile: filepath.Join(dir, "data", "tls", "ca.crt"),
+	files := wire.ClientFiles{Endpoint: "https://" + addr, Token: token, CAFile: filepath.Join(dir, "data", "tls", "ca.crt"),
 		Subscription: testSub, ResourceGroup: testRG, Location: testLoc}
 
 	proc := startServe(t, vnode, cfgPath)

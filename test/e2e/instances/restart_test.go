@@ -14,9 +14,9 @@ import (
 	azruntime "github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/instances/runtime/fake"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // withClock runs the service and the fake runtime on a fake clock.
@@ -150,14 +150,14 @@ func TestGroupsLostWhileDownAreMarked(t *testing.T) {
 }
 
 // usage reads the metering extension.
-func (e *env) usage(t *testing.T, query string) client.MeteredUsage {
+func (e *env) usage(t *testing.T, query string) wire.MeteredUsage {
 	t.Helper()
 	status, _, body := e.raw(http.MethodGet, "/subscriptions/"+testSub+
 		"/providers/Microsoft.ContainerInstance/meteredUsage?api-version=2023-05-01&"+query, "", nil)
 	if status != 200 {
 		t.Fatalf("metered usage: %d %s", status, body)
 	}
-	var u client.MeteredUsage
+	var u wire.MeteredUsage
 	if err := json.Unmarshal(body, &u); err != nil {
 		t.Fatal(err)
 	}

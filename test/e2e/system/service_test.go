@@ -19,8 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/localcluster"
+	"github.com/vnode-io/vnode/internal/wire"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
@@ -68,7 +68,7 @@ func TestUsageOfPods(t *testing.T) {
 		if err != nil {
 			return false, fmt.Errorf("%v: %s", err, out)
 		}
-		var res client.MeteredUsage
+		var res wire.MeteredUsage
 		if err := json.Unmarshal([]byte(out), &res); err != nil {
 			return false, fmt.Errorf("%v: %s", err, out)
 		}
@@ -191,7 +191,7 @@ func TestAgentRestartAdoptsGroups(t *testing.T) {
 // groupsClient is an SDK client of the stack's service and its resource group.
 func groupsClient(t *testing.T) (*aci.ContainerGroupsClient, string) {
 	t.Helper()
-	files, err := client.Load(filepath.Join(env.StateDir, "instances"))
+	files, err := wire.LoadClientFiles(filepath.Join(env.StateDir, "instances"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,14 +11,14 @@ import (
 	"testing"
 
 	"github.com/vnode-io/vnode/internal/instances/app"
-	"github.com/vnode-io/vnode/internal/instances/client"
 	"github.com/vnode-io/vnode/internal/instances/config"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // Start runs the service with token bound to subscription, and edit (nil
 // for none) applied to the configuration; the test's cleanup stops it. The
 // client files name resource group rg in location local.
-func Start(t testing.TB, token, subscription string, edit func(*config.Config)) (*app.Instance, client.Files) {
+func Start(t testing.TB, token, subscription string, edit func(*config.Config)) (*app.Instance, wire.ClientFiles) {
 	t.Helper()
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
@@ -41,6 +41,6 @@ func Start(t testing.TB, token, subscription string, edit func(*config.Config)) 
 		t.Fatalf("start service: %v", err)
 	}
 	t.Cleanup(func() { _ = inst.Close() })
-	return inst, client.Files{Endpoint: inst.URL, Token: token, CAFile: inst.CAFile, Subscription: subscription,
+	return inst, wire.ClientFiles{Endpoint: inst.URL, Token: token, CAFile: inst.CAFile, Subscription: subscription,
 		ResourceGroup: "rg", Location: config.DefaultLocation}
 }

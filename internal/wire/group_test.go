@@ -1,4 +1,4 @@
-package groupext
+package wire
 
 import (
 	"encoding/json"
@@ -22,11 +22,11 @@ const request = `{"location":"local","properties":{"osType":"Linux",
 // An addition survives the SDK's decoding and encoding when applied back,
 // and reads the same again.
 func TestParseApplyRoundTrip(t *testing.T) {
-	ext, err := Parse([]byte(request))
+	ext, err := ParseGroup([]byte(request))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Extensions{
+	want := GroupExtensions{
 		Probes: map[string]Probes{"db": {Liveness: &TCPSocket{Port: 6379}}, "web": {Readiness: &TCPSocket{Port: 80}}},
 		FieldEnv: map[string][]FieldEnv{"db": {{Name: "IP", FieldPath: FieldPodIP}},
 			"setup": {{Name: "MY_IP", FieldPath: FieldPodIPs}}},
@@ -45,14 +45,14 @@ func TestParseApplyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lost, _ := Parse(sdk); !lost.IsZero() {
+	if lost, _ := ParseGroup(sdk); !lost.IsZero() {
 		t.Fatalf("the SDK kept the additions (%+v): the package would not be needed", lost)
 	}
-	applied, err := Apply(sdk, Additions{Extensions: ext})
+	applied, err := ApplyGroup(sdk, GroupAdditions{GroupExtensions: ext})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := Parse(applied)
+	again, err := ParseGroup(applied)
 	if err != nil || !reflect.DeepEqual(again, want) {
 		t.Errorf("after Apply: %+v, %v", again, err)
 	}
@@ -65,13 +65,13 @@ func TestParseApplyRoundTrip(t *testing.T) {
 		len(db.EnvironmentVariables) != 2 || *db.EnvironmentVariables[0].Value != "1" {
 		t.Errorf("Apply changed the rest of the spec: %s", applied)
 	}
-	if out, err := Apply(sdk, Additions{}); err != nil || string(out) != string(sdk) {
+	if out, err := ApplyGroup(sdk, GroupAdditions{}); err != nil || string(out) != string(sdk) {
 		t.Errorf("Apply without additions changed the JSON")
 	}
 }
 
 func TestParseRefusesMalformed(t *testing.T) {
-	if _, err := Parse([]byte(`{"properties":{"containers":[{"name":"a","properties":{"livenessProbe":{"tcpSocket":{"port":"eighty"}}}}]}}`)); err == nil {
+	if _, err := ParseGroup([]byte(`{"properties":{"containers":[{"name":"a","properties":{"livenessProbe":{"tcpSocket":{"port":"eighty"}}}}]}}`)); err == nil {
 		t.Error("a port that is not a number was accepted")
 	}
 }
@@ -81,7 +81,7 @@ func TestApplyReadiness(t *testing.T) {
 		{"name":"a","properties":{"image":"x","instanceView":{"restartCount":0}}},
 		{"name":"b","properties":{"image":"y","instanceView":{"restartCount":1}}},
 		{"name":"c","properties":{"image":"z"}}]}}`)
-	out, err := Apply(in, Additions{Ready: map[string]bool{"a": true}})
+	out, err := ApplyGroup(in, GroupAdditions{Ready: map[string]bool{"a": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestApplyReadiness(t *testing.T) {
 		cs[1].Properties.InstanceView.RestartCount != 1 || cs[2].Properties.InstanceView != nil || cs[2].Properties.Image != "z" {
 		t.Errorf("readiness added wrongly: %s", out)
 	}
-	if _, err := Apply([]byte("not json"), Additions{Ready: map[string]bool{}}); err == nil {
+	if _, err := ApplyGroup([]byte("not json"), GroupAdditions{Ready: map[string]bool{}}); err == nil {
 		t.Error("a malformed group was accepted")
 	}
 }

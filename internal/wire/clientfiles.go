@@ -1,9 +1,10 @@
-// Package client holds what an ARM client needs to reach a container
+// This file holds what an ARM client needs to reach vnode's container
 // instances service — endpoint, bearer token, CA certificate, and the
 // subscription, resource group and location to use — as the files `vnode up`
 // writes to DIR/instances/, and builds the official Azure SDK client from
 // them.
-package client
+
+package wire
 
 import (
 	"context"
@@ -35,8 +36,8 @@ const (
 	LocationFile      = "location"
 )
 
-// Files is the content of a client directory.
-type Files struct {
+// ClientFiles is the content of a client directory.
+type ClientFiles struct {
 	Endpoint      string
 	Token         string
 	CAFile        string // path; empty to use the system's roots
@@ -45,8 +46,8 @@ type Files struct {
 	Location      string
 }
 
-// Load reads a client directory.
-func Load(dir string) (Files, error) {
+// LoadClientFiles reads a client directory.
+func LoadClientFiles(dir string) (ClientFiles, error) {
 	read := func(name string) (string, error) {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
@@ -54,7 +55,7 @@ func Load(dir string) (Files, error) {
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
-	var f Files
+	var f ClientFiles
 	var err error
 	for _, x := range []struct {
 		name string
@@ -62,7 +63,7 @@ func Load(dir string) (Files, error) {
 	}{{EndpointFile, &f.Endpoint}, {TokenFile, &f.Token}, {SubscriptionFile, &f.Subscription},
 		{ResourceGroupFile, &f.ResourceGroup}, {LocationFile, &f.Location}} {
 		if *x.dst, err = read(x.name); err != nil {
-			return Files{}, err
+			return ClientFiles{}, err
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, CAFile)); err == nil {
@@ -73,7 +74,7 @@ func Load(dir string) (Files, error) {
 
 // Write stores f in dir (the token and CA with mode 0600 / 0644), copying the
 // CA certificate from f.CAFile.
-func (f Files) Write(dir string) error {
+func (f ClientFiles) Write(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
@@ -99,7 +100,7 @@ func (f Files) Write(dir string) error {
 }
 
 // HTTPClient returns an HTTP client that trusts the service's CA.
-func (f Files) HTTPClient() (*http.Client, error) {
+func (f ClientFiles) HTTPClient() (*http.Client, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if f.CAFile != "" {
 		pem, err := os.ReadFile(f.CAFile)
@@ -131,7 +132,7 @@ func (t StaticToken) GetToken(context.Context, policy.TokenRequestOptions) (azco
 
 // ARMOptions returns SDK client options that send requests to the service.
 // maxRetries < 0 disables the SDK's retries (to observe 429s in tests).
-func (f Files) ARMOptions(maxRetries int32) (*arm.ClientOptions, error) {
+func (f ClientFiles) ARMOptions(maxRetries int32) (*arm.ClientOptions, error) {
 	hc, err := f.HTTPClient()
 	if err != nil {
 		return nil, err
@@ -152,52 +153,10 @@ func (f Files) ARMOptions(maxRetries int32) (*arm.ClientOptions, error) {
 }
 
 // ClientFactory returns the official SDK's client factory for the service.
-func (f Files) ClientFactory(maxRetries int32) (*aci.ClientFactory, error) {
+func (f ClientFiles) ClientFactory(maxRetries int32) (*aci.ClientFactory, error) {
 	opts, err := f.ARMOptions(maxRetries)
 	if err != nil {
 		return nil, err
 	}
 	return aci.NewClientFactory(f.Subscription, StaticToken(f.Token), opts)
-}
-
-// MeteredUsage is the body of the service's metering endpoint,
-// GET /subscriptions/{sub}/providers/Microsoft.ContainerInstance/meteredUsage
-// (a vnode extension of ACI's API).
-type MeteredUsage struct {
-	From  time.Time       `json:"from"`
-	To    time.Time       `json:"to"`
-	Value []MeteredRecord `json:"value"`
-}
-
-// MeteredRecord is the usage of one set of grouping values.
-type MeteredRecord struct {
-	Subscription  string  `json:"subscription,omitempty"`
-	ResourceGroup string  `json:"resourceGroup,omitempty"`
-	Location      string  `json:"location,omitempty"`
-	Name          string  `json:"name,omitempty"`
-	Seconds       int64   `json:"seconds"`
-	VCPUSeconds   float64 `json:"vcpuSeconds"`
-	GBSeconds     float64 `json:"memoryGBSeconds"`
-	Cost          float64 `json:"cost"`
-	Currency      string  `json:"currency"`
-}
-
-// GroupStats is the body of a container group's resource usage endpoint,
-// GET .../containerGroups/{name}/stats (a vnode extension of ACI's API).
-type GroupStats struct {
-	// Time is when the usage was sampled.
-	Time       time.Time        `json:"time"`
-	Containers []ContainerStats `json:"containers"`
-}
-
-// ContainerStats is one running container's resource usage.
-type ContainerStats struct {
-	Name string `json:"name"`
-	// CPUUsageNanoCores is the current CPU use in billionths of a core;
-	// CPUUsageCoreNanoSeconds the CPU time used since the container started.
-	CPUUsageNanoCores       uint64 `json:"cpuUsageNanoCores"`
-	CPUUsageCoreNanoSeconds uint64 `json:"cpuUsageCoreNanoSeconds"`
-	// MemoryWorkingSetBytes is the memory in use that cannot be reclaimed
-	// at once (what the kubelet reports and OOM decisions look at).
-	MemoryWorkingSetBytes uint64 `json:"memoryWorkingSetBytes"`
 }

@@ -1,5 +1,5 @@
-// Package groupext reads and writes vnode's additions to the JSON of an
-// ACI container group, which the Azure SDK's types drop when they decode
+// This file reads and writes vnode's additions to the JSON of an ACI
+// container group, which the Azure SDK's types drop when they decode
 // it. Each addition sits where Kubernetes would put it:
 //
 //   - the tcpSocket action of a container's liveness and readiness probes
@@ -17,7 +17,8 @@
 // The service keeps additions by writing them back into the container
 // group JSON it stores and returns, so they survive restarts and appear in
 // GET answers.
-package groupext
+
+package wire
 
 import (
 	"encoding/json"
@@ -55,8 +56,8 @@ type HostAlias struct {
 	Hostnames []string `json:"hostnames"`
 }
 
-// Extensions are a group's additions; the zero value has none.
-type Extensions struct {
+// GroupExtensions are a group's additions; the zero value has none.
+type GroupExtensions struct {
 	// Probes holds the tcpSocket probe actions by container name.
 	Probes map[string]Probes
 	// FieldEnv holds, by (init) container name, the variables filled from
@@ -72,12 +73,12 @@ type Extensions struct {
 }
 
 // IsZero reports whether e holds no addition.
-func (e Extensions) IsZero() bool {
+func (e GroupExtensions) IsZero() bool {
 	return len(e.Probes) == 0 && len(e.FieldEnv) == 0 && e.Hostname == "" && e.FQDN == "" && len(e.HostAliases) == 0
 }
 
 // Equal reports whether e and o hold the same additions.
-func (e Extensions) Equal(o Extensions) bool {
+func (e GroupExtensions) Equal(o GroupExtensions) bool {
 	if e.IsZero() && o.IsZero() {
 		return true
 	}
@@ -121,13 +122,13 @@ type groupJSON struct {
 	} `json:"properties"`
 }
 
-// Parse finds the additions in a container group's JSON.
-func Parse(raw []byte) (Extensions, error) {
+// ParseGroup finds the additions in a container group's JSON.
+func ParseGroup(raw []byte) (GroupExtensions, error) {
 	var g groupJSON
 	if err := json.Unmarshal(raw, &g); err != nil {
-		return Extensions{}, fmt.Errorf("read vnode's additions: %w", err)
+		return GroupExtensions{}, fmt.Errorf("read vnode's additions: %w", err)
 	}
-	ext := Extensions{Hostname: g.Properties.Hostname, FQDN: g.Properties.FQDN, HostAliases: g.Properties.HostAliases}
+	ext := GroupExtensions{Hostname: g.Properties.Hostname, FQDN: g.Properties.FQDN, HostAliases: g.Properties.HostAliases}
 	for _, c := range g.Properties.Containers {
 		var p Probes
 		if lp := c.Properties.LivenessProbe; lp != nil {
@@ -151,7 +152,7 @@ func Parse(raw []byte) (Extensions, error) {
 }
 
 // addFieldEnv records the variables of container filled from the group.
-func (e *Extensions) addFieldEnv(container string, env []envJSON) {
+func (e *GroupExtensions) addFieldEnv(container string, env []envJSON) {
 	for _, v := range env {
 		if v.ValueFrom == nil || v.ValueFrom.FieldRef == nil {
 			continue
@@ -163,9 +164,9 @@ func (e *Extensions) addFieldEnv(container string, env []envJSON) {
 	}
 }
 
-// Additions are what vnode writes into a container group's JSON.
-type Additions struct {
-	Extensions
+// GroupAdditions are what vnode writes into a container group's JSON.
+type GroupAdditions struct {
+	GroupExtensions
 	// Ready, when not nil, is each container's readiness, written as
 	// "ready" into its instance view (false for containers it lacks): a
 	// field ACI does not have, which ACI's clients ignore and vnode's
@@ -173,9 +174,9 @@ type Additions struct {
 	Ready map[string]bool
 }
 
-// Apply writes a into a container group's JSON (as the SDK encodes it) in
+// ApplyGroup writes a into a container group's JSON (as the SDK encodes it) in
 // one pass; with nothing to add it returns raw unchanged.
-func Apply(raw []byte, a Additions) ([]byte, error) {
+func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 	if a.IsZero() && a.Ready == nil {
 		return raw, nil
 	}

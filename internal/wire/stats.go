@@ -1,0 +1,45 @@
+package wire
+
+import "time"
+
+// MeteredUsage is the body of the service's metering endpoint,
+// GET /subscriptions/{sub}/providers/Microsoft.ContainerInstance/meteredUsage
+// (a vnode extension of ACI's API).
+type MeteredUsage struct {
+	From  time.Time       `json:"from"`
+	To    time.Time       `json:"to"`
+	Value []MeteredRecord `json:"value"`
+}
+
+// MeteredRecord is the usage of one set of grouping values.
+type MeteredRecord struct {
+	Subscription  string  `json:"subscription,omitempty"`
+	ResourceGroup string  `json:"resourceGroup,omitempty"`
+	Location      string  `json:"location,omitempty"`
+	Name          string  `json:"name,omitempty"`
+	Seconds       int64   `json:"seconds"`
+	VCPUSeconds   float64 `json:"vcpuSeconds"`
+	GBSeconds     float64 `json:"memoryGBSeconds"`
+	Cost          float64 `json:"cost"`
+	Currency      string  `json:"currency"`
+}
+
+// GroupStats is the body of a container group's resource usage endpoint,
+// GET .../containerGroups/{name}/stats (a vnode extension of ACI's API).
+type GroupStats struct {
+	// Time is when the usage was sampled.
+	Time       time.Time        `json:"time"`
+	Containers []ContainerStats `json:"containers"`
+}
+
+// ContainerStats is one running container's resource usage.
+type ContainerStats struct {
+	Name string `json:"name"`
+	// CPUUsageNanoCores is the current CPU use in billionths of a core;
+	// CPUUsageCoreNanoSeconds the CPU time used since the container started.
+	CPUUsageNanoCores       uint64 `json:"cpuUsageNanoCores"`
+	CPUUsageCoreNanoSeconds uint64 `json:"cpuUsageCoreNanoSeconds"`
+	// MemoryWorkingSetBytes is the memory in use that cannot be reclaimed
+	// at once (what the kubelet reports and OOM decisions look at).
+	MemoryWorkingSetBytes uint64 `json:"memoryWorkingSetBytes"`
+}
