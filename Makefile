@@ -32,12 +32,14 @@ status: build ## show the local cluster's components
 
 test: prereqs lint unit e2e ## everything CI runs: lint, unit and end-to-end tests
 
-lint: ## gofmt, go vet and staticcheck
+lint: ## gofmt, go vet, staticcheck and golangci-lint (.golangci.yml: import names, logging, package boundaries)
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	cd hack/tools && $(GO) build -o ../../$(BIN)/staticcheck honnef.co/go/tools/cmd/staticcheck
 	$(BIN)/staticcheck ./...
+	cd hack/tools && $(GO) build -o ../../$(BIN)/golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+	$(BIN)/golangci-lint run ./...
 
 unit: ## unit tests
 	$(GO) test -count=1 ./internal/...

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	azruntime "github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/types"
@@ -34,7 +34,7 @@ type Backend struct {
 	location   *aci.LocationClient
 	// pipeline and endpoint serve the calls the SDK has no method for,
 	// with the SDK's authentication, retries and transport.
-	pipeline runtime.Pipeline
+	pipeline azruntime.Pipeline
 	endpoint string
 
 	reads *rate.Limiter

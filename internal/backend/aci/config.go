@@ -65,6 +65,7 @@ type Config struct {
 	// up to 5 minutes, as the kubelet's image and crash back-offs).
 	ImagePullBackOff time.Duration
 
+	// Logger receives the backend's logs; nothing is logged when nil.
 	Logger *slog.Logger
 	Clock  clock.WithTicker
 }
@@ -109,7 +110,7 @@ func (c *Config) defaults() error {
 	setD(&c.CapabilitiesTTL, 5*time.Minute)
 	setD(&c.ImagePullBackOff, 10*time.Second)
 	if c.Logger == nil {
-		c.Logger = slog.Default()
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	azruntime "github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 	"k8s.io/client-go/tools/remotecommand"
 
@@ -40,7 +40,7 @@ func (b *Backend) Exec(ctx context.Context, pod backend.PodRef, container string
 	if err != nil {
 		return err
 	}
-	if err := runtime.MarshalAsJSON(req, body); err != nil {
+	if err := azruntime.MarshalAsJSON(req, body); err != nil {
 		return fmt.Errorf("exec in %s/%s: %w", e.group, container, err)
 	}
 	resp, err := b.do(req, "exec in "+e.group+"/"+container, http.StatusOK)
@@ -48,7 +48,7 @@ func (b *Backend) Exec(ctx context.Context, pod backend.PodRef, container string
 		return err
 	}
 	var res aci.ContainerExecResponse
-	if err := runtime.UnmarshalAsJSON(resp, &res); err != nil {
+	if err := azruntime.UnmarshalAsJSON(resp, &res); err != nil {
 		return fmt.Errorf("exec in %s/%s: %w", e.group, container, err)
 	}
 	return b.session(ctx, deref(res.WebSocketURI), deref(res.Password), s)

@@ -90,7 +90,7 @@ func newBackend(t *testing.T, files wire.ClientFiles, mutate ...func(*aci.Config
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Logger = slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
 	b, err := aci.New(ctx, cfg)
 	if err != nil {

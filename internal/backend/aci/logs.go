@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	azruntime "github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/wire"
@@ -92,7 +92,7 @@ func (b *Backend) followLogs(ctx context.Context, group, container string, q url
 	if err != nil {
 		return err
 	}
-	runtime.SkipBodyDownload(req)
+	azruntime.SkipBodyDownload(req)
 	resp, err := b.do(req, "follow the log of "+group+"/"+container, http.StatusOK)
 	if err != nil {
 		return err

@@ -7,7 +7,7 @@ import (
 	"net/url"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	azruntime "github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/wire"
@@ -17,7 +17,7 @@ import (
 // retries and transport as the SDK's calls) to path under the ARM
 // endpoint, with query on top of the api-version.
 func (b *Backend) newRequest(ctx context.Context, method, path string, query url.Values) (*policy.Request, error) {
-	req, err := runtime.NewRequest(ctx, method, runtime.JoinPaths(b.endpoint, path))
+	req, err := azruntime.NewRequest(ctx, method, azruntime.JoinPaths(b.endpoint, path))
 	if err != nil {
 		return nil, fmt.Errorf("build request %s %s: %w", method, path, err)
 	}
@@ -38,8 +38,8 @@ func (b *Backend) do(req *policy.Request, what string, want ...int) (*http.Respo
 	if err != nil {
 		return nil, classify(err, what)
 	}
-	if !runtime.HasStatusCode(resp, want...) {
-		return nil, classify(runtime.NewResponseError(resp), what)
+	if !azruntime.HasStatusCode(resp, want...) {
+		return nil, classify(azruntime.NewResponseError(resp), what)
 	}
 	return resp, nil
 }

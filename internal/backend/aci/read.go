@@ -7,7 +7,7 @@ import (
 	"net/url"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	azruntime "github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
 // readyJSON is the part of a group's JSON that holds vnode's readiness
@@ -50,7 +50,7 @@ func (b *Backend) getGroup(ctx context.Context, name string) (view, error) {
 	}
 	v := view{group: &res.ContainerGroup}
 	if resp != nil {
-		if body, err := runtime.Payload(resp); err == nil {
+		if body, err := azruntime.Payload(resp); err == nil {
 			var r readyJSON
 			if json.Unmarshal(body, &r) == nil {
 				v.ready = r.readiness()
@@ -80,7 +80,7 @@ func (b *Backend) listGroups(ctx context.Context, instanceView bool) ([]view, er
 		}
 		ready := map[string]map[string]bool{}
 		if instanceView && resp != nil {
-			if body, err := runtime.Payload(resp); err == nil {
+			if body, err := azruntime.Payload(resp); err == nil {
 				var list struct {
 					Value []readyJSON `json:"value"`
 				}

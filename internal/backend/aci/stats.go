@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	azruntime "github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/wire"
@@ -62,7 +62,7 @@ func (b *Backend) groupStats(ctx context.Context, group string) (wire.GroupStats
 		return wire.GroupStats{}, err
 	}
 	var st wire.GroupStats
-	if err := runtime.UnmarshalAsJSON(resp, &st); err != nil {
+	if err := azruntime.UnmarshalAsJSON(resp, &st); err != nil {
 		return wire.GroupStats{}, fmt.Errorf("read the stats of %s: %w", group, err)
 	}
 	return st, nil

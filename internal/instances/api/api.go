@@ -40,7 +40,8 @@ type Options struct {
 	Limiter *throttle.Limiter
 	// BaseURL is how clients reach the service (https://host:port), used in
 	// operation and websocket URLs.
-	BaseURL  string
+	BaseURL string
+	// Logger receives the server's logs; nothing is logged when nil.
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 	// PollInterval is suggested to clients polling operations (default 200 ms).
@@ -66,7 +67,7 @@ type Server struct {
 // New returns a server; Handler serves it.
 func New(o Options) *Server {
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 200 * time.Millisecond

@@ -68,7 +68,7 @@ func testServer(f testing.TB, limiter *throttle.Limiter) (base string, hc *http.
 	if err != nil {
 		f.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	rt := fake.New(fake.Options{})
 	svc := service.New(service.Options{Config: cfg, Store: st, Runtime: rt, Sealer: seal, Limiter: limiter, Logger: log})
 	if err := svc.Open(ctx); err != nil {

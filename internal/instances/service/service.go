@@ -75,7 +75,8 @@ type Options struct {
 	// Limiter may be nil for no rate limits.
 	Limiter *throttle.Limiter
 	Clock   clock.WithTicker
-	Logger  *slog.Logger
+	// Logger receives the service's logs; nothing is logged when nil.
+	Logger *slog.Logger
 	// HeartbeatPeriod is how often the service records that it is up
 	// (default 5 s).
 	HeartbeatPeriod time.Duration
@@ -142,7 +143,7 @@ func New(o Options) *Service {
 		o.Clock = clock.RealClock{}
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.HeartbeatPeriod <= 0 {
 		o.HeartbeatPeriod = 5 * time.Second

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand"
 	"net/http"
@@ -24,7 +23,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
-	testclock "k8s.io/utils/clock/testing"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/vnode-io/vnode/internal/instances/armerr"
 	"github.com/vnode-io/vnode/internal/instances/config"
@@ -44,7 +43,7 @@ type harness struct {
 	t    *testing.T
 	ctx  context.Context
 	cfg  config.Config
-	clk  *testclock.FakeClock
+	clk  *clocktesting.FakeClock
 	rt   *fake.Runtime
 	tap  *tapRuntime
 	st   *store.Store
@@ -130,7 +129,7 @@ func newHarness(t *testing.T, tweak func(*config.Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := testclock.NewFakeClock(t0)
+	clk := clocktesting.NewFakeClock(t0)
 	rt := fake.New(fake.Options{Clock: clk})
 	h := &harness{t: t, ctx: ctx, cfg: cfg, clk: clk, rt: rt, st: st, seal: seal,
 		tap: &tapRuntime{Runtime: rt, handed: map[string]bool{}}}
@@ -154,7 +153,7 @@ func (h *harness) open() *Service {
 func (h *harness) openOn(rt runtime.Runtime) *Service {
 	h.t.Helper()
 	s := New(Options{Config: h.cfg, Store: h.st, Runtime: rt, Sealer: h.seal, Clock: h.clk,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), HeartbeatPeriod: time.Hour})
+		Logger: slog.New(slog.DiscardHandler), HeartbeatPeriod: time.Hour})
 	if err := s.Open(h.ctx); err != nil {
 		h.t.Fatal(err)
 	}

@@ -5,14 +5,14 @@ import (
 	"path"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // containers checks the group's containers.
-func (c *checker) containers(cs []*armcontainerinstance.Container) *errdefs.Error {
+func (c *checker) containers(cs []*aci.Container) *errdefs.Error {
 	const target = "properties.containers"
 	if len(cs) == 0 {
 		return errdefs.InvalidField(CodeMissingContainers, target,
@@ -30,13 +30,13 @@ func (c *checker) containers(cs []*armcontainerinstance.Container) *errdefs.Erro
 	return nil
 }
 
-func (c *checker) container(at string, ct *armcontainerinstance.Container) *errdefs.Error {
+func (c *checker) container(at string, ct *aci.Container) *errdefs.Error {
 	if ct == nil {
-		ct = &armcontainerinstance.Container{}
+		ct = &aci.Container{}
 	}
 	p := ct.Properties
 	if p == nil {
-		p = &armcontainerinstance.ContainerProperties{}
+		p = &aci.ContainerProperties{}
 	}
 	name := str(ct.Name)
 	pat := at + ".properties"
@@ -59,15 +59,15 @@ func (c *checker) container(at string, ct *armcontainerinstance.Container) *errd
 
 // initContainers checks the group's init containers, which have no
 // resources, ports or probes of their own.
-func (c *checker) initContainers(ics []*armcontainerinstance.InitContainerDefinition) *errdefs.Error {
+func (c *checker) initContainers(ics []*aci.InitContainerDefinition) *errdefs.Error {
 	for i, ic := range ics {
 		at := fmt.Sprintf("properties.initContainers[%d]", i)
 		if ic == nil {
-			ic = &armcontainerinstance.InitContainerDefinition{}
+			ic = &aci.InitContainerDefinition{}
 		}
 		p := ic.Properties
 		if p == nil {
-			p = &armcontainerinstance.InitContainerPropertiesDefinition{}
+			p = &aci.InitContainerPropertiesDefinition{}
 		}
 		name := str(ic.Name)
 		pat := at + ".properties"
@@ -112,7 +112,7 @@ func checkImage(image *string, name, at string) *errdefs.Error {
 
 // env checks a (init) container's environment variables, those filled
 // from the group (vnode's valueFrom.fieldRef) included.
-func (c *checker) env(vars []*armcontainerinstance.EnvironmentVariable, name, at string) *errdefs.Error {
+func (c *checker) env(vars []*aci.EnvironmentVariable, name, at string) *errdefs.Error {
 	fields := map[string]string{}
 	for _, f := range c.ext.FieldEnv[name] {
 		fields[f.Name] = f.FieldPath
@@ -120,7 +120,7 @@ func (c *checker) env(vars []*armcontainerinstance.EnvironmentVariable, name, at
 	seen := map[string]bool{}
 	for i, v := range vars {
 		if v == nil {
-			v = &armcontainerinstance.EnvironmentVariable{}
+			v = &aci.EnvironmentVariable{}
 		}
 		if err := checkEnvVar(v, seen, name, fmt.Sprintf("%s[%d]", at, i)); err != nil {
 			return err
@@ -143,7 +143,7 @@ func (c *checker) env(vars []*armcontainerinstance.EnvironmentVariable, name, at
 
 // checkEnvVar checks one variable's name and value; a variable with
 // neither value nor secureValue is set to "" (or filled from the group).
-func checkEnvVar(v *armcontainerinstance.EnvironmentVariable, seen map[string]bool, name, at string) *errdefs.Error {
+func checkEnvVar(v *aci.EnvironmentVariable, seen map[string]bool, name, at string) *errdefs.Error {
 	n := str(v.Name)
 	switch {
 	case !envName.MatchString(n):
@@ -166,7 +166,7 @@ func checkEnvVar(v *armcontainerinstance.EnvironmentVariable, seen map[string]bo
 }
 
 // checkFieldEnv checks a variable filled from the group's field path.
-func checkFieldEnv(v *armcontainerinstance.EnvironmentVariable, path, name, at string) *errdefs.Error {
+func checkFieldEnv(v *aci.EnvironmentVariable, path, name, at string) *errdefs.Error {
 	n := str(v.Name)
 	if v.Value != nil || v.SecureValue != nil {
 		return errdefs.InvalidField(CodeInvalidContainerEnvironmentVariable, at+".valueFrom",
@@ -182,12 +182,12 @@ func checkFieldEnv(v *armcontainerinstance.EnvironmentVariable, path, name, at s
 
 // mounts checks a (init) container's volume mounts: each names a volume of
 // the group and has its own absolute mount path.
-func (c *checker) mounts(ms []*armcontainerinstance.VolumeMount, name, at string) *errdefs.Error {
+func (c *checker) mounts(ms []*aci.VolumeMount, name, at string) *errdefs.Error {
 	paths := map[string]bool{}
 	for i, m := range ms {
 		mat := fmt.Sprintf("%s[%d]", at, i)
 		if m == nil {
-			m = &armcontainerinstance.VolumeMount{}
+			m = &aci.VolumeMount{}
 		}
 		if err := c.mountVolume(str(m.Name), name, mat); err != nil {
 			return err

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/errdefs"
 )
@@ -27,7 +27,7 @@ import (
 //
 // The DNS name label is not immutable: ACI's documentation updates it in
 // place as its example of an update.
-func ImmutableChange(old, updated *armcontainerinstance.ContainerGroup) *errdefs.Error {
+func ImmutableChange(old, updated *aci.ContainerGroup) *errdefs.Error {
 	if old == nil || updated == nil || old.Properties == nil || updated.Properties == nil {
 		return nil
 	}
@@ -76,8 +76,8 @@ func changed(group, target, what, from, to string) *errdefs.Error {
 }
 
 // containersChanged compares the resources of containers by name.
-func containersChanged(group string, old, updated []*armcontainerinstance.Container) *errdefs.Error {
-	before := map[string]*armcontainerinstance.Container{}
+func containersChanged(group string, old, updated []*aci.Container) *errdefs.Error {
+	before := map[string]*aci.Container{}
 	for _, ct := range old {
 		if ct != nil {
 			before[str(ct.Name)] = ct
@@ -110,17 +110,17 @@ func containersChanged(group string, old, updated []*armcontainerinstance.Contai
 
 // resourceFields renders the immutable resource fields of a container by
 // their path under resources.
-func resourceFields(ct *armcontainerinstance.Container) map[string]string {
-	var r armcontainerinstance.ResourceRequirements
+func resourceFields(ct *aci.Container) map[string]string {
+	var r aci.ResourceRequirements
 	if ct.Properties != nil && ct.Properties.Resources != nil {
 		r = *ct.Properties.Resources
 	}
 	rq, l := r.Requests, r.Limits
 	if rq == nil {
-		rq = &armcontainerinstance.ResourceRequests{}
+		rq = &aci.ResourceRequests{}
 	}
 	if l == nil {
-		l = &armcontainerinstance.ResourceLimits{}
+		l = &aci.ResourceLimits{}
 	}
 	return map[string]string{
 		"requests.cpu": optAmount(rq.CPU), "requests.memoryInGB": optAmount(rq.MemoryInGB), "requests.gpu": gpu(rq.Gpu),
@@ -131,7 +131,7 @@ func resourceFields(ct *armcontainerinstance.Container) map[string]string {
 // resourceOrder is the order in which resource fields are compared.
 var resourceOrder = []string{"requests.cpu", "requests.memoryInGB", "requests.gpu", "limits.cpu", "limits.memoryInGB", "limits.gpu"}
 
-func resourcesChanged(group, name, at string, old, updated *armcontainerinstance.Container) *errdefs.Error {
+func resourcesChanged(group, name, at string, old, updated *aci.Container) *errdefs.Error {
 	before, after := resourceFields(old), resourceFields(updated)
 	for _, f := range resourceOrder {
 		if before[f] != after[f] {
@@ -149,28 +149,28 @@ func optAmount(v *float64) string {
 	return amount(*v)
 }
 
-func gpu(g *armcontainerinstance.GpuResource) string {
+func gpu(g *aci.GpuResource) string {
 	if g == nil {
 		return "unset"
 	}
 	return fmt.Sprintf("%d %s", gpuCount(g), strings.ToUpper(gpuSKU(g)))
 }
 
-func osType(os *armcontainerinstance.OperatingSystemTypes) string {
+func osType(os *aci.OperatingSystemTypes) string {
 	if os == nil {
 		return "'unset'"
 	}
 	return "'" + canonical(string(*os), "Linux", "Windows") + "'"
 }
 
-func restartPolicy(rp *armcontainerinstance.ContainerGroupRestartPolicy) string {
+func restartPolicy(rp *aci.ContainerGroupRestartPolicy) string {
 	if rp == nil {
 		return "'Always'"
 	}
 	return "'" + canonical(string(*rp), "Always", "OnFailure", "Never") + "'"
 }
 
-func ipType(ip *armcontainerinstance.IPAddress) string {
+func ipType(ip *aci.IPAddress) string {
 	if ip == nil || ip.Type == nil {
 		return "none"
 	}
@@ -178,7 +178,7 @@ func ipType(ip *armcontainerinstance.IPAddress) string {
 }
 
 // ipPorts renders the IP address ports as a sorted list.
-func ipPorts(ip *armcontainerinstance.IPAddress) string {
+func ipPorts(ip *aci.IPAddress) string {
 	var ports []string
 	if ip != nil {
 		for _, p := range ip.Ports {
@@ -194,7 +194,7 @@ func ipPorts(ip *armcontainerinstance.IPAddress) string {
 
 // subnets renders the subnet ids (case-insensitive, as ARM ids are) as a
 // sorted list.
-func subnets(ids []*armcontainerinstance.ContainerGroupSubnetID) string {
+func subnets(ids []*aci.ContainerGroupSubnetID) string {
 	var s []string
 	for _, id := range ids {
 		if id != nil {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/wire"
@@ -43,10 +43,10 @@ func portProblem(port *int32, proto *string) (field, problem string) {
 	return "", ""
 }
 
-func checkContainerPorts(ports []*armcontainerinstance.ContainerPort, name, at string) *errdefs.Error {
+func checkContainerPorts(ports []*aci.ContainerPort, name, at string) *errdefs.Error {
 	for i, p := range ports {
 		if p == nil {
-			p = &armcontainerinstance.ContainerPort{}
+			p = &aci.ContainerPort{}
 		}
 		if field, problem := portProblem(p.Port, (*string)(p.Protocol)); field != "" {
 			return errdefs.InvalidField(CodeInvalidContainerPorts, fmt.Sprintf("%s[%d].%s", at, i, field),
@@ -58,7 +58,7 @@ func checkContainerPorts(ports []*armcontainerinstance.ContainerPort, name, at s
 }
 
 // exposedPorts are the ports the containers of a group expose.
-func exposedPorts(cs []*armcontainerinstance.Container) map[portKey]bool {
+func exposedPorts(cs []*aci.Container) map[portKey]bool {
 	m := map[portKey]bool{}
 	for _, ct := range cs {
 		if ct == nil || ct.Properties == nil {
@@ -77,7 +77,7 @@ func exposedPorts(cs []*armcontainerinstance.Container) map[portKey]bool {
 
 // ipAddress checks the group's IP address, whose ports must be exposed by
 // the containers.
-func (c *checker) ipAddress(ip *armcontainerinstance.IPAddress, cs []*armcontainerinstance.Container) *errdefs.Error {
+func (c *checker) ipAddress(ip *aci.IPAddress, cs []*aci.Container) *errdefs.Error {
 	if ip == nil {
 		return nil
 	}
@@ -88,13 +88,13 @@ func (c *checker) ipAddress(ip *armcontainerinstance.IPAddress, cs []*armcontain
 	)
 }
 
-func checkIPType(t *armcontainerinstance.ContainerGroupIPAddressType) *errdefs.Error {
+func checkIPType(t *aci.ContainerGroupIPAddressType) *errdefs.Error {
 	const target = "properties.ipAddress.type"
 	if t == nil {
 		return errdefs.InvalidField(CodeInvalidIPAddressType, target,
 			"The IP address has no type. Set properties.ipAddress.type to 'Public' or 'Private'.")
 	}
-	for _, v := range armcontainerinstance.PossibleContainerGroupIPAddressTypeValues() {
+	for _, v := range aci.PossibleContainerGroupIPAddressTypeValues() {
 		if strings.EqualFold(string(*t), string(v)) {
 			return nil
 		}
@@ -103,7 +103,7 @@ func checkIPType(t *armcontainerinstance.ContainerGroupIPAddressType) *errdefs.E
 		"The IP address type '%s' is invalid. Use 'Public' or 'Private'.", string(*t))
 }
 
-func (c *checker) ipPorts(ports []*armcontainerinstance.Port, exposed map[portKey]bool) *errdefs.Error {
+func (c *checker) ipPorts(ports []*aci.Port, exposed map[portKey]bool) *errdefs.Error {
 	const at = "properties.ipAddress.ports"
 	if len(ports) == 0 {
 		return errdefs.InvalidField(CodeMissingIPAddressPorts, at,
@@ -116,7 +116,7 @@ func (c *checker) ipPorts(ports []*armcontainerinstance.Port, exposed map[portKe
 	seen := map[portKey]bool{}
 	for i, p := range ports {
 		if p == nil {
-			p = &armcontainerinstance.Port{}
+			p = &aci.Port{}
 		}
 		pat := fmt.Sprintf("%s[%d]", at, i)
 		if field, problem := portProblem(p.Port, (*string)(p.Protocol)); field != "" {
@@ -152,7 +152,7 @@ func checkDNSLabel(label *string) *errdefs.Error {
 
 // checkProbe checks a liveness or readiness probe; tcp is its tcpSocket
 // action, a vnode addition, if it has one.
-func checkProbe(p *armcontainerinstance.ContainerProbe, tcp *wire.TCPSocket, kind, name, at string) *errdefs.Error {
+func checkProbe(p *aci.ContainerProbe, tcp *wire.TCPSocket, kind, name, at string) *errdefs.Error {
 	if p == nil {
 		return nil
 	}
@@ -199,7 +199,7 @@ func checkProbe(p *armcontainerinstance.ContainerProbe, tcp *wire.TCPSocket, kin
 	return nil
 }
 
-func httpGetProblem(h *armcontainerinstance.ContainerHTTPGet) (field, problem string) {
+func httpGetProblem(h *aci.ContainerHTTPGet) (field, problem string) {
 	switch {
 	case h.Port == nil:
 		return "port", "has no port; set the port to probe"
@@ -221,12 +221,12 @@ func strs(ss []*string) []string {
 
 // checkRegistryCredentials checks the image registry credentials: each has a
 // server and a username or identity, and servers are distinct.
-func checkRegistryCredentials(creds []*armcontainerinstance.ImageRegistryCredential) *errdefs.Error {
+func checkRegistryCredentials(creds []*aci.ImageRegistryCredential) *errdefs.Error {
 	seen := map[string]bool{}
 	for i, rc := range creds {
 		at := fmt.Sprintf("properties.imageRegistryCredentials[%d]", i)
 		if rc == nil {
-			rc = &armcontainerinstance.ImageRegistryCredential{}
+			rc = &aci.ImageRegistryCredential{}
 		}
 		server := strings.TrimSpace(str(rc.Server))
 		switch {

@@ -3,7 +3,7 @@ package validate
 import (
 	"fmt"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/errdefs"
 )
@@ -13,7 +13,7 @@ import (
 // against the group: each must name one of the group's secret volumes,
 // once, and carry only a secret whose files are valid as ContainerGroup
 // checks them. Targets are JSON paths in the request ("volumes[1].secret").
-func SecretRefresh(group *armcontainerinstance.ContainerGroup, vols []*armcontainerinstance.Volume) *errdefs.Error {
+func SecretRefresh(group *aci.ContainerGroup, vols []*aci.Volume) *errdefs.Error {
 	if len(vols) == 0 {
 		return errdefs.InvalidField(CodeInvalidVolume, "volumes",
 			"The request names no volume. Send {\"volumes\": [...]} with the secret volumes to refresh and their files.")
@@ -36,7 +36,7 @@ func SecretRefresh(group *armcontainerinstance.ContainerGroup, vols []*armcontai
 }
 
 // secretVolumes names the group's secret volumes.
-func secretVolumes(group *armcontainerinstance.ContainerGroup) map[string]bool {
+func secretVolumes(group *aci.ContainerGroup) map[string]bool {
 	out := map[string]bool{}
 	if group == nil || group.Properties == nil {
 		return out
@@ -50,7 +50,7 @@ func secretVolumes(group *armcontainerinstance.ContainerGroup) map[string]bool {
 }
 
 // checkRefreshed checks one volume of a refresh request.
-func checkRefreshed(v *armcontainerinstance.Volume, secret map[string]bool, at string) *errdefs.Error {
+func checkRefreshed(v *aci.Volume, secret map[string]bool, at string) *errdefs.Error {
 	if v == nil {
 		return errdefs.InvalidField(CodeInvalidVolume, at, "The volume is null. Send the secret volume with its name and files.")
 	}

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/errdefs"
 )
@@ -19,7 +19,7 @@ const (
 )
 
 // checkResources checks one container's requests and limits.
-func checkResources(r *armcontainerinstance.ResourceRequirements, name, at string) *errdefs.Error {
+func checkResources(r *aci.ResourceRequirements, name, at string) *errdefs.Error {
 	if r == nil || r.Requests == nil {
 		return errdefs.InvalidField(CodeMissingContainerResourceRequests, at+".requests",
 			"The container '%s' has no resource requests. Set resources.requests.cpu and resources.requests.memoryInGB.", name)
@@ -81,7 +81,7 @@ func amountProblem(v, step float64) string {
 	return ""
 }
 
-func checkGPU(g *armcontainerinstance.GpuResource, name, at string) *errdefs.Error {
+func checkGPU(g *aci.GpuResource, name, at string) *errdefs.Error {
 	if g == nil {
 		return nil
 	}
@@ -90,7 +90,7 @@ func checkGPU(g *armcontainerinstance.GpuResource, name, at string) *errdefs.Err
 			"The GPU resource of container '%s' needs a count of at least 1.", name)
 	}
 	if g.SKU != nil {
-		for _, s := range armcontainerinstance.PossibleGpuSKUValues() {
+		for _, s := range aci.PossibleGpuSKUValues() {
 			if strings.EqualFold(string(*g.SKU), string(s)) {
 				return nil
 			}
@@ -100,7 +100,7 @@ func checkGPU(g *armcontainerinstance.GpuResource, name, at string) *errdefs.Err
 		"The GPU SKU '%s' of container '%s' is invalid. Use one of %s.", gpuSKU(g), name, gpuSKUs())
 }
 
-func gpuSKU(g *armcontainerinstance.GpuResource) string {
+func gpuSKU(g *aci.GpuResource) string {
 	if g == nil || g.SKU == nil {
 		return ""
 	}
@@ -109,7 +109,7 @@ func gpuSKU(g *armcontainerinstance.GpuResource) string {
 
 func gpuSKUs() string {
 	var s []string
-	for _, v := range armcontainerinstance.PossibleGpuSKUValues() {
+	for _, v := range aci.PossibleGpuSKUValues() {
 		s = append(s, "'"+string(v)+"'")
 	}
 	return strings.Join(s, ", ")
@@ -122,7 +122,7 @@ type totals struct {
 }
 
 // sumRequests adds up the requests of containers that checkResources passed.
-func sumRequests(cs []*armcontainerinstance.Container) totals {
+func sumRequests(cs []*aci.Container) totals {
 	var t totals
 	for _, ct := range cs {
 		rq := requests(ct)
@@ -138,7 +138,7 @@ func sumRequests(cs []*armcontainerinstance.Container) totals {
 
 // groupResources checks the group's total requests against the containers'
 // limits, the minimum per group and the location's capabilities.
-func (c *checker) groupResources(cs []*armcontainerinstance.Container) *errdefs.Error {
+func (c *checker) groupResources(cs []*aci.Container) *errdefs.Error {
 	t := sumRequests(cs)
 	for i, ct := range cs {
 		if err := limitsWithin(ct, t, fmt.Sprintf("properties.containers[%d].properties.resources.limits", i)); err != nil {
@@ -153,7 +153,7 @@ func (c *checker) groupResources(cs []*armcontainerinstance.Container) *errdefs.
 
 // limitsWithin checks that a container's limits do not exceed the group's
 // total requests (ACI's wording).
-func limitsWithin(ct *armcontainerinstance.Container, t totals, at string) *errdefs.Error {
+func limitsWithin(ct *aci.Container, t totals, at string) *errdefs.Error {
 	if ct == nil || ct.Properties == nil || ct.Properties.Resources == nil || ct.Properties.Resources.Limits == nil {
 		return nil
 	}
@@ -190,7 +190,7 @@ func (c *checker) minimum(t totals) *errdefs.Error {
 	return nil
 }
 
-func (c *checker) capabilities(t totals, cs []*armcontainerinstance.Container) *errdefs.Error {
+func (c *checker) capabilities(t totals, cs []*aci.Container) *errdefs.Error {
 	caps := c.loc.Capabilities
 	above := func(target, what string, total, allowed float64) *errdefs.Error {
 		return errdefs.InvalidField(CodeContainerGroupResourceRequestExceedsCapabilities, target,
@@ -210,7 +210,7 @@ func (c *checker) capabilities(t totals, cs []*armcontainerinstance.Container) *
 }
 
 // firstGPU is the path of the first container's GPU request.
-func firstGPU(cs []*armcontainerinstance.Container) string {
+func firstGPU(cs []*aci.Container) string {
 	for i, ct := range cs {
 		if rq := requests(ct); rq != nil && rq.Gpu != nil {
 			return fmt.Sprintf("properties.containers[%d].properties.resources.requests.gpu", i)
@@ -219,14 +219,14 @@ func firstGPU(cs []*armcontainerinstance.Container) string {
 	return "properties.containers"
 }
 
-func requests(ct *armcontainerinstance.Container) *armcontainerinstance.ResourceRequests {
+func requests(ct *aci.Container) *aci.ResourceRequests {
 	if ct == nil || ct.Properties == nil || ct.Properties.Resources == nil {
 		return nil
 	}
 	return ct.Properties.Resources.Requests
 }
 
-func gpuCount(g *armcontainerinstance.GpuResource) int64 {
+func gpuCount(g *aci.GpuResource) int64 {
 	if g == nil || g.Count == nil {
 		return 0
 	}

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/instances/errdefs"
@@ -20,7 +20,7 @@ const maxSeccompProfile = 64 << 10
 // the location's: privileged containers are refused, capabilities may be
 // added only from the location's allowed set, and a seccomp profile must
 // be a base64-encoded JSON object.
-func (c *checker) securityContext(sc *armcontainerinstance.SecurityContextDefinition, name, at string) *errdefs.Error {
+func (c *checker) securityContext(sc *aci.SecurityContextDefinition, name, at string) *errdefs.Error {
 	if sc == nil {
 		return nil
 	}

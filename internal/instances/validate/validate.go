@@ -76,7 +76,7 @@ package validate
 import (
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/instances/errdefs"
@@ -154,7 +154,7 @@ func GroupName(name string) *errdefs.Error {
 // the location exists; loc supplies its capabilities. Zero Limits fields and
 // a zero MaxCPU or MaxMemoryInGB impose no bound; a zero MaxGPUCount allows
 // no GPU.
-func ContainerGroup(g *armcontainerinstance.ContainerGroup, loc config.Location, lim config.Limits, ext wire.GroupExtensions) *errdefs.Error {
+func ContainerGroup(g *aci.ContainerGroup, loc config.Location, lim config.Limits, ext wire.GroupExtensions) *errdefs.Error {
 	if g == nil {
 		return errdefs.InvalidContent("The request has no body; send the container group as JSON.")
 	}
@@ -203,16 +203,16 @@ func first(checks ...func() *errdefs.Error) *errdefs.Error {
 	return nil
 }
 
-func checkOSType(os *armcontainerinstance.OperatingSystemTypes) *errdefs.Error {
+func checkOSType(os *aci.OperatingSystemTypes) *errdefs.Error {
 	const target = "properties.osType"
 	if os == nil || strings.TrimSpace(string(*os)) == "" {
 		return errdefs.InvalidField(CodeMissingOsType, target,
 			"The container group has no OS type. Set properties.osType to 'Linux'.")
 	}
 	switch {
-	case strings.EqualFold(string(*os), string(armcontainerinstance.OperatingSystemTypesLinux)):
+	case strings.EqualFold(string(*os), string(aci.OperatingSystemTypesLinux)):
 		return nil
-	case strings.EqualFold(string(*os), string(armcontainerinstance.OperatingSystemTypesWindows)):
+	case strings.EqualFold(string(*os), string(aci.OperatingSystemTypesWindows)):
 		return errdefs.InvalidField(CodeOsVersionNotSupported, target,
 			"Windows container groups are not supported by this service; only Linux is. Set properties.osType to 'Linux'.")
 	}
@@ -220,11 +220,11 @@ func checkOSType(os *armcontainerinstance.OperatingSystemTypes) *errdefs.Error {
 		"The OS type '%s' is invalid. Set properties.osType to 'Linux'.", string(*os))
 }
 
-func checkRestartPolicy(rp *armcontainerinstance.ContainerGroupRestartPolicy) *errdefs.Error {
+func checkRestartPolicy(rp *aci.ContainerGroupRestartPolicy) *errdefs.Error {
 	if rp == nil {
 		return nil
 	}
-	for _, v := range armcontainerinstance.PossibleContainerGroupRestartPolicyValues() {
+	for _, v := range aci.PossibleContainerGroupRestartPolicyValues() {
 		if strings.EqualFold(string(*rp), string(v)) {
 			return nil
 		}

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
+	aci "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerinstance/armcontainerinstance/v2"
 
 	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/gitrepo"
@@ -14,7 +14,7 @@ import (
 
 // volumes checks the group's volumes and records their names for the
 // containers' volume mounts.
-func (c *checker) volumes(vols []*armcontainerinstance.Volume) *errdefs.Error {
+func (c *checker) volumes(vols []*aci.Volume) *errdefs.Error {
 	c.volumeNames = map[string]bool{}
 	if limit := c.lim.VolumesPerGroup; limit > 0 && len(vols) > limit {
 		return errdefs.InvalidField(CodeTooManyVolumes, "properties.volumes",
@@ -23,7 +23,7 @@ func (c *checker) volumes(vols []*armcontainerinstance.Volume) *errdefs.Error {
 	for i, v := range vols {
 		at := fmt.Sprintf("properties.volumes[%d]", i)
 		if v == nil {
-			v = &armcontainerinstance.Volume{}
+			v = &aci.Volume{}
 		}
 		if err := checkVolume(v, at); err != nil {
 			return err
@@ -38,7 +38,7 @@ func (c *checker) volumes(vols []*armcontainerinstance.Volume) *errdefs.Error {
 	return nil
 }
 
-func checkVolume(v *armcontainerinstance.Volume, at string) *errdefs.Error {
+func checkVolume(v *aci.Volume, at string) *errdefs.Error {
 	name := str(v.Name)
 	if p := volumeNameProblem(name); p != "" {
 		return errdefs.InvalidField(CodeInvalidVolumeName, at+".name",
@@ -66,7 +66,7 @@ func checkVolume(v *armcontainerinstance.Volume, at string) *errdefs.Error {
 }
 
 // volumeSources names the sources a volume sets.
-func volumeSources(v *armcontainerinstance.Volume) []string {
+func volumeSources(v *aci.Volume) []string {
 	var s []string
 	if v.AzureFile != nil {
 		s = append(s, "azureFile")
@@ -83,7 +83,7 @@ func volumeSources(v *armcontainerinstance.Volume) []string {
 	return s
 }
 
-func checkAzureFile(f *armcontainerinstance.AzureFileVolume, name, at string) *errdefs.Error {
+func checkAzureFile(f *aci.AzureFileVolume, name, at string) *errdefs.Error {
 	if strings.TrimSpace(str(f.ShareName)) == "" {
 		return errdefs.InvalidField(CodeInvalidAzureFileVolume, at+".shareName",
 			"The Azure Files volume '%s' has no shareName. Set the name of the file share to mount.", name)
@@ -122,7 +122,7 @@ func checkSecret(files map[string]*string, name, at string) *errdefs.Error {
 	return nil
 }
 
-func checkGitRepo(r *armcontainerinstance.GitRepoVolume, name, at string) *errdefs.Error {
+func checkGitRepo(r *aci.GitRepoVolume, name, at string) *errdefs.Error {
 	repo := str(r.Repository)
 	if strings.TrimSpace(repo) == "" {
 		return errdefs.InvalidField(CodeInvalidGitRepoVolume, at+".repository",
