@@ -9,7 +9,7 @@ import (
 
 // runGC deletes, every GCInterval, the backend workloads whose pod no
 // longer exists (after OrphanGrace, so creates in flight are spared), and
-// drops states kept for pods that are gone.
+// forgets the pods that are gone.
 func (c *Controller) runGC(ctx context.Context) {
 	c.every(ctx, c.cfg.GCInterval, func() { c.collect(ctx) })
 }
@@ -33,15 +33,19 @@ func (c *Controller) collect(ctx context.Context) {
 			slog.Warn("delete orphaned workload", "uid", st.UID, "err", err)
 		}
 	}
+	// Records of pods that are gone and that the backend no longer runs:
+	// those syncGone did not see (a new pod took the name) and those the
+	// backend's last pushes made after the pod was forgotten.
+	var gone []types.UID
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for uid := range c.states {
+	for uid := range c.records {
 		if !inBackend[uid] && !c.podExists(uid) {
-			delete(c.states, uid)
-			delete(c.deleting, uid)
-			delete(c.failures, uid)
-			delete(c.awaitingPush, uid)
+			gone = append(gone, uid)
 		}
+	}
+	c.mu.Unlock()
+	for _, uid := range gone {
+		c.forget(uid)
 	}
 }
 
