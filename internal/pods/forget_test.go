@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,11 +71,11 @@ func referencingPod(name string) *corev1.Pod {
 }
 
 // newReferencesFixture runs referencingPod("web") until it is Running.
-func newReferencesFixture(t *testing.T) (*fixture, *corev1.Pod) {
+func newReferencesFixture(t *testing.T, tune func(*ControllerConfig)) (*fixture, *corev1.Pod) {
 	t.Helper()
 	ca := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt", Namespace: "ns"}, Data: map[string]string{"ca.crt": "CA"}}
 	db := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "ns"}, Data: map[string][]byte{"password": []byte("pw")}}
-	f := newFixture(t, nil, referencingPod("web"), ca, db)
+	f := newFixtureWith(t, nil, tune, referencingPod("web"), ca, db)
 	(&tokenIssuer{accounts: map[string]bool{"robot": true}}).install(f.client)
 	f.run()
 	p := f.waitPod("web", "Running", running)
@@ -105,9 +106,72 @@ func (f *fixture) waitReleased(uid types.UID) {
 	}
 }
 
+// stopReporter passes on the backend's pushes and tells which workloads
+// final, stopped state the controller has been handed.
+type stopReporter struct {
+	*memory.Backend
+	mu      sync.Mutex
+	stopped map[types.UID]bool
+}
+
+func (b *stopReporter) Subscribe(ctx context.Context, fn func(*backend.PodState)) {
+	b.Backend.Subscribe(ctx, func(st *backend.PodState) {
+		stopped := st.AllTerminated()
+		fn(st)
+		b.mu.Lock()
+		b.stopped[st.UID] = stopped
+		b.mu.Unlock()
+	})
+}
+
+func (b *stopReporter) reportedStopped(uid types.UID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stopped[uid]
+}
+
+// A new pod that takes the name of a pod whose deletion the agent never
+// saw replaces its workload, and what was kept for the old pod (its
+// watches, tokens, volume hash and metrics) is released at once; the
+// record the backend's last pushes make for the old workload is left to
+// the garbage collection, which forgets it.
+func TestNameReuseReleasesTheOldPod(t *testing.T) {
+	var reporter *stopReporter
+	f, old := newReferencesFixture(t, func(c *ControllerConfig) {
+		reporter = &stopReporter{Backend: c.Backend.(*memory.Backend), stopped: map[types.UID]bool{}}
+		c.Backend = reporter
+		c.GCInterval = time.Hour // collected by hand below
+	})
+	// The informer delivers the new pod as an update of the old one, as
+	// when it coalesces a deletion and a creation.
+	replacement := newPod("web")
+	replacement.UID = "uid-web-2"
+	replacement.ResourceVersion = old.ResourceVersion
+	if _, err := f.client.CoreV1().Pods("ns").Update(context.Background(), replacement, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitPod("web", "the new pod Running", func(p *corev1.Pod) bool {
+		return running(p) && p.UID == replacement.UID && f.backend.Workload(replacement.UID) != nil
+	})
+	waitFor(t, "the old workload's last push", func() bool {
+		return f.backend.Workload(old.UID) == nil && reporter.reportedStopped(old.UID)
+	})
+	if held := f.ctrl.held(old.UID); slices.ContainsFunc(held, func(s string) bool { return s != "record" && s != "state" }) {
+		t.Errorf("kept for the old pod: %v; want at most the record of its last push", held)
+	}
+	if n := f.ctrl.refs.watchCount(); n != 0 {
+		t.Errorf("%d objects still watched", n)
+	}
+	f.ctrl.collect(context.Background())
+	f.waitReleased(old.UID)
+	if held := f.ctrl.held(replacement.UID); !slices.Contains(held, "state") || !slices.Contains(held, "key index") {
+		t.Errorf("kept for the new pod: %v; want its state and key", held)
+	}
+}
+
 // A deleted pod leaves nothing behind.
 func TestDeletionReleasesThePod(t *testing.T) {
-	f, p := newReferencesFixture(t)
+	f, p := newReferencesFixture(t, nil)
 	if err := f.client.CoreV1().Pods("ns").Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}

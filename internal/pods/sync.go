@@ -33,10 +33,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	c.cfg.Metrics.seen(pod.UID, c.cfg.Clock.Now())
 	if old, ok := c.boundUID(key); ok && old != pod.UID {
-		// A new pod took the name of one whose workload may still run.
+		// A new pod took the name of one whose workload may still run:
+		// the workload is stopped while its record says it exists, then
+		// the old pod is forgotten. The backend's last pushes for it make
+		// a record that the garbage collection forgets.
 		if err := c.deleteWorkload(ctx, old, 0); err != nil {
 			return err
 		}
+		c.forget(old)
 	}
 	st := c.bind(key, pod.UID)
 
