@@ -47,6 +47,8 @@ type ControllerConfig struct {
 	Recorder    record.EventRecorder
 	Metrics     *Metrics
 	Clock       clock.Clock
+	// Logger receives the controller's logs; they are discarded when nil.
+	Logger *slog.Logger
 }
 
 func (c *ControllerConfig) defaults() error {
@@ -68,12 +70,16 @@ func (c *ControllerConfig) defaults() error {
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics(nil)
 	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
 	return nil
 }
 
 // Controller drives the pods bound to one node through a backend.
 type Controller struct {
 	cfg      ControllerConfig
+	log      *slog.Logger
 	factory  informers.SharedInformerFactory
 	services informers.SharedInformerFactory
 	pods     corelisters.PodLister
@@ -104,6 +110,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 	}
 	c := &Controller{
 		cfg: cfg,
+		log: cfg.Logger,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			// Per-item exponential back-off only: a global token bucket
 			// would throttle a burst of healthy pods.
@@ -167,7 +174,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("pods: informers did not sync: %w", ctx.Err())
 	}
-	slog.Info("pod controller started", "node", c.cfg.NodeName, "workers", c.cfg.Workers, "adopted", c.stateCount())
+	c.log.Info("pod controller started", "node", c.cfg.NodeName, "workers", c.cfg.Workers, "adopted", c.stateCount())
 	var wg sync.WaitGroup
 	for range c.cfg.Workers {
 		wg.Go(func() {
@@ -195,7 +202,7 @@ func (c *Controller) adoptWithRetry(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		slog.Warn("cannot adopt the backend's workloads yet; retrying", "in", delay, "err", err)
+		c.log.Warn("cannot adopt the backend's workloads yet; retrying", "in", delay, "err", err)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
@@ -251,7 +258,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		return true
 	}
 	if ctx.Err() == nil {
-		slog.Warn("pod sync failed; retrying", "pod", key, "retries", c.queue.NumRequeues(key), "err", err)
+		c.log.Warn("pod sync failed; retrying", "pod", key, "retries", c.queue.NumRequeues(key), "err", err)
 		c.cfg.Metrics.syncErrors.Inc()
 	}
 	c.queue.AddRateLimited(key)

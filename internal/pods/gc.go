@@ -2,7 +2,6 @@ package pods
 
 import (
 	"context"
-	"log/slog"
 
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -18,7 +17,7 @@ func (c *Controller) runGC(ctx context.Context) {
 func (c *Controller) collect(ctx context.Context) {
 	running, err := c.cfg.Backend.List(ctx)
 	if err != nil {
-		slog.Warn("garbage collection: list the backend's workloads", "err", err)
+		c.log.Warn("garbage collection: list the backend's workloads", "err", err)
 		return
 	}
 	now := c.cfg.Clock.Now()
@@ -28,9 +27,10 @@ func (c *Controller) collect(ctx context.Context) {
 		if c.podExists(st.UID) || now.Sub(st.StartTime) < c.cfg.OrphanGrace {
 			continue
 		}
-		slog.Info("deleting orphaned workload", "uid", st.UID, "pod", st.Namespace+"/"+st.Name)
+		log := c.log.With("pod", st.Namespace+"/"+st.Name, "uid", st.UID)
+		log.Info("deleting orphaned workload")
 		if err := c.cfg.Backend.Delete(ctx, st.UID, 0); err != nil {
-			slog.Warn("delete orphaned workload", "uid", st.UID, "err", err)
+			log.Warn("delete orphaned workload", "err", err)
 		}
 	}
 	// Records of pods that are gone and that the backend no longer runs:

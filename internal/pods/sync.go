@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -243,7 +242,7 @@ func (c *Controller) writeStatus(ctx context.Context, pod *corev1.Pod, st *backe
 	}
 	c.cfg.Metrics.observeStatus(pod, &status, now)
 	if status.Phase != pod.Status.Phase {
-		slog.Debug("pod phase changed", "pod", pod.Namespace+"/"+pod.Name, "from", pod.Status.Phase, "to", status.Phase)
+		c.log.Debug("pod phase changed", "pod", pod.Namespace+"/"+pod.Name, "uid", pod.UID, "from", pod.Status.Phase, "to", status.Phase)
 	}
 	return nil
 }
