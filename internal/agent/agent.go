@@ -58,6 +58,9 @@ type Config struct {
 	// Ready, when set, is called once the node is registered and the pod
 	// controller has started.
 	Ready func(Endpoints)
+	// Logger receives the agent's logs, passed down to every part;
+	// nothing is logged when nil.
+	Logger *slog.Logger
 }
 
 // Endpoints are the addresses the agent serves at, empty when disabled.
@@ -73,6 +76,10 @@ type Endpoints struct {
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.REST == nil || cfg.Backend == nil {
 		return errors.New("agent: REST and Backend are required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -96,7 +103,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	nodeCfg := cfg.Node
-	nodeCfg.Client, nodeCfg.Provider, nodeCfg.RuntimeVersion = client, cfg.Backend, cfg.RuntimeVersion
+	nodeCfg.Client, nodeCfg.Provider, nodeCfg.RuntimeVersion, nodeCfg.Logger = client, cfg.Backend, cfg.RuntimeVersion, log
 	// The kubelet API listens before the node registers, so that the node
 	// can advertise the port it got.
 	kubeletLn, err := listenKubelet(cfg.Kubelet.Addr)
@@ -141,7 +148,10 @@ func Run(ctx context.Context, cfg Config) error {
 	endpoints := Endpoints{}
 	var kubeletServer *kubeletapi.Server
 	if kubeletLn != nil {
-		kubeletServer, err = newKubeletServer(cfg.Kubelet, kubeletLn, client, cfg.Backend, podController, nodes.NodeName(), nodeCfg.InternalIP)
+		kubeletServer, err = newKubeletServer(cfg.Kubelet, kubeletLn, kubeletParts{
+			client: client, backend: cfg.Backend, pods: podController,
+			nodeName: nodes.NodeName(), internalIP: nodeCfg.InternalIP, log: log,
+		})
 		if err != nil {
 			return err
 		}
@@ -182,7 +192,7 @@ func Run(ctx context.Context, cfg Config) error {
 			errs <- err
 		}
 	})
-	slog.Info("node agent running", "node", nodes.NodeName(), "metrics", endpoints.Metrics, "kubelet", endpoints.Kubelet)
+	log.Info("node agent running", "node", nodes.NodeName(), "metrics", endpoints.Metrics, "kubelet", endpoints.Kubelet)
 	if cfg.Ready != nil {
 		cfg.Ready(endpoints)
 	}

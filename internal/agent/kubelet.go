@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 
@@ -44,10 +45,21 @@ func listenKubelet(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
+// kubeletParts are what the kubelet API serves from.
+type kubeletParts struct {
+	client     kubernetes.Interface
+	backend    backend.Backend
+	pods       kubeletapi.Pods
+	nodeName   string
+	internalIP string
+	log        *slog.Logger
+}
+
 // newKubeletServer assembles the kubelet API on ln: delegated
 // authentication and authorization, the handler over the pod controller's
 // cache and the backend, and the serving certificate.
-func newKubeletServer(cfg KubeletConfig, ln net.Listener, client kubernetes.Interface, b backend.Backend, pods kubeletapi.Pods, nodeName, internalIP string) (*kubeletapi.Server, error) {
+func newKubeletServer(cfg KubeletConfig, ln net.Listener, p kubeletParts) (*kubeletapi.Server, error) {
+	client, nodeName := p.client, p.nodeName
 	var clientCA []byte
 	if cfg.ClientCAFile != "" {
 		var err error
@@ -60,13 +72,13 @@ func newKubeletServer(cfg KubeletConfig, ln net.Listener, client kubernetes.Inte
 		return nil, err
 	}
 	handler, err := kubeletapi.NewHandler(kubeletapi.HandlerConfig{
-		NodeName: nodeName, Pods: pods, Backend: b, Authenticator: authn, Authorizer: authz,
+		NodeName: nodeName, Pods: p.pods, Backend: p.backend, Authenticator: authn, Authorizer: authz, Logger: p.log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	csr := kubeletapi.CSRConfig{Client: client, NodeName: nodeName, Dir: cfg.CertDir}
-	if ip := net.ParseIP(internalIP); ip != nil {
+	if ip := net.ParseIP(p.internalIP); ip != nil {
 		csr.IPs = append(csr.IPs, ip)
 	}
 	if net.ParseIP(nodeName) == nil {
@@ -74,5 +86,6 @@ func newKubeletServer(cfg KubeletConfig, ln net.Listener, client kubernetes.Inte
 	}
 	return kubeletapi.NewServer(kubeletapi.ServerConfig{
 		Listener: ln, Handler: handler, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, CSR: csr, ClientCA: clientCA,
+		Logger: p.log,
 	})
 }

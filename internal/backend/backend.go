@@ -16,6 +16,37 @@ import (
 
 // Backend runs the workloads of the pods bound to one node.
 //
+// The backend runs containers; the agent (internal/pods) runs pods:
+//
+//   - The backend pulls images, with the workload's RegistryCredentials,
+//     and backs off from pulls that fail (ReasonErrImagePull, then
+//     ReasonImagePullBackOff).
+//   - The backend starts, probes, restarts and stops containers: it applies
+//     the pod's restart policy and the back-off between restarts
+//     (ReasonCrashLoopBackOff), runs liveness and readiness probes and
+//     reports readiness (ContainerState.Ready), gives the pod its IP, and
+//     stops containers with SIGTERM, then SIGKILL once Delete's grace has
+//     passed.
+//   - The backend pushes every change of its workloads' states through
+//     Subscribe, with the events of what it did (EventPulling, EventCreated,
+//     EventBackOff, …), and reports a pod it can never run as
+//     ErrUnsatisfiable, a reference it finds wanting as a *ConfigError.
+//   - The agent never restarts a container or pulls an image: it reports
+//     what the backend pushes. From the pushed states it computes and
+//     writes the pod's status (phase, conditions, container statuses) and
+//     records the events on the pod.
+//   - The agent resolves, from the API, what the backend gets in the
+//     Workload (environment, volume files and their refreshes through
+//     VolumeUpdater, registry credentials, the Secrets of network-share
+//     volumes), and reports what it cannot resolve as the pod's
+//     configuration error (ReasonCreateContainerConfigError).
+//   - The agent decides what runs: it creates and updates workloads for the
+//     pods bound to the node, refuses those no virtual node runs, retries
+//     ErrRetryable errors with back-off, passes a pod's deletion on with its
+//     grace period, deletes the pod from the API once every container has
+//     terminated, adopts the backend's workloads after a restart and deletes
+//     those whose pod is gone (List).
+//
 // Implementations must be safe for concurrent use. Calls are idempotent:
 // creating a workload that exists with the same pod UID, or deleting one
 // that is gone, succeeds. Errors that the agent should retry wrap
@@ -69,6 +100,21 @@ var (
 	ErrUnsatisfiable = errors.New("the backend cannot run this pod")
 )
 
+// ConfigError is an error in what a pod references that its user must fix
+// (a Secret that lacks a key the backend needs), as opposed to a failure of
+// the backend. Create and Update return it, possibly wrapped. The agent
+// reports it from Create as it reports the references it cannot resolve
+// itself: the pod's containers wait with ReasonCreateContainerConfigError
+// and Message, a Warning event says why, and the agent tries again when the
+// reference changes and with back-off. Message must not hold confidential
+// data.
+type ConfigError struct {
+	Message string
+}
+
+// Error returns the message.
+func (e *ConfigError) Error() string { return e.Message }
+
 // Workload is what a backend needs to run one pod: the pod itself and
 // everything the agent resolved from the API for it.
 type Workload struct {
@@ -84,10 +130,12 @@ type Workload struct {
 	// RegistryCredentials are the pod's image pull secrets
 	// (kubernetes.io/dockerconfigjson), one entry per registry server.
 	RegistryCredentials []RegistryCredential
-	// AzureFiles holds the storage account of each azureFile volume, by
-	// volume name, read from the volume's Secret (azurestorageaccountname,
-	// azurestorageaccountkey).
-	AzureFiles map[string]AzureFileCredential
+	// VolumeSecrets holds, by volume name, the data of the Secret that a
+	// network-share volume names for its credentials (CredentialSecret):
+	// the backend reads the keys its service needs from it, and reports a
+	// Secret that lacks one as a *ConfigError. The data is confidential:
+	// backends must never log or return it, and must not modify it.
+	VolumeSecrets map[string]map[string][]byte
 }
 
 // RegistryCredential is what a backend needs to pull from one registry.
@@ -96,13 +144,6 @@ type RegistryCredential struct {
 	Server   string
 	Username string
 	Password string
-}
-
-// AzureFileCredential is the storage account of an Azure Files share.
-// AccountKey is confidential.
-type AzureFileCredential struct {
-	AccountName string
-	AccountKey  string
 }
 
 // EnvVar is one resolved environment variable.
@@ -122,6 +163,18 @@ type EnvVar struct {
 // (Workload.Volumes): ConfigMap, Secret, downward-API and projected volumes.
 func FileVolume(v corev1.Volume) bool {
 	return v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+}
+
+// CredentialSecret returns the name of the Secret that v, a network-share
+// volume, names for its credentials, and v's type: azureFile's secretName.
+// ok is false for other volumes. The agent resolves that Secret's data into
+// Workload.VolumeSecrets; a Secret that does not exist is the pod's
+// configuration error.
+func CredentialSecret(v corev1.Volume) (secret, volumeType string, ok bool) {
+	if v.AzureFile != nil {
+		return v.AzureFile.SecretName, "azureFile", true
+	}
+	return "", "", false
 }
 
 // File is one file of a volume.
@@ -186,8 +239,8 @@ type ContainerState struct {
 	Name  string
 	State State
 	// Reason and Message explain Waiting and Terminated states, with the
-	// kubelet's reasons (ContainerCreating, ErrImagePull, ImagePullBackOff,
-	// CrashLoopBackOff, Completed, Error, OOMKilled).
+	// kubelet's reasons (ReasonContainerCreating, ReasonErrImagePull,
+	// ReasonCrashLoopBackOff, ReasonCompleted, …).
 	Reason     string
 	Message    string
 	ExitCode   int32

@@ -3,6 +3,7 @@ package kubeletapi
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -32,7 +33,7 @@ func reviewAPI(t *testing.T, tokenReviews, accessReviews *atomic.Int32) kubernet
 		case "weak":
 			tr.Status = authenticationv1.TokenReviewStatus{Authenticated: true, User: authenticationv1.UserInfo{Username: "bob"}}
 		}
-		writeJSON(w, tr)
+		answerJSON(w, tr)
 	})
 	mux.HandleFunc("POST /apis/authorization.k8s.io/v1/subjectaccessreviews", func(w http.ResponseWriter, r *http.Request) {
 		accessReviews.Add(1)
@@ -40,7 +41,7 @@ func reviewAPI(t *testing.T, tokenReviews, accessReviews *atomic.Int32) kubernet
 		_ = json.NewDecoder(r.Body).Decode(&sar)
 		ra := sar.Spec.ResourceAttributes
 		sar.Status.Allowed = sar.Spec.User == "alice" && ra != nil && ra.Resource == "nodes" && ra.Name == "vn"
-		writeJSON(w, sar)
+		answerJSON(w, sar)
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -58,7 +59,7 @@ func TestDelegatingAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	srv := httptest.NewServer(withAuth(ok, authn, authz, "vn"))
+	srv := httptest.NewServer(withAuth(ok, authn, authz, "vn", slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 	call := func(token string) int {
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL+"/stats/summary", nil)
@@ -84,4 +85,10 @@ func TestDelegatingAuth(t *testing.T) {
 	if tokenReviews.Load() != 3 || accessReviews.Load() != 2 {
 		t.Errorf("%d token reviews and %d access reviews, want 3 and 2", tokenReviews.Load(), accessReviews.Load())
 	}
+}
+
+// answerJSON writes v as the API server would answer.
+func answerJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
 }

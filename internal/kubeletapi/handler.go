@@ -2,6 +2,7 @@ package kubeletapi
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -47,6 +48,9 @@ type HandlerConfig struct {
 	StreamCreationTimeout time.Duration
 	// Clock stamps the resource usage; the real clock when nil.
 	Clock clock.PassiveClock
+	// Logger receives refused requests and interrupted streams; nothing is
+	// logged when nil.
+	Logger *slog.Logger
 }
 
 func (c *HandlerConfig) defaults() error {
@@ -55,6 +59,9 @@ func (c *HandlerConfig) defaults() error {
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.StartTime.IsZero() {
 		c.StartTime = c.Clock.Now()
@@ -103,7 +110,7 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
-	mux.Handle("/", withAuth(api, cfg.Authenticator, cfg.Authorizer, cfg.NodeName))
+	mux.Handle("/", withAuth(api, cfg.Authenticator, cfg.Authorizer, cfg.NodeName, cfg.Logger))
 	return mux, nil
 }
 

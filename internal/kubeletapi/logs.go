@@ -3,7 +3,6 @@ package kubeletapi
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -36,7 +35,7 @@ func (h *handler) containerLogs(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 	case fw.wrote:
 		// The status is sent; all that is left is to cut the stream short.
-		slog.Warn("kubelet API: container log interrupted", "pod", pod.Namespace+"/"+pod.Name, "container", name, "err", err)
+		h.cfg.Logger.Warn("kubelet API: container log interrupted", "pod", pod.Namespace+"/"+pod.Name, "container", name, "err", err)
 	case errors.Is(err, backend.ErrNotFound):
 		http.Error(w, err.Error(), http.StatusNotFound)
 	default:

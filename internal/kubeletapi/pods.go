@@ -2,7 +2,6 @@ package kubeletapi
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"sort"
 
@@ -21,7 +20,7 @@ func (h *handler) pods(w http.ResponseWriter, _ *http.Request) {
 		list.Items = append(list.Items, *p)
 	}
 	sortPods(list.Items)
-	writeJSON(w, list)
+	h.writeJSON(w, list)
 }
 
 // runningPods serves GET /runningpods: the workloads the backend runs,
@@ -37,7 +36,7 @@ func (h *handler) runningPods(w http.ResponseWriter, r *http.Request) {
 		list.Items = append(list.Items, runningPod(st))
 	}
 	sortPods(list.Items)
-	writeJSON(w, list)
+	h.writeJSON(w, list)
 }
 
 func runningPod(st *backend.PodState) corev1.Pod {
@@ -66,9 +65,9 @@ func sortPods(pods []corev1.Pod) {
 	})
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+func (h *handler) writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(v); err != nil {
-		slog.Debug("kubelet API: write response", "err", err)
+		h.cfg.Logger.Debug("kubelet API: write response", "err", err)
 	}
 }

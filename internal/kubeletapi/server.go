@@ -32,6 +32,9 @@ type ServerConfig struct {
 	// Limits bound connections and requests; zero fields take serving's
 	// defaults.
 	Limits serving.Limits
+	// Logger receives the HTTP server's errors at debug level; nothing is
+	// logged when nil.
+	Logger *slog.Logger
 }
 
 // Server serves the kubelet API over HTTPS.
@@ -51,6 +54,9 @@ type certificateSource interface {
 func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Listener == nil || cfg.Handler == nil {
 		return nil, errors.New("kubeletapi: Listener and Handler are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	var certs certificateSource
 	switch {
@@ -111,7 +117,7 @@ func (s *Server) Run(ctx context.Context) error {
 	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	// TLS handshake failures (callers without a certificate we trust,
 	// probes) are routine: debug level.
-	srv.ErrorLog = slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug)
+	srv.ErrorLog = slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug)
 	certCtx, stopCerts := context.WithCancel(ctx)
 	defer stopCerts()
 	go s.certs.Run(certCtx)

@@ -14,7 +14,7 @@ import (
 func (h *handler) statsSummary(w http.ResponseWriter, r *http.Request) {
 	summary, ok := h.summary(w, r)
 	if ok {
-		writeJSON(w, summary)
+		h.writeJSON(w, summary)
 	}
 }
 

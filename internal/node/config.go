@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,6 +62,9 @@ type ControllerConfig struct {
 	// when zero.
 	RetryInterval time.Duration
 	Clock         clock.WithTicker
+	// Logger receives failed registrations and renewals; nothing is logged
+	// when nil.
+	Logger *slog.Logger
 }
 
 func (c *ControllerConfig) defaults() error {
@@ -93,6 +97,9 @@ func (c *ControllerConfig) defaults() error {
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return nil
 }

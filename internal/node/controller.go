@@ -10,6 +10,8 @@ import (
 // Controller keeps one virtual node registered, leased and up to date.
 type Controller struct {
 	cfg ControllerConfig
+	// log is cfg.Logger with the node's name.
+	log *slog.Logger
 }
 
 // NewController validates cfg and fills its defaults.
@@ -17,7 +19,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	return &Controller{cfg: cfg}, nil
+	return &Controller{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName)}, nil
 }
 
 // NodeName returns the name of the node.
@@ -35,7 +37,7 @@ func (c *Controller) Register(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		slog.Warn("node registration failed; retrying", "node", c.cfg.NodeName, "in", delay, "err", err)
+		c.log.Warn("node registration failed; retrying", "in", delay, "err", err)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("register node %s: %w (last error: %v)", c.cfg.NodeName, ctx.Err(), err)
@@ -60,7 +62,6 @@ func (c *Controller) registerOnce(ctx context.Context) error {
 // changes, and at least every StatusInterval. Errors are logged and
 // retried at the next tick. It returns when ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	log := slog.With("node", c.cfg.NodeName)
 	renew := c.cfg.Clock.NewTicker(c.cfg.RenewInterval)
 	defer renew.Stop()
 	health := c.cfg.Clock.NewTicker(c.cfg.HealthInterval)
@@ -73,7 +74,7 @@ func (c *Controller) Run(ctx context.Context) {
 			return
 		case <-renew.C():
 			if err := c.renewLease(ctx); err != nil {
-				log.Warn("lease renewal failed", "err", err)
+				c.log.Warn("lease renewal failed", "err", err)
 			}
 		case <-health.C():
 			o := c.observe(ctx)
@@ -81,10 +82,10 @@ func (c *Controller) Run(ctx context.Context) {
 				continue
 			}
 			if (o.healthErr == nil) != (last.healthErr == nil) {
-				log.Info("backend health changed", "healthy", o.healthErr == nil, "err", o.healthErr)
+				c.log.Info("backend health changed", "healthy", o.healthErr == nil, "err", o.healthErr)
 			}
 			if err := c.updateStatus(ctx, o); err != nil {
-				log.Warn("node status update failed", "err", err)
+				c.log.Warn("node status update failed", "err", err)
 				continue
 			}
 			last, lastWrite = o, c.cfg.Clock.Now()

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"maps"
 	"sort"
 	"strings"
@@ -43,8 +42,8 @@ func (c *Controller) register(ctx context.Context) error {
 	err := c.registerWith(ctx, labels)
 	if apierrors.IsForbidden(err) {
 		if kept := unrestrictedLabels(labels); len(kept) < len(labels) {
-			slog.Warn("this identity may not set some of the node's labels (NodeRestriction); registering without them: an administrator must add them",
-				"node", c.cfg.NodeName, "labels", restrictedLabels(labels))
+			c.log.Warn("this identity may not set some of the node's labels (NodeRestriction); registering without them: an administrator must add them",
+				"labels", restrictedLabels(labels))
 			err = c.registerWith(ctx, kept)
 		}
 	}

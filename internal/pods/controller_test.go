@@ -300,7 +300,7 @@ func TestBackendFailureNeverPolicyFailsPod(t *testing.T) {
 	f := newFixture(t, nil, pod)
 	f.run()
 	p := f.waitPod("refused", "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
-	if p.Status.Reason != ReasonProviderFailed || !strings.Contains(p.Status.Message, "image too large") {
+	if p.Status.Reason != "ProviderFailed" || !strings.Contains(p.Status.Message, "image too large") {
 		t.Errorf("reason %q message %q", p.Status.Reason, p.Status.Message)
 	}
 	f.waitEvent("ProviderFailed")
@@ -351,7 +351,7 @@ func TestAdoptsExistingWorkloadsAndCollectsOrphans(t *testing.T) {
 func TestFinishedPodKeepsItsStatus(t *testing.T) {
 	pod := newPod("done")
 	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
-	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, Reason: ReasonProviderFailed, Message: "image too large"}
+	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, Reason: backend.ReasonProviderFailed, Message: "image too large"}
 	f := newFixture(t, nil, pod)
 	f.run()
 	f.waitInformer("done", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })

@@ -66,15 +66,3 @@ func registryHost(server string) string {
 	}
 	return s
 }
-
-// AzureFileCredential reads the storage account of an azureFile volume's
-// Secret (keys azurestorageaccountname and azurestorageaccountkey, as the
-// in-tree azureFile plugin reads them).
-func AzureFileCredential(s *corev1.Secret) (backend.AzureFileCredential, error) {
-	name, key := string(s.Data["azurestorageaccountname"]), string(s.Data["azurestorageaccountkey"])
-	if name == "" || key == "" {
-		return backend.AzureFileCredential{}, fmt.Errorf("secret %s/%s lacks azurestorageaccountname or azurestorageaccountkey",
-			s.Namespace, s.Name)
-	}
-	return backend.AzureFileCredential{AccountName: name, AccountKey: key}, nil
-}

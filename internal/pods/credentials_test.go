@@ -23,13 +23,3 @@ func TestRegistryCredentials(t *testing.T) {
 		t.Errorf("an Opaque secret should be refused")
 	}
 }
-
-func TestAzureFileCredential(t *testing.T) {
-	s := &corev1.Secret{Data: map[string][]byte{"azurestorageaccountname": []byte("acct"), "azurestorageaccountkey": []byte("k")}}
-	if c, err := AzureFileCredential(s); err != nil || c.AccountName != "acct" || c.AccountKey != "k" {
-		t.Errorf("got %+v, %v", c, err)
-	}
-	if _, err := AzureFileCredential(&corev1.Secret{}); err == nil {
-		t.Errorf("an empty secret should be refused")
-	}
-}

@@ -2,6 +2,7 @@ package pods
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -25,6 +26,20 @@ type configError struct {
 }
 
 func (e *configError) Error() string { return e.message }
+
+// configMessage returns the message of a configuration error: the
+// resolver's *configError or a backend's *backend.ConfigError.
+func configMessage(err error) (string, bool) {
+	var ce *configError
+	if errors.As(err, &ce) {
+		return ce.message, true
+	}
+	var be *backend.ConfigError
+	if errors.As(err, &be) {
+		return be.Message, true
+	}
+	return "", false
+}
 
 // objectSource reads referenced objects.
 type objectSource interface {
@@ -65,7 +80,7 @@ func (r *resolver) workload(ctx context.Context, pod *corev1.Pod) (*backend.Work
 	if w.RegistryCredentials, err = r.registryCredentials(ctx, pod); err != nil {
 		return nil, err
 	}
-	if w.AzureFiles, err = r.azureFiles(ctx, pod); err != nil {
+	if w.VolumeSecrets, err = r.volumeSecrets(ctx, pod); err != nil {
 		return nil, err
 	}
 	return w, nil

@@ -3,6 +3,7 @@ package pods
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -40,29 +41,28 @@ func (r *resolver) registryCredentials(ctx context.Context, pod *corev1.Pod) ([]
 	return out, nil
 }
 
-// azureFiles resolves the storage account credentials of the pod's
-// azureFile volumes; a missing or incomplete secret is the user's to fix.
-func (r *resolver) azureFiles(ctx context.Context, pod *corev1.Pod) (map[string]backend.AzureFileCredential, error) {
-	var out map[string]backend.AzureFileCredential
+// volumeSecrets resolves the Secrets that the pod's network-share volumes
+// name for their credentials (backend.CredentialSecret) to their data, by
+// volume name. A missing Secret is the user's to fix; so is one that lacks
+// a key, which the backend, that knows the keys, reports.
+func (r *resolver) volumeSecrets(ctx context.Context, pod *corev1.Pod) (map[string]map[string][]byte, error) {
+	var out map[string]map[string][]byte
 	for _, v := range pod.Spec.Volumes {
-		if v.AzureFile == nil {
+		name, volumeType, ok := backend.CredentialSecret(v)
+		if !ok {
 			continue
 		}
-		s, found, err := r.objects.secret(ctx, pod.Namespace, v.AzureFile.SecretName)
+		s, found, err := r.objects.secret(ctx, pod.Namespace, name)
 		if err != nil {
 			return nil, err
 		}
 		if !found {
-			return nil, &configError{fmt.Sprintf("secret %q of azureFile volume %q not found", v.AzureFile.SecretName, v.Name)}
-		}
-		cred, err := AzureFileCredential(s)
-		if err != nil {
-			return nil, &configError{fmt.Sprintf("azureFile volume %q: %v", v.Name, err)}
+			return nil, &configError{fmt.Sprintf("secret %q of %s volume %q not found", name, volumeType, v.Name)}
 		}
 		if out == nil {
-			out = map[string]backend.AzureFileCredential{}
+			out = map[string]map[string][]byte{}
 		}
-		out[v.Name] = cred
+		out[v.Name] = maps.Clone(s.Data)
 	}
 	return out, nil
 }

@@ -149,7 +149,7 @@ func TestTokenOfMissingServiceAccount(t *testing.T) {
 	f.run()
 	f.waitPod("web", "CreateContainerConfigError", func(p *corev1.Pod) bool {
 		return p != nil && len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Waiting != nil &&
-			p.Status.ContainerStatuses[0].State.Waiting.Reason == reasonCreateConfigError
+			p.Status.ContainerStatuses[0].State.Waiting.Reason == "CreateContainerConfigError"
 	})
 	f.waitEvent(`serviceaccount "robot" not found`)
 	if issuer.count() != 0 {

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/vnode-io/vnode/internal/backend"
 )
 
 // refKind is the kind of an object that pods reference.
@@ -264,6 +266,9 @@ func podRefs(pod *corev1.Pod) []refKey {
 		}
 	}
 	for _, v := range pod.Spec.Volumes {
+		if name, _, ok := backend.CredentialSecret(v); ok {
+			add(kindSecret, name)
+		}
 		switch {
 		case v.Secret != nil:
 			add(kindSecret, v.Secret.SecretName)

@@ -13,15 +13,12 @@ import (
 	"github.com/vnode-io/vnode/internal/backend"
 )
 
-// Pod condition reasons the kubelet uses.
+// Pod condition reasons the kubelet uses; container reasons are the
+// backend package's.
 const (
-	ReasonProviderFailed     = "ProviderFailed"
 	reasonContainersNotReady = "ContainersNotReady"
 	reasonContainersNotInit  = "ContainersNotInitialized"
 	reasonPodCompleted       = "PodCompleted"
-	reasonContainerCreating  = "ContainerCreating"
-	reasonPodInitializing    = "PodInitializing"
-	reasonCreateConfigError  = "CreateContainerConfigError"
 	conditionReadyToStart    = corev1.PodReadyToStartContainers
 	conditionInitialized     = corev1.PodInitialized
 	conditionContainersReady = corev1.ContainersReady
@@ -78,11 +75,11 @@ func computeStatus(in statusInput) corev1.PodStatus {
 	} else if out.StartTime == nil {
 		out.StartTime = ptr.To(metav1.NewTime(in.now))
 	}
-	out.InitContainerStatuses = containerStatuses(pod.Spec.InitContainers, stateContainers(st, true), in.failure, reasonPodInitializing, true, pod.Status.InitContainerStatuses)
-	pendingReason := reasonContainerCreating
+	out.InitContainerStatuses = containerStatuses(pod.Spec.InitContainers, stateContainers(st, true), in.failure, backend.ReasonPodInitializing, true, pod.Status.InitContainerStatuses)
+	pendingReason := backend.ReasonContainerCreating
 	for _, c := range out.InitContainerStatuses {
 		if !c.Ready {
-			pendingReason = reasonPodInitializing
+			pendingReason = backend.ReasonPodInitializing
 		}
 	}
 	out.ContainerStatuses = containerStatuses(pod.Spec.Containers, stateContainers(st, false), in.failure, pendingReason, false, pod.Status.ContainerStatuses)
@@ -91,7 +88,7 @@ func computeStatus(in statusInput) corev1.PodStatus {
 		out.Reason, out.Message = f.Reason, f.Message
 	}
 	if st != nil && st.Failed {
-		out.Reason, out.Message = ReasonProviderFailed, st.Message
+		out.Reason, out.Message = backend.ReasonProviderFailed, st.Message
 	}
 	out.Conditions = conditions(pod, st, &out, metav1.NewTime(in.now))
 	return out
@@ -156,7 +153,7 @@ func waitingReason(f *podFailure) string {
 	if f.Config {
 		return f.Reason
 	}
-	return reasonContainerCreating
+	return backend.ReasonContainerCreating
 }
 
 func containerState(s backend.ContainerState) corev1.ContainerState {
@@ -172,7 +169,7 @@ func containerState(s backend.ContainerState) corev1.ContainerState {
 	default:
 		reason := s.Reason
 		if reason == "" {
-			reason = reasonContainerCreating
+			reason = backend.ReasonContainerCreating
 		}
 		return corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: s.Message}}
 	}

@@ -75,9 +75,9 @@ func TestComputeStatusPhases(t *testing.T) {
 		{"completed, Never", specPod(corev1.RestartPolicyNever), &backend.PodState{Containers: []backend.ContainerState{ctr("app", backend.Terminated, 0)}}, nil, corev1.PodSucceeded, corev1.ConditionFalse, ""},
 		{"failed, Never", specPod(corev1.RestartPolicyNever), &backend.PodState{Containers: []backend.ContainerState{ctr("app", backend.Terminated, 2)}}, nil, corev1.PodFailed, corev1.ConditionFalse, ""},
 		{"failed, OnFailure restarts", specPod(corev1.RestartPolicyOnFailure), &backend.PodState{Containers: []backend.ContainerState{ctr("app", backend.Terminated, 2)}}, nil, corev1.PodRunning, corev1.ConditionFalse, ""},
-		{"backend refused, Always", specPod(corev1.RestartPolicyAlways), nil, &podFailure{Reason: ReasonProviderFailed, Message: "quota"}, corev1.PodPending, corev1.ConditionFalse, "ContainerCreating"},
-		{"backend refused, Never", specPod(corev1.RestartPolicyNever), nil, &podFailure{Reason: ReasonProviderFailed, Message: "bad", Terminal: true}, corev1.PodFailed, corev1.ConditionFalse, "ContainerCreating"},
-		{"missing secret", specPod(corev1.RestartPolicyAlways), nil, &podFailure{Reason: reasonCreateConfigError, Message: `secret "s" not found`, Config: true}, corev1.PodPending, corev1.ConditionFalse, "CreateContainerConfigError"},
+		{"backend refused, Always", specPod(corev1.RestartPolicyAlways), nil, &podFailure{Reason: backend.ReasonProviderFailed, Message: "quota"}, corev1.PodPending, corev1.ConditionFalse, "ContainerCreating"},
+		{"backend refused, Never", specPod(corev1.RestartPolicyNever), nil, &podFailure{Reason: backend.ReasonProviderFailed, Message: "bad", Terminal: true}, corev1.PodFailed, corev1.ConditionFalse, "ContainerCreating"},
+		{"missing secret", specPod(corev1.RestartPolicyAlways), nil, &podFailure{Reason: backend.ReasonCreateContainerConfigError, Message: `secret "s" not found`, Config: true}, corev1.PodPending, corev1.ConditionFalse, "CreateContainerConfigError"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -135,17 +135,15 @@ func (c *Controller) syncDeleting(ctx context.Context, pod *corev1.Pod, st *back
 func (c *Controller) create(ctx context.Context, pod *corev1.Pod) error {
 	w, err := c.resolver.workload(ctx, pod)
 	if err != nil {
-		var cfgErr *configError
-		if errors.As(err, &cfgErr) {
-			c.setFailure(pod, &podFailure{Reason: reasonCreateConfigError, Message: cfgErr.message, Config: true},
-				"Failed", "Error: "+cfgErr.message)
-			// The reference watch requeues the pod when the object
-			// appears; the back-off is a safety net.
-			return fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		if msg, ok := configMessage(err); ok {
+			return c.configFailure(pod, msg, err)
 		}
 		return err
 	}
 	err = c.cfg.Backend.Create(ctx, w)
+	if msg, ok := configMessage(err); ok {
+		return c.configFailure(pod, msg, err) // a reference the backend found wanting
+	}
 	if err == nil {
 		c.clearFailure(pod.UID)
 		c.created(pod, hashFiles(w.Volumes))
@@ -153,12 +151,22 @@ func (c *Controller) create(ctx context.Context, pod *corev1.Pod) error {
 	}
 	retryable := errors.Is(err, backend.ErrRetryable) || errors.Is(err, context.DeadlineExceeded)
 	terminal := errors.Is(err, backend.ErrUnsatisfiable) || !retryable && pod.Spec.RestartPolicy == corev1.RestartPolicyNever
-	c.setFailure(pod, &podFailure{Reason: ReasonProviderFailed, Message: err.Error(), Terminal: terminal},
-		ReasonProviderFailed, err.Error())
+	c.setFailure(pod, &podFailure{Reason: backend.ReasonProviderFailed, Message: err.Error(), Terminal: terminal},
+		backend.ReasonProviderFailed, err.Error())
 	if terminal {
 		return nil
 	}
 	return fmt.Errorf("create workload of %s/%s: %w", pod.Namespace, pod.Name, err)
+}
+
+// configFailure records a configuration error of the pod: its containers
+// wait with CreateContainerConfigError. The reference watch requeues the
+// pod when the object appears; the back-off of the error returned is a
+// safety net.
+func (c *Controller) configFailure(pod *corev1.Pod, message string, err error) error {
+	c.setFailure(pod, &podFailure{Reason: backend.ReasonCreateContainerConfigError, Message: message, Config: true},
+		backend.EventFailed, "Error: "+message)
+	return fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
 }
 
 // placeholderState stands for a workload the backend accepted but has not
@@ -166,7 +174,7 @@ func (c *Controller) create(ctx context.Context, pod *corev1.Pod) error {
 func placeholderState(pod *corev1.Pod) *backend.PodState {
 	st := &backend.PodState{UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name}
 	for _, ctr := range pod.Spec.Containers {
-		st.Containers = append(st.Containers, backend.ContainerState{Name: ctr.Name, State: backend.Waiting, Reason: reasonContainerCreating})
+		st.Containers = append(st.Containers, backend.ContainerState{Name: ctr.Name, State: backend.Waiting, Reason: backend.ReasonContainerCreating})
 	}
 	return st
 }

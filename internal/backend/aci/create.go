@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,8 +20,9 @@ const reasonUnsupported = "Unsupported"
 // Create implements backend.Backend. It PUTs the pod's group and returns
 // once the service accepted it, without waiting for the deployment: the
 // poller reports the rest. A pod whose group is already tracked succeeds.
-// Errors converting the pod or exceeding the location's capabilities are
-// final; failures of the service are retryable.
+// Errors converting the pod (but a *backend.ConfigError, which its user
+// can fix) or exceeding the location's capabilities are final; failures of
+// the service are retryable.
 func (b *Backend) Create(ctx context.Context, w *backend.Workload) error {
 	pod := w.Pod
 	e, err := b.claim(pod)
@@ -36,7 +38,7 @@ func (b *Backend) Create(ctx context.Context, w *backend.Workload) error {
 	if err != nil {
 		delete(b.entries, e.uid)
 		if e.deleteAfterCreate {
-			b.forgetLocked(e, reasonCompleted, "deleted before the container group was created", 0)
+			b.forgetLocked(e, backend.ReasonCompleted, "deleted before the container group was created", 0)
 		}
 		return err
 	}
@@ -92,7 +94,11 @@ func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*gr
 		tcpSocket: b.ext.has(ExtTCPSocket), hosts: b.ext.has(ExtGroupHosts), fieldEnv: b.ext.has(ExtFieldEnv),
 		now: b.cfg.Clock.Now(),
 	})
-	if err != nil {
+	var cfgErr *backend.ConfigError
+	switch {
+	case errors.As(err, &cfgErr):
+		return nil, err // the user's to fix: the pod may run then
+	case err != nil:
 		// A pod that cannot be expressed as a container group, or asks
 		// for more than the location offers, never will be.
 		return nil, fmt.Errorf("%w: %w", backend.ErrUnsatisfiable, err)

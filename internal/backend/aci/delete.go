@@ -9,6 +9,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/vnode-io/vnode/internal/backend"
 )
 
 // redeleteAfter is how long a delete may stay unfinished before the poller
@@ -80,7 +82,7 @@ func (b *Backend) sendDelete(ctx context.Context, uid types.UID, name string, gr
 	}
 	switch {
 	case err != nil && isNotFound(err), err == nil && resp != nil && resp.StatusCode == http.StatusNoContent:
-		b.forgetLocked(e, reasonCompleted, "", 0)
+		b.forgetLocked(e, backend.ReasonCompleted, "", 0)
 		return nil
 	case err != nil:
 		e.deleting = false

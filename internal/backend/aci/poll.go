@@ -146,10 +146,10 @@ func (b *Backend) applyList(views []view, start time.Time, withView bool) {
 // goneLocked forgets a group that no longer exists.
 func (b *Backend) goneLocked(e *entry) {
 	if e.deleting || e.deleteAfterCreate {
-		b.forgetLocked(e, reasonCompleted, "", 0)
+		b.forgetLocked(e, backend.ReasonCompleted, "", 0)
 		return
 	}
-	b.forgetLocked(e, reasonError, "the container group is gone: it was deleted outside the node", 137)
+	b.forgetLocked(e, backend.ReasonError, "the container group is gone: it was deleted outside the node", 137)
 }
 
 // applyViewLocked applies a group read with its instance view.

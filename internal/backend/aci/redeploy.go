@@ -52,17 +52,17 @@ func (b *Backend) redeployLocked(e *entry, g *aci.ContainerGroup, st *backend.Po
 		e.redeployBackOff = min(max(2*e.redeployBackOff, b.cfg.ImagePullBackOff), maxRedeployBackOff)
 		e.redeployAt = now.Add(e.redeployBackOff)
 		if len(pulls) == 0 {
-			st.Events = append(st.Events, backend.Event{Type: corev1.EventTypeWarning, Reason: "BackOff", Time: now,
+			st.Events = append(st.Events, backend.Event{Type: corev1.EventTypeWarning, Reason: backend.EventBackOff, Time: now,
 				Message: fmt.Sprintf("Back-off %s deploying the failed container group %s again", e.redeployBackOff, e.group)})
 		}
 		for _, c := range pulls {
-			st.Events = append(st.Events, backend.Event{Type: corev1.EventTypeWarning, Reason: "BackOff", Container: c.Name,
+			st.Events = append(st.Events, backend.Event{Type: corev1.EventTypeWarning, Reason: backend.EventBackOff, Container: c.Name,
 				Message: fmt.Sprintf("Back-off pulling image %q", c.Image), Time: now})
 		}
 		return
 	}
 	for _, c := range pulls {
-		c.Reason = reasonImagePullBackOff
+		c.Reason = backend.ReasonImagePullBackOff
 		c.Message = fmt.Sprintf("Back-off pulling image %q: %s", c.Image, c.Message)
 	}
 }
@@ -81,7 +81,7 @@ func pullFailedContainers(st *backend.PodState) []*backend.ContainerState {
 	var out []*backend.ContainerState
 	for _, list := range [][]backend.ContainerState{st.InitContainers, st.Containers} {
 		for i := range list {
-			if list[i].State == backend.Waiting && list[i].Reason == reasonErrImagePull {
+			if list[i].State == backend.Waiting && list[i].Reason == backend.ReasonErrImagePull {
 				out = append(out, &list[i])
 			}
 		}
@@ -92,7 +92,7 @@ func pullFailedContainers(st *backend.PodState) []*backend.ContainerState {
 // freshFailure reports whether events include a new failure of the service.
 func freshFailure(events []backend.Event) bool {
 	for _, e := range events {
-		if e.Type == corev1.EventTypeWarning && e.Reason != "BackOff" {
+		if e.Type == corev1.EventTypeWarning && e.Reason != backend.EventBackOff {
 			return true
 		}
 	}

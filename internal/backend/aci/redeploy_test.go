@@ -38,7 +38,7 @@ func TestRedeployBackOff(t *testing.T) {
 	}
 
 	pull := &entry{group: "p"}
-	st = &backend.PodState{Containers: []backend.ContainerState{{Name: "c", State: backend.Waiting, Reason: reasonErrImagePull}}}
+	st = &backend.PodState{Containers: []backend.ContainerState{{Name: "c", State: backend.Waiting, Reason: "ErrImagePull"}}}
 	b.redeployLocked(pull, nil, st, now)
 	if got := pull.redeployAt.Sub(now); got != 10*time.Second {
 		t.Errorf("pull failure: redeploy after %v, want 10s", got)

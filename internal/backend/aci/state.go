@@ -19,19 +19,6 @@ const (
 	provCanceled  = "Canceled"
 )
 
-// Kubelet reasons of container states.
-const (
-	reasonContainerCreating = "ContainerCreating"
-	reasonPodInitializing   = "PodInitializing"
-	reasonErrImagePull      = "ErrImagePull"
-	reasonImagePullBackOff  = "ImagePullBackOff"
-	reasonCrashLoopBackOff  = "CrashLoopBackOff"
-	reasonCompleted         = "Completed"
-	reasonError             = "Error"
-	reasonOOMKilled         = "OOMKilled"
-	reasonProviderFailed    = "ProviderFailed"
-)
-
 // view is what the backend knows of one group at a point in time: the
 // group as the SDK decoded it and each container's readiness when the
 // service reports it (vnode's "ready" addition; nil otherwise).
@@ -130,15 +117,15 @@ func podState(v view) *backend.PodState {
 	if prov == provFailed {
 		failure = failureMessage(p, inits, mains)
 		if !isPullFailure(failure) {
-			st.Failed, st.Reason, st.Message = true, reasonProviderFailed, failure
+			st.Failed, st.Reason, st.Message = true, backend.ReasonProviderFailed, failure
 			failure = ""
 		}
 	}
 	for _, c := range inits {
-		st.InitContainers = append(st.InitContainers, containerState(groupName, c, v.ready, reasonPodInitializing, failure))
+		st.InitContainers = append(st.InitContainers, containerState(groupName, c, v.ready, backend.ReasonPodInitializing, failure))
 	}
 	for _, c := range mains {
-		st.Containers = append(st.Containers, containerState(groupName, c, v.ready, reasonContainerCreating, failure))
+		st.Containers = append(st.Containers, containerState(groupName, c, v.ready, backend.ReasonContainerCreating, failure))
 	}
 	return st
 }
@@ -150,7 +137,7 @@ func containerState(group string, c ctrView, ready map[string]bool, pending, pul
 		ContainerID: "aci://" + group + "/" + c.name}
 	switch {
 	case pullFailure != "" && (c.current == nil || deref(c.current.State) != string(backend.Running)):
-		out.State, out.Reason, out.Message = backend.Waiting, reasonErrImagePull, pullFailure
+		out.State, out.Reason, out.Message = backend.Waiting, backend.ReasonErrImagePull, pullFailure
 	case c.current == nil:
 		out.State, out.Reason = backend.Waiting, pending
 	default:
@@ -181,12 +168,12 @@ func applyState(out *backend.ContainerState, cs *aci.ContainerState, pending str
 	case string(backend.Terminated):
 		out.State, out.ExitCode, out.FinishedAt = backend.Terminated, deref(cs.ExitCode), deref(cs.FinishTime)
 		switch {
-		case detail == reasonOOMKilled || strings.Contains(strings.ToLower(detail), "oom"):
-			out.Reason = reasonOOMKilled
+		case detail == backend.ReasonOOMKilled || strings.Contains(strings.ToLower(detail), "oom"):
+			out.Reason = backend.ReasonOOMKilled
 		case out.ExitCode == 0:
-			out.Reason = reasonCompleted
+			out.Reason = backend.ReasonCompleted
 		default:
-			out.Reason = reasonError
+			out.Reason = backend.ReasonError
 		}
 		if detail != "" && detail != out.Reason {
 			out.Message = detail
@@ -194,7 +181,8 @@ func applyState(out *backend.ContainerState, cs *aci.ContainerState, pending str
 	default:
 		out.State, out.Reason = backend.Waiting, pending
 		switch detail {
-		case reasonCrashLoopBackOff, reasonErrImagePull, reasonImagePullBackOff, reasonPodInitializing, reasonContainerCreating:
+		case backend.ReasonCrashLoopBackOff, backend.ReasonErrImagePull, backend.ReasonImagePullBackOff,
+			backend.ReasonPodInitializing, backend.ReasonContainerCreating:
 			out.Reason = detail
 		case "", "Waiting", "Pending", "Creating":
 		default:
@@ -271,7 +259,7 @@ func inTransition(st *backend.PodState, prov string, now time.Time) bool {
 	}
 	for _, c := range append(append([]backend.ContainerState(nil), st.InitContainers...), st.Containers...) {
 		switch {
-		case c.State == backend.Waiting && c.Reason != reasonCrashLoopBackOff && c.Reason != reasonErrImagePull:
+		case c.State == backend.Waiting && c.Reason != backend.ReasonCrashLoopBackOff && c.Reason != backend.ReasonErrImagePull:
 			return true
 		case c.State == backend.Running && !c.Ready && now.Sub(c.StartedAt) < time.Minute:
 			return true

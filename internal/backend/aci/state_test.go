@@ -58,18 +58,18 @@ func TestPodState(t *testing.T) {
 		wantLast   bool
 		wantReason string // the pod's reason
 	}{
-		{"pending", view{group: testGroup("Pending", nil, nil)}, backend.Waiting, reasonContainerCreating, 0, false, false, false, ""},
-		{"creating", view{group: testGroup("Creating", cstate("Waiting", "ContainerCreating", 0), nil)}, backend.Waiting, reasonContainerCreating, 0, false, false, false, ""},
+		{"pending", view{group: testGroup("Pending", nil, nil)}, backend.Waiting, "ContainerCreating", 0, false, false, false, ""},
+		{"creating", view{group: testGroup("Creating", cstate("Waiting", "ContainerCreating", 0), nil)}, backend.Waiting, "ContainerCreating", 0, false, false, false, ""},
 		{"running without readiness", view{group: testGroup("Succeeded", cstate("Running", "", 0), nil)}, backend.Running, "", 0, true, false, false, ""},
 		{"running, not ready", view{group: testGroup("Succeeded", cstate("Running", "", 0), nil), ready: map[string]bool{"main": false}}, backend.Running, "", 0, false, false, false, ""},
 		{"running, ready", view{group: testGroup("Succeeded", cstate("Running", "", 0), nil), ready: map[string]bool{"main": true}}, backend.Running, "", 0, true, false, false, ""},
-		{"back-off", view{group: testGroup("Succeeded", cstate("Waiting", "CrashLoopBackOff", 0), cstate("Terminated", "Error", 3))}, backend.Waiting, reasonCrashLoopBackOff, 0, false, false, true, ""},
-		{"completed", view{group: testGroup("Succeeded", cstate("Terminated", "Completed", 0), nil)}, backend.Terminated, reasonCompleted, 0, false, false, false, ""},
-		{"error", view{group: testGroup("Succeeded", cstate("Terminated", "Error", 2), nil)}, backend.Terminated, reasonError, 2, false, false, false, ""},
-		{"oom", view{group: testGroup("Succeeded", cstate("Terminated", "OOMKilled", 137), nil)}, backend.Terminated, reasonOOMKilled, 137, false, false, false, ""},
-		{"killed", view{group: testGroup("Succeeded", cstate("Terminated", "Killed", 137), nil)}, backend.Terminated, reasonError, 137, false, false, false, ""},
-		{"image pull failed", view{group: pullFailed}, backend.Waiting, reasonErrImagePull, 0, false, false, false, ""},
-		{"deployment failed", view{group: otherFailed}, backend.Waiting, reasonContainerCreating, 0, false, true, false, reasonProviderFailed},
+		{"back-off", view{group: testGroup("Succeeded", cstate("Waiting", "CrashLoopBackOff", 0), cstate("Terminated", "Error", 3))}, backend.Waiting, "CrashLoopBackOff", 0, false, false, true, ""},
+		{"completed", view{group: testGroup("Succeeded", cstate("Terminated", "Completed", 0), nil)}, backend.Terminated, "Completed", 0, false, false, false, ""},
+		{"error", view{group: testGroup("Succeeded", cstate("Terminated", "Error", 2), nil)}, backend.Terminated, "Error", 2, false, false, false, ""},
+		{"oom", view{group: testGroup("Succeeded", cstate("Terminated", "OOMKilled", 137), nil)}, backend.Terminated, "OOMKilled", 137, false, false, false, ""},
+		{"killed", view{group: testGroup("Succeeded", cstate("Terminated", "Killed", 137), nil)}, backend.Terminated, "Error", 137, false, false, false, ""},
+		{"image pull failed", view{group: pullFailed}, backend.Waiting, "ErrImagePull", 0, false, false, false, ""},
+		{"deployment failed", view{group: otherFailed}, backend.Waiting, "ContainerCreating", 0, false, true, false, "ProviderFailed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,7 +87,7 @@ func TestPodState(t *testing.T) {
 			if (c.Last != nil) != tt.wantLast {
 				t.Errorf("last = %+v", c.Last)
 			}
-			if tt.wantLast && (c.Last.ExitCode != 3 || c.Last.Reason != reasonError || c.RestartCount != 2) {
+			if tt.wantLast && (c.Last.ExitCode != 3 || c.Last.Reason != "Error" || c.RestartCount != 2) {
 				t.Errorf("last = %+v restarts %d", c.Last, c.RestartCount)
 			}
 		})
@@ -146,11 +146,11 @@ func TestInTransition(t *testing.T) {
 	if !inTransition(running, "Creating", now) {
 		t.Errorf("a provisioning group is in transition")
 	}
-	waiting := &backend.PodState{Containers: []backend.ContainerState{{State: backend.Waiting, Reason: reasonContainerCreating}}}
+	waiting := &backend.PodState{Containers: []backend.ContainerState{{State: backend.Waiting, Reason: "ContainerCreating"}}}
 	if !inTransition(waiting, "Succeeded", now) {
 		t.Errorf("a creating container is in transition")
 	}
-	backoff := &backend.PodState{Containers: []backend.ContainerState{{State: backend.Waiting, Reason: reasonCrashLoopBackOff}}}
+	backoff := &backend.PodState{Containers: []backend.ContainerState{{State: backend.Waiting, Reason: "CrashLoopBackOff"}}}
 	if inTransition(backoff, "Succeeded", now) {
 		t.Errorf("a container in back-off is steady")
 	}

@@ -30,10 +30,10 @@ type volumeSet struct {
 
 // convertVolumes turns the pod's volumes into ACI volumes: emptyDir into
 // emptyDir; Secret, ConfigMap, projected and downward-API volumes into
-// secret volumes holding the files the agent resolved; azureFile into
-// gitRepo into gitRepo; azureFile into azureFile with the workload's
-// account credential. Other types cannot run
-// on ACI: the error names the volume and its type.
+// secret volumes holding the files the agent resolved; gitRepo into
+// gitRepo; azureFile into azureFile with the storage account read from the
+// data of its Secret (azureFileAccount). Other types cannot run on ACI: the
+// error names the volume and its type.
 func convertVolumes(w *backend.Workload) (volumeSet, error) {
 	set := volumeSet{parts: map[string][]volumePart{}}
 	for _, v := range w.Pod.Spec.Volumes {
@@ -50,15 +50,14 @@ func convertVolumes(w *backend.Workload) (volumeSet, error) {
 				Repository: ptr(v.GitRepo.Repository), Directory: ptr(v.GitRepo.Directory), Revision: ptr(v.GitRepo.Revision)}})
 			set.parts[v.Name] = []volumePart{{name: name}}
 		case v.AzureFile != nil:
-			cred, ok := w.AzureFiles[v.Name]
-			if !ok || cred.AccountName == "" {
-				return volumeSet{}, fmt.Errorf("volume %q (azureFile): no storage account credential from secret %q",
-					v.Name, v.AzureFile.SecretName)
+			account, key, err := azureFileAccount(w.Pod.Namespace, v, w.VolumeSecrets[v.Name])
+			if err != nil {
+				return volumeSet{}, err
 			}
 			name := aciVolumeName(v.Name, "")
 			set.volumes = append(set.volumes, &aci.Volume{Name: ptr(name), AzureFile: &aci.AzureFileVolume{
-				ShareName: ptr(v.AzureFile.ShareName), StorageAccountName: ptr(cred.AccountName),
-				StorageAccountKey: ptr(cred.AccountKey), ReadOnly: ptr(v.AzureFile.ReadOnly)}})
+				ShareName: ptr(v.AzureFile.ShareName), StorageAccountName: ptr(account),
+				StorageAccountKey: ptr(key), ReadOnly: ptr(v.AzureFile.ReadOnly)}})
 			set.parts[v.Name] = []volumePart{{name: name}}
 		default:
 			return volumeSet{}, fmt.Errorf("volume %q has type %s, which container instances cannot mount "+
@@ -66,6 +65,27 @@ func convertVolumes(w *backend.Workload) (volumeSet, error) {
 		}
 	}
 	return set, nil
+}
+
+// The keys of an azureFile volume's Secret, as the in-tree azureFile plugin
+// reads them.
+const (
+	keyAzureStorageAccountName = "azurestorageaccountname"
+	keyAzureStorageAccountKey  = "azurestorageaccountkey"
+)
+
+// azureFileAccount reads the storage account of azureFile volume v, of a
+// pod in namespace ns, from the data of its Secret. A Secret that lacks
+// either key is a *backend.ConfigError, the pod's user's to fix. The key is
+// confidential: it goes into the group's body, which ACI keeps secret, and
+// nowhere else.
+func azureFileAccount(ns string, v corev1.Volume, secret map[string][]byte) (account, key string, err error) {
+	account, key = string(secret[keyAzureStorageAccountName]), string(secret[keyAzureStorageAccountKey])
+	if account == "" || key == "" {
+		return "", "", &backend.ConfigError{Message: fmt.Sprintf("azureFile volume %q: secret %s/%s lacks %s or %s",
+			v.Name, ns, v.AzureFile.SecretName, keyAzureStorageAccountName, keyAzureStorageAccountKey)}
+	}
+	return account, key, nil
 }
 
 // addFiles adds the secret volumes holding a pod volume's files, one per

@@ -172,10 +172,10 @@ func (b *Backend) Create(_ context.Context, w *backend.Workload) error {
 	now := b.cfg.Clock.Now()
 	st := &backend.PodState{UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name, StartTime: now}
 	for _, c := range pod.Spec.InitContainers {
-		st.InitContainers = append(st.InitContainers, waiting(c, "PodInitializing"))
+		st.InitContainers = append(st.InitContainers, waiting(c, backend.ReasonPodInitializing))
 	}
 	for _, c := range pod.Spec.Containers {
-		st.Containers = append(st.Containers, waiting(c, "ContainerCreating"))
+		st.Containers = append(st.Containers, waiting(c, backend.ReasonContainerCreating))
 	}
 	wl := &workload{pod: pod.DeepCopy(), state: st, env: w.Env, volumes: w.Volumes}
 	b.workloads[pod.UID] = wl
@@ -269,16 +269,16 @@ func (b *Backend) identify(uid types.UID, c *backend.ContainerState) {
 func startedEvents(container string, now time.Time) []backend.Event {
 	// No Pulled event: nothing is pulled, and every event is an API write.
 	return []backend.Event{
-		{Type: corev1.EventTypeNormal, Reason: "Created", Message: "Created container " + container, Container: container, Time: now},
-		{Type: corev1.EventTypeNormal, Reason: "Started", Message: "Started container " + container, Container: container, Time: now},
+		{Type: corev1.EventTypeNormal, Reason: backend.EventCreated, Message: "Created container " + container, Container: container, Time: now},
+		{Type: corev1.EventTypeNormal, Reason: backend.EventStarted, Message: "Started container " + container, Container: container, Time: now},
 	}
 }
 
 func terminated(c backend.ContainerState, code int32, started, finished time.Time) backend.ContainerState {
 	c.State, c.ExitCode, c.StartedAt, c.FinishedAt, c.Ready = backend.Terminated, code, started, finished, false
-	c.Reason, c.Message = "Completed", ""
+	c.Reason, c.Message = backend.ReasonCompleted, ""
 	if code != 0 {
-		c.Reason = "Error"
+		c.Reason = backend.ReasonError
 	}
 	return c
 }
@@ -340,9 +340,9 @@ func (b *Backend) scheduleRestart(wl *workload, i int) {
 	backOff := b.cfg.RestartBackOff << min(c.RestartCount, 5)
 	backOff = min(backOff, 5*time.Minute)
 	c.Last = &last
-	c.State, c.Reason = backend.Waiting, "CrashLoopBackOff"
+	c.State, c.Reason = backend.Waiting, backend.ReasonCrashLoopBackOff
 	c.Message = fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s", backOff, c.Name, wl.pod.Name, wl.pod.Namespace)
-	wl.state.Events = append(wl.state.Events, backend.Event{Type: corev1.EventTypeWarning, Reason: "BackOff", Message: "Back-off restarting failed container " + c.Name, Container: c.Name, Time: b.cfg.Clock.Now()})
+	wl.state.Events = append(wl.state.Events, backend.Event{Type: corev1.EventTypeWarning, Reason: backend.EventBackOff, Message: "Back-off restarting failed container " + c.Name, Container: c.Name, Time: b.cfg.Clock.Now()})
 	uid, name := wl.pod.UID, c.Name
 	b.after(wl, backOff, func() { b.restart(uid, name) })
 }
@@ -416,7 +416,7 @@ func (b *Backend) Delete(_ context.Context, uid types.UID, grace time.Duration) 
 	now := b.cfg.Clock.Now()
 	for _, c := range wl.state.Containers {
 		if c.State == backend.Running {
-			wl.state.Events = append(wl.state.Events, backend.Event{Type: corev1.EventTypeNormal, Reason: "Killing", Message: "Stopping container " + c.Name, Container: c.Name, Time: now})
+			wl.state.Events = append(wl.state.Events, backend.Event{Type: corev1.EventTypeNormal, Reason: backend.EventKilling, Message: "Stopping container " + c.Name, Container: c.Name, Time: now})
 		}
 	}
 	b.publishLocked(wl)

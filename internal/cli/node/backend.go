@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"net"
 
@@ -34,7 +35,7 @@ func addACIFlags(fs *pflag.FlagSet, f *aciFlags) {
 }
 
 // newBackend builds the backend the flags name; the returned func releases it.
-func newBackend(ctx context.Context, f *flags) (backend.Backend, string, func(), error) {
+func newBackend(ctx context.Context, f *flags, log *slog.Logger) (backend.Backend, string, func(), error) {
 	switch f.backendName {
 	case "memory":
 		b, err := memory.New(memory.Config{StartDelay: f.memoryStartDelay, StopDelay: f.memoryStopDelay})
@@ -50,6 +51,7 @@ func newBackend(ctx context.Context, f *flags) (backend.Backend, string, func(),
 			}
 		}
 		cfg.DNS = aci.DNS{Servers: f.clusterDNS, Domain: f.clusterDomain}
+		cfg.Logger = log
 		b, err := aci.New(ctx, cfg)
 		if err != nil {
 			return nil, "", nil, err

@@ -117,7 +117,7 @@ func run(ctx context.Context, f *flags, portChanged bool) error {
 	if f.verbose {
 		level = slog.LevelDebug
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	restConfig, err := loadREST(f.kubeconfig)
 	if err != nil {
@@ -140,7 +140,7 @@ func run(ctx context.Context, f *flags, portChanged bool) error {
 	if err != nil {
 		return err
 	}
-	b, runtimeVersion, closeBackend, err := newBackend(ctx, f)
+	b, runtimeVersion, closeBackend, err := newBackend(ctx, f, log)
 	if err != nil {
 		return err
 	}
@@ -149,6 +149,7 @@ func run(ctx context.Context, f *flags, portChanged bool) error {
 		REST: restConfig, QPS: f.qps, Burst: f.burst,
 		Backend: b, RuntimeVersion: runtimeVersion, Workers: f.workers, MetricsAddr: f.metricsAddr,
 		TokenMaxAge: f.tokenMaxAge,
+		Logger:      log,
 		Kubelet:     kubelet,
 		Node: nodectl.ControllerConfig{
 			NodeName: f.nodeName, Region: f.region, Taint: taint, InternalIP: internalIP, Port: port,
@@ -157,7 +158,7 @@ func run(ctx context.Context, f *flags, portChanged bool) error {
 	if ctx.Err() != nil {
 		// A requested shutdown (SIGINT, SIGTERM) is a clean exit, even when
 		// it interrupted the start.
-		slog.Info("node agent stopped")
+		log.Info("node agent stopped")
 		return nil
 	}
 	return err

@@ -42,8 +42,10 @@ type Options struct {
 	// Runtime overrides the configured runtime (tests share one fake
 	// runtime across service restarts, as containerd outlives the service).
 	Runtime runtime.Runtime
-	Logger  *slog.Logger
-	Clock   clock.WithTicker
+	// Logger receives the service's logs, passed down to every part;
+	// nothing is logged when nil.
+	Logger *slog.Logger
+	Clock  clock.WithTicker
 }
 
 // Instance is a running service.
@@ -69,7 +71,7 @@ type Instance struct {
 // returns once requests are served.
 func Start(ctx context.Context, cfg config.Config, o Options) (*Instance, error) {
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}

@@ -41,7 +41,9 @@ type Runtime interface {
 	// Remove stops the group's containers as Stop does and deletes
 	// everything the group has; a missing group is not an error.
 	Remove(ctx context.Context, id string, grace time.Duration) error
-	// Status returns a group's current status, or ErrNotFound.
+	// Status returns a group's current status, or ErrNotFound. It must
+	// answer from memory without blocking: the service calls it holding
+	// its lock.
 	Status(ctx context.Context, id string) (GroupStatus, error)
 	// List returns the status of every group the runtime has, running or not.
 	List(ctx context.Context) ([]GroupStatus, error)
@@ -310,10 +312,13 @@ type ContainerStatus struct {
 // ContainerState is a container's state at one time.
 type ContainerState struct {
 	// State is StateWaiting, StateRunning or StateTerminated.
-	State        string
-	StartTime    time.Time
-	FinishTime   time.Time
-	ExitCode     int32
+	State      string
+	StartTime  time.Time
+	FinishTime time.Time
+	ExitCode   int32
+	// DetailStatus is the kubelet's reason for the state, as the backend
+	// package names them (backend.ReasonCrashLoopBackOff, …), or the
+	// runtime's own word where the kubelet has none.
 	DetailStatus string
 }
 

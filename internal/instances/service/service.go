@@ -89,8 +89,11 @@ type Service struct {
 	log     *slog.Logger
 	beat    time.Duration
 
-	// mu guards groups, byUID and every group's fields. Runtime calls are
-	// never made while holding it.
+	// mu guards groups, byUID and every group's fields. Runtime calls that
+	// wait (deploy, stop, delete, exec, stats) are never made while holding
+	// it. Status is: it returns a copy of what the runtime holds in memory,
+	// and taking it under mu keeps it from overwriting a newer status that
+	// the runtime pushed meanwhile.
 	mu     sync.Mutex
 	groups map[string]*group // by key
 	byUID  map[string]*group

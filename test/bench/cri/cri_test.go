@@ -7,7 +7,6 @@ package cri
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -76,7 +75,7 @@ func BenchmarkCreateToRunning(b *testing.B) {
 			b.Fatal(err)
 		}
 		rt, err := cri.New(ctx, cri.Options{Runtime: d.RuntimeClient(), Images: d.ImageClient(), Dir: filepath.Join(dir, "runtime"),
-			StopTimeout: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sealer: seal})
+			StopTimeout: time.Second, Logger: slog.New(slog.DiscardHandler), Sealer: seal})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -164,7 +163,7 @@ func measureAPI(b *testing.B, ctx context.Context, d *containerd.Containerd, ima
 	if err := cfg.Complete(dir); err != nil {
 		b.Fatal(err)
 	}
-	inst, err := app.Start(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	inst, err := app.Start(ctx, cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

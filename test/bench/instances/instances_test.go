@@ -57,7 +57,7 @@ func start(b *testing.B) *target {
 	if err := cfg.Complete(dir); err != nil {
 		b.Fatal(err)
 	}
-	inst, err := app.Start(context.Background(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	inst, err := app.Start(context.Background(), cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -47,22 +47,10 @@ var clusters atomic.Int32
 // its ports and the container groups' bridge and subnet (10.250.N.0/24).
 func portFlags(p localcluster.Ports) []string {
 	n := clusters.Add(1)
-	return []string{
-		"--apiserver-port=" + strconv.Itoa(p.APIServer),
-		"--etcd-port=" + strconv.Itoa(p.EtcdClient),
-		"--etcd-peer-port=" + strconv.Itoa(p.EtcdPeer),
-		"--controller-manager-port=" + strconv.Itoa(p.ControllerManager),
-		"--scheduler-port=" + strconv.Itoa(p.Scheduler),
-		"--instances-port=" + strconv.Itoa(p.Instances),
-		"--registry-port=" + strconv.Itoa(p.Registry),
-		"--private-registry-port=" + strconv.Itoa(p.PrivateRegistry),
-		"--kubelet-port=" + strconv.Itoa(p.Kubelet),
-		"--node-metrics-port=" + strconv.Itoa(p.NodeMetrics),
-		"--proxy-healthz-port=" + strconv.Itoa(p.ProxyHealthz),
-		"--proxy-metrics-port=" + strconv.Itoa(p.ProxyMetrics),
+	return append(framework.PortFlags(p),
 		fmt.Sprintf("--bridge=vncp%d", p.Instances),
 		fmt.Sprintf("--subnet=10.250.%d.0/24", n%256),
-	}
+	)
 }
 
 // The interface that scripts and docs rely on:

@@ -61,20 +61,9 @@ func StartStack(ctx context.Context, set k8sbin.Set, vnode, dir, prefix, subnet 
 	if _, s.Subnet, err = net.ParseCIDR(subnet); err != nil {
 		return nil, fmt.Errorf("group subnet: %w", err)
 	}
-	args := append([]string{"up", "--detach", "--state-dir", s.StateDir, "--bin-dir", set.Dir,
-		"--apiserver-port=" + strconv.Itoa(ports.APIServer),
-		"--etcd-port=" + strconv.Itoa(ports.EtcdClient),
-		"--etcd-peer-port=" + strconv.Itoa(ports.EtcdPeer),
-		"--controller-manager-port=" + strconv.Itoa(ports.ControllerManager),
-		"--scheduler-port=" + strconv.Itoa(ports.Scheduler),
-		"--instances-port=" + strconv.Itoa(ports.Instances),
-		"--registry-port=" + strconv.Itoa(ports.Registry),
-		"--private-registry-port=" + strconv.Itoa(ports.PrivateRegistry),
-		"--kubelet-port=" + strconv.Itoa(ports.Kubelet),
-		"--node-metrics-port=" + strconv.Itoa(ports.NodeMetrics),
-		"--proxy-healthz-port=" + strconv.Itoa(ports.ProxyHealthz),
-		"--proxy-metrics-port=" + strconv.Itoa(ports.ProxyMetrics),
-		"--bridge=" + s.Bridge, "--subnet=" + s.Subnet.String()}, extra...)
+	args := append([]string{"up", "--detach", "--state-dir", s.StateDir, "--bin-dir", set.Dir},
+		PortFlags(ports)...)
+	args = append(append(args, "--bridge="+s.Bridge, "--subnet="+s.Subnet.String()), extra...)
 	out, err := s.Run(ctx, args...)
 	if err != nil {
 		logs := s.LogTails(60)
@@ -141,4 +130,22 @@ func (s *Stack) LogTails(n int) string {
 		fmt.Fprintf(&b, "--- last lines of %s.log\n%s\n", name, strings.Join(lines[max(0, len(lines)-n):], "\n"))
 	}
 	return b.String()
+}
+
+// PortFlags are the flags of vnode up that give a cluster the ports p.
+func PortFlags(p localcluster.Ports) []string {
+	return []string{
+		"--apiserver-port=" + strconv.Itoa(p.APIServer),
+		"--etcd-port=" + strconv.Itoa(p.EtcdClient),
+		"--etcd-peer-port=" + strconv.Itoa(p.EtcdPeer),
+		"--controller-manager-port=" + strconv.Itoa(p.ControllerManager),
+		"--scheduler-port=" + strconv.Itoa(p.Scheduler),
+		"--instances-port=" + strconv.Itoa(p.Instances),
+		"--registry-port=" + strconv.Itoa(p.Registry),
+		"--private-registry-port=" + strconv.Itoa(p.PrivateRegistry),
+		"--kubelet-port=" + strconv.Itoa(p.Kubelet),
+		"--node-metrics-port=" + strconv.Itoa(p.NodeMetrics),
+		"--proxy-healthz-port=" + strconv.Itoa(p.ProxyHealthz),
+		"--proxy-metrics-port=" + strconv.Itoa(p.ProxyMetrics),
+	}
 }

@@ -97,7 +97,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 // start (re)starts the service on the env's data directory and runtime.
 func (e *env) start() {
 	e.t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}

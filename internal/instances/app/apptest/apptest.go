@@ -5,7 +5,6 @@ package apptest
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -37,7 +36,7 @@ func Start(t testing.TB, token, subscription string, edit func(*config.Config)) 
 	if err := cfg.Complete(dir); err != nil {
 		t.Fatal(err)
 	}
-	inst, err := app.Start(context.Background(), cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	inst, err := app.Start(context.Background(), cfg, app.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("start service: %v", err)
 	}

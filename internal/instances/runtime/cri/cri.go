@@ -34,6 +34,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/clock"
 
+	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/runtime/cri/crilog"
 	"github.com/vnode-io/vnode/internal/instances/sealer"
@@ -81,7 +82,8 @@ type Options struct {
 	// 10 s, the kubelet's containerLogMonitorInterval).
 	LogCheckInterval time.Duration
 	Clock            clock.WithTicker
-	Logger           *slog.Logger
+	// Logger receives the runtime's logs; nothing is logged when nil.
+	Logger *slog.Logger
 	// Sealer seals the group specs kept in Dir (required): they carry
 	// secure environment values, registry passwords and secret files.
 	Sealer *sealer.Sealer
@@ -120,7 +122,7 @@ func (o *Options) complete() error {
 		o.Clock = clock.RealClock{}
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if err := o.logPolicy().Check(); err != nil {
 		return fmt.Errorf("container logs: %w", err)
@@ -371,10 +373,10 @@ func (r *Runtime) attachContainers(ctx context.Context, g *group) error {
 func newGroup(spec runtime.GroupSpec) *group {
 	g := &group{spec: spec}
 	for _, c := range spec.InitContainers {
-		g.inits = append(g.inits, &container{spec: c, init: true, status: waiting(c.Name, "PodInitializing")})
+		g.inits = append(g.inits, &container{spec: c, init: true, status: waiting(c.Name, backend.ReasonPodInitializing)})
 	}
 	for _, c := range spec.Containers {
-		g.mains = append(g.mains, &container{spec: c, status: waiting(c.Name, "ContainerCreating")})
+		g.mains = append(g.mains, &container{spec: c, status: waiting(c.Name, backend.ReasonContainerCreating)})
 	}
 	return g
 }

@@ -72,7 +72,7 @@ func (w *world) runtime(t *testing.T, opts ...func(*Options)) *Runtime {
 	t.Helper()
 	o := Options{Runtime: w.d.RuntimeClient(), Images: w.d.ImageClient(),
 		Dir: filepath.Join(w.dir, "runtime"), StopTimeout: 2 * time.Second, PollInterval: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sealer: w.seal}
+		Logger: slog.New(slog.DiscardHandler), Sealer: w.seal}
 	for _, opt := range opts {
 		opt(&o)
 	}

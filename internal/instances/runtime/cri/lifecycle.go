@@ -7,6 +7,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
 
@@ -116,19 +117,19 @@ func (r *Runtime) applyCRIStatus(g *group, c *container, st *runtimeapi.Containe
 	// A container with a readiness probe is ready once the probe says so.
 	c.status.Ready = next.State == runtime.StateRunning && !c.init && c.spec.ReadinessProbe == nil
 	g.dirty = true
-	if next.State == runtime.StateTerminated && next.DetailStatus == "OOMKilled" {
-		g.event(r, c.spec.Name, "OOMKilled", "Warning", "Container %s was killed: out of memory", c.spec.Name)
+	if next.State == runtime.StateTerminated && next.DetailStatus == backend.ReasonOOMKilled {
+		g.event(r, c.spec.Name, backend.ReasonOOMKilled, "Warning", "Container %s was killed: out of memory", c.spec.Name)
 	}
 }
 
 func exitReason(st *runtimeapi.ContainerStatus) string {
 	switch {
-	case st.Reason == "OOMKilled":
-		return "OOMKilled"
+	case st.Reason == backend.ReasonOOMKilled: // containerd's word is the kubelet's
+		return backend.ReasonOOMKilled
 	case st.ExitCode == 0:
-		return "Completed"
+		return backend.ReasonCompleted
 	}
-	return "Error"
+	return backend.ReasonError
 }
 
 // dueRestart applies the restart policy to an exited container: it sets
@@ -156,7 +157,7 @@ func (r *Runtime) dueRestart(g *group, c *container) bool {
 		}
 		c.nextStart = now.Add(c.backoff)
 		if c.backoff > 0 {
-			g.event(r, c.spec.Name, "BackOff", "Warning", "Back-off %s restarting failed container %s", c.backoff, c.spec.Name)
+			g.event(r, c.spec.Name, backend.EventBackOff, "Warning", "Back-off %s restarting failed container %s", c.backoff, c.spec.Name)
 		}
 	}
 	return !now.Before(c.nextStart)
@@ -171,7 +172,7 @@ func (r *Runtime) restartContainer(ctx context.Context, g *group, c *container) 
 	c.restarts++
 	c.status.Previous = &prev
 	c.status.RestartCount = c.restarts
-	c.status.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: "CrashLoopBackOff"}
+	c.status.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: backend.ReasonCrashLoopBackOff}
 	c.status.Ready = false
 	c.nextStart = time.Time{}
 	c.probes = probeState{}
@@ -182,7 +183,7 @@ func (r *Runtime) restartContainer(ctx context.Context, g *group, c *container) 
 		err = r.createStart(ctx, g, c, r.sandboxConfig(spec), mounts)
 	}
 	if err != nil {
-		r.groupEvent(g, c.spec.Name, "Failed", "Warning", "Restarting container %s failed: %v", c.spec.Name, err)
+		r.groupEvent(g, c.spec.Name, backend.EventFailed, "Warning", "Restarting container %s failed: %v", c.spec.Name, err)
 		return
 	}
 	_, _ = r.o.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: old})
@@ -232,7 +233,7 @@ func (r *Runtime) stopContainers(ctx context.Context, g *group, cs []*container,
 		if c.id == "" || c.status.Current.State == runtime.StateTerminated {
 			continue
 		}
-		r.groupEvent(g, c.spec.Name, "Killing", "Normal", "Stopping container %s", c.spec.Name)
+		r.groupEvent(g, c.spec.Name, backend.EventKilling, "Normal", "Stopping container %s", c.spec.Name)
 		if _, err := r.o.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.id,
 			Timeout: int64((grace + time.Second - 1) / time.Second)}); err != nil && !isNotFound(err) {
 			r.o.Logger.Warn("stop container", "group", g.spec.ID, "container", c.spec.Name, "err", err)

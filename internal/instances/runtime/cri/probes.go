@@ -12,6 +12,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
 
@@ -94,11 +95,11 @@ func (r *Runtime) probeContainer(ctx context.Context, g *group, c *container, li
 		c.probes.nextLive = now.Add(period)
 		if liveErr != nil {
 			c.probes.liveFailures++
-			g.event(r, c.spec.Name, "Unhealthy", "Warning", "Liveness probe failed: %v", liveErr)
+			g.event(r, c.spec.Name, backend.EventUnhealthy, "Warning", "Liveness probe failed: %v", liveErr)
 			if c.probes.liveFailures >= failures {
 				kill = true
 				c.probes.liveFailures = 0
-				g.event(r, c.spec.Name, "Killing", "Normal", "Container %s failed liveness probe, will be restarted", c.spec.Name)
+				g.event(r, c.spec.Name, backend.EventKilling, "Normal", "Container %s failed liveness probe, will be restarted", c.spec.Name)
 			}
 		} else {
 			c.probes.liveFailures = 0
@@ -109,7 +110,7 @@ func (r *Runtime) probeContainer(ctx context.Context, g *group, c *container, li
 		c.probes.nextReady = now.Add(period)
 		if readyErr != nil {
 			c.probes.readyOK, c.probes.readyFailed = 0, c.probes.readyFailed+1
-			g.event(r, c.spec.Name, "Unhealthy", "Warning", "Readiness probe failed: %v", readyErr)
+			g.event(r, c.spec.Name, backend.EventUnhealthy, "Warning", "Readiness probe failed: %v", readyErr)
 			if c.probes.readyFailed >= failures && c.status.Ready {
 				c.status.Ready = false
 				g.dirty = true

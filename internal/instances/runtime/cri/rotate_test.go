@@ -3,7 +3,6 @@ package cri
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -65,7 +64,7 @@ func withCRI(t *testing.T, cri *fakeCRI, attempts map[string]uint32) (*Runtime, 
 	t.Helper()
 	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))
 	o := Options{Runtime: cri, Dir: t.TempDir(), Clock: clk, LogMaxSize: 100, LogMaxFiles: 3,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: slog.New(slog.DiscardHandler)}
 	if err := o.complete(); err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,12 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
+
+// cleanupTimeout bounds the removal of what a failed create made.
+const cleanupTimeout = time.Minute
 
 // Run creates the group's sandbox, pulls its images, runs its init
 // containers to completion in order and starts its containers. A group that
@@ -116,7 +120,13 @@ func (r *Runtime) deploy(ctx context.Context, g *group) error {
 		err = r.writeHosts(spec, ip)
 	}
 	if err != nil {
-		_ = r.removeSandbox(context.WithoutCancel(ctx), resp.PodSandboxId)
+		// The sandbox goes even when the create was cancelled, within a
+		// bound; one left behind is removed when the runtime next opens.
+		cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if rerr := r.removeSandbox(cleanupCtx, resp.PodSandboxId); rerr != nil {
+			r.o.Logger.Warn("remove the sandbox of a failed create", "group", spec.ID, "sandbox", resp.PodSandboxId, "err", rerr)
+		}
 		return err
 	}
 	r.mu.Lock()
@@ -187,19 +197,19 @@ func (r *Runtime) pullImages(ctx context.Context, g *group) error {
 		} else {
 			st, err := r.o.Images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: img}})
 			if err == nil && st.Image != nil && !r.private.has(img) {
-				r.groupEvent(g, c.spec.Name, "Pulled", "Normal", "Container image %q already present on machine", img)
+				r.groupEvent(g, c.spec.Name, backend.EventPulled, "Normal", "Container image %q already present on machine", img)
 				continue
 			}
 		}
-		r.groupEvent(g, c.spec.Name, "Pulling", "Normal", "pulling image %q", img)
+		r.groupEvent(g, c.spec.Name, backend.EventPulling, "Normal", "pulling image %q", img)
 		began := r.o.Clock.Now()
 		_, err := r.o.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: img}, Auth: auth})
 		if err != nil {
 			msg := fmt.Sprintf("Failed to pull image %q: %v", img, err)
-			r.groupEvent(g, c.spec.Name, "Failed", "Warning", "%s", msg)
+			r.groupEvent(g, c.spec.Name, backend.EventFailed, "Warning", "%s", msg)
 			return &runtime.Error{Reason: runtime.ReasonImagePull, Message: msg}
 		}
-		r.groupEvent(g, c.spec.Name, "Pulled", "Normal", "Successfully pulled image %q in %s", img,
+		r.groupEvent(g, c.spec.Name, backend.EventPulled, "Normal", "Successfully pulled image %q in %s", img,
 			r.o.Clock.Since(began).Round(time.Millisecond))
 	}
 	return nil
@@ -409,7 +419,7 @@ func (r *Runtime) createStart(ctx context.Context, g *group, c *container, sbCfg
 	}
 	r.mu.Lock()
 	c.id = resp.ContainerId
-	g.event(r, c.spec.Name, "Created", "Normal", "Created container %s", c.spec.Name)
+	g.event(r, c.spec.Name, backend.EventCreated, "Normal", "Created container %s", c.spec.Name)
 	r.publish(g, false)
 	r.mu.Unlock()
 	if _, err := r.o.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: resp.ContainerId}); err != nil {
@@ -427,7 +437,7 @@ func (r *Runtime) createStart(ctx context.Context, g *group, c *container, sbCfg
 	defer r.mu.Unlock()
 	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: started}
 	c.status.Ready = !c.init && c.spec.ReadinessProbe == nil
-	g.event(r, c.spec.Name, "Started", "Normal", "Started container %s", c.spec.Name)
+	g.event(r, c.spec.Name, backend.EventStarted, "Normal", "Started container %s", c.spec.Name)
 	r.publish(g, false)
 	return nil
 }
@@ -453,7 +463,7 @@ func (r *Runtime) runInit(ctx context.Context, g *group, c *container, sbCfg *ru
 				Message: fmt.Sprintf("init container %s exited with code %d", c.spec.Name, code)}
 		}
 		backoff = nextBackoff(backoff)
-		r.groupEvent(g, c.spec.Name, "BackOff", "Warning", "Back-off %s restarting failed init container %s", backoff, c.spec.Name)
+		r.groupEvent(g, c.spec.Name, backend.EventBackOff, "Warning", "Back-off %s restarting failed init container %s", backoff, c.spec.Name)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	testclock "k8s.io/utils/clock/testing"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
@@ -24,9 +24,9 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // newTest returns a runtime on a fake clock at t0 (unless opts has a
 // clock), closed when the test ends.
-func newTest(t *testing.T, opts Options) (*Runtime, *testclock.FakeClock) {
+func newTest(t *testing.T, opts Options) (*Runtime, *clocktesting.FakeClock) {
 	t.Helper()
-	fc := testclock.NewFakeClock(t0)
+	fc := clocktesting.NewFakeClock(t0)
 	if opts.Clock == nil {
 		opts.Clock = fc
 	}
@@ -710,7 +710,7 @@ func TestStopStartRestartRemove(t *testing.T) {
 func TestRestartBackingOffContainer(t *testing.T) {
 	r, _ := newTest(t, Options{})
 	mustRun(t, r, spec("g", runtime.RestartAlways, ctr("a", "exit", "1")))
-	r.clock.(*testclock.FakeClock).Step(time.Second)
+	r.clock.(*clocktesting.FakeClock).Step(time.Second)
 	prev := cstatus(t, r, "g", "a").Previous
 	if err := r.Restart(context.Background(), "g"); err != nil {
 		t.Fatal(err)
@@ -1327,7 +1327,7 @@ func TestStats(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	fc := testclock.NewFakeClock(t0)
+	fc := clocktesting.NewFakeClock(t0)
 	r := New(Options{Clock: fc, PullDelay: time.Minute})
 	rec := &recorder{}
 	r.Watch(context.Background(), rec.notify)
@@ -1426,7 +1426,7 @@ func TestConcurrentUse(t *testing.T) {
 
 // concurrentOp does one random operation on a group; errors that races
 // make legitimate are ignored, others fail the test.
-func concurrentOp(ctx context.Context, t *testing.T, r *Runtime, fc *testclock.FakeClock, rnd *rand.Rand, id string) {
+func concurrentOp(ctx context.Context, t *testing.T, r *Runtime, fc *clocktesting.FakeClock, rnd *rand.Rand, id string) {
 	cmds := [][]string{nil, {"exit", "1"}, {"sleep", "2"}, {"echo", "x"}}
 	var err error
 	switch n := rnd.IntN(20); {

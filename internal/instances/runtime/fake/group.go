@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
 
@@ -14,14 +15,11 @@ const (
 	warning = "Warning"
 )
 
-// Detail statuses of container states.
+// Detail statuses of containers the runtime stopped, for which the kubelet
+// has no reason; the others are the backend package's reasons.
 const (
-	detailCreating  = "ContainerCreating"
-	detailBackOff   = "CrashLoopBackOff"
-	detailCompleted = "Completed"
-	detailError     = "Error"
-	detailStopped   = "Stopped"
-	detailKilled    = "Killed"
+	detailStopped = "Stopped"
+	detailKilled  = "Killed"
 )
 
 // group is one incarnation of a container group. The Runtime's mutex guards it.
@@ -101,7 +99,7 @@ func newContainer(spec runtime.ContainerSpec, init bool, old *group) *container 
 	c := &container{spec: spec, init: init}
 	c.status = runtime.ContainerStatus{
 		Name:    spec.Name,
-		Current: runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: detailCreating},
+		Current: runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: backend.ReasonContainerCreating},
 	}
 	if old == nil {
 		return c
@@ -193,20 +191,20 @@ func (r *Runtime) advance(g *group) {
 	c := g.seq[g.cursor]
 	img := c.spec.Image
 	if r.cached[img] {
-		r.event(g, c, normal, "Pulled", fmt.Sprintf("container image %q already present on machine", img))
+		r.event(g, c, normal, backend.EventPulled, fmt.Sprintf("container image %q already present on machine", img))
 		r.create(g, c)
 		return
 	}
-	r.event(g, c, normal, "Pulling", fmt.Sprintf("pulling image %q", img))
+	r.event(g, c, normal, backend.EventPulling, fmt.Sprintf("pulling image %q", img))
 	r.schedule(g, c, r.opts.PullDelay, func() {
-		r.event(g, c, normal, "Pulled", fmt.Sprintf("Successfully pulled image %q", img))
+		r.event(g, c, normal, backend.EventPulled, fmt.Sprintf("Successfully pulled image %q", img))
 		r.create(g, c)
 	})
 }
 
 // create creates a pulled container and starts it after the start delay.
 func (r *Runtime) create(g *group, c *container) {
-	r.event(g, c, normal, "Created", "Created container "+c.spec.Name)
+	r.event(g, c, normal, backend.EventCreated, "Created container "+c.spec.Name)
 	r.schedule(g, c, r.opts.StartDelay, func() { r.firstStart(g, c) })
 }
 
@@ -228,7 +226,7 @@ func (r *Runtime) startProcess(g *group, c *container) {
 	c.status.Ready = !c.init
 	c.proc = make(chan struct{})
 	g.dirty = true
-	r.event(g, c, normal, "Started", "Started container "+c.spec.Name)
+	r.event(g, c, normal, backend.EventStarted, "Started container "+c.spec.Name)
 	c.log(now, fmt.Sprintf("container %s started", c.spec.Name))
 	r.runCommand(g, c)
 }
@@ -299,8 +297,8 @@ func (r *Runtime) exit(g *group, c *container, code int32) {
 		r.restart(g, c)
 		return
 	}
-	c.status.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: detailBackOff}
-	r.event(g, c, warning, "BackOff", fmt.Sprintf("Back-off %s restarting container %s", d, c.spec.Name))
+	c.status.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: backend.ReasonCrashLoopBackOff}
+	r.event(g, c, warning, backend.EventBackOff, fmt.Sprintf("Back-off %s restarting container %s", d, c.spec.Name))
 	r.schedule(g, c, d, func() { r.restart(g, c) })
 }
 
@@ -341,7 +339,7 @@ func (r *Runtime) kill(g *group, c *container, detail string) {
 	now := r.clock.Now()
 	switch c.status.Current.State {
 	case runtime.StateRunning:
-		r.event(g, c, normal, "Killing", "Stopping container "+c.spec.Name)
+		r.event(g, c, normal, backend.EventKilling, "Stopping container "+c.spec.Name)
 		c.status.Current = terminated(c.status.Current.StartTime, now, 0, detail)
 	case runtime.StateWaiting:
 		c.status.Current = terminated(time.Time{}, now, 0, detail)
@@ -419,9 +417,9 @@ func terminated(start, finish time.Time, code int32, detail string) runtime.Cont
 // exitDetail is the detail status of a process that exited with code.
 func exitDetail(code int32) string {
 	if code == 0 {
-		return detailCompleted
+		return backend.ReasonCompleted
 	}
-	return detailError
+	return backend.ReasonError
 }
 
 // restarts reports whether policy restarts a container that exited with code.
