@@ -139,7 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Client: client, Backend: cfg.Backend, NodeName: nodes.NodeName(), HostIP: nodeCfg.InternalIP,
 		Workers: cfg.Workers, Recorder: recorder, Metrics: metrics, TokenMaxAge: cfg.TokenMaxAge,
 		Allocatable: func() corev1.ResourceList { return capacity },
-		Logger:      slog.Default(), // the agent logs to the process's default logger
+		Logger:      log,
 	})
 	if err != nil {
 		return err
