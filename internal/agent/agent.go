@@ -139,6 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Client: client, Backend: cfg.Backend, NodeName: nodes.NodeName(), HostIP: nodeCfg.InternalIP,
 		Workers: cfg.Workers, Recorder: recorder, Metrics: metrics, TokenMaxAge: cfg.TokenMaxAge,
 		Allocatable: func() corev1.ResourceList { return capacity },
+		Logger:      log,
 	})
 	if err != nil {
 		return err

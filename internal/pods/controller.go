@@ -47,6 +47,8 @@ type ControllerConfig struct {
 	Recorder    record.EventRecorder
 	Metrics     *Metrics
 	Clock       clock.Clock
+	// Logger receives the controller's logs; they are discarded when nil.
+	Logger *slog.Logger
 }
 
 func (c *ControllerConfig) defaults() error {
@@ -68,12 +70,16 @@ func (c *ControllerConfig) defaults() error {
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics(nil)
 	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
 	return nil
 }
 
 // Controller drives the pods bound to one node through a backend.
 type Controller struct {
 	cfg      ControllerConfig
+	log      *slog.Logger
 	factory  informers.SharedInformerFactory
 	services informers.SharedInformerFactory
 	pods     corelisters.PodLister
@@ -83,22 +89,16 @@ type Controller struct {
 	refs     *refManager
 	resolver *resolver
 
+	// mu guards records, byKey and every record's fields. No call to the
+	// backend or the API is made while holding it.
 	mu sync.Mutex
-	// states holds the last state the backend pushed for each workload it
-	// runs; a workload created but not yet reported has a placeholder.
-	states map[types.UID]*backend.PodState
-	// uids maps pod keys to the UID last seen, to find the workload of a
-	// pod that has vanished from the API.
-	uids map[string]types.UID
-	// deleting records workloads whose deletion was asked of the backend.
-	deleting map[types.UID]bool
-	// failures holds why a pod's workload could not be created.
-	failures map[types.UID]*podFailure
-	// awaitingPush marks workloads created but not yet reported.
-	awaitingPush map[types.UID]bool
-	// volumeHashes identifies the volume files each workload was last
-	// given (see refreshVolumes).
-	volumeHashes map[types.UID]string
+	// records holds what is kept about each pod and each workload the
+	// backend runs, by UID; forget releases it with all the rest.
+	records map[types.UID]*podRecord
+	// byKey maps pod keys to the UID last seen, to find the workload of a
+	// pod that has vanished from the API or whose name a new pod took.
+	// Its entries always have a record with the same key.
+	byKey map[string]types.UID
 }
 
 const uidIndex = "uid"
@@ -110,19 +110,15 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 	}
 	c := &Controller{
 		cfg: cfg,
+		log: cfg.Logger,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			// Per-item exponential back-off only: a global token bucket
 			// would throttle a burst of healthy pods.
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 5*time.Minute),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pods", MetricsProvider: cfg.Metrics},
 		),
-		states:   map[types.UID]*backend.PodState{},
-		uids:     map[string]types.UID{},
-		deleting: map[types.UID]bool{},
-		failures: map[types.UID]*podFailure{},
-
-		awaitingPush: map[types.UID]bool{},
-		volumeHashes: map[types.UID]string{},
+		records: map[types.UID]*podRecord{},
+		byKey:   map[string]types.UID{},
 	}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -178,7 +174,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return fmt.Errorf("pods: informers did not sync: %w", ctx.Err())
 	}
-	slog.Info("pod controller started", "node", c.cfg.NodeName, "workers", c.cfg.Workers, "adopted", c.stateCount())
+	c.log.Info("pod controller started", "node", c.cfg.NodeName, "workers", c.cfg.Workers, "adopted", c.stateCount())
 	var wg sync.WaitGroup
 	for range c.cfg.Workers {
 		wg.Go(func() {
@@ -206,7 +202,7 @@ func (c *Controller) adoptWithRetry(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		slog.Warn("cannot adopt the backend's workloads yet; retrying", "in", delay, "err", err)
+		c.log.Warn("cannot adopt the backend's workloads yet; retrying", "in", delay, "err", err)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
@@ -226,16 +222,11 @@ func (c *Controller) adopt(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, st := range states {
-		c.states[st.UID] = st
-		c.uids[st.Namespace+"/"+st.Name] = st.UID
+		key := st.Namespace + "/" + st.Name
+		c.recordLocked(st.UID, key).state = st
+		c.byKey[key] = st.UID
 	}
 	return nil
-}
-
-func (c *Controller) stateCount() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.states)
 }
 
 // onBackendState stores a pushed state, records its events and queues the
@@ -243,11 +234,12 @@ func (c *Controller) stateCount() int {
 func (c *Controller) onBackendState(st *backend.PodState) {
 	c.recordEvents(st)
 	st.Events = nil
+	key := st.Namespace + "/" + st.Name
 	c.mu.Lock()
-	c.states[st.UID] = st
-	delete(c.awaitingPush, st.UID)
+	rec := c.recordLocked(st.UID, key)
+	rec.state, rec.awaitingPush = st, false
 	c.mu.Unlock()
-	c.queue.Add(st.Namespace + "/" + st.Name)
+	c.queue.Add(key)
 }
 
 // processNext handles one key: forget it on success, re-add it with
@@ -266,7 +258,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		return true
 	}
 	if ctx.Err() == nil {
-		slog.Warn("pod sync failed; retrying", "pod", key, "retries", c.queue.NumRequeues(key), "err", err)
+		c.log.Warn("pod sync failed; retrying", "pod", key, "retries", c.queue.NumRequeues(key), "err", err)
 		c.cfg.Metrics.syncErrors.Inc()
 	}
 	c.queue.AddRateLimited(key)

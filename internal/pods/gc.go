@@ -2,14 +2,13 @@ package pods
 
 import (
 	"context"
-	"log/slog"
 
 	"k8s.io/apimachinery/pkg/types"
 )
 
 // runGC deletes, every GCInterval, the backend workloads whose pod no
 // longer exists (after OrphanGrace, so creates in flight are spared), and
-// drops states kept for pods that are gone.
+// forgets the pods that are gone.
 func (c *Controller) runGC(ctx context.Context) {
 	c.every(ctx, c.cfg.GCInterval, func() { c.collect(ctx) })
 }
@@ -18,7 +17,7 @@ func (c *Controller) runGC(ctx context.Context) {
 func (c *Controller) collect(ctx context.Context) {
 	running, err := c.cfg.Backend.List(ctx)
 	if err != nil {
-		slog.Warn("garbage collection: list the backend's workloads", "err", err)
+		c.log.Warn("garbage collection: list the backend's workloads", "err", err)
 		return
 	}
 	now := c.cfg.Clock.Now()
@@ -28,20 +27,25 @@ func (c *Controller) collect(ctx context.Context) {
 		if c.podExists(st.UID) || now.Sub(st.StartTime) < c.cfg.OrphanGrace {
 			continue
 		}
-		slog.Info("deleting orphaned workload", "uid", st.UID, "pod", st.Namespace+"/"+st.Name)
+		log := c.log.With("pod", st.Namespace+"/"+st.Name, "uid", st.UID)
+		log.Info("deleting orphaned workload")
 		if err := c.cfg.Backend.Delete(ctx, st.UID, 0); err != nil {
-			slog.Warn("delete orphaned workload", "uid", st.UID, "err", err)
+			log.Warn("delete orphaned workload", "err", err)
 		}
 	}
+	// Records of pods that are gone and that the backend no longer runs:
+	// those syncGone did not see (a new pod took the name) and those the
+	// backend's last pushes made after the pod was forgotten.
+	var gone []types.UID
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for uid := range c.states {
+	for uid := range c.records {
 		if !inBackend[uid] && !c.podExists(uid) {
-			delete(c.states, uid)
-			delete(c.deleting, uid)
-			delete(c.failures, uid)
-			delete(c.awaitingPush, uid)
+			gone = append(gone, uid)
 		}
+	}
+	c.mu.Unlock()
+	for _, uid := range gone {
+		c.forget(uid)
 	}
 }
 

@@ -45,10 +45,9 @@ func (c *Controller) refreshVolumes(ctx context.Context, key string, pod *corev1
 		return err
 	}
 	sum := hashFiles(files)
-	c.mu.Lock()
-	last, known := c.volumeHashes[pod.UID]
-	c.mu.Unlock()
-	if known && last == sum {
+	last := c.volumeHash(pod.UID)
+	known := last != ""
+	if last == sum {
 		return nil
 	}
 	err = updater.UpdateVolumes(ctx, &backend.Workload{Pod: pod, Volumes: files})
@@ -63,7 +62,7 @@ func (c *Controller) refreshVolumes(ctx context.Context, key string, pod *corev1
 	case err != nil:
 		return fmt.Errorf("update the volumes of %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	c.setVolumeHash(pod.UID, sum)
+	c.setVolumeHash(pod, sum)
 	return nil
 }
 
@@ -75,12 +74,6 @@ func (c *Controller) scheduleTokenRefresh(key string, uid types.UID) {
 	if due := c.resolver.tokens.nextDue(uid); !due.IsZero() {
 		c.queue.AddAfter(key, max(due.Sub(c.cfg.Clock.Now()), 0))
 	}
-}
-
-func (c *Controller) setVolumeHash(uid types.UID, sum string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.volumeHashes[uid] = sum
 }
 
 // hasFileVolumes reports whether the pod has volumes whose files the agent

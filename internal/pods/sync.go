@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,18 +31,17 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	c.cfg.Metrics.seen(pod.UID, c.cfg.Clock.Now())
-	c.mu.Lock()
-	if old, ok := c.uids[key]; ok && old != pod.UID {
-		// A new pod took the name of one whose workload may still run.
-		c.mu.Unlock()
+	if old, ok := c.boundUID(key); ok && old != pod.UID {
+		// A new pod took the name of one whose workload may still run:
+		// the workload is stopped while its record says it exists, then
+		// the old pod is forgotten. The backend's last pushes for it make
+		// a record that the garbage collection forgets.
 		if err := c.deleteWorkload(ctx, old, 0); err != nil {
 			return err
 		}
-		c.mu.Lock()
+		c.forget(old)
 	}
-	c.uids[key] = pod.UID
-	st := c.states[pod.UID]
-	c.mu.Unlock()
+	st := c.bind(key, pod.UID)
 
 	if pod.DeletionTimestamp != nil {
 		return c.syncDeleting(ctx, pod, st)
@@ -61,10 +59,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if st == nil {
 		// A failed create is still reported on the pod before it is retried.
 		createErr := c.create(ctx, pod)
-		c.mu.Lock()
-		st = c.states[pod.UID]
-		awaiting := c.awaitingPush[pod.UID]
-		c.mu.Unlock()
+		st, awaiting := c.state(pod.UID)
 		if createErr == nil && awaiting {
 			// The backend's first push queues the pod again: writing the
 			// placeholder now would spend an API write that the push's
@@ -91,44 +86,27 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 // syncGone handles a pod that has left the API: its workload, if any, is
 // killed at once (the pod was force-deleted or its deletion completed).
 func (c *Controller) syncGone(ctx context.Context, key string) error {
-	c.mu.Lock()
-	uid, ok := c.uids[key]
-	c.mu.Unlock()
+	uid, ok := c.boundUID(key)
 	if !ok {
 		return nil
 	}
 	if err := c.deleteWorkload(ctx, uid, 0); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	delete(c.uids, key)
-	delete(c.failures, uid)
-	delete(c.volumeHashes, uid)
-	c.mu.Unlock()
-	c.refs.forget(uid)
-	if c.resolver.tokens != nil {
-		c.resolver.tokens.forget(uid)
-	}
-	c.cfg.Metrics.forget(uid)
+	c.forget(uid)
 	return nil
 }
 
 // deleteWorkload asks the backend to stop the workload of uid if it runs
 // one and the request has not been made yet.
 func (c *Controller) deleteWorkload(ctx context.Context, uid types.UID, grace time.Duration) error {
-	c.mu.Lock()
-	_, exists := c.states[uid]
-	asked := c.deleting[uid]
-	c.mu.Unlock()
-	if !exists || asked {
+	if !c.toDelete(uid) {
 		return nil
 	}
 	if err := c.cfg.Backend.Delete(ctx, uid, grace); err != nil && !errors.Is(err, backend.ErrNotFound) {
 		return fmt.Errorf("delete workload %s: %w", uid, err)
 	}
-	c.mu.Lock()
-	c.deleting[uid] = true
-	c.mu.Unlock()
+	c.markDeleting(uid)
 	return nil
 }
 
@@ -168,13 +146,7 @@ func (c *Controller) create(ctx context.Context, pod *corev1.Pod) error {
 	}
 	if err == nil {
 		c.clearFailure(pod.UID)
-		c.mu.Lock()
-		c.volumeHashes[pod.UID] = hashFiles(w.Volumes)
-		if _, reported := c.states[pod.UID]; !reported {
-			c.states[pod.UID] = placeholderState(pod)
-			c.awaitingPush[pod.UID] = true
-		}
-		c.mu.Unlock()
+		c.created(pod, hashFiles(w.Volumes))
 		return nil
 	}
 	retryable := errors.Is(err, backend.ErrRetryable) || errors.Is(err, context.DeadlineExceeded)
@@ -210,19 +182,9 @@ func placeholderState(pod *corev1.Pod) *backend.PodState {
 // setFailure records why the pod does not run and emits a Warning event
 // when the reason is new.
 func (c *Controller) setFailure(pod *corev1.Pod, f *podFailure, eventReason, eventMessage string) {
-	c.mu.Lock()
-	prev := c.failures[pod.UID]
-	c.failures[pod.UID] = f
-	c.mu.Unlock()
-	if prev == nil || prev.Message != f.Message {
+	if prev := c.swapFailure(pod, f); prev == nil || prev.Message != f.Message {
 		c.cfg.Recorder.Event(pod, corev1.EventTypeWarning, eventReason, eventMessage)
 	}
-}
-
-func (c *Controller) clearFailure(uid types.UID) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.failures, uid)
 }
 
 // updateInPlace passes changed container images to the backend.
@@ -269,11 +231,8 @@ func (c *Controller) refuse(ctx context.Context, pod *corev1.Pod, reason, messag
 // writeStatus computes the pod's status and writes it only when it
 // differs from what the informer holds.
 func (c *Controller) writeStatus(ctx context.Context, pod *corev1.Pod, st *backend.PodState) error {
-	c.mu.Lock()
-	failure := c.failures[pod.UID]
-	c.mu.Unlock()
 	now := c.cfg.Clock.Now()
-	status := computeStatus(statusInput{pod: pod, state: st, failure: failure, hostIP: c.cfg.HostIP, now: now})
+	status := computeStatus(statusInput{pod: pod, state: st, failure: c.failure(pod.UID), hostIP: c.cfg.HostIP, now: now})
 	if equality.Semantic.DeepEqual(status, pod.Status) {
 		return nil
 	}
@@ -291,7 +250,7 @@ func (c *Controller) writeStatus(ctx context.Context, pod *corev1.Pod, st *backe
 	}
 	c.cfg.Metrics.observeStatus(pod, &status, now)
 	if status.Phase != pod.Status.Phase {
-		slog.Debug("pod phase changed", "pod", pod.Namespace+"/"+pod.Name, "from", pod.Status.Phase, "to", status.Phase)
+		c.log.Debug("pod phase changed", "pod", pod.Namespace+"/"+pod.Name, "uid", pod.UID, "from", pod.Status.Phase, "to", status.Phase)
 	}
 	return nil
 }
