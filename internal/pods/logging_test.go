@@ -1,34 +1,14 @@
 package pods
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/backend/memory"
+	"github.com/vnode-io/vnode/internal/syncbuf"
 )
-
-// syncBuffer is a buffer that the controller's goroutines may write to
-// while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // The controller logs to the logger it is given, with the pod's key.
 func TestControllerLogsToItsLogger(t *testing.T) {
@@ -41,7 +21,7 @@ func TestControllerLogsToItsLogger(t *testing.T) {
 		}
 		return nil
 	})
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	f := newFixtureWith(t, b, func(c *ControllerConfig) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) }, newPod("flaky"))
 	f.run()
 	f.waitPod("flaky", "Running", running)

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/backend/aci"
+	"github.com/vnode-io/vnode/internal/syncbuf"
 	"github.com/vnode-io/vnode/internal/wire"
 )
 
@@ -86,7 +86,7 @@ func TestBackendWithExtensions(t *testing.T) {
 
 	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	if err := b.Logs(fctx, ref, "main", backend.LogOptions{Follow: true}, &logs); err != nil {
 		t.Fatalf("follow logs: %v", err)
 	}
@@ -101,24 +101,6 @@ func TestBackendWithExtensions(t *testing.T) {
 		t.Fatalf("delete: %v", err)
 	}
 	rec.waitFor(t, w.Pod.UID, "every container terminated", (*backend.PodState).AllTerminated)
-}
-
-// syncBuffer is a buffer safe for a writer and a reader on two goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 // The agent and the service agree on the extensions: every extension the

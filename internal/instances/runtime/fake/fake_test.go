@@ -18,6 +18,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/syncbuf"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -1164,7 +1165,7 @@ func TestExecEnds(t *testing.T) {
 	t.Run("cancelled cat", func(t *testing.T) {
 		pr, pw := io.Pipe()
 		defer pw.Close()
-		var out syncBuffer
+		var out syncbuf.Buffer
 		ctx, cancel := context.WithCancel(context.Background())
 		done := start(ctx, []string{"cat"}, runtime.Streams{Stdin: pr, Stdout: &out})
 		if _, err := pw.Write([]byte("ping")); err != nil {
@@ -1191,7 +1192,7 @@ func TestExecEnds(t *testing.T) {
 		defer catInW.Close()
 		shIn, shInW := io.Pipe()
 		defer shInW.Close()
-		var catOut, shOut syncBuffer
+		var catOut, shOut syncbuf.Buffer
 		dones := []<-chan result{
 			start(context.Background(), []string{"cat"}, runtime.Streams{Stdin: catIn, Stdout: &catOut}),
 			start(context.Background(), []string{"sh"}, runtime.Streams{Stdin: shIn, Stdout: &shOut}),
@@ -1218,24 +1219,6 @@ func TestExecEnds(t *testing.T) {
 	})
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestAttach(t *testing.T) {
 	r, _ := newTest(t, Options{})
 	ctx := context.Background()
@@ -1258,7 +1241,7 @@ func TestAttach(t *testing.T) {
 
 	// Echo until standard input ends.
 	pr, pw := io.Pipe()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	done := attach(ctx, runtime.Streams{Stdin: pr, Stdout: &out, TTY: true})
 	for _, msg := range []string{"hello\n", "again\n"} {
 		if _, err := io.WriteString(pw, msg); err != nil {
@@ -1282,7 +1265,7 @@ func TestAttach(t *testing.T) {
 	// Until the container's process ends.
 	pr, pw = io.Pipe()
 	defer pw.Close()
-	var out2 syncBuffer
+	var out2 syncbuf.Buffer
 	done = attach(ctx, runtime.Streams{Stdin: pr, Stdout: &out2})
 	if _, err := io.WriteString(pw, "x"); err != nil {
 		t.Fatal(err)
