@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
@@ -104,7 +105,7 @@ func (s *Service) finishDeploy(ctx context.Context, uid string, op *store.Operat
 		code, msg := deployError(ctx, err)
 		s.log.Info("deployment failed", "group", g.key, "operation", op.ID, "code", code, "err", err)
 		g.provisioning = ProvisioningFailed
-		s.addEvents(ctx, g, []runtime.Event{{Name: "Failed", Message: msg, Type: "Warning", Time: now}})
+		s.addEvents(ctx, g, []runtime.Event{{Name: backend.EventFailed, Message: msg, Type: "Warning", Time: now}})
 		s.closeUsage(ctx, g, now)
 		s.endOperation(ctx, g, OpFailed, code, msg)
 		return

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
 
@@ -211,7 +212,7 @@ func (s *Service) markLost(ctx context.Context, g *group, heartbeat int64) {
 		}
 	}
 	g.provisioning = ProvisioningFailed
-	s.addEvents(ctx, g, []runtime.Event{{Name: "Failed", Message: msg, Type: "Warning", Time: s.clock.Now()}})
+	s.addEvents(ctx, g, []runtime.Event{{Name: backend.EventFailed, Message: msg, Type: "Warning", Time: s.clock.Now()}})
 	s.closeUsage(ctx, g, end)
 	if err := s.persist(ctx, g); err != nil {
 		s.log.Warn("save group", "group", g.key, "err", err)
