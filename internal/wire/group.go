@@ -11,8 +11,14 @@
 //   - the group's hostname, the fully qualified name that /etc/hosts gives
 //     the group's IP, and host aliases (more /etc/hosts entries), in the
 //     group's properties: "hostname", "fqdn", "hostAliases"
-//   - each container's readiness in its instance view ("ready"), written by
-//     the service only.
+//   - where each (init) container writes its termination message and how
+//     it is read, in its properties, as Kubernetes names them:
+//     "terminationMessagePath": "/dev/termination-log",
+//     "terminationMessagePolicy": "FallbackToLogsOnError"
+//   - each container's readiness in its instance view ("ready"), and the
+//     termination message of a terminated current or previous state
+//     ("message" in "currentState" and "previousState"), written by the
+//     service only.
 //
 // The service keeps additions by writing them back into the container
 // group JSON it stores and returns, so they survive restarts and appear in
@@ -50,6 +56,29 @@ type FieldEnv struct {
 	FieldPath string
 }
 
+// DefaultTerminationMessagePath is where a container writes its
+// termination message unless its terminationMessagePath says otherwise, as
+// in Kubernetes.
+const DefaultTerminationMessagePath = "/dev/termination-log"
+
+// The termination message policies, as Kubernetes names them: the message
+// is what the container wrote to its file; with FallbackToLogsOnError, when
+// that is empty and the container failed, the tail of its log.
+const (
+	TerminationMessageFile                  = "File"
+	TerminationMessageFallbackToLogsOnError = "FallbackToLogsOnError"
+)
+
+// TerminationMessage is where a container writes its termination message
+// and how the message is read.
+type TerminationMessage struct {
+	// Path is an absolute path in the container; empty means no file.
+	Path string
+	// Policy is TerminationMessageFile (when empty) or
+	// TerminationMessageFallbackToLogsOnError.
+	Policy string
+}
+
 // HostAlias is an /etc/hosts entry: IP and the names it answers to.
 type HostAlias struct {
 	IP        string   `json:"ip"`
@@ -70,11 +99,15 @@ type GroupExtensions struct {
 	FQDN string
 	// HostAliases are further /etc/hosts entries.
 	HostAliases []HostAlias
+	// TerminationMessages holds, by (init) container name, where each
+	// writes its termination message.
+	TerminationMessages map[string]TerminationMessage
 }
 
 // IsZero reports whether e holds no addition.
 func (e GroupExtensions) IsZero() bool {
-	return len(e.Probes) == 0 && len(e.FieldEnv) == 0 && e.Hostname == "" && e.FQDN == "" && len(e.HostAliases) == 0
+	return len(e.Probes) == 0 && len(e.FieldEnv) == 0 && e.Hostname == "" && e.FQDN == "" && len(e.HostAliases) == 0 &&
+		len(e.TerminationMessages) == 0
 }
 
 // Equal reports whether e and o hold the same additions.
@@ -99,6 +132,13 @@ type envJSON struct {
 	} `json:"valueFrom"`
 }
 
+// terminationJSON is where a container's termination message settings sit
+// in its properties.
+type terminationJSON struct {
+	Path   string `json:"terminationMessagePath"`
+	Policy string `json:"terminationMessagePolicy"`
+}
+
 // groupJSON is the part of a container group's JSON that holds additions.
 type groupJSON struct {
 	Properties struct {
@@ -111,12 +151,14 @@ type groupJSON struct {
 				LivenessProbe  *probeJSON `json:"livenessProbe"`
 				ReadinessProbe *probeJSON `json:"readinessProbe"`
 				Env            []envJSON  `json:"environmentVariables"`
+				terminationJSON
 			} `json:"properties"`
 		} `json:"containers"`
 		InitContainers []struct {
 			Name       string `json:"name"`
 			Properties struct {
 				Env []envJSON `json:"environmentVariables"`
+				terminationJSON
 			} `json:"properties"`
 		} `json:"initContainers"`
 	} `json:"properties"`
@@ -144,11 +186,24 @@ func ParseGroup(raw []byte) (GroupExtensions, error) {
 			ext.Probes[c.Name] = p
 		}
 		ext.addFieldEnv(c.Name, c.Properties.Env)
+		ext.addTermination(c.Name, c.Properties.terminationJSON)
 	}
 	for _, c := range g.Properties.InitContainers {
 		ext.addFieldEnv(c.Name, c.Properties.Env)
+		ext.addTermination(c.Name, c.Properties.terminationJSON)
 	}
 	return ext, nil
+}
+
+// addTermination records a (init) container's termination message settings.
+func (e *GroupExtensions) addTermination(container string, t terminationJSON) {
+	if t.Path == "" && t.Policy == "" {
+		return
+	}
+	if e.TerminationMessages == nil {
+		e.TerminationMessages = map[string]TerminationMessage{}
+	}
+	e.TerminationMessages[container] = TerminationMessage(t)
 }
 
 // addFieldEnv records the variables of container filled from the group.
@@ -172,12 +227,23 @@ type GroupAdditions struct {
 	// field ACI does not have, which ACI's clients ignore and vnode's
 	// agent reads for the pod's Ready condition.
 	Ready map[string]bool
+	// Messages holds, by (init) container name, the termination messages of
+	// its terminated states, written as "message" into the current and
+	// previous state of its instance view.
+	Messages map[string]StateMessages
+}
+
+// StateMessages are a container's termination messages: of its current
+// state and of its previous one ("" when the state is not terminated or has
+// none).
+type StateMessages struct {
+	Current, Previous string
 }
 
 // ApplyGroup writes a into a container group's JSON (as the SDK encodes it) in
 // one pass; with nothing to add it returns raw unchanged.
 func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
-	if a.IsZero() && a.Ready == nil {
+	if a.IsZero() && a.Ready == nil && len(a.Messages) == 0 {
 		return raw, nil
 	}
 	var g map[string]any
@@ -210,19 +276,17 @@ func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 			addProbe(cp, "livenessProbe", p.Liveness)
 			addProbe(cp, "readinessProbe", p.Readiness)
 		}
-		if vars := a.FieldEnv[name]; len(vars) > 0 {
-			addFieldEnv(cp, vars)
-		}
 		if iv, ok := cp["instanceView"].(map[string]any); ok && a.Ready != nil {
 			iv["ready"] = a.Ready[name]
 		}
+		a.applyContainer(name, cp)
 	}
 	inits, _ := props["initContainers"].([]any)
 	for _, c := range inits {
 		cm, _ := c.(map[string]any)
 		name, _ := cm["name"].(string)
-		if cp, _ := cm["properties"].(map[string]any); cp != nil && len(a.FieldEnv[name]) > 0 {
-			addFieldEnv(cp, a.FieldEnv[name])
+		if cp, _ := cm["properties"].(map[string]any); cp != nil {
+			a.applyContainer(name, cp)
 		}
 	}
 	out, err := json.Marshal(g)
@@ -230,6 +294,33 @@ func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 		return nil, fmt.Errorf("write vnode's additions: %w", err)
 	}
 	return out, nil
+}
+
+// applyContainer writes the additions that containers and init containers
+// share into the properties of container name.
+func (a GroupAdditions) applyContainer(name string, props map[string]any) {
+	if vars := a.FieldEnv[name]; len(vars) > 0 {
+		addFieldEnv(props, vars)
+	}
+	if t, ok := a.TerminationMessages[name]; ok {
+		setString(props, "terminationMessagePath", t.Path)
+		setString(props, "terminationMessagePolicy", t.Policy)
+	}
+	if m, ok := a.Messages[name]; ok {
+		iv, _ := props["instanceView"].(map[string]any)
+		for key, msg := range map[string]string{"currentState": m.Current, "previousState": m.Previous} {
+			if state, ok := iv[key].(map[string]any); ok {
+				setString(state, "message", msg)
+			}
+		}
+	}
+}
+
+// setString sets key to v in m unless v is empty.
+func setString(m map[string]any, key, v string) {
+	if v != "" {
+		m[key] = v
+	}
 }
 
 // addProbe writes a tcpSocket action into a container's probe key.

@@ -13,10 +13,12 @@ const request = `{"location":"local","properties":{"osType":"Linux",
  "hostAliases":[{"ip":"10.1.2.3","hostnames":["foo.local","bar"]}],"containers":[
  {"name":"db","properties":{"image":"redis","livenessProbe":{"tcpSocket":{"port":6379},"periodSeconds":5},
   "readinessProbe":{"exec":{"command":["true"]}},
+  "terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"FallbackToLogsOnError",
   "environmentVariables":[{"name":"A","value":"1"},{"name":"IP","valueFrom":{"fieldRef":{"fieldPath":"status.podIP"}}}]}},
  {"name":"web","properties":{"image":"hello","readinessProbe":{"tcpSocket":{"port":80}}}},
  {"name":"plain","properties":{"image":"x"}}],
  "initContainers":[{"name":"setup","properties":{"image":"x",
+  "terminationMessagePath":"/tmp/done",
   "environmentVariables":[{"name":"MY_IP","valueFrom":{"fieldRef":{"fieldPath":"status.podIPs"}}}]}}]}}`
 
 // An addition survives the SDK's decoding and encoding when applied back,
@@ -33,6 +35,9 @@ func TestParseApplyRoundTrip(t *testing.T) {
 		Hostname:    "db-0",
 		FQDN:        "db-0.db.default.svc.cluster.local",
 		HostAliases: []HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local", "bar"}}},
+		TerminationMessages: map[string]TerminationMessage{
+			"db":    {Path: DefaultTerminationMessagePath, Policy: TerminationMessageFallbackToLogsOnError},
+			"setup": {Path: "/tmp/done"}},
 	}
 	if !reflect.DeepEqual(ext, want) {
 		t.Fatalf("Parse = %+v, want %+v", ext, want)
@@ -109,5 +114,56 @@ func TestApplyReadiness(t *testing.T) {
 	}
 	if _, err := ApplyGroup([]byte("not json"), GroupAdditions{Ready: map[string]bool{}}); err == nil {
 		t.Error("a malformed group was accepted")
+	}
+}
+
+// Termination messages go into the current and previous states of the
+// instance views of containers and init containers, and only where a
+// state is there to hold them.
+func TestApplyMessages(t *testing.T) {
+	in := []byte(`{"name":"g","properties":{
+		"containers":[
+			{"name":"a","properties":{"image":"x","instanceView":{"currentState":{"state":"Terminated"},
+				"previousState":{"state":"Terminated"}}}},
+			{"name":"b","properties":{"image":"y","instanceView":{"currentState":{"state":"Running"}}}},
+			{"name":"c","properties":{"image":"z"}}],
+		"initContainers":[{"name":"i","properties":{"image":"x","instanceView":{"currentState":{"state":"Terminated"}}}}]}}`)
+	out, err := ApplyGroup(in, GroupAdditions{Messages: map[string]StateMessages{
+		"a": {Current: "DONE", Previous: "before"}, "b": {Previous: "gone"}, "c": {Current: "nowhere"}, "i": {Current: "init done"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type state struct {
+		State   string
+		Message *string
+	}
+	type container struct {
+		Name       string
+		Properties struct {
+			InstanceView *struct {
+				CurrentState, PreviousState *state
+			}
+		}
+	}
+	var doc struct {
+		Properties struct {
+			Containers, InitContainers []container
+		}
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	msg := func(s *state) string {
+		if s == nil || s.Message == nil {
+			return "<none>"
+		}
+		return *s.Message
+	}
+	cs, is := doc.Properties.Containers, doc.Properties.InitContainers
+	a, b := cs[0].Properties.InstanceView, cs[1].Properties.InstanceView
+	if msg(a.CurrentState) != "DONE" || msg(a.PreviousState) != "before" || msg(b.CurrentState) != "<none>" ||
+		b.PreviousState != nil || cs[2].Properties.InstanceView != nil ||
+		msg(is[0].Properties.InstanceView.CurrentState) != "init done" {
+		t.Errorf("messages added wrongly: %s", out)
 	}
 }
