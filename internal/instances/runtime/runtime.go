@@ -129,6 +129,12 @@ type ContainerSpec struct {
 	LivenessProbe   *Probe
 	ReadinessProbe  *Probe
 	SecurityContext *SecurityContext
+	// TerminationMessagePath, when set, is where in the container a file
+	// the container may write its termination message to is mounted;
+	// TerminationMessagePolicy says how the message is read (see
+	// TerminationMessage).
+	TerminationMessagePath   string
+	TerminationMessagePolicy string
 }
 
 // EnvVar is one environment variable; secure values arrive decrypted.
@@ -320,6 +326,9 @@ type ContainerState struct {
 	// package names them (backend.ReasonCrashLoopBackOff, …), or the
 	// runtime's own word where the kubelet has none.
 	DetailStatus string
+	// Message is a terminated container's termination message (see
+	// TerminationMessage).
+	Message string
 }
 
 // Event is something that happened to a group or one of its containers.
