@@ -71,6 +71,7 @@
 //	InvalidFqdn                                        fqdn not a DNS subdomain of at most 253 characters
 //	InvalidHostAlias                                   host alias without a valid IP or hostnames, or with a bad hostname
 //	InvalidVolume                                      SecretRefresh: a volume not among the group's secret volumes, or without files
+//	InvalidTerminationMessage                          termination message path not absolute, clean, bounded or apart from mounts; unknown policy
 package validate
 
 import (
@@ -134,6 +135,7 @@ const (
 	CodeInvalidFQDN                                         = "InvalidFqdn"
 	CodeInvalidHostAlias                                    = "InvalidHostAlias"
 	CodeInvalidVolume                                       = "InvalidVolume"
+	CodeInvalidTerminationMessage                           = "InvalidTerminationMessage"
 )
 
 // GroupName checks a container group name from the request URL: 1 to 63
