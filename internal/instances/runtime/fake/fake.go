@@ -16,6 +16,13 @@
 //     or a number of seconds; "infinity" never), ["echo", words...] writes
 //     the words to the log and keeps running; any other command, or none,
 //     runs until stopped. ["sh", "-c", "..."] runs the command in the string.
+//     ["echo", words..., ">", path] writes the words, with a newline unless
+//     the first is -n, to the container's termination message file when
+//     path is its TerminationMessagePath (and nowhere else).
+//
+// A container that terminates reports its termination message as the
+// kubelet computes it (runtime.TerminationMessage) from what it wrote to
+// that file and from its log.
 //
 // Exec understands echo, exit, cat, env, sleep, sh -c and an interactive sh
 // (one command per line of standard input). Variables filled from the group

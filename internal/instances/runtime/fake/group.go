@@ -2,6 +2,7 @@ package fake
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -63,6 +64,9 @@ type container struct {
 	logs []logLine
 	// previous is the log of the run before the current one.
 	previous []logLine
+	// message is what the current run wrote to its termination message
+	// file, its last runtime.MaxTerminationMessageBytes.
+	message string
 }
 
 // logLine is one line of a container's log.
@@ -225,6 +229,7 @@ func (r *Runtime) startProcess(g *group, c *container) {
 	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: now}
 	c.status.Ready = !c.init
 	c.proc = make(chan struct{})
+	c.message = ""
 	g.dirty = true
 	r.event(g, c, normal, backend.EventStarted, "Started container "+c.spec.Name)
 	c.log(now, fmt.Sprintf("container %s started", c.spec.Name))
@@ -248,7 +253,7 @@ func (r *Runtime) runCommand(g *group, c *container) {
 		r.sleep(g, c, argv[1:])
 		return
 	case "echo":
-		c.log(r.clock.Now(), joinArgs(argv[1:]))
+		c.echo(r.clock.Now(), argv[1:])
 	}
 	if c.init {
 		r.exit(g, c, 0)
@@ -277,6 +282,7 @@ func (r *Runtime) exit(g *group, c *container, code int32) {
 	now := r.clock.Now()
 	start := c.status.Current.StartTime
 	c.status.Current = terminated(start, now, code, exitDetail(code))
+	c.status.Current.Message = c.terminationMessage(code)
 	c.status.Ready = false
 	g.dirty = true
 	if c.init && code == 0 {
@@ -341,6 +347,7 @@ func (r *Runtime) kill(g *group, c *container, detail string) {
 	case runtime.StateRunning:
 		r.event(g, c, normal, backend.EventKilling, "Stopping container "+c.spec.Name)
 		c.status.Current = terminated(c.status.Current.StartTime, now, 0, detail)
+		c.status.Current.Message = c.terminationMessage(0)
 	case runtime.StateWaiting:
 		c.status.Current = terminated(time.Time{}, now, 0, detail)
 	}
@@ -387,6 +394,40 @@ func (c *container) log(t time.Time, text string) {
 		c.logs = slices.Delete(c.logs, 0, len(c.logs)-maxLogLines+1)
 	}
 	c.logs = append(c.logs, logLine{time: t, text: text})
+}
+
+// echo runs echo's words: to the log, or with "> path" at their end to the
+// termination message file when path is the container's.
+func (c *container) echo(t time.Time, words []string) {
+	n := len(words)
+	if n < 2 || words[n-2] != ">" {
+		c.log(t, joinArgs(words))
+		return
+	}
+	if words[n-1] != c.spec.TerminationMessagePath {
+		return
+	}
+	text, newline := words[:n-2], "\n"
+	if len(text) > 0 && text[0] == "-n" {
+		text, newline = text[1:], ""
+	}
+	c.message += joinArgs(text) + newline
+	c.message = c.message[max(0, len(c.message)-runtime.MaxTerminationMessageBytes):]
+}
+
+// terminationMessage is the termination message of the current run, which
+// ended with code.
+func (c *container) terminationMessage(code int32) string {
+	return runtime.TerminationMessage(c.spec.TerminationMessagePolicy, code, true,
+		func() (string, error) { return c.message, nil },
+		func(lines int, w io.Writer) error {
+			for _, l := range c.tail(lines, time.Time{}, false) {
+				if _, err := io.WriteString(w, l.text+"\n"); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 }
 
 // tail returns a copy of the last n log lines, all when n is not positive.
