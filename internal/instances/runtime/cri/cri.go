@@ -11,8 +11,9 @@
 // kubelet's back-off, and reports every change to the watchers.
 //
 // The group's directory also holds its volumes and its hosts file, which
-// every container gets at /etc/hosts as a kubelet's pod does, and its
-// containers' logs, which the runtime rotates as the kubelet does. Secret
+// every container gets at /etc/hosts as a kubelet's pod does, its
+// containers' termination message files, and its containers' logs, which
+// the runtime rotates as the kubelet does. Secret
 // volumes are laid out as the kubelet's AtomicWriter lays them out, so that
 // UpdateVolumes changes their files at once under running containers.
 package cri
@@ -195,6 +196,9 @@ type container struct {
 	backoff   time.Duration
 	nextStart time.Time
 	probes    probeState
+	// message is the termination message of the exited CRI container
+	// messageOf (see containerStatus).
+	messageOf, message string
 }
 
 // New returns a runtime and re-attaches to the groups CRI still has.
@@ -358,11 +362,11 @@ func (r *Runtime) attachContainers(ctx context.Context, g *group) error {
 		if c.id == "" {
 			continue
 		}
-		st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.id})
+		st, err := r.containerStatus(ctx, g, c, c.id)
 		if err != nil {
 			return fmt.Errorf("status of container %s of %s: %w", c.spec.Name, g.spec.ID, err)
 		}
-		r.applyCRIStatus(g, c, st.Status)
+		r.applyCRIStatus(g, c, st)
 	}
 	if st, err := r.sandboxIP(ctx, g.sandboxID); err == nil {
 		g.ip = st

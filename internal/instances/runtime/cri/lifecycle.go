@@ -66,11 +66,11 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 		r.mu.Unlock()
 		var status *runtimeapi.ContainerStatus
 		if !unchanged {
-			st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: tg.c.id})
+			st, err := r.containerStatus(ctx, tg.g, tg.c, tg.c.id)
 			if err != nil {
 				continue // removed meanwhile, or CRI busy: the next round sees it
 			}
-			status = st.Status
+			status = st
 		}
 		r.mu.Lock()
 		if r.groups[tg.g.spec.ID] != tg.g || tg.g.stopped || tg.g.busy {
@@ -97,7 +97,8 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 	}
 }
 
-// applyCRIStatus folds a CRI container status into c. Callers hold r.mu.
+// applyCRIStatus folds a CRI container status into c, with the termination
+// message containerStatus read for it. Callers hold r.mu.
 func (r *Runtime) applyCRIStatus(g *group, c *container, st *runtimeapi.ContainerStatus) {
 	var next runtime.ContainerState
 	switch st.State {
@@ -106,6 +107,9 @@ func (r *Runtime) applyCRIStatus(g *group, c *container, st *runtimeapi.Containe
 	case runtimeapi.ContainerState_CONTAINER_EXITED:
 		next = runtime.ContainerState{State: runtime.StateTerminated, StartTime: time.Unix(0, st.StartedAt),
 			FinishTime: time.Unix(0, st.FinishedAt), ExitCode: st.ExitCode, DetailStatus: exitReason(st)}
+		if c.messageOf == st.Id {
+			next.Message = c.message
+		}
 	default:
 		return // created or unknown: keep what we have
 	}
@@ -238,9 +242,9 @@ func (r *Runtime) stopContainers(ctx context.Context, g *group, cs []*container,
 			Timeout: int64((grace + time.Second - 1) / time.Second)}); err != nil && !isNotFound(err) {
 			r.o.Logger.Warn("stop container", "group", g.spec.ID, "container", c.spec.Name, "err", err)
 		}
-		if st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.id}); err == nil {
+		if st, err := r.containerStatus(ctx, g, c, c.id); err == nil {
 			r.mu.Lock()
-			r.applyCRIStatus(g, c, st.Status)
+			r.applyCRIStatus(g, c, st)
 			r.mu.Unlock()
 		}
 	}

@@ -274,8 +274,10 @@ func (r *Runtime) sandboxIP(ctx context.Context, id string) (string, error) {
 }
 
 // containerConfig is the CRI configuration of one attempt of a container:
-// its variables filled from the group get the group's IP, and the group's
-// hosts file is its /etc/hosts unless it mounts a volume there.
+// its variables filled from the group get the group's IP, the group's
+// hosts file is its /etc/hosts unless it mounts a volume there, and an
+// empty termination message file is mounted at its termination message
+// path.
 func (r *Runtime) containerConfig(g *group, c *container, mounts map[string]string) (*runtimeapi.ContainerConfig, error) {
 	r.mu.Lock()
 	spec, ip := g.spec, g.ip
@@ -303,6 +305,13 @@ func (r *Runtime) containerConfig(g *group, c *container, mounts map[string]stri
 	cfg.Mounts = ms
 	if !mountsHosts(c.spec) {
 		cfg.Mounts = append(cfg.Mounts, &runtimeapi.Mount{ContainerPath: etcHosts, HostPath: r.hostsPath(spec.ID)})
+	}
+	tm, err := r.terminationMount(spec.ID, c.spec)
+	if err != nil {
+		return nil, err
+	}
+	if tm != nil {
+		cfg.Mounts = append(cfg.Mounts, tm)
 	}
 	return cfg, nil
 }
@@ -482,16 +491,16 @@ func (r *Runtime) waitExit(ctx context.Context, g *group, c *container) (int32, 
 	t := r.o.Clock.NewTicker(r.o.PollInterval)
 	defer t.Stop()
 	for {
-		st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.id})
+		st, err := r.containerStatus(ctx, g, c, c.id)
 		if err != nil {
 			return 0, fmt.Errorf("status of init container %s: %w", c.spec.Name, err)
 		}
-		if st.Status.State == runtimeapi.ContainerState_CONTAINER_EXITED {
+		if st.State == runtimeapi.ContainerState_CONTAINER_EXITED {
 			r.mu.Lock()
-			r.applyCRIStatus(g, c, st.Status)
+			r.applyCRIStatus(g, c, st)
 			r.publish(g, false)
 			r.mu.Unlock()
-			return st.Status.ExitCode, nil
+			return st.ExitCode, nil
 		}
 		select {
 		case <-ctx.Done():
