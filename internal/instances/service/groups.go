@@ -474,8 +474,9 @@ func (s *Service) beginOperation(ctx context.Context, g *group, kind string) (*s
 
 // Additions returns what vnode adds to a group's JSON: the extensions its
 // PUT carried (tcpSocket probe actions, variables filled from the group,
-// hostname, fqdn, host aliases) and each container's readiness (its
-// readiness probe's verdict; running without a probe counts as ready).
+// hostname, fqdn, host aliases, termination message settings), each
+// container's readiness (its readiness probe's verdict; running without a
+// probe counts as ready) and the termination messages of terminated states.
 func (s *Service) Additions(ref Ref) wire.GroupAdditions {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -491,5 +492,29 @@ func additionsLocked(g *group) wire.GroupAdditions {
 	for _, c := range g.status.Containers {
 		ready[c.Name] = c.Ready && !g.stopped
 	}
-	return wire.GroupAdditions{GroupExtensions: g.ext, Ready: ready}
+	return wire.GroupAdditions{GroupExtensions: g.ext, Ready: ready, Messages: messages(g.status)}
+}
+
+// messages are the termination messages of the group's terminated
+// container states, by container name; nil when there are none.
+func messages(st runtime.GroupStatus) map[string]wire.StateMessages {
+	var out map[string]wire.StateMessages
+	for _, cs := range [][]runtime.ContainerStatus{st.InitContainers, st.Containers} {
+		for _, c := range cs {
+			var m wire.StateMessages
+			if c.Current.State == runtime.StateTerminated {
+				m.Current = c.Current.Message
+			}
+			if p := c.Previous; p != nil && p.State == runtime.StateTerminated {
+				m.Previous = p.Message
+			}
+			if m != (wire.StateMessages{}) {
+				if out == nil {
+					out = map[string]wire.StateMessages{}
+				}
+				out[c.Name] = m
+			}
+		}
+	}
+	return out
 }

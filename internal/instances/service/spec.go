@@ -232,6 +232,7 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, e
 			Command: strs(c.Properties.Command), SecurityContext: securityContext(c.Properties.SecurityContext)}
 		cs.Env = env(c.Properties.EnvironmentVariables, s.Env[cs.Name], ext.FieldEnv[cs.Name])
 		cs.VolumeMounts = mounts(c.Properties.VolumeMounts)
+		setTermination(&cs, ext)
 		spec.InitContainers = append(spec.InitContainers, cs)
 	}
 	for _, c := range p.Containers {
@@ -304,7 +305,15 @@ func containerSpec(c *aci.Container, s *secretValues, ext wire.GroupExtensions) 
 	}
 	cs.LivenessProbe = probe(p.LivenessProbe, probes.Liveness)
 	cs.ReadinessProbe = probe(p.ReadinessProbe, probes.Readiness)
+	setTermination(&cs, ext)
 	return cs
+}
+
+// setTermination gives a (init) container where it writes its termination
+// message, a vnode addition; without it the container has no such file.
+func setTermination(cs *runtime.ContainerSpec, ext wire.GroupExtensions) {
+	t := ext.TerminationMessages[cs.Name]
+	cs.TerminationMessagePath, cs.TerminationMessagePolicy = t.Path, t.Policy
 }
 
 func volume(v *aci.Volume, s *secretValues) (runtime.Volume, error) {
