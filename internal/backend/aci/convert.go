@@ -32,7 +32,9 @@ type convertOptions struct {
 	// when it sets hostnames and /etc/hosts; fieldEnv when it fills
 	// variables with the group's IP.
 	tcpSocket, hosts, fieldEnv bool
-	now                        time.Time
+	// termination is set when the service mounts termination message files.
+	termination bool
+	now         time.Time
 }
 
 // convert builds a pod's container group. Its errors are final: the pod
@@ -54,6 +56,7 @@ func convert(w *backend.Workload, o convertOptions) (*groupSpec, error) {
 		DNSConfig:     dnsConfig(pod, o.dns),
 	}
 	s.setHosts(pod, o)
+	s.setTerminationMessages(pod, o.termination)
 	for _, c := range pod.Spec.InitContainers {
 		ic, err := s.initContainer(c, w, &vols, o.fieldEnv)
 		if err != nil {

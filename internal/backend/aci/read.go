@@ -5,40 +5,70 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	azruntime "github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
-// readyJSON is the part of a group's JSON that holds vnode's readiness
-// addition, which the SDK's types drop.
-type readyJSON struct {
+// additionsJSON is the part of a group's JSON that holds vnode's additions
+// to its instance view, which the SDK's types drop: each container's
+// readiness and the termination messages of its states.
+type additionsJSON struct {
 	Name       string `json:"name"`
 	Properties struct {
-		Containers []struct {
-			Name       string `json:"name"`
-			Properties struct {
-				InstanceView *struct {
-					Ready *bool `json:"ready"`
-				} `json:"instanceView"`
-			} `json:"properties"`
-		} `json:"containers"`
+		Containers     []containerAdditionsJSON `json:"containers"`
+		InitContainers []containerAdditionsJSON `json:"initContainers"`
 	} `json:"properties"`
 }
 
-// readiness returns each container's readiness, nil when the service
-// reports none (Azure).
-func (r readyJSON) readiness() map[string]bool {
-	var out map[string]bool
+type containerAdditionsJSON struct {
+	Name       string `json:"name"`
+	Properties struct {
+		InstanceView *struct {
+			Ready         *bool              `json:"ready"`
+			CurrentState  *stateAdditionJSON `json:"currentState"`
+			PreviousState *stateAdditionJSON `json:"previousState"`
+		} `json:"instanceView"`
+	} `json:"properties"`
+}
+
+type stateAdditionJSON struct {
+	Message string `json:"message"`
+}
+
+// apply sets the additions on v: each container's readiness, nil when the
+// service reports none (Azure), and the termination messages.
+func (r additionsJSON) apply(v *view) {
 	for _, c := range r.Properties.Containers {
 		if iv := c.Properties.InstanceView; iv != nil && iv.Ready != nil {
-			if out == nil {
-				out = map[string]bool{}
+			if v.ready == nil {
+				v.ready = map[string]bool{}
 			}
-			out[c.Name] = *iv.Ready
+			v.ready[c.Name] = *iv.Ready
 		}
 	}
-	return out
+	for _, c := range slices.Concat(r.Properties.InitContainers, r.Properties.Containers) {
+		iv := c.Properties.InstanceView
+		if iv == nil {
+			continue
+		}
+		var m wire.StateMessages
+		if iv.CurrentState != nil {
+			m.Current = iv.CurrentState.Message
+		}
+		if iv.PreviousState != nil {
+			m.Previous = iv.PreviousState.Message
+		}
+		if m != (wire.StateMessages{}) {
+			if v.messages == nil {
+				v.messages = map[string]wire.StateMessages{}
+			}
+			v.messages[c.Name] = m
+		}
+	}
 }
 
 // getGroup reads one group with its instance view.
@@ -51,9 +81,9 @@ func (b *Backend) getGroup(ctx context.Context, name string) (view, error) {
 	v := view{group: &res.ContainerGroup}
 	if resp != nil {
 		if body, err := azruntime.Payload(resp); err == nil {
-			var r readyJSON
+			var r additionsJSON
 			if json.Unmarshal(body, &r) == nil {
-				v.ready = r.readiness()
+				r.apply(&v)
 			}
 		}
 	}
@@ -78,22 +108,24 @@ func (b *Backend) listGroups(ctx context.Context, instanceView bool) ([]view, er
 		if err != nil {
 			return nil, classify(err, "list container groups")
 		}
-		ready := map[string]map[string]bool{}
+		additions := map[string]additionsJSON{}
 		if instanceView && resp != nil {
 			if body, err := azruntime.Payload(resp); err == nil {
 				var list struct {
-					Value []readyJSON `json:"value"`
+					Value []additionsJSON `json:"value"`
 				}
 				if json.Unmarshal(body, &list) == nil {
 					for _, r := range list.Value {
-						ready[r.Name] = r.readiness()
+						additions[r.Name] = r
 					}
 				}
 			}
 		}
 		for _, g := range page.Value {
 			if g != nil {
-				out = append(out, view{group: g, ready: ready[deref(g.Name)]})
+				v := view{group: g}
+				additions[deref(g.Name)].apply(&v)
+				out = append(out, v)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/wire"
 )
 
 // Provisioning states of a container group.
@@ -20,11 +21,13 @@ const (
 )
 
 // view is what the backend knows of one group at a point in time: the
-// group as the SDK decoded it and each container's readiness when the
-// service reports it (vnode's "ready" addition; nil otherwise).
+// group as the SDK decoded it, each container's readiness when the
+// service reports it (vnode's "ready" addition; nil otherwise) and the
+// termination messages of its containers' states (vnode's "message").
 type view struct {
-	group *aci.ContainerGroup
-	ready map[string]bool
+	group    *aci.ContainerGroup
+	ready    map[string]bool
+	messages map[string]wire.StateMessages
 }
 
 // ctrView is the instance view of a container or init container.
@@ -34,6 +37,7 @@ type ctrView struct {
 	previous    *aci.ContainerState
 	restarts    int32
 	events      []*aci.Event
+	messages    wire.StateMessages
 }
 
 // podIdentity returns the pod a group belongs to, from its tags.
@@ -69,7 +73,7 @@ func (v view) containers() (inits, mains []ctrView) {
 		if c == nil || c.Properties == nil {
 			continue
 		}
-		cv := ctrView{name: deref(c.Name), image: deref(c.Properties.Image)}
+		cv := ctrView{name: deref(c.Name), image: deref(c.Properties.Image), messages: v.messages[deref(c.Name)]}
 		if iv := c.Properties.InstanceView; iv != nil {
 			cv.current, cv.previous, cv.restarts, cv.events = iv.CurrentState, iv.PreviousState, deref(iv.RestartCount), iv.Events
 		}
@@ -79,7 +83,7 @@ func (v view) containers() (inits, mains []ctrView) {
 		if c == nil || c.Properties == nil {
 			continue
 		}
-		cv := ctrView{name: deref(c.Name), image: deref(c.Properties.Image)}
+		cv := ctrView{name: deref(c.Name), image: deref(c.Properties.Image), messages: v.messages[deref(c.Name)]}
 		if iv := c.Properties.InstanceView; iv != nil {
 			cv.current, cv.previous, cv.restarts, cv.events = iv.CurrentState, iv.PreviousState, deref(iv.RestartCount), iv.Events
 		}
@@ -142,10 +146,12 @@ func containerState(group string, c ctrView, ready map[string]bool, pending, pul
 		out.State, out.Reason = backend.Waiting, pending
 	default:
 		applyState(&out, c.current, pending)
+		addMessage(&out, c.messages.Current)
 	}
 	if c.previous != nil && deref(c.previous.State) == string(backend.Terminated) {
 		last := backend.ContainerState{Name: c.name}
 		applyState(&last, c.previous, pending)
+		addMessage(&last, c.messages.Previous)
 		out.Last = &last
 	}
 	if out.State == backend.Running {
@@ -189,6 +195,19 @@ func applyState(out *backend.ContainerState, cs *aci.ContainerState, pending str
 			out.Message = detail
 		}
 	}
+}
+
+// addMessage adds a terminated state's termination message to its
+// message, after the service's detail if there is one, as the kubelet adds
+// it to the runtime's.
+func addMessage(out *backend.ContainerState, msg string) {
+	if out.State != backend.Terminated || msg == "" {
+		return
+	}
+	if out.Message != "" {
+		out.Message += ": "
+	}
+	out.Message += msg
 }
 
 // failureMessage finds why a group failed: its newest Warning event, a
