@@ -30,6 +30,10 @@ const (
 	AnnotationExitAfter = "memory.vnode.io/exit-after"
 	// AnnotationExitCode is the exit code of such an exit; 0 by default.
 	AnnotationExitCode = "memory.vnode.io/exit-code"
+	// AnnotationTerminationMessage is the termination message containers
+	// report when they exit (ExitContainer), as if they had written it to
+	// their termination message file.
+	AnnotationTerminationMessage = "memory.vnode.io/termination-message"
 )
 
 // Config tunes the simulation.
@@ -317,6 +321,7 @@ func (b *Backend) ExitContainer(uid types.UID, name string, code int32) error {
 			continue
 		}
 		*c = terminated(*c, code, c.StartedAt, now)
+		c.Message = wl.pod.Annotations[AnnotationTerminationMessage]
 		wl.endRunLocked(name, code, now)
 		if restarts(wl.pod.Spec.RestartPolicy, code) {
 			b.scheduleRestart(wl, i)

@@ -150,7 +150,8 @@ func TestExitAndRestartWithBackOff(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now())
 	b, _ := New(Config{Clock: clk, RestartBackOff: 10 * time.Second})
 	r := subscribe(t, b)
-	pod := testPod("u3", map[string]string{AnnotationExitAfter: "3s", AnnotationExitCode: "2"})
+	pod := testPod("u3", map[string]string{AnnotationExitAfter: "3s", AnnotationExitCode: "2",
+		AnnotationTerminationMessage: "out of luck"})
 	if err := b.Create(context.Background(), &backend.Workload{Pod: pod}); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestExitAndRestartWithBackOff(t *testing.T) {
 		return s.Containers[0].Reason == "CrashLoopBackOff"
 	})
 	c := crash.Containers[0]
-	if c.Last == nil || c.Last.ExitCode != 2 || c.Last.Reason != "Error" {
+	if c.Last == nil || c.Last.ExitCode != 2 || c.Last.Reason != "Error" || c.Last.Message != "out of luck" {
 		t.Errorf("last state after a crash: %+v", c.Last)
 	}
 	clk.Step(10 * time.Second)
