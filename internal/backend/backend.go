@@ -240,7 +240,9 @@ type ContainerState struct {
 	State State
 	// Reason and Message explain Waiting and Terminated states, with the
 	// kubelet's reasons (ReasonContainerCreating, ReasonErrImagePull,
-	// ReasonCrashLoopBackOff, ReasonCompleted, …).
+	// ReasonCrashLoopBackOff, ReasonCompleted, …); a Terminated state's
+	// Message carries the container's termination message, as the
+	// kubelet's does.
 	Reason     string
 	Message    string
 	ExitCode   int32
