@@ -59,6 +59,8 @@ const (
 	// ExtRefreshVolumes: POST …/containerGroups/{name}/refreshVolumes
 	// replaces the files of secret volumes while the group runs.
 	ExtRefreshVolumes = "refresh-volumes"
+	// ExtEnvNames: environment variable names may be any printable ASCII but '=', as in Kubernetes.
+	ExtEnvNames = "env-names"
 )
 
 // Extensions returns the names of all extensions, in the order the service
@@ -67,6 +69,7 @@ func Extensions() []string {
 	return []string{
 		ExtListInstanceView, ExtExecArgv, ExtRemoteCommand, ExtLogsFollow, ExtLogsPrevious, ExtStats,
 		ExtGracePeriod, ExtTCPSocket, ExtGroupHosts, ExtFieldEnv, ExtRefreshVolumes,
+		ExtEnvNames,
 	}
 }
 

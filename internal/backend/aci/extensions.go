@@ -22,6 +22,7 @@ func KnownExtensions() []string {
 		wire.ExtListInstanceView, wire.ExtExecArgv, wire.ExtRemoteCommand, wire.ExtLogsFollow, wire.ExtLogsPrevious,
 		wire.ExtStats, wire.ExtGracePeriod, wire.ExtTCPSocket, wire.ExtGroupHosts, wire.ExtFieldEnv,
 		wire.ExtRefreshVolumes,
+		wire.ExtEnvNames,
 	}
 }
 
