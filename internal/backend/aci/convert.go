@@ -33,6 +33,9 @@ type convertOptions struct {
 	// variables with the group's IP.
 	tcpSocket, hosts, fieldEnv bool
 	now                        time.Time
+	// envNames is set when the service takes Kubernetes' environment
+	// variable names; else names that ACI refuses fail the pod.
+	envNames bool
 }
 
 // convert builds a pod's container group. Its errors are final: the pod
@@ -41,6 +44,11 @@ func convert(w *backend.Workload, o convertOptions) (*groupSpec, error) {
 	pod := w.Pod
 	if pod.Spec.HostNetwork {
 		return nil, fmt.Errorf("hostNetwork pods cannot run on container instances")
+	}
+	if !o.envNames {
+		if err := checkACIEnvNames(w); err != nil {
+			return nil, err
+		}
 	}
 	vols, err := convertVolumes(w)
 	if err != nil {
