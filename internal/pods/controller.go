@@ -146,7 +146,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 	c.synced = []cache.InformerSynced{podInformer.Informer().HasSynced, serviceInformer.Informer().HasSynced}
 	c.refs = newRefManager(cfg.Client, func(key string) { c.queue.Add(key) })
 	c.resolver = &resolver{objects: c.refs, services: serviceInformer.Lister(), allocatable: cfg.Allocatable,
-		tokens: newTokenManager(cfg.Client, cfg.Clock, cfg.TokenMaxAge)}
+		tokens: newTokenManager(cfg.Client, cfg.Clock, cfg.TokenMaxAge), recorder: cfg.Recorder}
 	return c, nil
 }
 

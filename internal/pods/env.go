@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/vnode-io/vnode/internal/backend"
 )
@@ -57,6 +58,8 @@ type resolver struct {
 	allocatable func() corev1.ResourceList
 	// tokens mints projected service-account tokens; nil: none.
 	tokens *tokenManager
+	// recorder records events about what resolving left out; nil: none.
+	recorder record.EventRecorder
 }
 
 // workload resolves pod. Errors are *configError for problems the user
@@ -106,13 +109,16 @@ func (r *resolver) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.
 		if err != nil {
 			return nil, err
 		}
+		var invalid []string
 		for _, k := range slices.Sorted(maps.Keys(values)) {
 			name := from.Prefix + k
-			if len(validation.IsEnvVarName(name)) > 0 {
-				continue // the kubelet skips invalid names with an event
+			if len(validation.IsRelaxedEnvVarName(name)) > 0 {
+				invalid = append(invalid, name)
+				continue
 			}
 			set(backend.EnvVar{Name: name, Value: values[k], Secret: secret})
 		}
+		r.skippedKeys(pod, from, invalid)
 	}
 	lookup := func(name string) (string, bool, bool) {
 		v, ok := vars[name]
@@ -138,6 +144,32 @@ func (r *resolver) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.
 	}
 	return out, nil
 }
+
+// skippedKeys records that envFrom keys were left out because, prefixed,
+// they are no environment variable names by Kubernetes' rule (the API
+// server's since 1.34: printable ASCII but '='), with the event and message
+// of the kubelets that skipped such keys. Keys and prefixes that the API
+// server validated always make good names, so this guards against objects
+// that it did not validate.
+func (r *resolver) skippedKeys(pod *corev1.Pod, from corev1.EnvFromSource, names []string) {
+	if len(names) == 0 || r.recorder == nil {
+		return
+	}
+	kind, name := "configMap", ""
+	switch {
+	case from.ConfigMapRef != nil:
+		name = from.ConfigMapRef.Name
+	case from.SecretRef != nil:
+		kind, name = "secret", from.SecretRef.Name
+	}
+	r.recorder.Eventf(pod, corev1.EventTypeWarning, reasonInvalidEnvironmentVariableNames,
+		"Keys [%s] from the EnvFrom %s %s/%s were skipped since they are considered invalid environment variable names.",
+		strings.Join(names, ", "), kind, pod.Namespace, name)
+}
+
+// reasonInvalidEnvironmentVariableNames is the kubelet's event reason for
+// envFrom keys skipped as variable names.
+const reasonInvalidEnvironmentVariableNames = "InvalidEnvironmentVariableNames"
 
 // podIPField returns the field path of a variable that holds the pod's IP,
 // which a backend may only learn when it starts the pod.

@@ -3,11 +3,13 @@ package pods
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 
 	"github.com/vnode-io/vnode/internal/backend"
@@ -39,7 +41,7 @@ func envPod(c corev1.Container) *corev1.Pod {
 func source() mapSource {
 	return mapSource{
 		secrets:    map[string]*corev1.Secret{"db": {Data: map[string][]byte{"password": []byte("s3cret"), "user": []byte("admin")}}},
-		configMaps: map[string]*corev1.ConfigMap{"cfg": {Data: map[string]string{"MODE": "fast", "LEVEL": "3", "bad-name!": "x"}}},
+		configMaps: map[string]*corev1.ConfigMap{"cfg": {Data: map[string]string{"MODE": "fast", "LEVEL": "3", "data-1": "x"}}},
 	}
 }
 
@@ -86,7 +88,7 @@ func TestContainerEnv(t *testing.T) {
 	}
 	got := envMap(env)
 	want := map[string]string{
-		"MODE": "slow", "LEVEL": "3", "DB_password": "s3cret", "DB_user": "admin",
+		"MODE": "slow", "LEVEL": "3", "data-1": "x", "DB_password": "s3cret", "DB_user": "admin",
 		"GREETING":  "mode=slow level=3 keep=$(UNDEFINED) dollar=$(MODE)",
 		"PASSWORD":  "s3cret",
 		"URL":       "postgres://admin:s3cret@db",
@@ -122,8 +124,56 @@ func TestContainerEnv(t *testing.T) {
 	if _, ok := got["OPTIONAL"]; ok {
 		t.Error("an optional reference to a missing secret defined the variable")
 	}
-	if _, ok := got["bad-name!"]; ok {
-		t.Error("an invalid variable name from envFrom was kept")
+}
+
+// envFrom keys become variables when, prefixed, they are names by
+// Kubernetes' rule (data-1, a.b, 1st); others are skipped with the
+// kubelet's InvalidEnvironmentVariableNames event naming them.
+func TestEnvFromKeys(t *testing.T) {
+	src := mapSource{
+		configMaps: map[string]*corev1.ConfigMap{"cm": {Data: map[string]string{
+			"data-1": "a", "a.b": "b", "1st": "c", "bad=key": "d", "tab\tkey": "e"}}},
+		secrets: map[string]*corev1.Secret{"sec": {Data: map[string][]byte{"x-y": []byte("s"), "=": []byte("t")}}},
+	}
+	c := corev1.Container{Name: "app", EnvFrom: []corev1.EnvFromSource{
+		{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cm"}}},
+		{Prefix: "p.", SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "sec"}}},
+	}}
+	rec := record.NewFakeRecorder(10)
+	r := &resolver{objects: src, recorder: rec}
+	env, err := r.containerEnv(context.Background(), envPod(c), &c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range env {
+		names = append(names, e.Name)
+	}
+	if want := []string{"1st", "a.b", "data-1", "p.x-y"}; !slices.Equal(names, want) {
+		t.Errorf("variables %q, want %q", names, want)
+	}
+	if got := envMap(env)["p.x-y"]; got.Value != "s" || !got.Secret {
+		t.Errorf("p.x-y = %+v, want the Secret's value, secret", got)
+	}
+	for _, want := range []string{
+		"Warning InvalidEnvironmentVariableNames Keys [bad=key, tab\tkey] from the EnvFrom configMap ns/cm were skipped " +
+			"since they are considered invalid environment variable names.",
+		"Warning InvalidEnvironmentVariableNames Keys [p.=] from the EnvFrom secret ns/sec were skipped " +
+			"since they are considered invalid environment variable names.",
+	} {
+		select {
+		case got := <-rec.Events:
+			if got != want {
+				t.Errorf("event %q, want %q", got, want)
+			}
+		default:
+			t.Errorf("no event, want %q", want)
+		}
+	}
+	select {
+	case got := <-rec.Events:
+		t.Errorf("unexpected event %q", got)
+	default:
 	}
 }
 

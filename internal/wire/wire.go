@@ -61,6 +61,8 @@ const (
 	ExtRefreshVolumes = "refresh-volumes"
 	// ExtTerminationMessage: terminationMessagePath and terminationMessagePolicy; "message" in terminated states.
 	ExtTerminationMessage = "termination-message"
+	// ExtEnvNames: environment variable names may be any printable ASCII but '=', as in Kubernetes.
+	ExtEnvNames = "env-names"
 )
 
 // Extensions returns the names of all extensions, in the order the service
@@ -70,6 +72,7 @@ func Extensions() []string {
 		ExtListInstanceView, ExtExecArgv, ExtRemoteCommand, ExtLogsFollow, ExtLogsPrevious, ExtStats,
 		ExtGracePeriod, ExtTCPSocket, ExtGroupHosts, ExtFieldEnv, ExtRefreshVolumes,
 		ExtTerminationMessage,
+		ExtEnvNames,
 	}
 }
 

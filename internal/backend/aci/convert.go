@@ -34,7 +34,10 @@ type convertOptions struct {
 	tcpSocket, hosts, fieldEnv bool
 	// termination is set when the service mounts termination message files.
 	termination bool
-	now         time.Time
+	// envNames is set when the service takes Kubernetes' environment
+	// variable names; else names that ACI refuses fail the pod.
+	envNames bool
+	now      time.Time
 }
 
 // convert builds a pod's container group. Its errors are final: the pod
@@ -43,6 +46,11 @@ func convert(w *backend.Workload, o convertOptions) (*groupSpec, error) {
 	pod := w.Pod
 	if pod.Spec.HostNetwork {
 		return nil, fmt.Errorf("hostNetwork pods cannot run on container instances")
+	}
+	if !o.envNames {
+		if err := checkACIEnvNames(w); err != nil {
+			return nil, err
+		}
 	}
 	vols, err := convertVolumes(w)
 	if err != nil {

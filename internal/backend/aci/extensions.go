@@ -23,6 +23,7 @@ func KnownExtensions() []string {
 		wire.ExtStats, wire.ExtGracePeriod, wire.ExtTCPSocket, wire.ExtGroupHosts, wire.ExtFieldEnv,
 		wire.ExtRefreshVolumes,
 		wire.ExtTerminationMessage,
+		wire.ExtEnvNames,
 	}
 }
 

@@ -113,9 +113,9 @@ func TestFieldEnv(t *testing.T) {
 			ic.EnvironmentVariables[1].SecureValue = to.Ptr("x")
 		}, ext(wire.FieldPodIP, wire.FieldPodIP), initEnv + ".valueFrom", CodeInvalidContainerEnvironmentVariable, "valueFrom"},
 		{"bad name", func(web *aci.ContainerProperties, _ *aci.InitContainerPropertiesDefinition) {
-			web.EnvironmentVariables[2].Name = to.Ptr("POD-IP")
-		}, wire.GroupExtensions{FieldEnv: map[string][]wire.FieldEnv{"web": {{Name: "POD-IP", FieldPath: wire.FieldPodIP}}}},
-			webEnv + ".name", CodeInvalidContainerEnvironmentVariable, "POD-IP"},
+			web.EnvironmentVariables[2].Name = to.Ptr("POD=IP")
+		}, wire.GroupExtensions{FieldEnv: map[string][]wire.FieldEnv{"web": {{Name: "POD=IP", FieldPath: wire.FieldPodIP}}}},
+			webEnv + ".name", CodeInvalidContainerEnvironmentVariable, "POD=IP"},
 		{"name twice", func(web *aci.ContainerProperties, _ *aci.InitContainerPropertiesDefinition) {
 			web.EnvironmentVariables[2].Name = to.Ptr("MODE")
 		}, wire.GroupExtensions{FieldEnv: map[string][]wire.FieldEnv{"web": {{Name: "MODE", FieldPath: wire.FieldPodIP}}}},

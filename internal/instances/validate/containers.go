@@ -147,36 +147,37 @@ func (c *checker) env(vars []*aci.EnvironmentVariable, name, at string) *errdefs
 // neither value nor secureValue is set to "" (or filled from the group).
 func checkEnvVar(v *aci.EnvironmentVariable, seen map[string]bool, name, at string) *errdefs.Error {
 	n := str(v.Name)
-	switch {
-	case !envName.MatchString(n):
+	if p := envNameProblem(n); p != "" {
 		return errdefs.InvalidField(CodeInvalidContainerEnvironmentVariable, at+".name",
-			"The environment variable name '%s' in container '%s' is invalid. A valid environment variable name "+
-				"starts with a letter or '_', followed by letters, digits or '_' (e.g. 'MY_NAME').", n, name)
+			"The environment variable name %s in container '%s' is invalid: it %s. A valid environment variable name is %s.",
+			shownEnvName(n), name, p, envNameRule)
+	}
+	switch {
 	case seen[n]:
 		return errdefs.InvalidField(CodeDuplicateEnvironmentVariable, at+".name",
-			"The environment variable '%s' is set more than once in container '%s'. Set each variable once.", n, name)
+			"The environment variable %s is set more than once in container '%s'. Set each variable once.", shownEnvName(n), name)
 	case v.Value != nil && v.SecureValue != nil:
 		return errdefs.InvalidField(CodeInvalidContainerEnvironmentVariable, at,
-			"The environment variable '%s' in container '%s' has both value and secureValue. Set only one of them.",
-			n, name)
+			"The environment variable %s in container '%s' has both value and secureValue. Set only one of them.",
+			shownEnvName(n), name)
 	case strings.ContainsRune(str(v.Value), 0) || strings.ContainsRune(str(v.SecureValue), 0):
 		return errdefs.InvalidField(CodeInvalidContainerEnvironmentVariable, at,
-			"The value of environment variable '%s' in container '%s' contains a NUL byte, which no process environment can hold.",
-			n, name)
+			"The value of environment variable %s in container '%s' contains a NUL byte, which no process environment can hold.",
+			shownEnvName(n), name)
 	}
 	return nil
 }
 
 // checkFieldEnv checks a variable filled from the group's field path.
 func checkFieldEnv(v *aci.EnvironmentVariable, path, name, at string) *errdefs.Error {
-	n := str(v.Name)
+	n := shownEnvName(str(v.Name))
 	if v.Value != nil || v.SecureValue != nil {
 		return errdefs.InvalidField(CodeInvalidContainerEnvironmentVariable, at+".valueFrom",
-			"The environment variable '%s' in container '%s' has valueFrom and a value. Set only one of them.", n, name)
+			"The environment variable %s in container '%s' has valueFrom and a value. Set only one of them.", n, name)
 	}
 	if path != wire.FieldPodIP && path != wire.FieldPodIPs {
 		return errdefs.InvalidField(CodeInvalidContainerEnvironmentVariable, at+".valueFrom.fieldRef.fieldPath",
-			"The environment variable '%s' in container '%s' takes its value from the field '%s', which is not supported. "+
+			"The environment variable %s in container '%s' takes its value from the field '%s', which is not supported. "+
 				"Use '%s' or '%s' (the container group's IP address).", n, name, path, wire.FieldPodIP, wire.FieldPodIPs)
 	}
 	return nil

@@ -3,6 +3,7 @@ package validate
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -76,5 +77,52 @@ func volumeNameProblem(name string) string {
 // digits and '-', first a letter, last a letter or digit, 5 to 63 long.
 var dnsLabel = regexp.MustCompile(`^[a-z][a-z0-9-]{3,61}[a-z0-9]$`)
 
-// envName is ACI's rule for environment variable names.
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// envNameRule says what envNameProblem accepts, for error messages.
+const envNameRule = "one or more printable ASCII characters other than '=' (e.g. 'MY_NAME', 'data-1' or 'a.b')"
+
+// envNameProblem says why n is not an environment variable name as
+// Kubernetes accepts them (the API server's rule since 1.34,
+// k8s.io/apimachinery's IsRelaxedEnvVarName): one or more printable ASCII
+// characters other than '='. ACI's own rule, a letter or '_' followed by
+// letters, digits and '_', is narrower; the service announces the wider one
+// as the env-names extension. It returns "" for a good name; the phrase
+// completes "it ...".
+func envNameProblem(n string) string {
+	if n == "" {
+		return "is empty"
+	}
+	for i := 0; i < len(n); i++ {
+		switch b := n[i]; {
+		case b == '=':
+			return "contains '='"
+		case b < ' ' || b > '~':
+			return fmt.Sprintf("contains the byte 0x%02x at offset %d, which is not a printable ASCII character", b, i)
+		}
+	}
+	return ""
+}
+
+// maxShownEnvName is how much of an environment variable name an error
+// message repeats.
+const maxShownEnvName = 100
+
+// shownEnvName is n as an error message shows it: in single quotes, or Go
+// quoted when it holds other than printable ASCII, and cut to
+// maxShownEnvName bytes.
+func shownEnvName(n string) string {
+	cut := len(n) > maxShownEnvName
+	if cut {
+		n = n[:maxShownEnvName]
+	}
+	s := "'" + n + "'"
+	for i := 0; i < len(n); i++ {
+		if n[i] < ' ' || n[i] > '~' {
+			s = strconv.Quote(n)
+			break
+		}
+	}
+	if cut {
+		s += "…"
+	}
+	return s
+}

@@ -2,7 +2,9 @@
 // Instances does before it accepts them: GroupName checks the name in the
 // URL, ContainerGroup the body of a PUT, and ImmutableChange whether a PUT on
 // an existing group changes what ACI cannot change in place. SecretRefresh
-// checks the body of vnode's refreshVolumes action.
+// checks the body of vnode's refreshVolumes action. Environment variable
+// names follow Kubernetes' rule, wider than ACI's (vnode's env-names
+// extension).
 //
 // Each check answers the first problem it finds as an *errdefs.Error whose
 // Target is the JSON path of the offending field (for example
@@ -47,7 +49,8 @@
 //	ContainerGroupResourceRequestBelowMinimum          group total below Limits.MinGroupCPU / MinGroupMemoryInGB
 //	ContainerGroupResourceRequestExceedsCapabilities   group total above the location's MaxCPU / MaxMemoryInGB / MaxGPUCount
 //	InvalidContainerPorts                    (seen)    container port outside 1-65535 or protocol not TCP/UDP
-//	InvalidContainerEnvironmentVariable      (seen)    env var name empty or not [A-Za-z_][A-Za-z0-9_]*, both value and secureValue,
+//	InvalidContainerEnvironmentVariable      (seen)    env var name empty or with '=' or other than printable ASCII
+//	                                                   (Kubernetes' rule, wider than ACI's), both value and secureValue,
 //	                                                   a value with a NUL byte,
 //	                                                   or valueFrom beside a value or with a fieldPath other than status.podIP(s)
 //	DuplicateEnvironmentVariable                       env var name repeated within a container

@@ -132,7 +132,7 @@ func TestValidationRejectsInvalidBodies(t *testing.T) {
 			valCtr(g, 0).VolumeMounts = []*aci.VolumeMount{{Name: to.Ptr("nowhere"), MountPath: to.Ptr("/mnt/data")}}
 		}, 400, "InvalidVolumeMount", p0 + ".volumeMounts[0].name"},
 		{"bad-env-name", func(g *aci.ContainerGroup) {
-			valCtr(g, 0).EnvironmentVariables = []*aci.EnvironmentVariable{{Name: to.Ptr("1BAD"), Value: to.Ptr("x")}}
+			valCtr(g, 0).EnvironmentVariables = []*aci.EnvironmentVariable{{Name: to.Ptr("BAD=NAME"), Value: to.Ptr("x")}}
 		}, 400, "InvalidContainerEnvironmentVariable", p0 + ".environmentVariables[0].name"},
 		{"env-value-and-secure", func(g *aci.ContainerGroup) {
 			valCtr(g, 0).EnvironmentVariables = []*aci.EnvironmentVariable{{Name: to.Ptr("X"), Value: to.Ptr("a"), SecureValue: to.Ptr("b")}}

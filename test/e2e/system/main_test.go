@@ -5,7 +5,8 @@
 // stats, private images, limits, scaling, an agent restart and metering —
 // and cluster networking: Services through kube-proxy, cluster DNS,
 // hostnames and host aliases, API access with rotated service-account
-// tokens, volumes that follow their ConfigMaps, and termination messages.
+// tokens, volumes that follow their ConfigMaps, termination messages, and
+// environment variable names as Kubernetes allows them.
 package system
 
 import (

@@ -171,13 +171,15 @@ func offline(t *testing.T) *Runtime {
 	return &Runtime{o: Options{Dir: t.TempDir(), Clock: clock.RealClock{}, Sealer: testSealer(t)}, groups: map[string]*group{}}
 }
 
-// A container's variables filled from the group get its IP; the group's
+// A container's variables filled from the group get its IP, and names
+// that Kubernetes allows (data-1, a.b) reach CRI as written; the group's
 // hosts file is its /etc/hosts unless it mounts a volume there.
 func TestContainerConfigHostsAndEnv(t *testing.T) {
 	r := offline(t)
 	spec := runtime.GroupSpec{ID: "g1", Name: "g", Volumes: []runtime.Volume{{Name: "etc", EmptyDir: true}},
 		Containers: []runtime.ContainerSpec{
-			{Name: "a", Env: []runtime.EnvVar{{Name: "X", Value: "1"}, {Name: "POD_IP", FromField: runtime.FieldPodIP}}},
+			{Name: "a", Env: []runtime.EnvVar{{Name: "X", Value: "1"}, {Name: "POD_IP", FromField: runtime.FieldPodIP},
+				{Name: "data-1", Value: "d"}, {Name: "a.b", Value: "s", Secure: true}, {Name: "pod.ip", FromField: runtime.FieldPodIP}}},
 			{Name: "b", VolumeMounts: []runtime.VolumeMount{{Name: "etc", MountPath: "/etc/hosts/"}}},
 		}}
 	g := newGroup(spec)
@@ -191,7 +193,7 @@ func TestContainerConfigHostsAndEnv(t *testing.T) {
 	for _, kv := range cfg.Envs {
 		env[kv.Key] = string(kv.Value)
 	}
-	if !reflect.DeepEqual(env, map[string]string{"X": "1", "POD_IP": "10.0.0.9"}) {
+	if !reflect.DeepEqual(env, map[string]string{"X": "1", "POD_IP": "10.0.0.9", "data-1": "d", "a.b": "s", "pod.ip": "10.0.0.9"}) {
 		t.Errorf("env %v", env)
 	}
 	if len(cfg.Mounts) != 1 || cfg.Mounts[0].ContainerPath != "/etc/hosts" || cfg.Mounts[0].HostPath != r.hostsPath("g1") {
