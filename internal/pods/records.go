@@ -20,6 +20,10 @@ type podRecord struct {
 	// deleting records that the workload's deletion was asked of the
 	// backend.
 	deleting bool
+	// stopped records that the backend was asked to stop the workload's
+	// containers and keep it (a pod past its deadline); the workload is
+	// still deleted with the pod.
+	stopped bool
 	// awaitingPush marks a workload created but not yet reported.
 	awaitingPush bool
 	// failure holds why the pod's workload could not be created.
@@ -112,6 +116,24 @@ func (c *Controller) markDeleting(uid types.UID) {
 	defer c.mu.Unlock()
 	if rec, ok := c.records[uid]; ok {
 		rec.deleting = true
+	}
+}
+
+// toStop reports whether uid has a workload that was asked neither to stop
+// nor to go.
+func (c *Controller) toStop(uid types.UID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec, ok := c.records[uid]
+	return ok && rec.state != nil && !rec.deleting && !rec.stopped
+}
+
+// markStopped records that the stop of uid's workload was asked for.
+func (c *Controller) markStopped(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rec, ok := c.records[uid]; ok {
+		rec.stopped = true
 	}
 }
 
