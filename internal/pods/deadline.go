@@ -18,27 +18,30 @@ const (
 	messageDeadlineExceeded = "Pod was active on the node longer than the specified deadline"
 )
 
-// deadlineFailure is the record's failure of a pod past its deadline: the
-// pod is Failed with the kubelet's reason and message.
+// deadlineFailure is the record's failure of a pod past its deadline whose
+// containers have stopped: the pod is Failed with the kubelet's reason and
+// message.
 func deadlineFailure() *podFailure {
 	return &podFailure{Reason: reasonDeadlineExceeded, Message: messageDeadlineExceeded, Terminal: true}
 }
 
-// activeDeadline enforces spec.activeDeadlineSeconds as the kubelet's
-// active deadline handler does: a pod that has been active longer than
-// that since its start time fails with reason DeadlineExceeded, a Normal
-// event says so (once), and its workload's containers are stopped with the
-// pod's termination grace period; the workload stays, with its containers'
-// last states and logs, until the pod is deleted. A pod whose deadline is
-// ahead is queued again for that moment, and a change of the deadline (the
-// API lets it be set or lowered on a running pod) arrives as an update of
-// the pod: nothing is polled.
+// activeDeadline enforces spec.activeDeadlineSeconds as the kubelet does:
+// once a pod has been active longer than that since its start time, a
+// Normal DeadlineExceeded event says so (once), and its workload's
+// containers are stopped with the pod's termination grace period; the
+// workload stays, with its containers' last states and logs, until the pod
+// is deleted. As the kubelet's status manager, which never makes a pod
+// terminal while its containers may run, the pod fails (phase Failed,
+// reason DeadlineExceeded) once none of its containers runs any more. A pod
+// whose deadline is ahead is queued again for that moment, and a change of
+// the deadline (the API lets it be set or lowered on a running pod) arrives
+// as an update of the pod: nothing is polled.
 //
-// It reports whether the pod failed for its deadline (now or before), in
-// which case the caller writes the status and does nothing else for it.
-// Terminal pods are left alone, but for those that failed for their
-// deadline: after an agent restart, their record learns the failure again
-// and a workload not yet stopped is stopped.
+// It reports whether the pod is past its deadline, in which case the
+// caller writes the status and does nothing else for the pod. Terminal
+// pods are left alone, but for those that failed for their deadline: after
+// an agent restart, their record learns the failure again and a workload
+// not yet stopped is stopped.
 func (c *Controller) activeDeadline(ctx context.Context, key string, pod *corev1.Pod, st *backend.PodState) (bool, error) {
 	if isTerminal(pod) {
 		if pod.Status.Reason != reasonDeadlineExceeded {
@@ -57,12 +60,31 @@ func (c *Controller) activeDeadline(ctx context.Context, key string, pod *corev1
 		c.queue.AddAfter(key, left)
 		return false, nil
 	}
-	if prev := c.swapFailure(pod, deadlineFailure()); prev == nil || prev.Reason != reasonDeadlineExceeded {
+	if c.passDeadline(pod) {
 		c.log.Info("pod exceeded its active deadline", "pod", key, "uid", pod.UID,
 			"activeDeadlineSeconds", *pod.Spec.ActiveDeadlineSeconds)
 		c.cfg.Recorder.Event(pod, corev1.EventTypeNormal, reasonDeadlineExceeded, messageDeadlineExceeded)
 	}
-	return true, c.stopWorkload(ctx, pod)
+	if err := c.stopWorkload(ctx, pod); err != nil {
+		return true, err
+	}
+	// The backend pushes the containers' ends, which queue the pod again.
+	if st == nil || c.stopAsked(pod.UID) && !anyRunning(st) {
+		c.swapFailure(pod, deadlineFailure())
+	}
+	return true, nil
+}
+
+// anyRunning reports whether a container of the workload runs.
+func anyRunning(st *backend.PodState) bool {
+	for _, cs := range [][]backend.ContainerState{st.InitContainers, st.Containers} {
+		for _, c := range cs {
+			if c.State == backend.Running {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // deadlineOf returns when the pod's active deadline passes: its

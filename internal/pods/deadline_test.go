@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
@@ -47,6 +48,24 @@ func stepUntil(t *testing.T, clk *clocktesting.FakeClock, step time.Duration, wh
 		}
 		clk.Step(step)
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkFailedOnceStopped checks that no status write made the pod Failed
+// while its container ran, as the kubelet's status manager never makes a
+// pod terminal while its containers may run.
+func (f *fixture) checkFailedOnceStopped(name string) {
+	f.t.Helper()
+	for _, a := range f.client.Actions() {
+		u, ok := a.(k8stesting.UpdateAction)
+		if !ok || a.GetSubresource() != "status" {
+			continue
+		}
+		if w := u.GetObject().(*corev1.Pod); w.Name == name && w.Status.Phase == corev1.PodFailed {
+			if cs := w.Status.ContainerStatuses; len(cs) != 1 || cs[0].State.Terminated == nil {
+				f.t.Fatalf("the pod was written Failed while its container ran: %+v", cs)
+			}
+		}
 	}
 }
 
@@ -91,16 +110,19 @@ func (f *fixture) checkStopped(name string) {
 	}
 }
 
-// A pod past its activeDeadlineSeconds fails as on a kubelet — phase
-// Failed, reason DeadlineExceeded, one event — and its containers stop
-// while its workload stays; deleting the pod then deletes the workload.
+// A pod past its activeDeadlineSeconds fails as on a kubelet — its
+// containers stop (taking their time) while its workload stays, then it is
+// Failed with reason DeadlineExceeded, with one event —; deleting the pod
+// then deletes the workload.
 func TestActiveDeadlineFailsThePod(t *testing.T) {
+	b, _ := memory.New(memory.Config{StopDelay: 200 * time.Millisecond})
 	pod := newPod("job")
 	pod.Spec.ActiveDeadlineSeconds = ptr.To[int64](30)
-	f, clk := deadlineFixture(t, nil, pod)
+	f, clk := deadlineFixture(t, b, pod)
 	f.waitPod("job", "Running", running)
 	stepUntil(t, clk, time.Second, "the deadline", func() bool { return deadlineExceeded(f.pod("job")) })
 	f.checkStopped("job")
+	f.checkFailedOnceStopped("job")
 	if got := clk.Since(f.pod("job").Status.StartTime.Time); got < 30*time.Second {
 		t.Errorf("failed %s after the start, before the deadline", got)
 	}
@@ -135,6 +157,7 @@ func TestActiveDeadlineSetOnARunningPod(t *testing.T) {
 	}
 	stepUntil(t, clk, time.Second, "the deadline", func() bool { return deadlineExceeded(f.pod("web")) })
 	f.checkStopped("web")
+	f.checkFailedOnceStopped("web")
 }
 
 // A deadline ahead changes nothing but queues the pod for that moment: it
@@ -156,6 +179,7 @@ func TestActiveDeadlineAheadQueuesThePod(t *testing.T) {
 		t.Error("the pod failed without a sync")
 	}
 	f.checkStopped("job")
+	f.checkFailedOnceStopped("job")
 }
 
 // Finished pods are left alone whatever their deadline; a pod that has not
@@ -203,5 +227,27 @@ func TestActiveDeadlineWithoutStopperDeletes(t *testing.T) {
 	})
 	if code := p.Status.ContainerStatuses[0].State.Terminated.ExitCode; code != 137 || b.Len() != 0 {
 		t.Errorf("exit code %d, %d workloads: want the workload deleted with grace 0", code, b.Len())
+	}
+}
+
+// After an agent restart, a pod that failed for its deadline keeps its
+// reason, and a workload still running (the agent stopped before it could
+// stop it) is stopped.
+func TestActiveDeadlineAfterARestart(t *testing.T) {
+	b, _ := memory.New(memory.Config{})
+	pod := newPod("job")
+	pod.Spec.ActiveDeadlineSeconds = ptr.To[int64](5)
+	if err := b.Create(context.Background(), &backend.Workload{Pod: pod}); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, Reason: "DeadlineExceeded",
+		Message: "Pod was active on the node longer than the specified deadline", StartTime: ptr.To(metav1.Now())}
+	f, _ := deadlineFixture(t, b, pod)
+	f.checkStopped("job")
+	if p := f.pod("job"); !deadlineExceeded(p) {
+		t.Errorf("after the restart: phase %s, reason %q", p.Status.Phase, p.Status.Reason)
+	}
+	if n := f.countEvents("DeadlineExceeded"); n != 0 {
+		t.Errorf("%d DeadlineExceeded events again after the restart", n)
 	}
 }
