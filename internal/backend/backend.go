@@ -43,9 +43,10 @@ import (
 //   - The agent decides what runs: it creates and updates workloads for the
 //     pods bound to the node, refuses those no virtual node runs, retries
 //     ErrRetryable errors with back-off, passes a pod's deletion on with its
-//     grace period, deletes the pod from the API once every container has
-//     terminated, adopts the backend's workloads after a restart and deletes
-//     those whose pod is gone (List).
+//     grace period, stops the containers of a pod past its
+//     activeDeadlineSeconds (Stopper), deletes the pod from the API once
+//     every container has terminated, adopts the backend's workloads after a
+//     restart and deletes those whose pod is gone (List).
 //
 // Implementations must be safe for concurrent use. Calls are idempotent:
 // creating a workload that exists with the same pod UID, or deleting one
@@ -84,6 +85,21 @@ type Backend interface {
 // has no workload for the pod.
 type VolumeUpdater interface {
 	UpdateVolumes(ctx context.Context, w *Workload) error
+}
+
+// Stopper is implemented by backends that can stop a workload's containers
+// and keep the workload, as the kubelet kills the containers of a pod past
+// its activeDeadlineSeconds and keeps them, their last states and their
+// logs until the pod is deleted.
+//
+// Stop stops every container of the workload of the pod with uid: SIGTERM,
+// then SIGKILL once grace has passed. It returns when the stop has begun;
+// the end is reported as a pushed state with every container terminated.
+// A stopped workload is never restarted or deployed again; it stays in
+// List, its logs stay readable, and Delete removes it. Stopping a stopped
+// workload succeeds; a workload the backend does not have is ErrNotFound.
+type Stopper interface {
+	Stop(ctx context.Context, uid types.UID, grace time.Duration) error
 }
 
 var (

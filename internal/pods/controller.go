@@ -46,7 +46,10 @@ type ControllerConfig struct {
 	TokenMaxAge time.Duration
 	Recorder    record.EventRecorder
 	Metrics     *Metrics
-	Clock       clock.Clock
+	// Clock drives the controller's timers and the work queue's delays
+	// (back-off, and pods queued again for a token or a deadline); the
+	// real clock when nil.
+	Clock clock.WithTicker
 	// Logger receives the controller's logs; they are discarded when nil.
 	Logger *slog.Logger
 }
@@ -115,7 +118,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 			// Per-item exponential back-off only: a global token bucket
 			// would throttle a burst of healthy pods.
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 5*time.Minute),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pods", MetricsProvider: cfg.Metrics},
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pods", MetricsProvider: cfg.Metrics, Clock: cfg.Clock},
 		),
 		records: map[types.UID]*podRecord{},
 		byKey:   map[string]types.UID{},

@@ -20,6 +20,14 @@ type podRecord struct {
 	// deleting records that the workload's deletion was asked of the
 	// backend.
 	deleting bool
+	// stopped records that the backend was asked to stop the workload's
+	// containers and keep it (a pod past its deadline); the workload is
+	// still deleted with the pod.
+	stopped bool
+	// pastDeadline records that the pod's active deadline passed (and its
+	// event was emitted); its failure is recorded once the workload runs
+	// nothing any more.
+	pastDeadline bool
 	// awaitingPush marks a workload created but not yet reported.
 	awaitingPush bool
 	// failure holds why the pod's workload could not be created.
@@ -112,6 +120,44 @@ func (c *Controller) markDeleting(uid types.UID) {
 	defer c.mu.Unlock()
 	if rec, ok := c.records[uid]; ok {
 		rec.deleting = true
+	}
+}
+
+// toStop reports whether uid has a workload that was asked neither to stop
+// nor to go.
+func (c *Controller) toStop(uid types.UID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec, ok := c.records[uid]
+	return ok && rec.state != nil && !rec.deleting && !rec.stopped
+}
+
+// passDeadline records that pod's active deadline passed and reports
+// whether that is news.
+func (c *Controller) passDeadline(pod *corev1.Pod) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec := c.podRecordLocked(pod)
+	news := !rec.pastDeadline
+	rec.pastDeadline = true
+	return news
+}
+
+// stopAsked reports whether the backend was asked to stop or delete uid's
+// workload: none of its containers starts again.
+func (c *Controller) stopAsked(uid types.UID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rec, ok := c.records[uid]
+	return ok && (rec.stopped || rec.deleting)
+}
+
+// markStopped records that the stop of uid's workload was asked for.
+func (c *Controller) markStopped(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rec, ok := c.records[uid]; ok {
+		rec.stopped = true
 	}
 }
 

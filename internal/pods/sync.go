@@ -56,6 +56,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	c.refs.track(pod, key)
+	if failed, err := c.activeDeadline(ctx, key, pod, st); failed {
+		// Past its deadline, the pod is neither created, updated nor
+		// refreshed any more: it fails, and its containers stop.
+		return errors.Join(err, c.writeStatus(ctx, pod, st))
+	}
 	if st == nil {
 		// A failed create is still reported on the pod before it is retried.
 		createErr := c.create(ctx, pod)

@@ -56,8 +56,10 @@ type Backend struct {
 }
 
 var (
-	_ backend.Backend     = (*Backend)(nil)
-	_ backend.ContainerIO = (*Backend)(nil)
+	_ backend.Backend       = (*Backend)(nil)
+	_ backend.ContainerIO   = (*Backend)(nil)
+	_ backend.Stopper       = (*Backend)(nil)
+	_ backend.VolumeUpdater = (*Backend)(nil)
 )
 
 // New returns a backend and starts its poller, which runs until ctx ends

@@ -63,17 +63,22 @@ func (b *Backend) deleteLater(uid types.UID, grace time.Duration) {
 	}
 }
 
+// graceQuery is the query that passes grace on with a DELETE or a stop
+// when the service takes it (its grace-period extension); nil otherwise.
+// The service reads 0 as its default (30 s): a zero grace period is sent as
+// 1 s, the shortest it takes.
+func (b *Backend) graceQuery(grace time.Duration) url.Values {
+	if !b.ext.has(wire.ExtGracePeriod) {
+		return nil
+	}
+	secs := max(int64((grace+time.Second-1)/time.Second), 1)
+	return url.Values{"gracePeriodSeconds": {strconv.FormatInt(secs, 10)}}
+}
+
 // sendDelete sends a group's DELETE.
 func (b *Backend) sendDelete(ctx context.Context, uid types.UID, name string, grace time.Duration) error {
-	var extras requestExtras
-	if b.ext.has(wire.ExtGracePeriod) {
-		// The service reads 0 as its default (30 s): a zero grace period
-		// is sent as 1 s, the shortest it takes.
-		secs := max(int64((grace+time.Second-1)/time.Second), 1)
-		extras.query = url.Values{"gracePeriodSeconds": {strconv.FormatInt(secs, 10)}}
-	}
 	var resp *http.Response
-	ctx = policy.WithCaptureResponse(withExtras(ctx, extras), &resp)
+	ctx = policy.WithCaptureResponse(withExtras(ctx, requestExtras{query: b.graceQuery(grace)}), &resp)
 	_, err := b.groups.BeginDelete(ctx, b.cfg.ResourceGroup, name, nil)
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -52,6 +52,12 @@ type entry struct {
 	deleteAfterCreate bool
 	grace             time.Duration
 
+	// stopped is set once the agent asked for the group to be stopped (a
+	// pod past its deadline): it is never deployed again. stopping is set
+	// while the stop request is in flight.
+	stopped  bool
+	stopping bool
+
 	// redeployBackOff is the current wait after the group failed (an image
 	// pull, lost containers; 0: none since it last ran); redeployAt, when
 	// set, is when the group is deployed again.
@@ -61,7 +67,7 @@ type entry struct {
 
 // busy reports whether the entry needs fast polling.
 func (e *entry) busy() bool {
-	return e.creating || e.deleting || e.transition || e.needsRead
+	return e.creating || e.deleting || e.stopping || e.transition || e.needsRead
 }
 
 // ref names the entry's pod.

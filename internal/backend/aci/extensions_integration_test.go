@@ -28,6 +28,17 @@ import (
 // as vnode's service does, and returns client files pointing at it.
 func announce(t *testing.T, files wire.ClientFiles, extensions string) wire.ClientFiles {
 	t.Helper()
+	return proxied(t, files, nil, func(r *http.Response) error {
+		r.Header.Set("X-Vnode-Extensions", extensions)
+		return nil
+	})
+}
+
+// proxied puts a proxy in front of the service that shows every request to
+// observe and every response to modify (each when not nil), and returns
+// client files pointing at it.
+func proxied(t *testing.T, files wire.ClientFiles, observe func(*http.Request), modify func(*http.Response) error) wire.ClientFiles {
+	t.Helper()
 	target, err := url.Parse(files.Endpoint)
 	if err != nil {
 		t.Fatal(err)
@@ -36,12 +47,14 @@ func announce(t *testing.T, files wire.ClientFiles, extensions string) wire.Clie
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.Transport = hc.Transport
-	proxy.FlushInterval = -1
-	proxy.ModifyResponse = func(r *http.Response) error {
-		r.Header.Set("X-Vnode-Extensions", extensions)
-		return nil
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			if observe != nil {
+				observe(r.In)
+			}
+			r.SetURL(target)
+		},
+		Transport: hc.Transport, FlushInterval: -1, ModifyResponse: modify,
 	}
 	srv := httptest.NewUnstartedServer(proxy)
 	srv.StartTLS()

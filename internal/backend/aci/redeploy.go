@@ -30,8 +30,14 @@ const maxRedeployBackOff = 5 * time.Minute
 // new failure after that (or any pull failure, or a fresh warning after a
 // retry) schedules the next deployment after a back-off that doubles from
 // ImagePullBackOff up to five minutes, with a BackOff event; a group that
-// runs resets it. Callers hold Backend.mu.
+// runs resets it. A group the agent stopped is left alone, as the kubelet
+// never restarts the containers of a pod it killed. Callers hold
+// Backend.mu.
 func (b *Backend) redeployLocked(e *entry, g *aci.ContainerGroup, st *backend.PodState, now time.Time) {
+	if e.stopped {
+		e.redeployAt = time.Time{}
+		return
+	}
 	pulls := pullFailedContainers(st)
 	failed := len(pulls) > 0 || st.Failed && restartsAfterFailure(g)
 	if !failed {
@@ -107,7 +113,7 @@ func (b *Backend) redeployDue(ctx context.Context) {
 	b.mu.Lock()
 	var due []*entry
 	for _, e := range b.entries {
-		if !e.redeployAt.IsZero() && !now.Before(e.redeployAt) && !e.deleting && !e.creating {
+		if !e.redeployAt.IsZero() && !now.Before(e.redeployAt) && !e.deleting && !e.creating && !e.stopped {
 			due = append(due, e)
 		}
 	}

@@ -44,3 +44,17 @@ func TestRedeployBackOff(t *testing.T) {
 		t.Errorf("pull failure: redeploy after %v, want 10s", got)
 	}
 }
+
+// A group the agent stopped is never deployed again, whatever it reports
+// and whatever was scheduled before the stop.
+func TestStoppedGroupIsNotRedeployed(t *testing.T) {
+	b := &Backend{cfg: Config{ImagePullBackOff: 10 * time.Second}}
+	now := time.Unix(1_700_000_000, 0)
+	e := &entry{group: "g", stopped: true, redeployAt: now}
+	st := &backend.PodState{Failed: true, Events: []backend.Event{{Type: corev1.EventTypeWarning, Reason: "Failed"}},
+		Containers: []backend.ContainerState{{Name: "c", State: backend.Waiting, Reason: "ErrImagePull"}}}
+	b.redeployLocked(e, nil, st, now)
+	if !e.redeployAt.IsZero() || len(st.Events) != 1 || st.Containers[0].Reason != "ErrImagePull" {
+		t.Errorf("stopped group: redeploy at %v, events %+v, container %+v; want it left alone", e.redeployAt, st.Events, st.Containers[0])
+	}
+}

@@ -70,9 +70,14 @@ type Backend struct {
 	creates       atomic.Int64
 	volumeUpdates atomic.Int64
 	lists         atomic.Int64
+	stops         atomic.Int64
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend       = (*Backend)(nil)
+	_ backend.Stopper       = (*Backend)(nil)
+	_ backend.VolumeUpdater = (*Backend)(nil)
+)
 
 // workload is one simulated pod.
 type workload struct {
@@ -80,6 +85,9 @@ type workload struct {
 	state    *backend.PodState
 	timers   []clock.Timer
 	deleting bool
+	// stopped is set by Stop: the containers stop for good, and the
+	// workload stays until Delete.
+	stopped bool
 	// env is each container's environment, for exec.
 	env map[string][]backend.EnvVar
 	// volumes holds the volume files, as the last create or update gave them.
@@ -222,10 +230,10 @@ func (b *Backend) afterFunc(d time.Duration, fn func()) clock.Timer {
 	return b.cfg.Clock.AfterFunc(d, func() { go fn() })
 }
 
-// liveLocked returns the workload of uid unless it is gone or being
-// deleted; timers that fire late find nothing to do.
+// liveLocked returns the workload of uid unless it is gone, being deleted
+// or stopped; timers that fire late find nothing to do.
 func (b *Backend) liveLocked(uid types.UID) *workload {
-	if wl, ok := b.workloads[uid]; ok && !wl.deleting {
+	if wl, ok := b.workloads[uid]; ok && !wl.deleting && !wl.stopped {
 		return wl
 	}
 	return nil
@@ -311,7 +319,7 @@ func (b *Backend) ExitContainer(uid types.UID, name string, code int32) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", backend.ErrNotFound, uid)
 	}
-	if wl.deleting {
+	if wl.deleting || wl.stopped {
 		return nil
 	}
 	now := b.cfg.Clock.Now()
@@ -410,13 +418,46 @@ func (b *Backend) Delete(_ context.Context, uid types.UID, grace time.Duration) 
 		return nil
 	}
 	wl.deleting = true
+	code, after := b.beginStopLocked(wl, grace)
+	b.afterFunc(after, func() { b.finishStop(uid, code, true) })
+	return nil
+}
+
+// Stop implements backend.Stopper: the containers stop as Delete stops
+// them, and the workload stays, with its containers' last states and logs,
+// until Delete.
+func (b *Backend) Stop(_ context.Context, uid types.UID, grace time.Duration) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	wl, ok := b.workloads[uid]
+	switch {
+	case !ok:
+		return fmt.Errorf("stop %s: %w", uid, backend.ErrNotFound)
+	case wl.deleting || wl.stopped:
+		return nil
+	}
+	wl.stopped = true
+	b.stops.Add(1)
+	code, after := b.beginStopLocked(wl, grace)
+	b.afterFunc(after, func() { b.finishStop(uid, code, false) })
+	return nil
+}
+
+// Stops counts the workloads Stop stopped (not counting repeats).
+func (b *Backend) Stops() int64 { return b.stops.Load() }
+
+// beginStopLocked cancels the workload's timers (no exit, restart or start
+// comes any more), reports a Killing event for each running container and
+// returns when the containers end and with which exit code: StopDelay, or
+// the grace period if that is shorter, when they are killed (137).
+func (b *Backend) beginStopLocked(wl *workload, grace time.Duration) (code int32, after time.Duration) {
 	for _, t := range wl.timers {
 		t.Stop()
 	}
 	wl.timers = nil
-	stop, code := b.cfg.StopDelay, int32(0)
-	if stop > grace {
-		stop, code = grace, 137 // killed at the end of the grace period
+	after = b.cfg.StopDelay
+	if after > grace {
+		after, code = grace, 137 // killed at the end of the grace period
 	}
 	now := b.cfg.Clock.Now()
 	for _, c := range wl.state.Containers {
@@ -425,15 +466,17 @@ func (b *Backend) Delete(_ context.Context, uid types.UID, grace time.Duration) 
 		}
 	}
 	b.publishLocked(wl)
-	b.afterFunc(stop, func() { b.finishDelete(uid, code) })
-	return nil
+	return code, after
 }
 
-func (b *Backend) finishDelete(uid types.UID, code int32) {
+// finishStop ends every container of the workload that is not terminated
+// with code and pushes the state; with remove the workload goes too. A stop
+// that a Delete overtook leaves the end to the Delete.
+func (b *Backend) finishStop(uid types.UID, code int32, remove bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	wl, ok := b.workloads[uid]
-	if !ok {
+	if !ok || wl.deleting && !remove {
 		return
 	}
 	now := b.cfg.Clock.Now()
@@ -452,7 +495,9 @@ func (b *Backend) finishDelete(uid types.UID, code int32) {
 			*c = terminated(*c, code, now, now)
 		}
 	}
-	delete(b.workloads, uid)
+	if remove {
+		delete(b.workloads, uid)
+	}
 	b.publishLocked(wl)
 }
 

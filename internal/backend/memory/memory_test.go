@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -236,5 +237,58 @@ func TestUpdate(t *testing.T) {
 	changed.Spec.Containers = append(changed.Spec.Containers, corev1.Container{Name: "extra"})
 	if err := b.Update(context.Background(), &backend.Workload{Pod: changed}); !errors.Is(err, backend.ErrNotSupported) {
 		t.Errorf("adding a container in place: %v, want ErrNotSupported", err)
+	}
+}
+
+// Stop ends the containers for good and keeps the workload: listed, its
+// logs readable, never restarted; Delete removes it afterwards.
+func TestStopKeepsTheWorkload(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	b, _ := New(Config{StopDelay: time.Minute, Clock: clk})
+	r := subscribe(t, b)
+	if err := b.Create(context.Background(), &backend.Workload{Pod: testPod("u8", nil)}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Step(0)
+	r.waitState(t, "running", running)
+	if err := b.Stop(context.Background(), "u8", 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Stop(context.Background(), "u8", 2*time.Second); err != nil || b.Stops() != 1 {
+		t.Fatalf("stopping again: %v, %d stops", err, b.Stops())
+	}
+	r.waitState(t, "Killing", func(s *backend.PodState) bool { return len(s.Events) > 0 && s.Events[0].Reason == "Killing" })
+	clk.Step(2 * time.Second)
+	end := r.waitState(t, "stopped", func(s *backend.PodState) bool { return s.AllTerminated() })
+	if end.Containers[0].ExitCode != 137 {
+		t.Errorf("container killed at the end of the grace period: %+v", end.Containers[0])
+	}
+	if err := b.ExitContainer("u8", "app", 1); err != nil {
+		t.Errorf("exit of a stopped container: %v", err)
+	}
+	clk.Step(time.Hour) // no restart comes
+	list, err := b.List(context.Background())
+	if err != nil || len(list) != 1 || !list[0].AllTerminated() {
+		t.Fatalf("List after Stop = %+v, %v; want the stopped workload", list, err)
+	}
+	var logs strings.Builder
+	if err := b.Logs(context.Background(), backend.PodRef{UID: "u8", Namespace: "ns", Name: "p-u8"}, "app", backend.LogOptions{}, &logs); err != nil ||
+		!strings.Contains(logs.String(), "exited with code 137") {
+		t.Errorf("logs of a stopped container: %q, %v", logs.String(), err)
+	}
+	if err := b.Stop(context.Background(), "nope", 0); !errors.Is(err, backend.ErrNotFound) {
+		t.Errorf("stop of a missing workload: %v, want ErrNotFound", err)
+	}
+
+	if err := b.Delete(context.Background(), "u8", 0); err != nil {
+		t.Fatal(err)
+	}
+	clk.Step(0)
+	waitGone := time.Now().Add(10 * time.Second)
+	for b.Len() != 0 {
+		if time.Now().After(waitGone) {
+			t.Fatal("the stopped workload outlived its Delete")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
