@@ -11,6 +11,9 @@
 //   - the group's hostname, the fully qualified name that /etc/hosts gives
 //     the group's IP, and host aliases (more /etc/hosts entries), in the
 //     group's properties: "hostname", "fqdn", "hostAliases"
+//   - the args of a container or init container, which follow the image's
+//     entrypoint (or the command, which replaces it) as Kubernetes' args do:
+//     "args": ["-c", "echo hello"] beside "command" in its properties
 //   - each container's readiness in its instance view ("ready"), written by
 //     the service only.
 //
@@ -70,11 +73,16 @@ type GroupExtensions struct {
 	FQDN string
 	// HostAliases are further /etc/hosts entries.
 	HostAliases []HostAlias
+	// Args holds, by (init) container name, the arguments that follow
+	// the image's entrypoint, or the command when one is set (no entry:
+	// none, and without a command the image's own arguments).
+	Args map[string][]string
 }
 
 // IsZero reports whether e holds no addition.
 func (e GroupExtensions) IsZero() bool {
-	return len(e.Probes) == 0 && len(e.FieldEnv) == 0 && e.Hostname == "" && e.FQDN == "" && len(e.HostAliases) == 0
+	return len(e.Probes) == 0 && len(e.FieldEnv) == 0 && e.Hostname == "" && e.FQDN == "" && len(e.HostAliases) == 0 &&
+		len(e.Args) == 0
 }
 
 // Equal reports whether e and o hold the same additions.
@@ -111,12 +119,14 @@ type groupJSON struct {
 				LivenessProbe  *probeJSON `json:"livenessProbe"`
 				ReadinessProbe *probeJSON `json:"readinessProbe"`
 				Env            []envJSON  `json:"environmentVariables"`
+				Args           []string   `json:"args"`
 			} `json:"properties"`
 		} `json:"containers"`
 		InitContainers []struct {
 			Name       string `json:"name"`
 			Properties struct {
-				Env []envJSON `json:"environmentVariables"`
+				Env  []envJSON `json:"environmentVariables"`
+				Args []string  `json:"args"`
 			} `json:"properties"`
 		} `json:"initContainers"`
 	} `json:"properties"`
@@ -144,11 +154,25 @@ func ParseGroup(raw []byte) (GroupExtensions, error) {
 			ext.Probes[c.Name] = p
 		}
 		ext.addFieldEnv(c.Name, c.Properties.Env)
+		ext.addArgs(c.Name, c.Properties.Args)
 	}
 	for _, c := range g.Properties.InitContainers {
 		ext.addFieldEnv(c.Name, c.Properties.Env)
+		ext.addArgs(c.Name, c.Properties.Args)
 	}
 	return ext, nil
+}
+
+// addArgs records a (init) container's args; an empty list is none, as
+// in Kubernetes.
+func (e *GroupExtensions) addArgs(container string, args []string) {
+	if len(args) == 0 {
+		return
+	}
+	if e.Args == nil {
+		e.Args = map[string][]string{}
+	}
+	e.Args[container] = args
 }
 
 // addFieldEnv records the variables of container filled from the group.
@@ -213,6 +237,9 @@ func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 		if vars := a.FieldEnv[name]; len(vars) > 0 {
 			addFieldEnv(cp, vars)
 		}
+		if args := a.Args[name]; len(args) > 0 {
+			cp["args"] = args
+		}
 		if iv, ok := cp["instanceView"].(map[string]any); ok && a.Ready != nil {
 			iv["ready"] = a.Ready[name]
 		}
@@ -221,8 +248,15 @@ func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 	for _, c := range inits {
 		cm, _ := c.(map[string]any)
 		name, _ := cm["name"].(string)
-		if cp, _ := cm["properties"].(map[string]any); cp != nil && len(a.FieldEnv[name]) > 0 {
-			addFieldEnv(cp, a.FieldEnv[name])
+		cp, _ := cm["properties"].(map[string]any)
+		if cp == nil {
+			continue
+		}
+		if vars := a.FieldEnv[name]; len(vars) > 0 {
+			addFieldEnv(cp, vars)
+		}
+		if args := a.Args[name]; len(args) > 0 {
+			cp["args"] = args
 		}
 	}
 	out, err := json.Marshal(g)

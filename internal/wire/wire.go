@@ -59,6 +59,8 @@ const (
 	// ExtRefreshVolumes: POST …/containerGroups/{name}/refreshVolumes
 	// replaces the files of secret volumes while the group runs.
 	ExtRefreshVolumes = "refresh-volumes"
+	// ExtContainerArgs: (init) containers may carry args, which follow the image's entrypoint or the command.
+	ExtContainerArgs = "container-args"
 )
 
 // Extensions returns the names of all extensions, in the order the service
