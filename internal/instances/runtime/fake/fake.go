@@ -16,6 +16,8 @@
 //     or a number of seconds; "infinity" never), ["echo", words...] writes
 //     the words to the log and keeps running; any other command, or none,
 //     runs until stopped. ["sh", "-c", "..."] runs the command in the string.
+//     Images have no entrypoint or arguments of their own: a container runs
+//     its command followed by its args (args alone when it has no command).
 //
 // Exec understands echo, exit, cat, env, sleep, sh -c and an interactive sh
 // (one command per line of standard input). Variables filled from the group
