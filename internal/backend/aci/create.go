@@ -85,14 +85,22 @@ func (b *Backend) claim(pod *corev1.Pod) (*entry, error) {
 
 // build converts the workload, with the location's capabilities.
 func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*groupSpec, error) {
-	maxCPU, maxMem, err := b.capabilities(ctx)
+	maxCPU, maxMem, err := b.capabilities(ctx) // which also learns the service's extensions
 	if err != nil {
 		return nil, err
+	}
+	containerArgs := b.ext.has(wire.ExtContainerArgs)
+	var entrypoints map[string][]string
+	if !containerArgs {
+		if entrypoints, err = b.entrypoints(ctx, w); err != nil {
+			return nil, err
+		}
 	}
 	spec, err := convert(w, convertOptions{
 		location: b.cfg.Location, node: b.cfg.NodeName, subnetIDs: b.cfg.SubnetIDs, dns: b.cfg.DNS,
 		limits:    Limits{MinCPU: b.cfg.MinGroupCPU, MinMemoryGB: b.cfg.MinGroupMemoryGB, MaxCPU: maxCPU, MaxMemoryGB: maxMem},
 		tcpSocket: b.ext.has(wire.ExtTCPSocket), hosts: b.ext.has(wire.ExtGroupHosts), fieldEnv: b.ext.has(wire.ExtFieldEnv),
+		containerArgs: containerArgs, entrypoints: entrypoints,
 		now: b.cfg.Clock.Now(),
 	})
 	var cfgErr *backend.ConfigError

@@ -21,7 +21,7 @@ func KnownExtensions() []string {
 	return []string{
 		wire.ExtListInstanceView, wire.ExtExecArgv, wire.ExtRemoteCommand, wire.ExtLogsFollow, wire.ExtLogsPrevious,
 		wire.ExtStats, wire.ExtGracePeriod, wire.ExtTCPSocket, wire.ExtGroupHosts, wire.ExtFieldEnv,
-		wire.ExtRefreshVolumes,
+		wire.ExtRefreshVolumes, wire.ExtContainerArgs,
 	}
 }
 
