@@ -11,6 +11,9 @@
 //   - the group's hostname, the fully qualified name that /etc/hosts gives
 //     the group's IP, and host aliases (more /etc/hosts entries), in the
 //     group's properties: "hostname", "fqdn", "hostAliases"
+//   - the args of a container or init container, which follow the image's
+//     entrypoint (or the command, which replaces it) as Kubernetes' args do:
+//     "args": ["-c", "echo hello"] beside "command" in its properties
 //   - where each (init) container writes its termination message and how
 //     it is read, in its properties, as Kubernetes names them:
 //     "terminationMessagePath": "/dev/termination-log",
@@ -102,12 +105,16 @@ type GroupExtensions struct {
 	// TerminationMessages holds, by (init) container name, where each
 	// writes its termination message.
 	TerminationMessages map[string]TerminationMessage
+	// Args holds, by (init) container name, the arguments that follow
+	// the image's entrypoint, or the command when one is set (no entry:
+	// none, and without a command the image's own arguments).
+	Args map[string][]string
 }
 
 // IsZero reports whether e holds no addition.
 func (e GroupExtensions) IsZero() bool {
 	return len(e.Probes) == 0 && len(e.FieldEnv) == 0 && e.Hostname == "" && e.FQDN == "" && len(e.HostAliases) == 0 &&
-		len(e.TerminationMessages) == 0
+		len(e.TerminationMessages) == 0 && len(e.Args) == 0
 }
 
 // Equal reports whether e and o hold the same additions.
@@ -152,6 +159,7 @@ type groupJSON struct {
 				ReadinessProbe *probeJSON `json:"readinessProbe"`
 				Env            []envJSON  `json:"environmentVariables"`
 				terminationJSON
+				Args []string `json:"args"`
 			} `json:"properties"`
 		} `json:"containers"`
 		InitContainers []struct {
@@ -159,6 +167,7 @@ type groupJSON struct {
 			Properties struct {
 				Env []envJSON `json:"environmentVariables"`
 				terminationJSON
+				Args []string `json:"args"`
 			} `json:"properties"`
 		} `json:"initContainers"`
 	} `json:"properties"`
@@ -187,10 +196,12 @@ func ParseGroup(raw []byte) (GroupExtensions, error) {
 		}
 		ext.addFieldEnv(c.Name, c.Properties.Env)
 		ext.addTermination(c.Name, c.Properties.terminationJSON)
+		ext.addArgs(c.Name, c.Properties.Args)
 	}
 	for _, c := range g.Properties.InitContainers {
 		ext.addFieldEnv(c.Name, c.Properties.Env)
 		ext.addTermination(c.Name, c.Properties.terminationJSON)
+		ext.addArgs(c.Name, c.Properties.Args)
 	}
 	return ext, nil
 }
@@ -204,6 +215,18 @@ func (e *GroupExtensions) addTermination(container string, t terminationJSON) {
 		e.TerminationMessages = map[string]TerminationMessage{}
 	}
 	e.TerminationMessages[container] = TerminationMessage(t)
+}
+
+// addArgs records a (init) container's args; an empty list is none, as
+// in Kubernetes.
+func (e *GroupExtensions) addArgs(container string, args []string) {
+	if len(args) == 0 {
+		return
+	}
+	if e.Args == nil {
+		e.Args = map[string][]string{}
+	}
+	e.Args[container] = args
 }
 
 // addFieldEnv records the variables of container filled from the group.
@@ -301,6 +324,9 @@ func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 func (a GroupAdditions) applyContainer(name string, props map[string]any) {
 	if vars := a.FieldEnv[name]; len(vars) > 0 {
 		addFieldEnv(props, vars)
+	}
+	if args := a.Args[name]; len(args) > 0 {
+		props["args"] = args
 	}
 	if t, ok := a.TerminationMessages[name]; ok {
 		setString(props, "terminationMessagePath", t.Path)

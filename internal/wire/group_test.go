@@ -15,9 +15,9 @@ const request = `{"location":"local","properties":{"osType":"Linux",
   "readinessProbe":{"exec":{"command":["true"]}},
   "terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"FallbackToLogsOnError",
   "environmentVariables":[{"name":"A","value":"1"},{"name":"IP","valueFrom":{"fieldRef":{"fieldPath":"status.podIP"}}}]}},
- {"name":"web","properties":{"image":"hello","readinessProbe":{"tcpSocket":{"port":80}}}},
- {"name":"plain","properties":{"image":"x"}}],
- "initContainers":[{"name":"setup","properties":{"image":"x",
+ {"name":"web","properties":{"image":"hello","readinessProbe":{"tcpSocket":{"port":80}},"args":["--port","80"]}},
+ {"name":"plain","properties":{"image":"x","command":["/bin/sh"],"args":[]}}],
+ "initContainers":[{"name":"setup","properties":{"image":"x","args":["-c","echo $MY_IP"],
   "terminationMessagePath":"/tmp/done",
   "environmentVariables":[{"name":"MY_IP","valueFrom":{"fieldRef":{"fieldPath":"status.podIPs"}}}]}}]}}`
 
@@ -38,6 +38,7 @@ func TestParseApplyRoundTrip(t *testing.T) {
 		TerminationMessages: map[string]TerminationMessage{
 			"db":    {Path: DefaultTerminationMessagePath, Policy: TerminationMessageFallbackToLogsOnError},
 			"setup": {Path: "/tmp/done"}},
+		Args: map[string][]string{"web": {"--port", "80"}, "setup": {"-c", "echo $MY_IP"}},
 	}
 	if !reflect.DeepEqual(ext, want) {
 		t.Fatalf("Parse = %+v, want %+v", ext, want)
@@ -70,14 +71,23 @@ func TestParseApplyRoundTrip(t *testing.T) {
 		len(db.EnvironmentVariables) != 2 || *db.EnvironmentVariables[0].Value != "1" {
 		t.Errorf("Apply changed the rest of the spec: %s", applied)
 	}
+	if plain := back.Properties.Containers[2].Properties; len(plain.Command) != 1 || *plain.Command[0] != "/bin/sh" {
+		t.Errorf("Apply changed a command beside args: %s", applied)
+	}
 	if out, err := ApplyGroup(sdk, GroupAdditions{}); err != nil || string(out) != string(sdk) {
 		t.Errorf("Apply without additions changed the JSON")
 	}
 }
 
 func TestParseRefusesMalformed(t *testing.T) {
-	if _, err := ParseGroup([]byte(`{"properties":{"containers":[{"name":"a","properties":{"livenessProbe":{"tcpSocket":{"port":"eighty"}}}}]}}`)); err == nil {
-		t.Error("a port that is not a number was accepted")
+	for what, body := range map[string]string{
+		"a port that is not a number": `{"properties":{"containers":[{"name":"a","properties":{"livenessProbe":{"tcpSocket":{"port":"eighty"}}}}]}}`,
+		"args that are not strings":   `{"properties":{"containers":[{"name":"a","properties":{"args":["-c",1]}}]}}`,
+		"args that are not a list":    `{"properties":{"initContainers":[{"name":"a","properties":{"args":"-c"}}]}}`,
+	} {
+		if _, err := ParseGroup([]byte(body)); err == nil {
+			t.Errorf("%s was accepted", what)
+		}
 	}
 }
 

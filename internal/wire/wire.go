@@ -63,6 +63,8 @@ const (
 	ExtTerminationMessage = "termination-message"
 	// ExtEnvNames: environment variable names may be any printable ASCII but '=', as in Kubernetes.
 	ExtEnvNames = "env-names"
+	// ExtContainerArgs: (init) containers may carry args, which follow the image's entrypoint or the command.
+	ExtContainerArgs = "container-args"
 )
 
 // Extensions returns the names of all extensions, in the order the service
@@ -71,8 +73,7 @@ func Extensions() []string {
 	return []string{
 		ExtListInstanceView, ExtExecArgv, ExtRemoteCommand, ExtLogsFollow, ExtLogsPrevious, ExtStats,
 		ExtGracePeriod, ExtTCPSocket, ExtGroupHosts, ExtFieldEnv, ExtRefreshVolumes,
-		ExtTerminationMessage,
-		ExtEnvNames,
+		ExtTerminationMessage, ExtEnvNames, ExtContainerArgs,
 	}
 }
 

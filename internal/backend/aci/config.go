@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"k8s.io/utils/clock"
 
+	"github.com/vnode-io/vnode/internal/backend/aci/imageconfig"
 	"github.com/vnode-io/vnode/internal/wire"
 )
 
@@ -65,6 +66,12 @@ type Config struct {
 	// up to 5 minutes, as the kubelet's image and crash back-offs).
 	ImagePullBackOff time.Duration
 
+	// ImageConfigs reads the entrypoint of a container's image from its
+	// registry when the container sets args without a command and the
+	// service cannot take them apart (Azure); nil: a resolver with its
+	// defaults.
+	ImageConfigs *imageconfig.Resolver
+
 	// Logger receives the backend's logs; nothing is logged when nil.
 	Logger *slog.Logger
 	Clock  clock.WithTicker
@@ -114,6 +121,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
+	}
+	if c.ImageConfigs == nil {
+		c.ImageConfigs = imageconfig.New(imageconfig.Options{Logger: c.Logger.With("component", "imageconfig")})
 	}
 	return nil
 }

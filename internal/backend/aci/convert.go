@@ -2,6 +2,7 @@ package aci
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,14 +31,19 @@ type convertOptions struct {
 	limits    Limits
 	// tcpSocket is set when the service runs tcpSocket probes; hosts
 	// when it sets hostnames and /etc/hosts; fieldEnv when it fills
-	// variables with the group's IP.
-	tcpSocket, hosts, fieldEnv bool
+	// variables with the group's IP; containerArgs when it takes args
+	// apart from the command.
+	tcpSocket, hosts, fieldEnv, containerArgs bool
 	// termination is set when the service mounts termination message files.
 	termination bool
 	// envNames is set when the service takes Kubernetes' environment
 	// variable names; else names that ACI refuses fail the pod.
 	envNames bool
-	now      time.Time
+	// entrypoints are, by container name, the image entrypoints of the
+	// containers that set args without a command, read from their
+	// registries when the service lacks containerArgs (Azure).
+	entrypoints map[string][]string
+	now         time.Time
 }
 
 // convert builds a pod's container group. Its errors are final: the pod
@@ -66,7 +72,7 @@ func convert(w *backend.Workload, o convertOptions) (*groupSpec, error) {
 	s.setHosts(pod, o)
 	s.setTerminationMessages(pod, o.termination)
 	for _, c := range pod.Spec.InitContainers {
-		ic, err := s.initContainer(c, w, &vols, o.fieldEnv)
+		ic, err := s.initContainer(c, w, &vols, o)
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +121,7 @@ func restartPolicy(p corev1.RestartPolicy) aci.ContainerGroupRestartPolicy {
 
 // container converts one of the pod's containers.
 func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *volumeSet, o convertOptions) (*aci.Container, error) {
-	cmd, err := command(c, w.Env[c.Name])
+	cmd, err := s.command(c, w.Env[c.Name], o)
 	if err != nil {
 		return nil, err
 	}
@@ -165,8 +171,8 @@ func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *vol
 }
 
 // initContainer converts one of the pod's init containers.
-func (s *groupSpec) initContainer(c corev1.Container, w *backend.Workload, vols *volumeSet, fieldEnv bool) (*aci.InitContainerDefinition, error) {
-	cmd, err := command(c, w.Env[c.Name])
+func (s *groupSpec) initContainer(c corev1.Container, w *backend.Workload, vols *volumeSet, o convertOptions) (*aci.InitContainerDefinition, error) {
+	cmd, err := s.command(c, w.Env[c.Name], o)
 	if err != nil {
 		return nil, err
 	}
@@ -175,28 +181,54 @@ func (s *groupSpec) initContainer(c corev1.Container, w *backend.Workload, vols 
 		return nil, err
 	}
 	return &aci.InitContainerDefinition{Name: ptr(c.Name), Properties: &aci.InitContainerPropertiesDefinition{
-		Image: ptr(c.Image), Command: cmd, EnvironmentVariables: s.envVars(c.Name, w.Env[c.Name], fieldEnv), VolumeMounts: mounts}}, nil
+		Image: ptr(c.Image), Command: cmd, EnvironmentVariables: s.envVars(c.Name, w.Env[c.Name], o.fieldEnv), VolumeMounts: mounts}}, nil
 }
 
-// command joins Kubernetes' command and args into ACI's one command array,
-// with $(VAR) references expanded. ACI has no way to keep an image's
-// entrypoint while replacing its arguments, so args without a command are
-// refused.
-func command(c corev1.Container, env []backend.EnvVar) ([]*string, error) {
-	if len(c.Command) == 0 {
-		if len(c.Args) > 0 {
-			return nil, fmt.Errorf("container %q sets args without a command: container instances replace the image's "+
-				"entrypoint and arguments together, so set command to the image's entrypoint too", c.Name)
-		}
-		return nil, nil
-	}
+// command converts a container's command and args, with $(VAR) references
+// expanded, so that the container runs what a kubelet would run: the
+// command (else the image's entrypoint) followed by the args (else, when
+// neither is set, the image's arguments). The service's container-args
+// extension keeps them apart, ACI's command replacing the entrypoint and
+// the args in the group's additions. Without it (Azure), ACI's one
+// command replaces the image's entrypoint and arguments together: args
+// without a command follow the entrypoint read from the image's registry
+// (o.entrypoints), and args alone run when the image has none.
+func (s *groupSpec) command(c corev1.Container, env []backend.EnvVar, o convertOptions) ([]*string, error) {
 	vars := make(map[string]string, len(env))
 	for _, e := range env {
 		vars[e.Name] = e.Value
 	}
+	expand := func(list []string) []string {
+		out := make([]string, 0, len(list))
+		for _, a := range list {
+			out = append(out, expandVars(a, vars))
+		}
+		return out
+	}
+	var argv []string
+	switch {
+	case o.containerArgs:
+		if len(c.Args) > 0 {
+			if s.ext.Args == nil {
+				s.ext.Args = map[string][]string{}
+			}
+			s.ext.Args[c.Name] = expand(c.Args)
+		}
+		argv = expand(c.Command)
+	case len(c.Command) > 0:
+		argv = append(expand(c.Command), expand(c.Args)...)
+	case len(c.Args) > 0:
+		entrypoint, ok := o.entrypoints[c.Name]
+		if !ok {
+			return nil, fmt.Errorf("container %q sets args without a command, and the entrypoint of its image %q is not known",
+				c.Name, c.Image)
+		}
+		// The image's own entrypoint is not expanded, as a runtime runs it.
+		argv = append(slices.Clone(entrypoint), expand(c.Args)...)
+	}
 	var out []*string
-	for _, a := range append(append([]string(nil), c.Command...), c.Args...) {
-		out = append(out, ptr(expandVars(a, vars)))
+	for _, a := range argv {
+		out = append(out, ptr(a))
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package aci
 
 import (
 	"encoding/base64"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -182,7 +183,8 @@ func TestConvertRefusals(t *testing.T) {
 		{"pvc", func(p *corev1.Pod) {
 			p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "c"}}}}
 		}, `volume "data" has type persistentVolumeClaim`},
-		{"args without command", func(p *corev1.Pod) { p.Spec.Containers[0].Args = []string{"x"} }, "args without a command"},
+		{"args without command nor a known entrypoint", func(p *corev1.Pod) { p.Spec.Containers[0].Args = []string{"x"} },
+			"entrypoint of its image"},
 		{"subPath", func(p *corev1.Pod) {
 			p.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/x", SubPath: "a"}}
@@ -282,5 +284,80 @@ func TestPodHostname(t *testing.T) {
 		if host != tc.wantHost || fqdn != tc.wantFQDN {
 			t.Errorf("%s/%s/%s: got %q %q, want %q %q", tc.name, tc.hostname, tc.subdomain, host, fqdn, tc.wantHost, tc.wantFQDN)
 		}
+	}
+}
+
+// Command and args run as on a kubelet: with the service's container-args
+// extension apart, else as one ACI command with the image's entrypoint
+// (read from its registry) before args that come without a command.
+func TestConvertCommandAndArgs(t *testing.T) {
+	env := []backend.EnvVar{{Name: "MSG", Value: "hi"}}
+	pod := testPod(
+		corev1.Container{Name: "neither", Image: "hello"},
+		corev1.Container{Name: "command", Image: "shell", Command: []string{"/bin/echo", "$(MSG)"}},
+		corev1.Container{Name: "both", Image: "shell", Command: []string{"/bin/sh", "-c"}, Args: []string{"echo $(MSG) $$(MSG)"}},
+		corev1.Container{Name: "args", Image: "shell", Args: []string{"-c", "echo $(MSG)"}},
+		corev1.Container{Name: "bare", Image: "scratch-app", Args: []string{"/app", "$(MSG)"}},
+	)
+	pod.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "shell", Args: []string{"-c", "echo $(MSG)"}}}
+	w := &backend.Workload{Pod: pod, Env: map[string][]backend.EnvVar{}}
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		w.Env[c.Name] = env
+	}
+	strs := func(ps []*string) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, *p)
+		}
+		return out
+	}
+	type want struct{ command, args []string }
+	for _, tt := range []struct {
+		name          string
+		containerArgs bool
+		entrypoints   map[string][]string
+		want          map[string]want
+	}{
+		{"with container-args", true, nil, map[string]want{
+			"neither": {},
+			"command": {command: []string{"/bin/echo", "hi"}},
+			"both":    {command: []string{"/bin/sh", "-c"}, args: []string{"echo hi $(MSG)"}},
+			"args":    {args: []string{"-c", "echo hi"}},
+			"bare":    {args: []string{"/app", "hi"}},
+			"init":    {args: []string{"-c", "echo hi"}},
+		}},
+		{"without: the image's entrypoint from its registry", false,
+			map[string][]string{"args": {"/bin/sh"}, "init": {"/bin/sh"}, "bare": nil}, map[string]want{
+				"neither": {},
+				"command": {command: []string{"/bin/echo", "hi"}},
+				"both":    {command: []string{"/bin/sh", "-c", "echo hi $(MSG)"}},
+				"args":    {command: []string{"/bin/sh", "-c", "echo hi"}},
+				"bare":    {command: []string{"/app", "hi"}},
+				"init":    {command: []string{"/bin/sh", "-c", "echo hi"}},
+			}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testOptions()
+			o.containerArgs, o.entrypoints = tt.containerArgs, tt.entrypoints
+			s, err := convert(w, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]want{}
+			for _, c := range s.group.Properties.Containers {
+				got[*c.Name] = want{command: strs(c.Properties.Command), args: s.ext.Args[*c.Name]}
+			}
+			for _, c := range s.group.Properties.InitContainers {
+				got[*c.Name] = want{command: strs(c.Properties.Command), args: s.ext.Args[*c.Name]}
+			}
+			for name, wc := range tt.want {
+				if g := got[name]; !reflect.DeepEqual(g, wc) {
+					t.Errorf("%s: command %q args %q, want %q and %q", name, g.command, g.args, wc.command, wc.args)
+				}
+			}
+			if !tt.containerArgs && s.ext.Args != nil {
+				t.Errorf("args in the additions without the extension: %v", s.ext.Args)
+			}
+		})
 	}
 }

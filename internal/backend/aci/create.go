@@ -85,9 +85,16 @@ func (b *Backend) claim(pod *corev1.Pod) (*entry, error) {
 
 // build converts the workload, with the location's capabilities.
 func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*groupSpec, error) {
-	maxCPU, maxMem, err := b.capabilities(ctx)
+	maxCPU, maxMem, err := b.capabilities(ctx) // which also learns the service's extensions
 	if err != nil {
 		return nil, err
+	}
+	containerArgs := b.ext.has(wire.ExtContainerArgs)
+	var entrypoints map[string][]string
+	if !containerArgs {
+		if entrypoints, err = b.entrypoints(ctx, w); err != nil {
+			return nil, err
+		}
 	}
 	spec, err := convert(w, convertOptions{
 		location: b.cfg.Location, node: b.cfg.NodeName, subnetIDs: b.cfg.SubnetIDs, dns: b.cfg.DNS,
@@ -95,6 +102,7 @@ func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*gr
 		tcpSocket: b.ext.has(wire.ExtTCPSocket), hosts: b.ext.has(wire.ExtGroupHosts), fieldEnv: b.ext.has(wire.ExtFieldEnv),
 		termination: b.ext.has(wire.ExtTerminationMessage),
 		envNames:    b.ext.has(wire.ExtEnvNames),
+		containerArgs: containerArgs, entrypoints: entrypoints,
 		now:         b.cfg.Clock.Now(),
 	})
 	var cfgErr *backend.ConfigError

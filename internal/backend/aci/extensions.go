@@ -24,6 +24,7 @@ func KnownExtensions() []string {
 		wire.ExtRefreshVolumes,
 		wire.ExtTerminationMessage,
 		wire.ExtEnvNames,
+		wire.ExtContainerArgs,
 	}
 }
 

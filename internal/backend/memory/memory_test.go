@@ -127,6 +127,23 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
+// Containers that set args without a command run as any other: the
+// simulation has no image entrypoints to keep.
+func TestArgsWithoutCommand(t *testing.T) {
+	b, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := subscribe(t, b)
+	pod := testPod("u-args", nil)
+	pod.Spec.InitContainers[0].Args = []string{"-c", "true"}
+	pod.Spec.Containers[0].Args = []string{"--port", "80"}
+	if err := b.Create(context.Background(), &backend.Workload{Pod: pod}); err != nil {
+		t.Fatalf("create a pod of args without a command: %v", err)
+	}
+	r.waitState(t, "running", running)
+}
+
 func TestDeleteKillsAfterGrace(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now())
 	b, _ := New(Config{StopDelay: time.Minute, Clock: clk})

@@ -113,9 +113,13 @@ type GroupSpec struct {
 
 // ContainerSpec is one container of a group.
 type ContainerSpec struct {
-	Name    string
-	Image   string
+	Name  string
+	Image string
+	// Command replaces the image's entrypoint; Args follow it (or the
+	// entrypoint when Command is empty), as Kubernetes' command and args:
+	// with neither, the image's entrypoint and arguments run.
 	Command []string
+	Args    []string
 	Env     []EnvVar
 	// CPU and MemoryInGB are the requests; CPULimit and MemoryLimitInGB the
 	// limits (zero: the request).

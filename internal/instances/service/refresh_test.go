@@ -227,8 +227,8 @@ func TestRefreshVolumesRefused(t *testing.T) {
 	}
 }
 
-// Variables filled from the group get its IP; the hostname, FQDN and host
-// aliases reach the runtime; changing them redeploys the group.
+// Variables filled from the group get its IP; the hostname, FQDN, host
+// aliases and args reach the runtime; changing them redeploys the group.
 func TestGroupAdditionsReachTheRuntime(t *testing.T) {
 	h := newHarness(t, nil)
 	ref := Ref{Subscription: "sub", ResourceGroup: "rg", Name: "db"}
@@ -243,6 +243,7 @@ func TestGroupAdditionsReachTheRuntime(t *testing.T) {
 		Hostname:    "db-0",
 		FQDN:        "db-0.db.default.svc.cluster.local",
 		HostAliases: []wire.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local"}}},
+		Args:        map[string][]string{"main": {"--port", "80"}},
 	}
 	if _, err := h.s.CreateOrUpdate(h.ctx, ref, body(), ext); err != nil {
 		t.Fatal(err)
@@ -269,7 +270,8 @@ func TestGroupAdditionsReachTheRuntime(t *testing.T) {
 	}
 	if spec.Hostname != "db-0" || spec.FQDN != ext.FQDN ||
 		!reflect.DeepEqual(spec.HostAliases, []runtime.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local"}}}) ||
-		spec.Containers[0].Env[1] != (runtime.EnvVar{Name: "POD_IP", FromField: runtime.FieldPodIP}) {
+		spec.Containers[0].Env[1] != (runtime.EnvVar{Name: "POD_IP", FromField: runtime.FieldPodIP}) ||
+		!reflect.DeepEqual(spec.Containers[0].Args, []string{"--port", "80"}) {
 		t.Errorf("runtime spec %+v", spec)
 	}
 

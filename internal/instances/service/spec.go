@@ -229,7 +229,8 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, e
 			continue
 		}
 		cs := runtime.ContainerSpec{Name: str(c.Name), Image: str(c.Properties.Image),
-			Command: strs(c.Properties.Command), SecurityContext: securityContext(c.Properties.SecurityContext)}
+			Command: strs(c.Properties.Command), Args: slices.Clone(ext.Args[str(c.Name)]),
+			SecurityContext: securityContext(c.Properties.SecurityContext)}
 		cs.Env = env(c.Properties.EnvironmentVariables, s.Env[cs.Name], ext.FieldEnv[cs.Name])
 		cs.VolumeMounts = mounts(c.Properties.VolumeMounts)
 		setTermination(&cs, ext)
@@ -280,7 +281,7 @@ func containerSpec(c *aci.Container, s *secretValues, ext wire.GroupExtensions) 
 	p := c.Properties
 	probes := ext.Probes[str(c.Name)]
 	cs := runtime.ContainerSpec{Name: str(c.Name), Image: str(p.Image), Command: strs(p.Command),
-		SecurityContext: securityContext(p.SecurityContext)}
+		Args: slices.Clone(ext.Args[str(c.Name)]), SecurityContext: securityContext(p.SecurityContext)}
 	if r := p.Resources; r != nil {
 		if r.Requests != nil {
 			cs.CPU, cs.MemoryInGB = f64(r.Requests.CPU), f64(r.Requests.MemoryInGB)

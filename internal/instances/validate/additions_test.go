@@ -2,6 +2,7 @@ package validate
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -180,6 +181,55 @@ func TestSecretRefresh(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			wantError(t, SecretRefresh(maximal(), tc.vols), tc.code, tc.target)
+		})
+	}
+}
+
+// A (init) container's command and args are bounded as Linux bounds a
+// program's arguments, and hold no NUL byte.
+func TestCommandAndArgs(t *testing.T) {
+	many := func(n int) []string { return make([]string, n) }
+	args := func(web, init []string) wire.GroupExtensions {
+		return wire.GroupExtensions{Args: map[string][]string{"web": web, "init-config": init}}
+	}
+	if err := ContainerGroup(maximal(), testLoc, testLim, args([]string{"-c", "echo $(X) ''"}, many(maxArgvEntries))); err != nil {
+		t.Fatalf("args in a container and an init container: %v", err)
+	}
+	big := strings.Repeat("x", maxArgLength)
+	if err := ContainerGroup(maximal(), testLoc, testLim, args([]string{big}, []string{big})); err != nil {
+		t.Fatalf("args of the longest length: %v", err)
+	}
+	const initAt = "properties.initContainers[0].properties"
+	cases := []struct {
+		name         string
+		mut          func(g *aci.ContainerGroup)
+		ext          wire.GroupExtensions
+		target, text string
+	}{
+		{"too many args", nil, args(many(maxArgvEntries+1), nil), c0 + ".properties.args", "4097 entries"},
+		{"too many init args", nil, args(nil, many(maxArgvEntries+1)), initAt + ".args", "init-config"},
+		{"an arg too long", nil, args([]string{"a", big + "x"}, nil), c0 + ".properties.args[1]", "131072 bytes"},
+		{"an arg with NUL", nil, args(nil, []string{"a\x00b"}), initAt + ".args[0]", "NUL"},
+		{"a command with NUL", func(g *aci.ContainerGroup) { ctr(g, 0).Command[1] = to.Ptr("-\x00g") },
+			wire.GroupExtensions{}, c0 + ".properties.command[1]", "NUL"},
+		{"a command too long", func(g *aci.ContainerGroup) {
+			for range maxArgvEntries {
+				ctr(g, 0).Command = append(ctr(g, 0).Command, to.Ptr(""))
+			}
+		}, wire.GroupExtensions{}, c0 + ".properties.command", "entries"},
+		{"too many bytes together", nil, args(slices.Repeat([]string{big}, 16), nil), c0 + ".properties.args", "together"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := maximal()
+			if tc.mut != nil {
+				tc.mut(g)
+			}
+			err := ContainerGroup(g, testLoc, testLim, tc.ext)
+			wantError(t, err, CodeInvalidContainerCommand, tc.target)
+			if !strings.Contains(err.Message, tc.text) {
+				t.Errorf("message %q lacks %q", err.Message, tc.text)
+			}
 		})
 	}
 }

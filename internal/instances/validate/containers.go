@@ -43,6 +43,7 @@ func (c *checker) container(at string, ct *aci.Container) *errdefs.Error {
 	return first(
 		func() *errdefs.Error { return c.containerName(name, at, "container") },
 		func() *errdefs.Error { return checkImage(p.Image, name, pat) },
+		func() *errdefs.Error { return argv(strs(p.Command), c.ext.Args[name], name, pat) },
 		func() *errdefs.Error { return checkResources(p.Resources, name, pat+".resources") },
 		func() *errdefs.Error { return checkContainerPorts(p.Ports, name, pat+".ports") },
 		func() *errdefs.Error { return c.env(p.EnvironmentVariables, name, pat+".environmentVariables") },
@@ -75,6 +76,7 @@ func (c *checker) initContainers(ics []*aci.InitContainerDefinition) *errdefs.Er
 		err := first(
 			func() *errdefs.Error { return c.containerName(name, at, "init container") },
 			func() *errdefs.Error { return checkImage(p.Image, name, pat) },
+			func() *errdefs.Error { return argv(strs(p.Command), c.ext.Args[name], name, pat) },
 			func() *errdefs.Error { return c.env(p.EnvironmentVariables, name, pat+".environmentVariables") },
 			func() *errdefs.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
 			func() *errdefs.Error { return c.securityContext(p.SecurityContext, name, pat+".securityContext") },

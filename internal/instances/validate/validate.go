@@ -16,7 +16,7 @@
 // Codes marked "seen" appear in answers of the real ACI service (public
 // issue threads and blog posts quoting them); the others were chosen here
 // because ACI's own code for that rule could not be found, or the rule is
-// one of vnode's additions (hostname, fqdn, hostAliases, valueFrom,
+// one of vnode's additions (hostname, fqdn, hostAliases, valueFrom, args,
 // refreshVolumes), which ACI does not have. All are errdefs.Invalid (HTTP
 // 400) except InvalidContainerGroupUpdate (errdefs.Conflict, 409, see
 // ImmutableChange).
@@ -41,6 +41,7 @@
 //	InvalidContainerName                     (seen)    container or init container name breaks the naming rules
 //	DuplicateContainerName                             two containers or init containers share a name
 //	MissingContainerImage                              image missing
+//	InvalidContainerCommand                            command or args: over 4096 entries, an entry over 128 KiB or with NUL, 2 MiB in all
 //	MissingContainerResourceRequests                   resources.requests, cpu or memoryInGB missing
 //	InvalidContainerResourceRequests                   request not positive or not a multiple of 0.01 CPU / 0.1 GB
 //	InvalidContainerResourceLimits                     limit not positive or not a multiple of 0.01 CPU / 0.1 GB
@@ -110,6 +111,7 @@ const (
 	CodeInvalidContainerName                                = "InvalidContainerName"
 	CodeDuplicateContainerName                              = "DuplicateContainerName"
 	CodeMissingContainerImage                               = "MissingContainerImage"
+	CodeInvalidContainerCommand                             = "InvalidContainerCommand"
 	CodeMissingContainerResourceRequests                    = "MissingContainerResourceRequests"
 	CodeInvalidContainerResourceRequests                    = "InvalidContainerResourceRequests"
 	CodeInvalidContainerResourceLimits                      = "InvalidContainerResourceLimits"

@@ -289,6 +289,24 @@ func TestGroupsOnContainerd(t *testing.T) {
 		t.Errorf("group to group by IP: %q exit %d", out, code)
 	}
 
+	// Args alone follow the image's entrypoint (the shell image's /bin/sh),
+	// in init and main containers.
+	if err := r.Run(ctx, runtime.GroupSpec{ID: "g-args", Name: "args", RestartPolicy: runtime.RestartNever,
+		InitContainers: []runtime.ContainerSpec{{Name: "init", Image: w.shell, Args: []string{"-c", "echo init-args"}}},
+		Containers:     []runtime.ContainerSpec{{Name: "main", Image: w.shell, Args: []string{"-c", "echo main-args; exit 7"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the container of args alone to exit with 7", func() (bool, string) {
+		c := state(t, r, "g-args", "main")
+		return c.Current.State == runtime.StateTerminated && c.Current.ExitCode == 7, fmt.Sprint(c.Current)
+	})
+	for container, want := range map[string]string{"init": "init-args\n", "main": "main-args\n"} {
+		var out bytes.Buffer
+		if err := r.Logs(ctx, "g-args", container, runtime.LogOptions{}, &out); err != nil || out.String() != want {
+			t.Errorf("log of %s run with args alone: %q, %v; want %q", container, out.String(), err, want)
+		}
+	}
+
 	// A missing image fails the run and leaves nothing.
 	err = r.Run(ctx, runtime.GroupSpec{ID: "g-bad", Name: "bad", Containers: []runtime.ContainerSpec{{Name: "x", Image: w.bad}}})
 	var rerr *runtime.Error
@@ -325,7 +343,7 @@ func TestGroupsOnContainerd(t *testing.T) {
 		return c.RestartCount == 1 && c.Current.State == runtime.StateRunning, fmt.Sprint(c)
 	})
 
-	for _, id := range []string{"g-web", "g-never", "g-onfailure", "g-oom", "g-client"} {
+	for _, id := range []string{"g-web", "g-never", "g-onfailure", "g-oom", "g-client", "g-args"} {
 		if err := r2.Remove(ctx, id, 0); err != nil {
 			t.Fatal(err)
 		}

@@ -208,6 +208,33 @@ func TestContainerConfigHostsAndEnv(t *testing.T) {
 	}
 }
 
+// Command and args reach containerd apart, which applies the image's
+// entrypoint and arguments to what is missing.
+func TestContainerConfigCommandAndArgs(t *testing.T) {
+	r := offline(t)
+	spec := runtime.GroupSpec{ID: "g1", Name: "g", Containers: []runtime.ContainerSpec{
+		{Name: "both", Command: []string{"/bin/sh", "-c"}, Args: []string{"echo $(X)"}},
+		{Name: "args", Args: []string{"-c", "echo hi"}},
+		{Name: "command", Command: []string{"/hello"}},
+		{Name: "neither"},
+	}}
+	g := newGroup(spec)
+	for i, want := range []struct{ command, args []string }{
+		{[]string{"/bin/sh", "-c"}, []string{"echo $(X)"}},
+		{nil, []string{"-c", "echo hi"}},
+		{[]string{"/hello"}, nil},
+		{nil, nil},
+	} {
+		cfg, err := r.containerConfig(g, g.mains[i], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(cfg.Command, want.command) || !reflect.DeepEqual(cfg.Args, want.args) {
+			t.Errorf("%s: command %q args %q, want %q and %q", spec.Containers[i].Name, cfg.Command, cfg.Args, want.command, want.args)
+		}
+	}
+}
+
 // prepared registers a group of spec with r and prepares its volumes.
 func prepared(t *testing.T, r *Runtime, spec runtime.GroupSpec) *group {
 	t.Helper()

@@ -285,10 +285,14 @@ func (r *Runtime) containerConfig(g *group, c *container, mounts map[string]stri
 	cfg := &runtimeapi.ContainerConfig{
 		Metadata: &runtimeapi.ContainerMetadata{Name: c.spec.Name, Attempt: c.attempt},
 		Image:    &runtimeapi.ImageSpec{Image: c.spec.Image},
-		Command:  c.spec.Command,
-		LogPath:  filepath.Join(c.spec.Name, fmt.Sprintf("%d.log", c.attempt)),
-		Labels:   map[string]string{LabelGroupID: spec.ID},
-		Linux:    &runtimeapi.LinuxContainerConfig{Resources: resources(c.spec)},
+		// containerd applies the image's config as a kubelet's runtime
+		// does: without a command the image's entrypoint runs, followed
+		// by the args, or by the image's arguments when there are none.
+		Command: c.spec.Command,
+		Args:    c.spec.Args,
+		LogPath: filepath.Join(c.spec.Name, fmt.Sprintf("%d.log", c.attempt)),
+		Labels:  map[string]string{LabelGroupID: spec.ID},
+		Linux:   &runtimeapi.LinuxContainerConfig{Resources: resources(c.spec)},
 	}
 	sc, err := r.securityContext(spec.ID, c.spec)
 	if err != nil {

@@ -19,6 +19,8 @@
 //     ["echo", words..., ">", path] writes the words, with a newline unless
 //     the first is -n, to the container's termination message file when
 //     path is its TerminationMessagePath (and nowhere else).
+//     Images have no entrypoint or arguments of their own: a container runs
+//     its command followed by its args (args alone when it has no command).
 //
 // A container that terminates reports its termination message as the
 // kubelet computes it (runtime.TerminationMessage) from what it wrote to

@@ -1017,6 +1017,24 @@ func TestLogs(t *testing.T) {
 	}
 }
 
+// A container runs its command followed by its args, or its args alone:
+// the fake's images have no entrypoint.
+func TestCommandAndArgs(t *testing.T) {
+	r, _ := newTest(t, Options{})
+	withCommand := ctr("a", "echo", "one")
+	withCommand.Args = []string{"two"}
+	argsOnly := ctr("b")
+	argsOnly.Args = []string{"sh", "-c", "exit 4"}
+	mustRun(t, r, spec("g", runtime.RestartNever, withCommand, argsOnly))
+	var b bytes.Buffer
+	if err := r.Logs(context.Background(), "g", "a", runtime.LogOptions{}, &b); err != nil || b.String() != "container a started\none two\n" {
+		t.Errorf("log of command and args: %q, %v", b.String(), err)
+	}
+	if c := cstatus(t, r, "g", "b"); c.Current.State != runtime.StateTerminated || c.Current.ExitCode != 4 {
+		t.Errorf("args alone: %+v, want terminated with 4", c.Current)
+	}
+}
+
 func TestLogsAreCapped(t *testing.T) {
 	c := &container{}
 	for i := range maxLogLines + 5 {

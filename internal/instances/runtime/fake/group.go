@@ -99,6 +99,7 @@ func newGroup(spec runtime.GroupSpec, ip string, old *group) *group {
 // of spec it uses.
 func newContainer(spec runtime.ContainerSpec, init bool, old *group) *container {
 	spec.Command = slices.Clone(spec.Command)
+	spec.Args = slices.Clone(spec.Args)
 	spec.Env = slices.Clone(spec.Env)
 	c := &container{spec: spec, init: init}
 	c.status = runtime.ContainerStatus{
@@ -236,11 +237,11 @@ func (r *Runtime) startProcess(g *group, c *container) {
 	r.runCommand(g, c)
 }
 
-// runCommand does what a container's command, by the package's
-// conventions, does once started. An init container whose command does not
+// runCommand does what a container's command and args, by the package's
+// conventions, do once started. An init container whose command does not
 // say otherwise exits with 0 at once.
 func (r *Runtime) runCommand(g *group, c *container) {
-	argv := normalize(c.spec.Command)
+	argv := normalize(slices.Concat(c.spec.Command, c.spec.Args))
 	name := ""
 	if len(argv) > 0 {
 		name = commandName(argv)
