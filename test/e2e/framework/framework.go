@@ -16,6 +16,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
@@ -152,6 +153,15 @@ func NewNamespace(t testing.TB, client kubernetes.Interface) string {
 	}
 	t.Cleanup(func() {
 		_ = client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
+	})
+	// The controller-manager creates the namespace's default ServiceAccount
+	// a moment later; until then pods are refused and no token is issued.
+	WaitFor(t, "the default service account of "+ns.Name, time.Minute, func() (bool, error) {
+		_, err := client.CoreV1().ServiceAccounts(ns.Name).Get(context.Background(), "default", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, err
 	})
 	return ns.Name
 }
