@@ -148,7 +148,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 	serviceInformer := c.services.Core().V1().Services()
 	c.synced = []cache.InformerSynced{podInformer.Informer().HasSynced, serviceInformer.Informer().HasSynced}
 	c.refs = newRefManager(cfg.Client, func(key string) { c.queue.Add(key) })
-	c.resolver = &resolver{objects: c.refs, services: serviceInformer.Lister(), allocatable: cfg.Allocatable,
+	c.resolver = &resolver{objects: c.refs, services: serviceInformer.Lister(), allocatable: cfg.Allocatable, hostIP: cfg.HostIP,
 		tokens: newTokenManager(cfg.Client, cfg.Clock, cfg.TokenMaxAge), recorder: cfg.Recorder}
 	return c, nil
 }

@@ -60,12 +60,29 @@ type resolver struct {
 	tokens *tokenManager
 	// recorder records events about what resolving left out; nil: none.
 	recorder record.EventRecorder
+	// hostIP is the node's InternalIP. The kubelet answers status.hostIP
+	// and status.hostIPs from its node's addresses, so a new pod, whose
+	// status has none yet, gets them too.
+	hostIP string
+}
+
+// withHostIP returns pod, or a copy whose status has the node's IP when
+// the pod's has none yet.
+func (r *resolver) withHostIP(pod *corev1.Pod) *corev1.Pod {
+	if r.hostIP == "" || pod.Status.HostIP != "" {
+		return pod
+	}
+	view := *pod
+	view.Status.HostIP = r.hostIP
+	view.Status.HostIPs = []corev1.HostIP{{IP: r.hostIP}}
+	return &view
 }
 
 // workload resolves pod. Errors are *configError for problems the user
 // must fix, other errors for transient failures.
 func (r *resolver) workload(ctx context.Context, pod *corev1.Pod) (*backend.Workload, error) {
 	w := &backend.Workload{Pod: pod, Env: map[string][]backend.EnvVar{}}
+	pod = r.withHostIP(pod)
 	serviceEnv, err := r.serviceEnv(pod)
 	if err != nil {
 		return nil, err

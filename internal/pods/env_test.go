@@ -255,3 +255,44 @@ func TestExpand(t *testing.T) {
 		t.Error("a secret value expanded into another was not marked secret")
 	}
 }
+
+// A new pod, whose status has no hostIP yet, gets the node's IP in its
+// environment and downward-API files, as on a kubelet; a pod whose status
+// has one keeps it.
+func TestHostIPBeforeTheFirstStatus(t *testing.T) {
+	field := func(path string) *corev1.EnvVarSource {
+		return &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}
+	}
+	c := corev1.Container{Name: "app", Env: []corev1.EnvVar{
+		{Name: "HOST_IP", ValueFrom: field("status.hostIP")},
+		{Name: "HOST_IPS", ValueFrom: field("status.hostIPs")},
+	}}
+	pod := envPod(c)
+	pod.Status = corev1.PodStatus{}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
+		Items: []corev1.DownwardAPIVolumeFile{{Path: "host", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.hostIP"}}}}}}}
+	r := &resolver{objects: source(), hostIP: "192.0.2.7"}
+	w, err := r.workload(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := envMap(w.Env["app"])
+	if got["HOST_IP"].Value != "192.0.2.7" || got["HOST_IPS"].Value != "192.0.2.7" {
+		t.Errorf("HOST_IP = %q, HOST_IPS = %q; want the node's 192.0.2.7", got["HOST_IP"].Value, got["HOST_IPS"].Value)
+	}
+	if files := w.Volumes["info"]; len(files) != 1 || string(files[0].Data) != "192.0.2.7" {
+		t.Errorf("downward-API file = %+v; want host holding 192.0.2.7", files)
+	}
+	if w.Pod != pod || pod.Status.HostIP != "" {
+		t.Error("the workload's pod is not the pod as given")
+	}
+
+	pod.Status.HostIP, pod.Status.HostIPs = "192.0.2.2", []corev1.HostIP{{IP: "192.0.2.2"}}
+	w, err = r.workload(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := envMap(w.Env["app"])["HOST_IP"].Value; got != "192.0.2.2" {
+		t.Errorf("HOST_IP = %q; want the status's 192.0.2.2", got)
+	}
+}

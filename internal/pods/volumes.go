@@ -19,6 +19,7 @@ func everything() labels.Selector { return labels.Everything() }
 // projected volume, service-account tokens included (minted on demand);
 // other volume types carry no files.
 func (r *resolver) volumes(ctx context.Context, pod *corev1.Pod) (map[string][]backend.File, error) {
+	pod = r.withHostIP(pod)
 	out := map[string][]backend.File{}
 	for _, v := range pod.Spec.Volumes {
 		var files []backend.File

@@ -230,8 +230,9 @@ func TestUDPService(t *testing.T) {
 	})
 }
 
-// A pod's hostname, subdomain FQDN, host aliases and status.podIP
-// variables are set as the kubelet sets them.
+// A pod's hostname, subdomain FQDN, host aliases, and status.podIP and
+// status.hostIP variables are set as the kubelet sets them (the host's IP
+// is the node's, known before the pod's first status).
 func TestHostnameAliasesAndPodIP(t *testing.T) {
 	ns := namespace(t)
 	pod := virtualPod("named", corev1.Container{Name: "web", Image: env.Regs.Images.Hello,
@@ -239,6 +240,7 @@ func TestHostnameAliasesAndPodIP(t *testing.T) {
 		Env: []corev1.EnvVar{
 			{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
 			{Name: "POD_IPS", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIPs"}}},
+			{Name: "HOST_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.hostIP"}}},
 		}})
 	pod.Spec.Hostname, pod.Spec.Subdomain = "db-0", "db"
 	pod.Spec.HostAliases = []corev1.HostAlias{{IP: "127.0.0.1", Hostnames: []string{"foo.local"}},
@@ -263,6 +265,9 @@ func TestHostnameAliasesAndPodIP(t *testing.T) {
 	}
 	if got := strings.TrimSpace(execIn(t, ns, "named", "sh", "-c", "echo $POD_IPS")); got != ip {
 		t.Errorf("POD_IPS = %q, pod IP %q", got, ip)
+	}
+	if got := strings.TrimSpace(execIn(t, ns, "named", "sh", "-c", "echo $HOST_IP")); got == "" || got != p.Status.HostIP {
+		t.Errorf("HOST_IP = %q, the pod's hostIP %q", got, p.Status.HostIP)
 	}
 	hosts := execIn(t, ns, "named", "cat", "/etc/hosts")
 	for _, want := range []string{ip + "\tdb-0.db." + ns + ".svc.cluster.local\tdb-0", "127.0.0.1\tfoo.local", "10.1.2.3\tbar.local\tbar"} {
