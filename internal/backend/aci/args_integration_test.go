@@ -57,16 +57,17 @@ func privateRegistry(t *testing.T, user, password string) (image string, request
 	return image, requests
 }
 
-// rawGroup GETs a group's JSON as the service answers it, additions and all.
-func rawGroup(t *testing.T, files wire.ClientFiles, name string) (aci.ContainerGroup, wire.GroupExtensions) {
+// serviceGET GETs path (below the subscription) from the service as the
+// client files' tenant, with the api-version, and returns the answer with
+// its body read.
+func serviceGET(t *testing.T, files wire.ClientFiles, path string) (*http.Response, []byte) {
 	t.Helper()
 	hc, err := files.HTTPClient()
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, files.Endpoint+"/subscriptions/"+files.Subscription+
-		"/resourceGroups/"+files.ResourceGroup+"/providers/Microsoft.ContainerInstance/containerGroups/"+name+
-		"?api-version="+wire.APIVersion, nil)
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet,
+		files.Endpoint+"/subscriptions/"+files.Subscription+path+"?api-version="+wire.APIVersion, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +78,18 @@ func rawGroup(t *testing.T, files wire.ClientFiles, name string) (aci.ContainerG
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET group %s: %s %s %v", name, resp.Status, data, err)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return resp, data
+}
+
+// rawGroup GETs a group's JSON as the service answers it, additions and all.
+func rawGroup(t *testing.T, files wire.ClientFiles, name string) (aci.ContainerGroup, wire.GroupExtensions) {
+	t.Helper()
+	resp, data := serviceGET(t, files, "/resourceGroups/"+files.ResourceGroup+"/providers/Microsoft.ContainerInstance/containerGroups/"+name)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET group %s: %s %s", name, resp.Status, data)
 	}
 	var g aci.ContainerGroup
 	if err := json.Unmarshal(data, &g); err != nil {

@@ -122,21 +122,7 @@ func TestBackendWithExtensions(t *testing.T) {
 // ignores.
 func TestKnownExtensionsMatchTheService(t *testing.T) {
 	files := startService(t, nil)
-	hc, err := files.HTTPClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, files.Endpoint+"/subscriptions/"+files.Subscription+
-		"/providers/Microsoft.ContainerInstance/containerGroups?api-version="+wire.APIVersion, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+files.Token)
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
+	resp, _ := serviceGET(t, files, "/providers/Microsoft.ContainerInstance/containerGroups")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("list groups: %s", resp.Status)
 	}

@@ -1,17 +1,16 @@
 package controlplane
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vnode-io/vnode/internal/localcluster"
+	"github.com/vnode-io/vnode/internal/syncbuf"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
@@ -25,7 +24,7 @@ func startForeground(t *testing.T) (*exec.Cmd, string, localcluster.Ports) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(env.vnode, append([]string{"up", "--state-dir", stateDir, "--bin-dir", env.binaries.Dir}, portFlags(ports)...)...)
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -46,24 +45,6 @@ func startForeground(t *testing.T) (*exec.Cmd, string, localcluster.Ports) {
 		return err == nil, err
 	})
 	return cmd, stateDir, ports
-}
-
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // waitExit waits for the process to end and returns how it ended.

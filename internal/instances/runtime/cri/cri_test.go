@@ -21,6 +21,7 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/sealer"
 	"github.com/vnode-io/vnode/internal/registry"
+	"github.com/vnode-io/vnode/internal/syncbuf"
 	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
@@ -126,7 +127,7 @@ func state(t *testing.T, r *Runtime, id, container string) runtime.ContainerStat
 
 func execOut(t *testing.T, r *Runtime, id, container string, cmd ...string) (string, int) {
 	t.Helper()
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code, err := r.Exec(ctx, id, container, cmd, runtime.Streams{Stdout: &out, Stderr: &out})
@@ -134,24 +135,6 @@ func execOut(t *testing.T, r *Runtime, id, container string, cmd ...string) (str
 		t.Fatalf("exec %v: %v", cmd, err)
 	}
 	return out.String(), code
-}
-
-// lockedBuffer is written by the stdout and stderr copiers at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // events collects what a watcher receives.

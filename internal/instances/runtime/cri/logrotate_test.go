@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/syncbuf"
 )
 
 // burster prints 60 numbered lines of about 100 bytes each time /tmp/burst
@@ -48,7 +49,7 @@ func TestLogRotationOnContainerd(t *testing.T) {
 	}
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
-	var followed lockedBuffer
+	var followed syncbuf.Buffer
 	followEnded := make(chan error, 1)
 	go func() {
 		followEnded <- r.Logs(followCtx, "g-logs", "talk", runtime.LogOptions{Follow: true}, &followed)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 	"github.com/vnode-io/vnode/internal/instances/runtime/cri/crilog"
+	"github.com/vnode-io/vnode/internal/syncbuf"
 )
 
 // A follower moves on to the new file when the log is rotated, after
@@ -22,7 +23,7 @@ func TestFollowAcrossRotation(t *testing.T) {
 	r, clk := withCRI(t, cri, map[string]uint32{"main": 0})
 	path := r.logPath("g1", "main", 0)
 	appendLines(t, path, "1", "2", "3")
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	ended := make(chan error, 1)
 	go func() {
 		ended <- r.Logs(context.Background(), "g1", "main", runtime.LogOptions{Tail: 2, Follow: true}, &out)
