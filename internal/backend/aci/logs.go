@@ -1,7 +1,6 @@
 package aci
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -105,16 +104,17 @@ func (b *Backend) followLogs(ctx context.Context, group, container string, q url
 }
 
 // writeFiltered applies sinceTime and limitBytes to a log read with
-// timestamps when sinceTime is set, dropping them unless asked for.
+// timestamps when sinceTime is set, dropping them unless asked for. A last
+// line without a newline stays so.
 func writeFiltered(w io.Writer, log string, opts backend.LogOptions) error {
 	limit := int64(-1)
 	if opts.LimitBytes != nil {
 		limit = *opts.LimitBytes
 	}
-	sc := bufio.NewScanner(strings.NewReader(log))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	for line := range strings.SplitAfterSeq(log, "\n") {
+		if line == "" {
+			continue
+		}
 		if !opts.SinceTime.IsZero() {
 			stamp, rest, _ := strings.Cut(line, " ")
 			if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil && t.Before(opts.SinceTime) {
@@ -124,7 +124,6 @@ func writeFiltered(w io.Writer, log string, opts backend.LogOptions) error {
 				line = rest
 			}
 		}
-		line += "\n"
 		if limit >= 0 && int64(len(line)) > limit {
 			line = line[:limit]
 		}
@@ -137,5 +136,5 @@ func writeFiltered(w io.Writer, log string, opts backend.LogOptions) error {
 			}
 		}
 	}
-	return sc.Err()
+	return nil
 }

@@ -176,3 +176,16 @@ func TestExitCode(t *testing.T) {
 		t.Errorf("no code expected")
 	}
 }
+
+// ACI's log of a container whose last output has no newline ends so, and
+// filtering keeps it.
+func TestWriteFilteredKeepsAnUnendedLastLine(t *testing.T) {
+	log := t0.Format(time.RFC3339Nano) + " one\n" + t0.Add(2*time.Second).Format(time.RFC3339Nano) + " no-newline-at-end"
+	var b strings.Builder
+	if err := writeFiltered(&b, log, backend.LogOptions{SinceTime: t0.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != "no-newline-at-end" {
+		t.Errorf("got %q", b.String())
+	}
+}

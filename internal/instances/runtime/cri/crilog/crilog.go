@@ -19,14 +19,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 )
 
-// Line is one complete log record.
+// Line is one log record, or the start of one whose end the log does not
+// hold (yet): the last thing a container wrote without a newline, which
+// containerd tags P when the stream closes.
 type Line struct {
 	Time    time.Time
 	Stream  string // "stdout" or "stderr"
 	Content []byte // without the trailing newline
+	// Partial marks a record begun but not ended: it is written without
+	// a newline, as the kubelet writes a P line, and what follows it on
+	// its stream continues it.
+	Partial bool
 }
 
 // ErrMalformed reports a line that is not in the CRI format.
@@ -85,7 +93,7 @@ func ReadAll(r io.Reader) ([]Line, error) {
 	if err := sc.Err(); err != nil {
 		return out, fmt.Errorf("read log: %w", err)
 	}
-	return out, nil
+	return append(out, d.Flush()...), nil
 }
 
 // Decoder turns a log read piece by piece (as it grows) into records,
@@ -128,6 +136,29 @@ func (d *Decoder) keep(data []byte) {
 	if len(d.rest) > maxRecord+256 { // a line too long to be a record
 		d.rest = d.rest[:0]
 	}
+}
+
+// Flush returns the records begun and not ended, oldest first, marked
+// Partial, and forgets them: what comes later on their streams is written
+// as a record of its own that continues them.
+func (d *Decoder) Flush() []Line {
+	if len(d.pending) == 0 {
+		return nil
+	}
+	out := make([]Line, 0, len(d.pending))
+	for _, p := range d.pending {
+		l := *p
+		l.Partial = true
+		out = append(out, l)
+	}
+	clear(d.pending)
+	slices.SortFunc(out, func(a, b Line) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Stream, b.Stream)
+	})
+	return out
 }
 
 func (d *Decoder) appendLine(out []Line, line []byte) []Line {

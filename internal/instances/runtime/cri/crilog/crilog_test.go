@@ -96,3 +96,53 @@ func TestDecoderAcrossPieces(t *testing.T) {
 		t.Errorf("the finished line gave %+v", got)
 	}
 }
+
+// A container's last output without a newline is a P line that nothing
+// ends (containerd tags it so when the stream closes): it is part of the
+// log, written without a newline as the kubelet writes it, and a later
+// line of its stream continues it.
+func TestUnendedRecordIsWrittenAsItIs(t *testing.T) {
+	log := "2026-11-28T10:00:00Z stdout F first\n" +
+		"2026-11-28T10:00:01Z stdout P no-newline-at-end\n"
+	lines, err := ReadAll(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 2 || string(lines[1].Content) != "no-newline-at-end" || !lines[1].Partial || lines[0].Partial {
+		t.Fatalf("ReadAll: %+v", lines)
+	}
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"whole", Options{}, "first\nno-newline-at-end"},
+		{"tail 1", Options{Tail: 1}, "no-newline-at-end"},
+		{"timestamps", Options{Tail: 1, Timestamps: true}, "2026-11-28T10:00:01Z no-newline-at-end"},
+		{"since", Options{Since: time.Date(2026, 11, 28, 10, 0, 1, 0, time.UTC)}, "no-newline-at-end"},
+	} {
+		var buf bytes.Buffer
+		if err := NewWriter(&buf, tc.o).WriteLog([]Source{{R: strings.NewReader(log), Size: int64(len(log))}}); err != nil {
+			t.Fatal(err)
+		}
+		if buf.String() != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, buf.String(), tc.want)
+		}
+	}
+
+	// Followed: what is there is written at once; the line that ends the
+	// record later continues it.
+	var buf bytes.Buffer
+	w := NewWriter(&buf, Options{})
+	if err := w.WriteLog([]Source{{R: strings.NewReader(log), Size: int64(len(log))}}); err != nil {
+		t.Fatal(err)
+	}
+	grown := log + "2026-11-28T10:00:02Z stdout P , more\n" + "2026-11-28T10:00:03Z stdout F  and the end\n"
+	off, err := w.Follow(strings.NewReader(grown), int64(len(log)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off != int64(len(grown)) || buf.String() != "first\nno-newline-at-end, more and the end\n" {
+		t.Errorf("followed to %d: %q", off, buf.String())
+	}
+}

@@ -48,8 +48,10 @@ func NewWriter(w io.Writer, o Options) *Writer {
 
 // WriteLog writes the records of a log made of srcs, oldest first: the
 // rotated files, then the current one. A partial record may continue from
-// one file into the next. What the last file leaves unfinished waits in the
-// Writer for Follow.
+// one file into the next; one the last file leaves unfinished is written
+// as it is, without a newline, as the kubelet writes it (a container's
+// last output without a newline ends so). A line the last file leaves
+// unfinished waits in the Writer for Follow.
 func (lw *Writer) WriteLog(srcs []Source) error {
 	at, err := findStart(srcs, lw.sink.o, lw.buf)
 	if err != nil {
@@ -67,7 +69,20 @@ func (lw *Writer) WriteLog(srcs []Source) error {
 			lw.EndFile()
 		}
 	}
+	if err := lw.flushPartial(); err != nil {
+		return err
+	}
 	return lw.sink.endTail()
+}
+
+// flushPartial passes on the records begun and not ended, as they are.
+func (lw *Writer) flushPartial() error {
+	for _, l := range lw.d.Flush() {
+		if err := lw.sink.add(l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readSource decodes src from off to its size.
@@ -97,7 +112,8 @@ func (lw *Writer) readSource(src Source, off int64) error {
 
 // Follow writes the records of r (the current file, growing) from off to
 // its end for now, and returns the offset it reached. A tail no longer
-// applies: every record is written, and w flushed.
+// applies: every record is written, a record not ended yet as far as it
+// goes (the kubelet writes P lines as they come), and w flushed.
 func (lw *Writer) Follow(r io.ReaderAt, off int64) (int64, error) {
 	for {
 		n, err := r.ReadAt(lw.buf, off)
@@ -106,6 +122,9 @@ func (lw *Writer) Follow(r io.ReaderAt, off int64) (int64, error) {
 			return off, werr
 		}
 		if errors.Is(err, io.EOF) || (err == nil && n < len(lw.buf)) {
+			if err := lw.flushPartial(); err != nil {
+				return off, err
+			}
 			return off, lw.sink.w.Flush()
 		}
 		if err != nil {
@@ -171,6 +190,9 @@ func (s *sink) write(l Line) error {
 		s.w.WriteByte(' ')
 	}
 	s.w.Write(l.Content)
+	if l.Partial {
+		return nil
+	}
 	if err := s.w.WriteByte('\n'); err != nil {
 		return fmt.Errorf("write log: %w", err)
 	}

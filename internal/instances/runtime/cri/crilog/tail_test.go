@@ -159,7 +159,8 @@ func tail(s string) string { return s[max(0, len(s)-300):] }
 
 // A tail counts records: a record's parts are read even when the other
 // stream wrote between them, and the records passed on the way are not
-// written.
+// written. A record the log does not end counts as the last one, written
+// as far as it goes.
 func TestTailCountsRecords(t *testing.T) {
 	log := "2026-11-28T10:00:00Z stdout F before\n" +
 		"2026-11-28T10:00:01Z stdout P one \n" +
@@ -167,8 +168,8 @@ func TestTailCountsRecords(t *testing.T) {
 		"2026-11-28T10:00:03Z stdout P two \n" +
 		"2026-11-28T10:00:04Z stdout F three\n" +
 		"2026-11-28T10:00:05Z stderr P not finished\n"
-	for tail, want := range map[int]string{1: "one two three\n", 2: "between\none two three\n",
-		3: "before\nbetween\none two three\n"} {
+	for tail, want := range map[int]string{1: "not finished", 2: "one two three\nnot finished",
+		3: "between\none two three\nnot finished", 4: "before\nbetween\none two three\nnot finished"} {
 		var buf bytes.Buffer
 		if err := NewWriter(&buf, Options{Tail: tail}).WriteLog([]Source{{R: strings.NewReader(log), Size: int64(len(log))}}); err != nil {
 			t.Fatal(err)
