@@ -151,6 +151,7 @@ func Run(ctx context.Context, cfg Config) error {
 		kubeletServer, err = newKubeletServer(cfg.Kubelet, kubeletLn, kubeletParts{
 			client: client, backend: cfg.Backend, pods: podController,
 			nodeName: nodes.NodeName(), internalIP: nodeCfg.InternalIP, log: log,
+			metrics: reg, capacity: capacity, node: nodes.Config(),
 		})
 		if err != nil {
 			return err

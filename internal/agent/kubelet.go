@@ -5,11 +5,18 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	kubeletconfigv1beta1 "k8s.io/kubelet/config/v1beta1"
+	"k8s.io/utils/ptr"
 
 	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/kubeletapi"
+	"github.com/vnode-io/vnode/internal/node"
 )
 
 // KubeletConfig configures the kubelet API, which the API server calls for
@@ -30,6 +37,10 @@ type KubeletConfig struct {
 	// server's kubelet client) must chain to; without it only bearer
 	// tokens are accepted.
 	ClientCAFile string
+	// ClusterDNS and ClusterDomain are what the node gives pods with
+	// dnsPolicy ClusterFirst, reported in /configz.
+	ClusterDNS    []string
+	ClusterDomain string
 }
 
 // listenKubelet opens the kubelet API's listener, or returns nil when the
@@ -53,6 +64,12 @@ type kubeletParts struct {
 	nodeName   string
 	internalIP string
 	log        *slog.Logger
+	// metrics are the agent's, served at /metrics with the kubelet's.
+	metrics prometheus.Gatherer
+	// capacity is the node's, the machine of /metrics/cadvisor.
+	capacity corev1.ResourceList
+	// node is the node's configuration, for /configz.
+	node node.ControllerConfig
 }
 
 // newKubeletServer assembles the kubelet API on ln: delegated
@@ -73,6 +90,8 @@ func newKubeletServer(cfg KubeletConfig, ln net.Listener, p kubeletParts) (*kube
 	}
 	handler, err := kubeletapi.NewHandler(kubeletapi.HandlerConfig{
 		NodeName: nodeName, Pods: p.pods, Backend: p.backend, Authenticator: authn, Authorizer: authz, Logger: p.log,
+		Metrics: p.metrics, Capacity: func() corev1.ResourceList { return p.capacity },
+		Configz: kubeletConfiguration(cfg, p.node, p.capacity),
 	})
 	if err != nil {
 		return nil, err
@@ -88,4 +107,41 @@ func newKubeletServer(cfg KubeletConfig, ln net.Listener, p kubeletParts) (*kube
 		Listener: ln, Handler: handler, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, CSR: csr, ClientCA: clientCA,
 		Logger: p.log,
 	})
+}
+
+// kubeletConfiguration is the node's configuration as a kubelet's /configz
+// shows it, with the fields a virtual kubelet has: where and how its API
+// serves and authorizes, its node's lease and status timing, its pod
+// capacity, and the cluster DNS it gives pods.
+func kubeletConfiguration(cfg KubeletConfig, n node.ControllerConfig, capacity corev1.ResourceList) *kubeletconfigv1beta1.KubeletConfiguration {
+	c := &kubeletconfigv1beta1.KubeletConfiguration{
+		TypeMeta:          metav1.TypeMeta{Kind: "KubeletConfiguration", APIVersion: "kubelet.config.k8s.io/v1beta1"},
+		Port:              n.Port,
+		TLSCertFile:       cfg.CertFile,
+		TLSPrivateKeyFile: cfg.KeyFile,
+		// Without a certificate the agent requests one by CSR.
+		ServerTLSBootstrap: cfg.CertFile == "",
+		Authentication: kubeletconfigv1beta1.KubeletAuthentication{
+			X509:      kubeletconfigv1beta1.KubeletX509Authentication{ClientCAFile: cfg.ClientCAFile},
+			Webhook:   kubeletconfigv1beta1.KubeletWebhookAuthentication{Enabled: ptr.To(true)},
+			Anonymous: kubeletconfigv1beta1.KubeletAnonymousAuthentication{Enabled: ptr.To(false)},
+		},
+		Authorization:                  kubeletconfigv1beta1.KubeletAuthorization{Mode: kubeletconfigv1beta1.KubeletAuthorizationModeWebhook},
+		ClusterDomain:                  cfg.ClusterDomain,
+		ClusterDNS:                     cfg.ClusterDNS,
+		StreamingConnectionIdleTimeout: metav1.Duration{Duration: 4 * time.Hour},
+		NodeStatusReportFrequency:      metav1.Duration{Duration: n.StatusInterval},
+		NodeLeaseDurationSeconds:       int32(n.LeaseDuration / time.Second),
+		RegisterNode:                   ptr.To(true),
+	}
+	if host, _, err := net.SplitHostPort(cfg.Addr); err == nil {
+		c.Address = host
+	}
+	if pods, ok := capacity[corev1.ResourcePods]; ok {
+		c.MaxPods = int32(pods.Value())
+	}
+	if n.Taint != nil {
+		c.RegisterWithTaints = []corev1.Taint{*n.Taint}
+	}
+	return c
 }

@@ -74,6 +74,16 @@ type PodStats struct {
 	Time       time.Time
 	StartTime  time.Time
 	Containers []ContainerStats
+	// Network is the traffic of the workload's interface, nil when the
+	// backend cannot tell.
+	Network *NetworkStats
+}
+
+// NetworkStats are the counters of a workload's network interface since
+// it started.
+type NetworkStats struct {
+	Interface                            string
+	RxBytes, RxErrors, TxBytes, TxErrors uint64
 }
 
 // ContainerStats is one container's resource usage.
@@ -84,6 +94,10 @@ type ContainerStats struct {
 	// cumulative CPU time.
 	UsageNanoCores       uint64
 	UsageCoreNanoSeconds uint64
-	// WorkingSetBytes is the memory working set.
+	// WorkingSetBytes is the memory working set; UsageBytes all memory in
+	// use, page cache included (zero: unknown, the working set stands for
+	// it); RSSBytes the anonymous memory (zero: unknown).
 	WorkingSetBytes uint64
+	UsageBytes      uint64
+	RSSBytes        uint64
 }

@@ -14,8 +14,8 @@ import (
 // the resource is the node, and the subresource from the path —
 // /stats/... is stats, /metrics/... metrics, /logs/... log, anything else
 // proxy. As with the kubelet's fine-grained authorization, /pods,
-// /runningpods and /healthz may also be allowed through the narrower pods
-// and healthz subresources. Container logs (/containerLogs) are proxy,
+// /runningpods, /healthz and /configz may also be allowed through the
+// narrower pods, healthz and configz subresources. Container logs (/containerLogs) are proxy,
 // as on the kubelet.
 func requestAttributes(u user.Info, r *http.Request, nodeName string) []authorizer.Attributes {
 	path := r.URL.Path
@@ -25,6 +25,8 @@ func requestAttributes(u user.Info, r *http.Request, nodeName string) []authoriz
 		subresources = append(subresources, "pods")
 	case isSubpath(path, "/healthz"):
 		subresources = append(subresources, "healthz")
+	case isSubpath(path, "/configz"):
+		subresources = append(subresources, "configz")
 	}
 	switch {
 	case isSubpath(path, "/stats"):

@@ -25,6 +25,8 @@ func TestRequestAttributes(t *testing.T) {
 		{"GET", "/pods", "get", []string{"pods", "proxy"}},
 		{"GET", "/runningpods/", "get", []string{"pods", "proxy"}},
 		{"GET", "/healthz", "get", []string{"healthz", "proxy"}},
+		{"GET", "/configz", "get", []string{"configz", "proxy"}},
+		{"GET", "/metrics/cadvisor", "get", []string{"metrics"}},
 		{"GET", "/statsfoo", "get", []string{"proxy"}},
 		{"PUT", "/x", "update", []string{"proxy"}},
 		{"PATCH", "/x", "patch", []string{"proxy"}},

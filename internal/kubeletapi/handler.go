@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	kubeletconfigv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"k8s.io/utils/clock"
 
 	"github.com/vnode-io/vnode/internal/backend"
@@ -51,6 +53,14 @@ type HandlerConfig struct {
 	// Logger receives refused requests and interrupted streams; nothing is
 	// logged when nil.
 	Logger *slog.Logger
+	// Metrics are the agent's own metrics, served at /metrics with the
+	// kubelet's; only the kubelet's when nil.
+	Metrics prometheus.Gatherer
+	// Capacity is the node's capacity, the machine in /metrics/cadvisor;
+	// none when nil.
+	Capacity func() corev1.ResourceList
+	// Configz is the node's configuration served at /configz; 404 when nil.
+	Configz *kubeletconfigv1beta1.KubeletConfiguration
 }
 
 func (c *HandlerConfig) defaults() error {
@@ -107,6 +117,9 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 	api.HandleFunc("GET /runningpods/", h.runningPods)
 	api.HandleFunc("GET /stats/summary", h.statsSummary)
 	api.HandleFunc("GET /metrics/resource", h.resourceMetrics)
+	api.HandleFunc("GET /metrics/cadvisor", h.cadvisorMetrics)
+	api.HandleFunc("GET /metrics", h.metrics)
+	api.HandleFunc("GET /configz", h.configz)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)

@@ -66,6 +66,12 @@ func buildSummary(nodeName string, nodeStart, now time.Time, stats []backend.Pod
 			})
 		}
 		out.CPU, out.Memory = pod.cpu(), pod.memory()
+		if n := ps.Network; n != nil {
+			iface := statsv1alpha1.InterfaceStats{Name: n.Interface, RxBytes: ptr(n.RxBytes), RxErrors: ptr(n.RxErrors),
+				TxBytes: ptr(n.TxBytes), TxErrors: ptr(n.TxErrors)}
+			out.Network = &statsv1alpha1.NetworkStats{Time: metav1.NewTime(ps.Time), InterfaceStats: iface,
+				Interfaces: []statsv1alpha1.InterfaceStats{iface}}
+		}
 		node.merge(pod)
 		s.Pods = append(s.Pods, out)
 	}
@@ -77,20 +83,24 @@ func buildSummary(nodeName string, nodeStart, now time.Time, stats []backend.Pod
 
 // usage adds up containers' usage.
 type usage struct {
-	time                          time.Time
-	nanoCores, coreNanos, working uint64
+	time                                      time.Time
+	nanoCores, coreNanos, working, inUse, rss uint64
 }
 
 func (u *usage) add(c backend.ContainerStats) {
 	u.nanoCores += c.UsageNanoCores
 	u.coreNanos += c.UsageCoreNanoSeconds
 	u.working += c.WorkingSetBytes
+	u.inUse += max(c.UsageBytes, c.WorkingSetBytes)
+	u.rss += c.RSSBytes
 }
 
 func (u *usage) merge(o usage) {
 	u.nanoCores += o.nanoCores
 	u.coreNanos += o.coreNanos
 	u.working += o.working
+	u.inUse += o.inUse
+	u.rss += o.rss
 }
 
 func (u usage) cpu() *statsv1alpha1.CPUStats {
@@ -98,7 +108,11 @@ func (u usage) cpu() *statsv1alpha1.CPUStats {
 }
 
 func (u usage) memory() *statsv1alpha1.MemoryStats {
-	return &statsv1alpha1.MemoryStats{Time: metav1.NewTime(u.time), WorkingSetBytes: ptr(u.working), UsageBytes: ptr(u.working)}
+	m := &statsv1alpha1.MemoryStats{Time: metav1.NewTime(u.time), WorkingSetBytes: ptr(u.working), UsageBytes: ptr(u.inUse)}
+	if u.rss > 0 {
+		m.RSSBytes = ptr(u.rss)
+	}
+	return m
 }
 
 func ptr(v uint64) *uint64 { return &v }

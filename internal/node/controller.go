@@ -25,6 +25,10 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 // NodeName returns the name of the node.
 func (c *Controller) NodeName() string { return c.cfg.NodeName }
 
+// Config returns the controller's configuration with its defaults filled
+// in; its Client, Provider, Clock and Logger are the controller's.
+func (c *Controller) Config() ControllerConfig { return c.cfg }
+
 // Register creates or updates the Node and writes its first status and
 // lease; call it before Run so that pods can be scheduled at once. Like
 // the kubelet, it keeps trying while the API server cannot be reached or

@@ -30,6 +30,19 @@ type GroupStats struct {
 	// Time is when the usage was sampled.
 	Time       time.Time        `json:"time"`
 	Containers []ContainerStats `json:"containers"`
+	// Network is the traffic of the group's network interface; absent when
+	// the runtime cannot tell.
+	Network *NetworkStats `json:"network,omitempty"`
+}
+
+// NetworkStats are the counters of a group's network interface since the
+// group started.
+type NetworkStats struct {
+	Interface string `json:"interface"`
+	RxBytes   uint64 `json:"rxBytes"`
+	RxErrors  uint64 `json:"rxErrors"`
+	TxBytes   uint64 `json:"txBytes"`
+	TxErrors  uint64 `json:"txErrors"`
 }
 
 // ContainerStats is one running container's resource usage.
@@ -42,4 +55,8 @@ type ContainerStats struct {
 	// MemoryWorkingSetBytes is the memory in use that cannot be reclaimed
 	// at once (what the kubelet reports and OOM decisions look at).
 	MemoryWorkingSetBytes uint64 `json:"memoryWorkingSetBytes"`
+	// MemoryUsageBytes is all memory in use, page cache included;
+	// MemoryRSSBytes the anonymous memory and swap cache.
+	MemoryUsageBytes uint64 `json:"memoryUsageBytes"`
+	MemoryRSSBytes   uint64 `json:"memoryRssBytes"`
 }

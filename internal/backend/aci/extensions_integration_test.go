@@ -107,8 +107,11 @@ func TestBackendWithExtensions(t *testing.T) {
 		t.Errorf("followed logs = %q", logs.String())
 	}
 	stats, err := b.Stats(ctx)
-	if err != nil || len(stats) != 1 || len(stats[0].Containers) != 1 || stats[0].Containers[0].WorkingSetBytes == 0 {
+	if err != nil || len(stats) != 1 || len(stats[0].Containers) != 1 || stats[0].Containers[0].WorkingSetBytes == 0 ||
+		stats[0].Containers[0].UsageBytes <= stats[0].Containers[0].WorkingSetBytes || stats[0].Containers[0].RSSBytes == 0 {
 		t.Errorf("stats = %+v, %v", stats, err)
+	} else if n := stats[0].Network; n == nil || n.Interface != "eth0" || n.RxBytes == 0 || n.TxBytes == 0 {
+		t.Errorf("network stats = %+v", n)
 	}
 	if err := b.Delete(ctx, w.Pod.UID, 0); err != nil {
 		t.Fatalf("delete: %v", err)

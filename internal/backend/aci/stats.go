@@ -44,7 +44,11 @@ func (b *Backend) Stats(ctx context.Context) ([]backend.PodStats, error) {
 		for _, c := range st.Containers {
 			ps.Containers = append(ps.Containers, backend.ContainerStats{Name: c.Name, StartTime: started[c.Name].StartedAt,
 				UsageNanoCores: c.CPUUsageNanoCores, UsageCoreNanoSeconds: c.CPUUsageCoreNanoSeconds,
-				WorkingSetBytes: c.MemoryWorkingSetBytes})
+				WorkingSetBytes: c.MemoryWorkingSetBytes, UsageBytes: c.MemoryUsageBytes, RSSBytes: c.MemoryRSSBytes})
+		}
+		if n := st.Network; n != nil {
+			ps.Network = &backend.NetworkStats{Interface: n.Interface, RxBytes: n.RxBytes, RxErrors: n.RxErrors,
+				TxBytes: n.TxBytes, TxErrors: n.TxErrors}
 		}
 		out = append(out, ps)
 	}

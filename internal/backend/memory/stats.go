@@ -8,12 +8,17 @@ import (
 )
 
 // Simulated resource use of a running container: a steady 10 millicores,
-// and a working set of 16 MiB that grows by 4 KiB a second.
+// a working set of 16 MiB that grows by 4 KiB a second (half of it
+// anonymous, and 1 MiB of page cache beside it); and of a workload's
+// interface, 1 KiB received and 512 bytes sent per second.
 const (
 	statsNanoCores     = 10_000_000
 	statsBaseMemory    = 16 << 20
 	statsMemoryPerSec  = 4 << 10
+	statsPageCache     = 1 << 20
 	statsMinimumUptime = time.Second
+	statsRxPerSec      = 1 << 10
+	statsTxPerSec      = 512
 )
 
 // Stats implements backend.ContainerIO: the usage of every running
@@ -35,6 +40,8 @@ func (b *Backend) Stats(context.Context) ([]backend.PodStats, error) {
 			}
 		}
 		if len(ps.Containers) > 0 {
+			up := uint64((max(now.Sub(wl.state.StartTime), 0) + statsMinimumUptime) / time.Second)
+			ps.Network = &backend.NetworkStats{Interface: "eth0", RxBytes: up * statsRxPerSec, TxBytes: up * statsTxPerSec}
 			out = append(out, ps)
 		}
 	}
@@ -44,11 +51,14 @@ func (b *Backend) Stats(context.Context) ([]backend.PodStats, error) {
 func containerStats(name string, started, now time.Time) backend.ContainerStats {
 	// Counting from a second before the start keeps every value above 0.
 	up := max(now.Sub(started), 0) + statsMinimumUptime
+	working := statsBaseMemory + uint64(up/time.Second)*statsMemoryPerSec
 	return backend.ContainerStats{
 		Name:                 name,
 		StartTime:            started,
 		UsageNanoCores:       statsNanoCores,
 		UsageCoreNanoSeconds: uint64(up.Seconds() * statsNanoCores),
-		WorkingSetBytes:      statsBaseMemory + uint64(up/time.Second)*statsMemoryPerSec,
+		WorkingSetBytes:      working,
+		UsageBytes:           working + statsPageCache,
+		RSSBytes:             working / 2,
 	}
 }

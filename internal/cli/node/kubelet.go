@@ -22,6 +22,7 @@ func kubeletConfig(f *flags, portChanged bool) (agent.KubeletConfig, int32, erro
 	cfg := agent.KubeletConfig{
 		Addr: f.kubeletAddr, CertFile: f.kubeletCert, KeyFile: f.kubeletKey,
 		CertDir: f.kubeletCertDir, ClientCAFile: f.clientCAFile,
+		ClusterDNS: f.clusterDNS, ClusterDomain: f.clusterDomain,
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = ":" + strconv.Itoa(f.port)

@@ -589,7 +589,12 @@ func (s *Server) groupStats(w http.ResponseWriter, r *http.Request, p params) {
 	res := wire.GroupStats{Time: st.Time.UTC(), Containers: []wire.ContainerStats{}}
 	for _, c := range st.Containers {
 		res.Containers = append(res.Containers, wire.ContainerStats{Name: c.Name, CPUUsageNanoCores: c.CPUUsageNanoCores,
-			CPUUsageCoreNanoSeconds: c.CPUUsageCoreNanoSeconds, MemoryWorkingSetBytes: c.MemoryWorkingSetBytes})
+			CPUUsageCoreNanoSeconds: c.CPUUsageCoreNanoSeconds, MemoryWorkingSetBytes: c.MemoryWorkingSetBytes,
+			MemoryUsageBytes: c.MemoryUsageBytes, MemoryRSSBytes: c.MemoryRSSBytes})
+	}
+	if n := st.Network; n != nil {
+		res.Network = &wire.NetworkStats{Interface: n.Interface, RxBytes: n.RxBytes, RxErrors: n.RxErrors,
+			TxBytes: n.TxBytes, TxErrors: n.TxErrors}
 	}
 	writeJSON(w, http.StatusOK, res)
 }

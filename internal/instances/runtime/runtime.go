@@ -395,6 +395,8 @@ type Streams struct {
 type GroupStats struct {
 	Time       time.Time
 	Containers []ContainerStats
+	// Network is the traffic of the group's interface, nil when unknown.
+	Network *NetworkStats
 }
 
 // ContainerStats is one container's usage.
@@ -404,6 +406,17 @@ type ContainerStats struct {
 	CPUUsageNanoCores       uint64
 	CPUUsageCoreNanoSeconds uint64
 	MemoryWorkingSetBytes   uint64
+	// MemoryUsageBytes is all memory in use, page cache included;
+	// MemoryRSSBytes the anonymous memory and swap cache.
+	MemoryUsageBytes uint64
+	MemoryRSSBytes   uint64
+}
+
+// NetworkStats are the counters of a group's network interface since the
+// group's sandbox was created.
+type NetworkStats struct {
+	Interface                            string
+	RxBytes, RxErrors, TxBytes, TxErrors uint64
 }
 
 // Reasons a runtime fails a group for something the user can fix.

@@ -225,8 +225,13 @@ func TestGroupsOnContainerd(t *testing.T) {
 		t.Errorf("hello's events: %s", got)
 	}
 	stats, err := r.Stats(ctx, "g-web")
-	if err != nil || len(stats.Containers) != 2 || stats.Containers[0].MemoryWorkingSetBytes == 0 {
+	if err != nil || len(stats.Containers) != 2 || stats.Containers[0].MemoryWorkingSetBytes == 0 ||
+		stats.Containers[0].MemoryUsageBytes < stats.Containers[0].MemoryWorkingSetBytes {
 		t.Errorf("stats: %+v, %v", stats, err)
+	}
+	// The request to hello above came in over the group's interface.
+	if n := stats.Network; n == nil || n.Interface != "eth0" || n.RxBytes == 0 || n.TxBytes == 0 {
+		t.Errorf("network stats: %+v", n)
 	}
 
 	// Exits and restart policies.

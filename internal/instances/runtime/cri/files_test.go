@@ -428,3 +428,21 @@ func TestSpecSealed(t *testing.T) {
 		t.Errorf("a group without a spec: %v", err)
 	}
 }
+
+func TestReadNetDev(t *testing.T) {
+	const dev = `Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:     120       2    0    0    0     0          0         0      120       2    0    0    0     0       0          0
+  eth0:   15230     104    3    0    0     0          0         0     9876      77    4    0    0     0       0          0
+`
+	n, err := readNetDev(strings.NewReader(dev), "eth0")
+	if err != nil || n == nil || *n != (runtime.NetworkStats{Interface: "eth0", RxBytes: 15230, RxErrors: 3, TxBytes: 9876, TxErrors: 4}) {
+		t.Errorf("eth0: %+v, %v", n, err)
+	}
+	if n, err := readNetDev(strings.NewReader(dev), "eth1"); n != nil || err != nil {
+		t.Errorf("a missing interface: %+v, %v", n, err)
+	}
+	if _, err := readNetDev(strings.NewReader("eth0: 1 2 x\n"), "eth0"); err == nil {
+		t.Errorf("a short line: no error")
+	}
+}

@@ -1,11 +1,19 @@
 package cri
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -92,7 +100,7 @@ func (r *Runtime) Stats(ctx context.Context, id string) (runtime.GroupStats, err
 		r.mu.Unlock()
 		return runtime.GroupStats{}, err
 	}
-	ids := map[string]string{}
+	ids, sandbox := map[string]string{}, g.sandboxID
 	for _, c := range g.mains {
 		if c.id != "" && c.status.Current.State == runtime.StateRunning {
 			ids[c.id] = c.spec.Name
@@ -116,11 +124,81 @@ func (r *Runtime) Stats(ctx context.Context, id string) (runtime.GroupStats, err
 		}
 		if mem := resp.Stats.GetMemory(); mem != nil {
 			cs.MemoryWorkingSetBytes = mem.GetWorkingSetBytes().GetValue()
+			cs.MemoryUsageBytes = mem.GetUsageBytes().GetValue()
+			cs.MemoryRSSBytes = mem.GetRssBytes().GetValue()
 		}
 		out.Containers = append(out.Containers, cs)
 	}
 	sort.Slice(out.Containers, func(i, j int) bool { return out.Containers[i].Name < out.Containers[j].Name })
+	if len(ids) > 0 {
+		network, err := r.sandboxNetwork(ctx, sandbox)
+		if err != nil {
+			return out, err
+		}
+		out.Network = network
+	}
 	return out, nil
+}
+
+// sandboxNetwork reads the counters of a sandbox's interface, as its
+// process sees them (/proc/PID/net/dev: containerd 1.6's PodSandboxStats
+// needs a cgroup parent the service's sandboxes have not); nil when the
+// sandbox has no process.
+func (r *Runtime) sandboxNetwork(ctx context.Context, sandbox string) (*runtime.NetworkStats, error) {
+	st, err := r.o.Runtime.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: sandbox, Verbose: true})
+	if err != nil {
+		return nil, fmt.Errorf("status of sandbox %s: %w", sandbox, err)
+	}
+	var info struct {
+		Pid int `json:"pid"`
+	}
+	if err := json.Unmarshal([]byte(st.GetInfo()["info"]), &info); err != nil || info.Pid <= 0 {
+		return nil, nil
+	}
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(info.Pid), "net", "dev"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // the sandbox stopped meanwhile
+	}
+	if err != nil {
+		return nil, fmt.Errorf("network of sandbox %s: %w", sandbox, err)
+	}
+	defer f.Close()
+	n, err := readNetDev(f, sandboxInterface)
+	if err != nil {
+		return nil, fmt.Errorf("network of sandbox %s: %w", sandbox, err)
+	}
+	return n, nil
+}
+
+// sandboxInterface is the interface containerd's CNI setup gives a sandbox.
+const sandboxInterface = "eth0"
+
+// readNetDev returns the counters of interface name in the format of
+// /proc/net/dev, or nil when it is not listed.
+func readNetDev(r io.Reader, name string) (*runtime.NetworkStats, error) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		iface, counters, ok := strings.Cut(sc.Text(), ":")
+		if !ok || strings.TrimSpace(iface) != name {
+			continue
+		}
+		f := strings.Fields(counters)
+		if len(f) < 16 {
+			return nil, fmt.Errorf("interface %s: %d counters, want 16", name, len(f))
+		}
+		var v [16]uint64
+		for i := range v {
+			n, err := strconv.ParseUint(f[i], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("interface %s: %w", name, err)
+			}
+			v[i] = n
+		}
+		// Received: bytes packets errs drop fifo frame compressed multicast;
+		// transmitted: bytes packets errs drop fifo colls carrier compressed.
+		return &runtime.NetworkStats{Interface: name, RxBytes: v[0], RxErrors: v[2], TxBytes: v[8], TxErrors: v[10]}, nil
+	}
+	return nil, sc.Err()
 }
 
 // CachedImages lists the images containerd holds.

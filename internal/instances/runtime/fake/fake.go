@@ -80,8 +80,14 @@ const (
 	backoffInitial = 10 * time.Second
 	backoffMax     = 5 * time.Minute
 	backoffReset   = 10 * time.Minute
-	// workingSetBytes is every running container's reported memory use.
+	// workingSetBytes is every running container's reported memory use;
+	// pageCacheBytes the page cache beside it.
 	workingSetBytes = 32 << 20
+	pageCacheBytes  = 4 << 20
+	// rxPerSecond and txPerSecond are a group's reported traffic for each
+	// second of its oldest running container.
+	rxPerSecond = 2 << 10
+	txPerSecond = 1 << 10
 )
 
 // Runtime is the fake runtime. It is safe for concurrent use.
@@ -347,7 +353,8 @@ func formatLog(lines []logLine, timestamps bool) string {
 }
 
 // Stats reports every running container of a group: a tenth of its CPU
-// request in use and 32 MiB of memory.
+// request in use and 32 MiB of memory (and 4 MiB of page cache); and the
+// group's traffic, 2 KiB received and 1 KiB sent for each second it ran.
 func (r *Runtime) Stats(ctx context.Context, id string) (runtime.GroupStats, error) {
 	if err := ctx.Err(); err != nil {
 		return runtime.GroupStats{}, fmt.Errorf("fake: stats of group %q: %w", id, err)
@@ -360,10 +367,16 @@ func (r *Runtime) Stats(ctx context.Context, id string) (runtime.GroupStats, err
 	}
 	now := r.clock.Now()
 	stats := runtime.GroupStats{Time: now}
+	var up time.Duration
 	for _, c := range g.seq {
 		if c.status.Current.State == runtime.StateRunning {
 			stats.Containers = append(stats.Containers, c.stats(now))
+			up = max(up, now.Sub(c.status.Current.StartTime))
 		}
+	}
+	if len(stats.Containers) > 0 {
+		secs := uint64(up/time.Second) + 1
+		stats.Network = &runtime.NetworkStats{Interface: "eth0", RxBytes: secs * rxPerSecond, TxBytes: secs * txPerSecond}
 	}
 	return stats, nil
 }
@@ -377,6 +390,8 @@ func (c *container) stats(now time.Time) runtime.ContainerStats {
 		CPUUsageNanoCores:       uint64(nanoCores),
 		CPUUsageCoreNanoSeconds: uint64(math.Round(nanoCores * max(elapsed, 0))),
 		MemoryWorkingSetBytes:   workingSetBytes,
+		MemoryUsageBytes:        workingSetBytes + pageCacheBytes,
+		MemoryRSSBytes:          workingSetBytes / 2,
 	}
 }
 

@@ -1312,9 +1312,13 @@ func TestStats(t *testing.T) {
 	}
 	want := runtime.GroupStats{Time: t0.Add(10 * time.Second), Containers: []runtime.ContainerStats{{
 		Name: "a", CPUUsageNanoCores: 150_000_000, CPUUsageCoreNanoSeconds: 1_500_000_000, MemoryWorkingSetBytes: 32 << 20,
+		MemoryUsageBytes: 36 << 20, MemoryRSSBytes: 16 << 20,
 	}}}
 	if !st.Time.Equal(want.Time) || !slices.Equal(st.Containers, want.Containers) {
 		t.Fatalf("Stats = %+v, want %+v", st, want)
+	}
+	if n := st.Network; n == nil || *n != (runtime.NetworkStats{Interface: "eth0", RxBytes: 11 * 2 << 10, TxBytes: 11 * 1 << 10}) {
+		t.Errorf("network = %+v", n)
 	}
 	if err := r.Stop(ctx, "g", 0); err != nil {
 		t.Fatal(err)
