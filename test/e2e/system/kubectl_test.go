@@ -143,6 +143,38 @@ func TestLogs(t *testing.T) {
 	}
 }
 
+// A container's last output without a newline is in its log, as on a
+// kubelet: in kubectl logs, -f, --tail and --previous.
+func TestLogsWithoutTrailingNewline(t *testing.T) {
+	ns := namespace(t)
+	unended := virtualPod("unended", shell("main", "echo first; sleep 2; printf 'partial'; sleep 1; echo ' done'; printf no-newline-at-end"))
+	unended.Spec.RestartPolicy = corev1.RestartPolicyNever
+	createPod(t, ns, unended)
+	createPod(t, ns, virtualPod("crasher", shell("main", "echo one; printf two-unended; exit 1")))
+
+	waitPod(t, ns, "unended", "started", 2*time.Minute, func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && (p.Status.ContainerStatuses[0].State.Running != nil ||
+			p.Status.ContainerStatuses[0].State.Terminated != nil)
+	})
+	const whole = "first\npartial done\nno-newline-at-end"
+	if out := mustKubectl(t, nil, "logs", "-n", ns, "-f", "unended"); out != whole {
+		t.Errorf("kubectl logs -f: %q, want %q", out, whole)
+	}
+	waitPod(t, ns, "unended", "Succeeded", time.Minute, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+	if out := mustKubectl(t, nil, "logs", "-n", ns, "unended"); out != whole {
+		t.Errorf("kubectl logs: %q, want %q", out, whole)
+	}
+	if out := mustKubectl(t, nil, "logs", "-n", ns, "--tail=1", "unended"); out != "no-newline-at-end" {
+		t.Errorf("kubectl logs --tail=1: %q", out)
+	}
+	waitPod(t, ns, "crasher", "restarted", 2*time.Minute, func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1
+	})
+	if out := mustKubectl(t, nil, "logs", "-n", ns, "--previous", "crasher"); out != "one\ntwo-unended" {
+		t.Errorf("kubectl logs --previous: %q", out)
+	}
+}
+
 // kubectl exec with arguments, stdin, separate stderr and exit codes;
 // kubectl cp both ways.
 func TestExecAndCp(t *testing.T) {

@@ -64,6 +64,100 @@ func TestStatsAndMetrics(t *testing.T) {
 	})
 }
 
+// The kubelet's other endpoints through the API server: /metrics with
+// the kubelet's own metrics, /metrics/cadvisor with the pods' real CPU,
+// memory and network in cAdvisor's names, /configz with the node's
+// configuration.
+func TestKubeletMetricsEndpoints(t *testing.T) {
+	ns := namespace(t)
+	web := createPod(t, ns, virtualPod("web", corev1.Container{Name: "web", Image: env.Regs.Images.Hello,
+		Ports: []corev1.ContainerPort{{ContainerPort: 80}}}))
+	createPod(t, ns, virtualPod("client", shell("main", "sleep 3600")))
+	web = waitPod(t, ns, web.Name, "Running", 2*time.Minute, running)
+	waitPod(t, ns, "client", "Running", 2*time.Minute, running)
+	// Traffic over the client's interface, both ways.
+	mustKubectl(t, nil, "exec", "-n", ns, "client", "--", "wget", "-qO-", "http://"+web.Status.PodIP+"/")
+
+	node := "/api/v1/nodes/" + localcluster.NodeName + "/proxy"
+	out := mustKubectl(t, nil, "get", "--raw", node+"/metrics")
+	for _, series := range []string{`kubelet_node_name{node="` + localcluster.NodeName + `"}`, "kubelet_running_pods",
+		`kubelet_running_containers{container_state="running"}`, "vnode_pods" + `{phase="Running"}`} {
+		if err := positiveSample(out, series); err != nil {
+			t.Error(err)
+		}
+	}
+
+	framework.WaitFor(t, "the client pod's cAdvisor metrics", time.Minute, func() (bool, error) {
+		out := mustKubectl(t, nil, "get", "--raw", node+"/metrics/cadvisor")
+		pod := []string{`namespace="` + ns + `"`, `pod="client"`}
+		for _, s := range []struct {
+			name   string
+			labels []string
+		}{
+			{"container_cpu_usage_seconds_total", append([]string{`container="main"`, `cpu="total"`}, pod...)},
+			{"container_memory_working_set_bytes", append([]string{`container="main"`}, pod...)},
+			{"container_memory_usage_bytes", append([]string{`container="main"`}, pod...)},
+			{"container_start_time_seconds", append([]string{`container="main"`}, pod...)},
+			{"container_network_receive_bytes_total", append([]string{`interface="eth0"`}, pod...)},
+			{"container_network_transmit_bytes_total", append([]string{`interface="eth0"`}, pod...)},
+			{"machine_cpu_cores", nil},
+		} {
+			if err := positiveLabelledSample(out, s.name, s.labels...); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+
+	var configz struct {
+		KubeletConfig struct {
+			MaxPods       int32    `json:"maxPods"`
+			ClusterDomain string   `json:"clusterDomain"`
+			ClusterDNS    []string `json:"clusterDNS"`
+		} `json:"kubeletconfig"`
+	}
+	if err := json.Unmarshal([]byte(mustKubectl(t, nil, "get", "--raw", node+"/configz")), &configz); err != nil {
+		t.Fatal(err)
+	}
+	if c := configz.KubeletConfig; c.MaxPods <= 0 || c.ClusterDomain != "cluster.local" || len(c.ClusterDNS) != 1 {
+		t.Errorf("configz: %+v", c)
+	}
+}
+
+// positiveLabelledSample checks that the exposition has a sample of name
+// whose labels include each of labels (as `key="value"`) with a value
+// above 0.
+func positiveLabelledSample(out, name string, labels ...string) error {
+	for _, line := range strings.Split(out, "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || (rest != "" && rest[0] != '{' && rest[0] != ' ') {
+			continue
+		}
+		set, value := "", rest
+		if strings.HasPrefix(rest, "{") {
+			end := strings.Index(rest, "} ")
+			if end < 0 {
+				continue
+			}
+			set, value = rest[:end+1], rest[end+2:]
+		}
+		matches := true
+		for _, l := range labels {
+			matches = matches && (strings.Contains(set, "{"+l+",") || strings.Contains(set, ","+l+",") ||
+				strings.Contains(set, ","+l+"}") || set == "{"+l+"}")
+		}
+		if !matches {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("%s%s = %s, want a positive value", name, set, value)
+		}
+		return nil
+	}
+	return fmt.Errorf("no %s with %v in\n%s", name, labels, out)
+}
+
 // An image from the password-protected registry runs with an
 // imagePullSecret and fails with ErrImagePull without one.
 func TestPrivateRegistryImage(t *testing.T) {
