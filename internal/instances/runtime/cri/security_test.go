@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -311,5 +312,32 @@ func TestSecurityContextOnContainerd(t *testing.T) {
 	}
 	if err := r.Remove(ctx, "g-secctx", 0); err != nil {
 		t.Fatal(err)
+	}
+
+	// An init container that must not run as root and would holds the
+	// group's start, waiting, until the deployment is given up.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Run(runCtx, runtime.GroupSpec{ID: "g-initroot", Name: "initroot", RestartPolicy: runtime.RestartAlways,
+			InitContainers: []runtime.ContainerSpec{{Name: "setup", Image: w.shell, Command: []string{"true"},
+				SecurityContext: &runtime.SecurityContext{RunAsNonRoot: true}}},
+			Containers: []runtime.ContainerSpec{sleeper("main", w.shell, nil)}})
+	}()
+	waitFor(t, "the init container waiting for its configuration", func() (bool, string) {
+		st, err := r.Status(ctx, "g-initroot")
+		if err != nil || len(st.InitContainers) != 1 {
+			return false, fmt.Sprint(st, err)
+		}
+		cur := st.InitContainers[0].Current
+		return cur.DetailStatus == "CreateContainerConfigError" && st.Containers[0].Current.State != runtime.StateRunning, fmt.Sprint(st)
+	})
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run of the waiting group: %v, want it canceled", err)
+	}
+	if _, err := r.Status(ctx, "g-initroot"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("the abandoned group is still there: %v", err)
 	}
 }
