@@ -194,7 +194,9 @@ func (r *Runtime) restartContainer(ctx context.Context, g *group, c *container) 
 	if errors.Is(err, errConfigWait) {
 		// The exited container goes: the next tries are the
 		// configuration wait's, whose state its own would overwrite.
-		_, _ = r.o.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: old})
+		if old != "" {
+			_, _ = r.o.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: old})
+		}
 		r.mu.Lock()
 		if c.id == old {
 			c.id = ""
