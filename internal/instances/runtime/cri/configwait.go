@@ -85,3 +85,22 @@ func (r *Runtime) dueConfigRetries(now time.Time) []probeTarget {
 	}
 	return out
 }
+
+// retryUncreated makes the poll try at once to create the containers of
+// a rediscovered group that have no CRI container although its init
+// containers all succeeded: the runtime stopped while they waited for
+// their configuration (or before it reached them), and Run of a group
+// that exists does nothing, so no one else would.
+func retryUncreated(g *group, now time.Time) {
+	for _, c := range g.inits {
+		if c.id == "" || c.status.Current.State != runtime.StateTerminated || c.status.Current.ExitCode != 0 {
+			return
+		}
+	}
+	for _, c := range g.mains {
+		if c.id == "" {
+			c.status.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: backend.ReasonCreateContainerConfigError}
+			c.configRetry = now
+		}
+	}
+}

@@ -375,6 +375,9 @@ func (r *Runtime) attachContainers(ctx context.Context, g *group) error {
 	if st, err := r.sandboxIP(ctx, g.sandboxID); err == nil {
 		g.ip = st
 	}
+	if !g.stopped {
+		retryUncreated(g, r.o.Clock.Now())
+	}
 	return nil
 }
 

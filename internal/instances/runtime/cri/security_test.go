@@ -310,6 +310,18 @@ func TestSecurityContextOnContainerd(t *testing.T) {
 	if names := seen.names("root"); strings.Contains(names, "Created") {
 		t.Errorf("the root container was created: %s", names)
 	}
+	// A runtime opened again (the service restarted) tries it again too.
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r = w.runtime(t)
+	waitFor(t, "the root container waiting again after a restart", func() (bool, string) {
+		c := state(t, r, "g-secctx", "root")
+		return c.Current.DetailStatus == "CreateContainerConfigError" && c.Current.Message == want, fmt.Sprint(c.Current)
+	})
+	if c := state(t, r, "g-secctx", "ids"); c.Current.State != runtime.StateRunning {
+		t.Errorf("a running container after the restart: %+v", c.Current)
+	}
 	if err := r.Remove(ctx, "g-secctx", 0); err != nil {
 		t.Fatal(err)
 	}
