@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/sysctl"
 )
 
 // sync brings the backend and the pod's status in line with the pod.
@@ -54,6 +55,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		// A finished pod the backend no longer runs keeps the status it
 		// ended with (after a restart of the agent, say).
 		return nil
+	}
+	if st == nil {
+		if err := admitSysctls(pod); err != nil {
+			return c.refuse(ctx, pod, sysctl.ForbiddenReason, err.Error())
+		}
 	}
 	c.refs.track(pod, key)
 	if failed, err := c.activeDeadline(ctx, key, pod, st); failed {
@@ -213,6 +219,22 @@ func (c *Controller) updateInPlace(ctx context.Context, pod *corev1.Pod, st *bac
 			return nil
 		}
 		return fmt.Errorf("update workload: %w", err)
+	}
+	return nil
+}
+
+// admitSysctls admits the pod's sysctls as the kubelet does before it
+// runs a pod: only the safe ones, and none of a namespace the pod shares
+// with the host. The error is the pod's message.
+func admitSysctls(pod *corev1.Pod) error {
+	sc := pod.Spec.SecurityContext
+	if sc == nil {
+		return nil
+	}
+	for _, s := range sc.Sysctls {
+		if err := sysctl.Admit(s.Name, pod.Spec.HostNetwork, pod.Spec.HostIPC); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -18,6 +18,10 @@
 //     it is read, in its properties, as Kubernetes names them:
 //     "terminationMessagePath": "/dev/termination-log",
 //     "terminationMessagePolicy": "FallbackToLogsOnError"
+//   - what a (init) container's security context and the pod's say beyond
+//     ACI's securityContext (runAsNonRoot, readOnlyRootFilesystem, the
+//     seccomp profile's type; supplemental groups and sysctls), in the
+//     container's and the group's "securityContext" (see security.go)
 //   - each container's readiness in its instance view ("ready"), and the
 //     termination message of a terminated current or previous state
 //     ("message" in "currentState" and "previousState"), written by the
@@ -109,12 +113,18 @@ type GroupExtensions struct {
 	// the image's entrypoint, or the command when one is set (no entry:
 	// none, and without a command the image's own arguments).
 	Args map[string][]string
+	// Security holds, by (init) container name, what its security
+	// context says beyond ACI's securityContext.
+	Security map[string]ContainerSecurity
+	// PodSecurity is what the pod's security context says for the whole
+	// group: supplemental groups and sysctls.
+	PodSecurity PodSecurity
 }
 
 // IsZero reports whether e holds no addition.
 func (e GroupExtensions) IsZero() bool {
 	return len(e.Probes) == 0 && len(e.FieldEnv) == 0 && e.Hostname == "" && e.FQDN == "" && len(e.HostAliases) == 0 &&
-		len(e.TerminationMessages) == 0 && len(e.Args) == 0
+		len(e.TerminationMessages) == 0 && len(e.Args) == 0 && len(e.Security) == 0 && e.PodSecurity.IsZero()
 }
 
 // Equal reports whether e and o hold the same additions.
@@ -202,6 +212,9 @@ func ParseGroup(raw []byte) (GroupExtensions, error) {
 		ext.addFieldEnv(c.Name, c.Properties.Env)
 		ext.addTermination(c.Name, c.Properties.terminationJSON)
 		ext.addArgs(c.Name, c.Properties.Args)
+	}
+	if err := ext.parseSecurity(raw); err != nil {
+		return GroupExtensions{}, err
 	}
 	return ext, nil
 }
@@ -304,6 +317,7 @@ func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 		}
 		a.applyContainer(name, cp)
 	}
+	a.applyPodSecurity(props)
 	inits, _ := props["initContainers"].([]any)
 	for _, c := range inits {
 		cm, _ := c.(map[string]any)
@@ -328,6 +342,7 @@ func (a GroupAdditions) applyContainer(name string, props map[string]any) {
 	if args := a.Args[name]; len(args) > 0 {
 		props["args"] = args
 	}
+	a.applyContainerSecurity(name, props)
 	if t, ok := a.TerminationMessages[name]; ok {
 		setString(props, "terminationMessagePath", t.Path)
 		setString(props, "terminationMessagePolicy", t.Policy)

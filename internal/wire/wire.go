@@ -65,6 +65,9 @@ const (
 	ExtEnvNames = "env-names"
 	// ExtContainerArgs: (init) containers may carry args, which follow the image's entrypoint or the command.
 	ExtContainerArgs = "container-args"
+	// ExtSecurityContext: runAsNonRoot, readOnlyRootFilesystem and seccompProfileType in a (init) container's
+	// securityContext; supplementalGroups, supplementalGroupsPolicy and sysctls in the group's.
+	ExtSecurityContext = "security-context"
 )
 
 // Extensions returns the names of all extensions, in the order the service
@@ -74,6 +77,7 @@ func Extensions() []string {
 		ExtListInstanceView, ExtExecArgv, ExtRemoteCommand, ExtLogsFollow, ExtLogsPrevious, ExtStats,
 		ExtGracePeriod, ExtTCPSocket, ExtGroupHosts, ExtFieldEnv, ExtRefreshVolumes,
 		ExtTerminationMessage, ExtEnvNames, ExtContainerArgs,
+		ExtSecurityContext,
 	}
 }
 

@@ -43,7 +43,13 @@ type convertOptions struct {
 	// containers that set args without a command, read from their
 	// registries when the service lacks containerArgs (Azure).
 	entrypoints map[string][]string
-	now         time.Time
+	// security is set when the service takes the security-context
+	// extension; else imageUsers are, by container name, the users of
+	// the images of the containers that must not run as root and set no
+	// user, read from their registries (Azure).
+	security   bool
+	imageUsers map[string]string
+	now        time.Time
 }
 
 // convert builds a pod's container group. Its errors are final: the pod
@@ -71,6 +77,9 @@ func convert(w *backend.Workload, o convertOptions) (*groupSpec, error) {
 	}
 	s.setHosts(pod, o)
 	s.setTerminationMessages(pod, o.termination)
+	if err := s.setPodSecurity(pod, o); err != nil {
+		return nil, err
+	}
 	for _, c := range pod.Spec.InitContainers {
 		ic, err := s.initContainer(c, w, &vols, o)
 		if err != nil {
@@ -129,11 +138,16 @@ func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *vol
 	if err != nil {
 		return nil, err
 	}
+	sc, err := s.securityContext(w.Pod, &c, o)
+	if err != nil {
+		return nil, err
+	}
 	props := &aci.ContainerProperties{
 		Image:                ptr(c.Image),
 		Command:              cmd,
 		EnvironmentVariables: s.envVars(c.Name, w.Env[c.Name], o.fieldEnv),
 		VolumeMounts:         mounts,
+		SecurityContext:      sc,
 	}
 	for _, p := range c.Ports {
 		proto, err := portProtocol(p.Protocol)
@@ -180,8 +194,13 @@ func (s *groupSpec) initContainer(c corev1.Container, w *backend.Workload, vols 
 	if err != nil {
 		return nil, err
 	}
+	sc, err := s.securityContext(w.Pod, &c, o)
+	if err != nil {
+		return nil, err
+	}
 	return &aci.InitContainerDefinition{Name: ptr(c.Name), Properties: &aci.InitContainerPropertiesDefinition{
-		Image: ptr(c.Image), Command: cmd, EnvironmentVariables: s.envVars(c.Name, w.Env[c.Name], o.fieldEnv), VolumeMounts: mounts}}, nil
+		Image: ptr(c.Image), Command: cmd, EnvironmentVariables: s.envVars(c.Name, w.Env[c.Name], o.fieldEnv), VolumeMounts: mounts,
+		SecurityContext: sc}}, nil
 }
 
 // command converts a container's command and args, with $(VAR) references

@@ -89,10 +89,16 @@ func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*gr
 	if err != nil {
 		return nil, err
 	}
-	containerArgs := b.ext.has(wire.ExtContainerArgs)
+	containerArgs, security := b.ext.has(wire.ExtContainerArgs), b.ext.has(wire.ExtSecurityContext)
 	var entrypoints map[string][]string
 	if !containerArgs {
 		if entrypoints, err = b.entrypoints(ctx, w); err != nil {
+			return nil, err
+		}
+	}
+	var imageUsers map[string]string
+	if !security {
+		if imageUsers, err = b.imageUsers(ctx, w); err != nil {
 			return nil, err
 		}
 	}
@@ -103,6 +109,7 @@ func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*gr
 		termination:   b.ext.has(wire.ExtTerminationMessage),
 		envNames:      b.ext.has(wire.ExtEnvNames),
 		containerArgs: containerArgs, entrypoints: entrypoints,
+		security: security, imageUsers: imageUsers,
 		now: b.cfg.Clock.Now(),
 	})
 	var cfgErr *backend.ConfigError

@@ -188,7 +188,7 @@ func applyState(out *backend.ContainerState, cs *aci.ContainerState, pending str
 		out.State, out.Reason = backend.Waiting, pending
 		switch detail {
 		case backend.ReasonCrashLoopBackOff, backend.ReasonErrImagePull, backend.ReasonImagePullBackOff,
-			backend.ReasonPodInitializing, backend.ReasonContainerCreating:
+			backend.ReasonPodInitializing, backend.ReasonContainerCreating, backend.ReasonCreateContainerConfigError:
 			out.Reason = detail
 		case "", "Waiting", "Pending", "Creating":
 		default:
@@ -199,9 +199,17 @@ func applyState(out *backend.ContainerState, cs *aci.ContainerState, pending str
 
 // addMessage adds a terminated state's termination message to its
 // message, after the service's detail if there is one, as the kubelet adds
-// it to the runtime's.
+// it to the runtime's. A waiting state's message is why it waits (what
+// its configuration lacks).
 func addMessage(out *backend.ContainerState, msg string) {
-	if out.State != backend.Terminated || msg == "" {
+	if msg == "" {
+		return
+	}
+	if out.State == backend.Waiting {
+		out.Message = msg
+		return
+	}
+	if out.State != backend.Terminated {
 		return
 	}
 	if out.Message != "" {

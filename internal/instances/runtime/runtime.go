@@ -109,6 +109,14 @@ type GroupSpec struct {
 	RegistryCredentials []RegistryCredential
 	// Labels identify the group to humans and tools (resource id, tags).
 	Labels map[string]string
+	// SupplementalGroups are added to the process groups of every
+	// container; SupplementalGroupsPolicy is wire.SupplementalGroupsMerge
+	// (when empty) or wire.SupplementalGroupsStrict.
+	SupplementalGroups       []int64
+	SupplementalGroupsPolicy string
+	// Sysctls are kernel parameters set in the group's namespaces, by
+	// name (dotted, one of the safe set of package sysctl).
+	Sysctls map[string]string
 }
 
 // ContainerSpec is one container of a group.
@@ -272,7 +280,16 @@ type SecurityContext struct {
 	RunAsGroup               *int64
 	CapabilitiesAdd          []string
 	CapabilitiesDrop         []string
-	SeccompProfile           string
+	// SeccompProfile is a profile's JSON, base64-encoded, as ACI takes it.
+	SeccompProfile string
+	// RunAsNonRoot refuses to start the container as uid 0 (its RunAsUser,
+	// else its image's user): it waits with CreateContainerConfigError.
+	RunAsNonRoot bool
+	// ReadOnlyRootFilesystem mounts the container's root read-only.
+	ReadOnlyRootFilesystem bool
+	// SeccompProfileType is wire.SeccompUnconfined for no profile; else
+	// SeccompProfile, or the runtime's default profile.
+	SeccompProfileType string
 }
 
 // DNSConfig is the group's resolver configuration.

@@ -502,7 +502,9 @@ func messages(st runtime.GroupStatus) map[string]wire.StateMessages {
 	for _, cs := range [][]runtime.ContainerStatus{st.InitContainers, st.Containers} {
 		for _, c := range cs {
 			var m wire.StateMessages
-			if c.Current.State == runtime.StateTerminated {
+			if c.Current.State == runtime.StateTerminated || c.Current.State == runtime.StateWaiting {
+				// A waiting container's message says why, such as
+				// what its configuration lacks.
 				m.Current = c.Current.Message
 			}
 			if p := c.Previous; p != nil && p.State == runtime.StateTerminated {

@@ -208,13 +208,21 @@ func totals(g *aci.ContainerGroup) (cpu, mem float64) {
 func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, ext wire.GroupExtensions) (runtime.GroupSpec, error) {
 	p := g.Properties
 	spec := runtime.GroupSpec{
-		ID:            uid,
-		Name:          name,
-		Hostname:      ext.Hostname,
-		FQDN:          ext.FQDN,
-		HostAliases:   hostAliases(ext.HostAliases),
-		RestartPolicy: runtime.RestartAlways,
-		Labels:        map[string]string{"vnode.io/resource-id": id},
+		ID:                       uid,
+		Name:                     name,
+		Hostname:                 ext.Hostname,
+		FQDN:                     ext.FQDN,
+		HostAliases:              hostAliases(ext.HostAliases),
+		RestartPolicy:            runtime.RestartAlways,
+		Labels:                   map[string]string{"vnode.io/resource-id": id},
+		SupplementalGroups:       slices.Clone(ext.PodSecurity.SupplementalGroups),
+		SupplementalGroupsPolicy: ext.PodSecurity.SupplementalGroupsPolicy,
+	}
+	for _, sc := range ext.PodSecurity.Sysctls {
+		if spec.Sysctls == nil {
+			spec.Sysctls = map[string]string{}
+		}
+		spec.Sysctls[sc.Name] = sc.Value
 	}
 	if p.RestartPolicy != nil {
 		spec.RestartPolicy = runtime.RestartPolicy(*p.RestartPolicy)
@@ -230,7 +238,7 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, e
 		}
 		cs := runtime.ContainerSpec{Name: str(c.Name), Image: str(c.Properties.Image),
 			Command: strs(c.Properties.Command), Args: slices.Clone(ext.Args[str(c.Name)]),
-			SecurityContext: securityContext(c.Properties.SecurityContext)}
+			SecurityContext: securityContext(c.Properties.SecurityContext, ext.Security[str(c.Name)])}
 		cs.Env = env(c.Properties.EnvironmentVariables, s.Env[cs.Name], ext.FieldEnv[cs.Name])
 		cs.VolumeMounts = mounts(c.Properties.VolumeMounts)
 		setTermination(&cs, ext)
@@ -281,7 +289,7 @@ func containerSpec(c *aci.Container, s *secretValues, ext wire.GroupExtensions) 
 	p := c.Properties
 	probes := ext.Probes[str(c.Name)]
 	cs := runtime.ContainerSpec{Name: str(c.Name), Image: str(p.Image), Command: strs(p.Command),
-		Args: slices.Clone(ext.Args[str(c.Name)]), SecurityContext: securityContext(p.SecurityContext)}
+		Args: slices.Clone(ext.Args[str(c.Name)]), SecurityContext: securityContext(p.SecurityContext, ext.Security[str(c.Name)])}
 	if r := p.Resources; r != nil {
 		if r.Requests != nil {
 			cs.CPU, cs.MemoryInGB = f64(r.Requests.CPU), f64(r.Requests.MemoryInGB)
@@ -413,12 +421,18 @@ func probe(p *aci.ContainerProbe, tcp *wire.TCPSocket) *runtime.Probe {
 	return out
 }
 
-func securityContext(sc *aci.SecurityContextDefinition) *runtime.SecurityContext {
-	if sc == nil {
+// securityContext is a (init) container's security context: ACI's, and
+// what the service's security-context extension adds (ext).
+func securityContext(sc *aci.SecurityContextDefinition, ext wire.ContainerSecurity) *runtime.SecurityContext {
+	if sc == nil && ext == (wire.ContainerSecurity{}) {
 		return nil
 	}
+	if sc == nil {
+		sc = &aci.SecurityContextDefinition{}
+	}
 	out := &runtime.SecurityContext{Privileged: sc.Privileged, AllowPrivilegeEscalation: sc.AllowPrivilegeEscalation,
-		SeccompProfile: str(sc.SeccompProfile)}
+		SeccompProfile: str(sc.SeccompProfile), RunAsNonRoot: ext.RunAsNonRoot,
+		ReadOnlyRootFilesystem: ext.ReadOnlyRootFilesystem, SeccompProfileType: ext.SeccompProfileType}
 	if sc.RunAsUser != nil {
 		u := int64(*sc.RunAsUser)
 		out.RunAsUser = &u

@@ -185,6 +185,8 @@ func ContainerGroup(g *aci.ContainerGroup, loc config.Location, lim config.Limit
 		func() *errdefs.Error { return c.ipAddress(p.IPAddress, p.Containers) },
 		func() *errdefs.Error { return checkRegistryCredentials(p.ImageRegistryCredentials) },
 		func() *errdefs.Error { return checkGroupHosts(ext) },
+		func() *errdefs.Error { return c.securityNames() },
+		func() *errdefs.Error { return checkPodSecurity(ext.PodSecurity) },
 	)
 }
 

@@ -627,6 +627,10 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		body,
 		[]byte(`{"location":"westeurope","properties":{"osType":"Linux","containers":[{"name":"web","properties":` +
 			`{"image":"nginx","resources":{"requests":{"cpu":1,"memoryInGB":1.5}}}}]}}`),
+		[]byte(`{"location":"westeurope","properties":{"osType":"Linux","securityContext":{"supplementalGroups":[5],` +
+			`"sysctls":[{"name":"net.ipv4.tcp_syncookies","value":"1"}]},"containers":[{"name":"web","properties":` +
+			`{"image":"nginx","securityContext":{"runAsUser":1,"runAsNonRoot":true,"seccompProfileType":"Unconfined"},` +
+			`"resources":{"requests":{"cpu":1,"memoryInGB":1.5}}}}]}}`),
 		[]byte(`{"location":"x","properties":{"osType":"linux","containers":[null,{"name":"a","properties":null}],` +
 			`"volumes":[null,{"name":"vvvvv","secret":{"":null}}],"ipAddress":{"ports":[null]}}}`),
 		[]byte(`{"location":"x","properties":{"osType":"Linux","containers":[{"name":"a","properties":{"image":"i",` +
@@ -657,6 +661,9 @@ func FuzzContainerGroup(f *testing.F) {
 		}
 		check("ContainerGroup", ContainerGroup(&g, testLoc, testLim, wire.GroupExtensions{}), 400, 499)
 		check("ContainerGroup without limits", ContainerGroup(&g, config.Location{}, config.Limits{}, wire.GroupExtensions{}), 400, 499)
+		if ext, err := wire.ParseGroup(data); err == nil {
+			check("ContainerGroup with its additions", ContainerGroup(&g, testLoc, testLim, ext), 400, 499)
+		}
 		check("ImmutableChange", ImmutableChange(maximal(), &g), 409, 409)
 		check("ImmutableChange", ImmutableChange(&g, maximal()), 409, 409)
 		check("GroupName", GroupName(string(data)), 400, 400)

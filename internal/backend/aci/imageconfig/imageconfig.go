@@ -1,10 +1,11 @@
 // Package imageconfig reads what an image runs when a container gives it no
-// command — its config's Entrypoint and Cmd — from the image's registry, as
-// a container runtime does before it starts a container. The ACI backend
-// needs it against Azure, whose container groups have one command that
-// replaces the image's entrypoint and arguments together: a pod that sets
-// args without a command runs there as the image's entrypoint followed by
-// the args.
+// command — its config's Entrypoint and Cmd — and as which user, from the
+// image's registry, as a container runtime does before it starts a
+// container. The ACI backend needs it against Azure, whose container groups
+// have one command that replaces the image's entrypoint and arguments
+// together: a pod that sets args without a command runs there as the
+// image's entrypoint followed by the args. It also checks there that a
+// container that must not run as root has an image whose user is not.
 //
 // A Resolver authenticates with the pod's image pull credentials (the
 // credential whose server is the image's registry, else anonymously), picks
@@ -49,6 +50,9 @@ type Config struct {
 	// Entrypoint is the program and its first arguments; Cmd the further
 	// arguments, which a container's args replace.
 	Entrypoint, Cmd []string
+	// User is the user the image runs as: a name or a uid, possibly
+	// followed by ':' and a group; empty for root.
+	User string
 }
 
 // Options configure a Resolver; the zero value has the defaults.
@@ -147,7 +151,7 @@ func (r *Resolver) Resolve(ctx context.Context, image string, creds []backend.Re
 			return Config{}, fmt.Errorf("read the config of image %s: %w", image, describe(res.Err))
 		}
 		c := res.Val.(Config)
-		return Config{Entrypoint: slices.Clone(c.Entrypoint), Cmd: slices.Clone(c.Cmd)}, nil
+		return Config{Entrypoint: slices.Clone(c.Entrypoint), Cmd: slices.Clone(c.Cmd), User: c.User}, nil
 	case <-ctx.Done():
 		return Config{}, fmt.Errorf("read the config of image %s: %w", image, ctx.Err())
 	}
@@ -174,7 +178,7 @@ func (r *Resolver) read(ctx context.Context, ref name.Reference, auth authn.Auth
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Entrypoint: cf.Config.Entrypoint, Cmd: cf.Config.Cmd}
+	c := Config{Entrypoint: cf.Config.Entrypoint, Cmd: cf.Config.Cmd, User: cf.Config.User}
 	r.configs.Add(configKey, c)
 	r.log.Debug("read image config", "image", ref.Name(), "digest", digest.String(), "entrypoint", c.Entrypoint, "cmd", c.Cmd)
 	return c, nil

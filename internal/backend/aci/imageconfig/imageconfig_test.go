@@ -114,11 +114,11 @@ func resolve(t *testing.T, r *Resolver, ref string, creds ...backend.RegistryCre
 
 func TestResolve(t *testing.T) {
 	reg := startRegistry(t, nil)
-	shell := image(t, v1.Config{Entrypoint: []string{"/bin/sh"}, Cmd: []string{"-c", "echo default"}}, "amd64")
+	shell := image(t, v1.Config{Entrypoint: []string{"/bin/sh"}, Cmd: []string{"-c", "echo default"}, User: "1234:5"}, "amd64")
 	push(t, reg.host+"/vnode/shell:1", shell, nil)
 	push(t, reg.host+"/vnode/cmd-only:1", image(t, v1.Config{Cmd: []string{"/run", "--flag"}}, "amd64"), nil)
 	r := New(Options{})
-	want := Config{Entrypoint: []string{"/bin/sh"}, Cmd: []string{"-c", "echo default"}}
+	want := Config{Entrypoint: []string{"/bin/sh"}, Cmd: []string{"-c", "echo default"}, User: "1234:5"}
 	if got := resolve(t, r, reg.host+"/vnode/shell:1"); !reflect.DeepEqual(got, want) {
 		t.Errorf("by tag: %+v, want %+v", got, want)
 	}

@@ -199,6 +199,10 @@ type container struct {
 	// message is the termination message of the exited CRI container
 	// messageOf (see containerStatus).
 	messageOf, message string
+	// configBackoff is the wait before the next try of a container whose
+	// configuration is wanting (see configWait); configRetry when it is due.
+	configBackoff time.Duration
+	configRetry   time.Time
 }
 
 // New returns a runtime and re-attaches to the groups CRI still has.
@@ -370,6 +374,9 @@ func (r *Runtime) attachContainers(ctx context.Context, g *group) error {
 	}
 	if st, err := r.sandboxIP(ctx, g.sandboxID); err == nil {
 		g.ip = st
+	}
+	if !g.stopped {
+		retryUncreated(g, r.o.Clock.Now())
 	}
 	return nil
 }

@@ -185,7 +185,7 @@ func TestContainerConfigHostsAndEnv(t *testing.T) {
 	g := newGroup(spec)
 	g.ip = "10.0.0.9"
 	mounts := map[string]string{"etc": "/host/etc"}
-	cfg, err := r.containerConfig(g, g.mains[0], mounts)
+	cfg, err := r.containerConfig(context.Background(), g, g.mains[0], mounts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestContainerConfigHostsAndEnv(t *testing.T) {
 	if len(cfg.Mounts) != 1 || cfg.Mounts[0].ContainerPath != "/etc/hosts" || cfg.Mounts[0].HostPath != r.hostsPath("g1") {
 		t.Errorf("mounts of a: %v", cfg.Mounts)
 	}
-	cfg, err = r.containerConfig(g, g.mains[1], mounts)
+	cfg, err = r.containerConfig(context.Background(), g, g.mains[1], mounts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestContainerConfigCommandAndArgs(t *testing.T) {
 		{[]string{"/hello"}, nil},
 		{nil, nil},
 	} {
-		cfg, err := r.containerConfig(g, g.mains[i], nil)
+		cfg, err := r.containerConfig(context.Background(), g, g.mains[i], nil)
 		if err != nil {
 			t.Fatal(err)
 		}

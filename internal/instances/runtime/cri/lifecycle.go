@@ -2,6 +2,7 @@ package cri
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,9 +32,10 @@ type probeTarget struct {
 }
 
 // pollOnce reads the containers' states, restarting the ones their policy
-// says to.
+// says to, and tries again the containers whose configuration was wanting.
 func (r *Runtime) pollOnce(ctx context.Context) {
 	r.mu.Lock()
+	retries := r.dueConfigRetries(r.o.Clock.Now())
 	var targets []probeTarget
 	for _, g := range r.groups {
 		if g.stopped || g.busy || g.sandboxID == "" {
@@ -46,6 +48,9 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 		}
 	}
 	r.mu.Unlock()
+	for _, tg := range retries {
+		r.retryConfig(ctx, tg.g, tg.c)
+	}
 	if len(targets) == 0 {
 		return
 	}
@@ -185,6 +190,19 @@ func (r *Runtime) restartContainer(ctx context.Context, g *group, c *container) 
 	mounts, err := r.volumePaths(spec)
 	if err == nil {
 		err = r.createStart(ctx, g, c, r.sandboxConfig(spec), mounts)
+	}
+	if errors.Is(err, errConfigWait) {
+		// The exited container goes: the next tries are the
+		// configuration wait's, whose state its own would overwrite.
+		if old != "" {
+			_, _ = r.o.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: old})
+		}
+		r.mu.Lock()
+		if c.id == old {
+			c.id = ""
+		}
+		r.mu.Unlock()
+		return
 	}
 	if err != nil {
 		r.groupEvent(g, c.spec.Name, backend.EventFailed, "Warning", "Restarting container %s failed: %v", c.spec.Name, err)

@@ -2,11 +2,8 @@ package cri
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/sysctl"
 )
 
 // cleanupTimeout bounds the removal of what a failed create made.
@@ -81,6 +79,22 @@ func checkSpec(spec runtime.GroupSpec) error {
 				Message: fmt.Sprintf("container %s asks to be privileged, which this service does not allow", c.Name)}
 		}
 	}
+	return checkSysctls(spec.Sysctls)
+}
+
+// checkSysctls refuses any kernel parameter outside the safe set, and
+// values that are not one line of printable text: the runtime runs as
+// root, and containerd writes what it is given into /proc/sys.
+func checkSysctls(sysctls map[string]string) error {
+	for name, v := range sysctls {
+		if !sysctl.IsSafe(name) {
+			return &runtime.Error{Reason: runtime.ReasonInvalidSpec,
+				Message: fmt.Sprintf("sysctl %q is not one this service sets (allowed: %s)", clip(name), strings.Join(sysctl.Safe(), ", "))}
+		}
+		if p := sysctl.ValueProblem(v); p != "" {
+			return &runtime.Error{Reason: runtime.ReasonInvalidSpec, Message: fmt.Sprintf("the value of sysctl %s %s", name, p)}
+		}
+	}
 	return nil
 }
 
@@ -143,7 +157,9 @@ func (r *Runtime) deploy(ctx context.Context, g *group) error {
 		}
 	}
 	for _, c := range g.mains {
-		if err := r.createStart(ctx, g, c, sbCfg, mounts); err != nil {
+		// A container whose configuration is wanting waits, and the
+		// poll tries it again; the others start.
+		if err := r.createStart(ctx, g, c, sbCfg, mounts); err != nil && !errors.Is(err, errConfigWait) {
 			return err
 		}
 	}
@@ -250,7 +266,7 @@ func (r *Runtime) sandboxConfig(spec runtime.GroupSpec) *runtimeapi.PodSandboxCo
 		Hostname:     spec.HostName(),
 		LogDirectory: filepath.Join(r.groupDir(spec.ID), "logs"),
 		Labels:       map[string]string{LabelGroupID: spec.ID},
-		Linux:        &runtimeapi.LinuxPodSandboxConfig{},
+		Linux:        &runtimeapi.LinuxPodSandboxConfig{Sysctls: spec.Sysctls},
 	}
 	if d := spec.DNS; d != nil {
 		cfg.DnsConfig = &runtimeapi.DNSConfig{Servers: d.NameServers, Searches: d.SearchDomains, Options: d.Options}
@@ -278,7 +294,7 @@ func (r *Runtime) sandboxIP(ctx context.Context, id string) (string, error) {
 // hosts file is its /etc/hosts unless it mounts a volume there, and an
 // empty termination message file is mounted at its termination message
 // path.
-func (r *Runtime) containerConfig(g *group, c *container, mounts map[string]string) (*runtimeapi.ContainerConfig, error) {
+func (r *Runtime) containerConfig(ctx context.Context, g *group, c *container, mounts map[string]string) (*runtimeapi.ContainerConfig, error) {
 	r.mu.Lock()
 	spec, ip := g.spec, g.ip
 	r.mu.Unlock()
@@ -294,7 +310,7 @@ func (r *Runtime) containerConfig(g *group, c *container, mounts map[string]stri
 		Labels:  map[string]string{LabelGroupID: spec.ID},
 		Linux:   &runtimeapi.LinuxContainerConfig{Resources: resources(c.spec)},
 	}
-	sc, err := r.securityContext(spec.ID, c.spec)
+	sc, err := r.securityContext(ctx, spec, c.spec)
 	if err != nil {
 		return nil, err
 	}
@@ -366,62 +382,15 @@ func resources(c runtime.ContainerSpec) *runtimeapi.LinuxContainerResources {
 	return res
 }
 
-// securityContext is a container's CRI security context. Every container
-// runs under a seccomp profile: the runtime's default (RuntimeDefault, as
-// the kubelet's SeccompDefault) unless its spec brings one of its own,
-// which is written to the group's directory for containerd to load.
-func (r *Runtime) securityContext(id string, c runtime.ContainerSpec) (*runtimeapi.LinuxContainerSecurityContext, error) {
-	out := &runtimeapi.LinuxContainerSecurityContext{
-		Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault}}
-	sc := c.SecurityContext
-	if sc == nil {
-		return out, nil
-	}
-	if sc.RunAsUser != nil {
-		out.RunAsUser = &runtimeapi.Int64Value{Value: *sc.RunAsUser}
-	}
-	if sc.RunAsGroup != nil {
-		out.RunAsGroup = &runtimeapi.Int64Value{Value: *sc.RunAsGroup}
-	}
-	if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
-		out.NoNewPrivs = true
-	}
-	if len(sc.CapabilitiesAdd) > 0 || len(sc.CapabilitiesDrop) > 0 {
-		out.Capabilities = &runtimeapi.Capability{AddCapabilities: sc.CapabilitiesAdd, DropCapabilities: sc.CapabilitiesDrop}
-	}
-	if sc.SeccompProfile != "" {
-		path, err := r.writeSeccompProfile(id, c.Name, sc.SeccompProfile)
-		if err != nil {
-			return nil, err
-		}
-		out.Seccomp = &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: path}
-	}
-	return out, nil
-}
-
-// writeSeccompProfile writes a container's seccomp profile (base64 JSON,
-// as ACI takes it) to the group's directory and returns its path.
-func (r *Runtime) writeSeccompProfile(id, container, profile string) (string, error) {
-	data, err := base64.StdEncoding.DecodeString(profile)
-	if err != nil || !json.Valid(data) {
-		return "", &runtime.Error{Reason: runtime.ReasonInvalidSpec,
-			Message: fmt.Sprintf("container %s: the seccomp profile is not base64-encoded JSON", container)}
-	}
-	dir := filepath.Join(r.groupDir(id), "seccomp")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("seccomp profile of %s: %w", container, err)
-	}
-	path := filepath.Join(dir, container+".json")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return "", fmt.Errorf("seccomp profile of %s: %w", container, err)
-	}
-	return path, nil
-}
-
 // createStart creates the container's next attempt and starts it.
 func (r *Runtime) createStart(ctx context.Context, g *group, c *container, sbCfg *runtimeapi.PodSandboxConfig,
 	mounts map[string]string) error {
-	cfg, err := r.containerConfig(g, c, mounts)
+	cfg, err := r.containerConfig(ctx, g, c, mounts)
+	var cfgErr *configError
+	if errors.As(err, &cfgErr) {
+		r.configWait(g, c, cfgErr.msg)
+		return fmt.Errorf("container %s: %w", c.spec.Name, errConfigWait)
+	}
 	if err != nil {
 		return err
 	}
@@ -450,6 +419,7 @@ func (r *Runtime) createStart(ctx context.Context, g *group, c *container, sbCfg
 	defer r.mu.Unlock()
 	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: started}
 	c.status.Ready = !c.init && c.spec.ReadinessProbe == nil
+	c.configBackoff = 0
 	g.event(r, c.spec.Name, backend.EventStarted, "Normal", "Started container %s", c.spec.Name)
 	r.publish(g, false)
 	return nil
@@ -461,7 +431,16 @@ func (r *Runtime) runInit(ctx context.Context, g *group, c *container, sbCfg *ru
 	mounts map[string]string) error {
 	backoff := time.Duration(0)
 	for {
-		if err := r.createStart(ctx, g, c, sbCfg, mounts); err != nil {
+		err := r.createStart(ctx, g, c, sbCfg, mounts)
+		if errors.Is(err, errConfigWait) {
+			// The init container waits for its configuration, and
+			// the containers after it with it.
+			if err := r.untilConfigRetry(ctx, c); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
 			return err
 		}
 		code, err := r.waitExit(ctx, g, c)
