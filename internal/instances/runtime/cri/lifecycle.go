@@ -35,17 +35,22 @@ type probeTarget struct {
 func (r *Runtime) pollOnce(ctx context.Context) {
 	r.mu.Lock()
 	var targets []probeTarget
+	var advance []*group
 	for _, g := range r.groups {
 		if g.stopped || g.busy || g.sandboxID == "" {
 			continue
 		}
-		for _, c := range g.mains {
-			if c.id != "" {
-				targets = append(targets, probeTarget{g, c})
-			}
+		if r.dueAdvance(g) {
+			advance = append(advance, g)
+		}
+		for _, c := range g.activeContainers() {
+			targets = append(targets, probeTarget{g, c})
 		}
 	}
 	r.mu.Unlock()
+	for _, g := range advance {
+		r.startAdvance(ctx, g)
+	}
 	if len(targets) == 0 {
 		return
 	}
@@ -80,6 +85,12 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 		if status != nil {
 			r.applyCRIStatus(tg.g, tg.c, status)
 		}
+		if tg.g.initSucceeded(tg.c) && r.dueAdvance(tg.g) {
+			r.publish(tg.g, false)
+			r.mu.Unlock()
+			r.startAdvance(ctx, tg.g)
+			continue
+		}
 		restart := r.dueRestart(tg.g, tg.c)
 		live, ready := r.dueProbes(tg.c, r.o.Clock.Now())
 		r.publish(tg.g, false)
@@ -95,6 +106,15 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 			}()
 		}
 	}
+}
+
+// startAdvance runs advance for g in the background; dueAdvance marked it.
+func (r *Runtime) startAdvance(ctx context.Context, g *group) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.advance(ctx, g)
+	}()
 }
 
 // applyCRIStatus folds a CRI container status into c, with the termination
@@ -267,6 +287,9 @@ func (r *Runtime) Restart(ctx context.Context, id string) error {
 	defer r.setBusy(g, false)
 	r.stopContainers(ctx, g, g.mains, 0)
 	for _, c := range g.mains {
+		if c.id == "" {
+			continue // not started yet: the init containers run
+		}
 		r.mu.Lock()
 		c.backoff, c.nextStart = 0, time.Time{}
 		r.mu.Unlock()

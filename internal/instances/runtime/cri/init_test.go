@@ -1,0 +1,81 @@
+package cri
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/instances/runtime"
+)
+
+// TestInitContainerFailures runs init containers that fail: under Never the
+// group stops there, under Always the failing one is retried; the
+// containers never start and wait as PodInitializing meanwhile.
+func TestInitContainerFailures(t *testing.T) {
+	w := setup(t)
+	r := w.runtime(t)
+	ctx := context.Background()
+	group := func(id string, policy runtime.RestartPolicy, first, second string) runtime.GroupSpec {
+		return runtime.GroupSpec{ID: id, Name: id, RestartPolicy: policy,
+			InitContainers: []runtime.ContainerSpec{
+				{Name: "init1", Image: w.shell, Command: []string{"/bin/sh", "-c", first}},
+				{Name: "init2", Image: w.shell, Command: []string{"/bin/sh", "-c", second}}},
+			Containers: []runtime.ContainerSpec{{Name: "run1", Image: w.shell, Command: []string{"/bin/sleep", "3600"}}}}
+	}
+	appWaits := func(id string) {
+		t.Helper()
+		c := state(t, r, id, "run1")
+		if c.Current.State != runtime.StateWaiting || c.Current.DetailStatus != backend.ReasonPodInitializing {
+			t.Fatalf("%s: run1 = %+v, want waiting as PodInitializing", id, c.Current)
+		}
+	}
+
+	// Never: the second init container fails, nothing runs after it.
+	if err := r.Run(ctx, group("g-never", runtime.RestartNever, "true", "exit 3")); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	appWaits("g-never")
+	waitFor(t, "init2 to fail", func() (bool, string) {
+		c := state(t, r, "g-never", "init2")
+		return c.Current.State == runtime.StateTerminated && c.Current.ExitCode == 3, fmt.Sprint(c.Current)
+	})
+	if c := state(t, r, "g-never", "init1"); c.Current.State != runtime.StateTerminated || c.Current.ExitCode != 0 {
+		t.Errorf("init1 = %+v, want succeeded", c.Current)
+	}
+	// Several polls later the container still has not started.
+	for range 5 {
+		r.pollOnce(ctx)
+	}
+	appWaits("g-never")
+	if c := state(t, r, "g-never", "init2"); c.RestartCount != 0 {
+		t.Errorf("init2 restarted %d times under Never", c.RestartCount)
+	}
+
+	// Always: the first init container is retried, the second never runs.
+	if err := r.Run(ctx, group("g-always", runtime.RestartAlways, "exit 1", "true")); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	waitFor(t, "init1 to be retried", func() (bool, string) {
+		c := state(t, r, "g-always", "init1")
+		return c.RestartCount >= 1 && c.Previous != nil && c.Previous.ExitCode == 1, fmt.Sprint(c)
+	})
+	appWaits("g-always")
+	if c := state(t, r, "g-always", "init2"); c.Current.State != runtime.StateWaiting {
+		t.Errorf("init2 = %+v while init1 fails, want waiting", c.Current)
+	}
+
+	// A group whose init containers succeed starts its container after them.
+	if err := r.Run(ctx, group("g-ok", runtime.RestartNever, "true", "true")); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	waitFor(t, "run1 to run after both init containers", func() (bool, string) {
+		c := state(t, r, "g-ok", "run1")
+		return c.Current.State == runtime.StateRunning, fmt.Sprint(c.Current)
+	})
+	for _, id := range []string{"g-never", "g-always", "g-ok"} {
+		if err := r.Remove(ctx, id, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
