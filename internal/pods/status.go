@@ -127,6 +127,12 @@ func containerStatuses(spec []corev1.Container, states []backend.ContainerState,
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: pendingReason}
 		default:
 			cs.State = containerState(s)
+			// Until the init containers have succeeded the containers
+			// wait as PodInitializing, whatever the backend calls it.
+			if w := cs.State.Waiting; w != nil && !init && pendingReason == backend.ReasonPodInitializing &&
+				w.Reason == backend.ReasonContainerCreating {
+				w.Reason = backend.ReasonPodInitializing
+			}
 			if s.Last != nil {
 				cs.LastTerminationState = containerState(*s.Last)
 			}
