@@ -65,6 +65,11 @@ const (
 	ExtEnvNames = "env-names"
 	// ExtContainerArgs: (init) containers may carry args, which follow the image's entrypoint or the command.
 	ExtContainerArgs = "container-args"
+	// ExtStartupProbe: containers may carry a startupProbe, run before their liveness and readiness probes;
+	// instance views say whether each container has "started".
+	ExtStartupProbe = "startup-probe"
+	// ExtGRPCProbe: probes may have a grpc action (the gRPC health checking protocol).
+	ExtGRPCProbe = "grpc-probe"
 )
 
 // Extensions returns the names of all extensions, in the order the service
@@ -73,7 +78,7 @@ func Extensions() []string {
 	return []string{
 		ExtListInstanceView, ExtExecArgv, ExtRemoteCommand, ExtLogsFollow, ExtLogsPrevious, ExtStats,
 		ExtGracePeriod, ExtTCPSocket, ExtGroupHosts, ExtFieldEnv, ExtRefreshVolumes,
-		ExtTerminationMessage, ExtEnvNames, ExtContainerArgs,
+		ExtTerminationMessage, ExtEnvNames, ExtContainerArgs, ExtStartupProbe, ExtGRPCProbe,
 	}
 }
 

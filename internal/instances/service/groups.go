@@ -488,11 +488,12 @@ func (s *Service) Additions(ref Ref) wire.GroupAdditions {
 }
 
 func additionsLocked(g *group) wire.GroupAdditions {
-	ready := map[string]bool{}
+	ready, started := map[string]bool{}, map[string]bool{}
 	for _, c := range g.status.Containers {
 		ready[c.Name] = c.Ready && !g.stopped
+		started[c.Name] = c.Started && !g.stopped
 	}
-	return wire.GroupAdditions{GroupExtensions: g.ext, Ready: ready, Messages: messages(g.status)}
+	return wire.GroupAdditions{GroupExtensions: g.ext, Ready: ready, Messages: messages(g.status), Started: started}
 }
 
 // messages are the termination messages of the group's terminated

@@ -92,17 +92,17 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 			continue
 		}
 		restart := r.dueRestart(tg.g, tg.c)
-		live, ready := r.dueProbes(tg.c, r.o.Clock.Now())
+		due := r.dueProbes(tg.c, r.o.Clock.Now())
 		r.publish(tg.g, false)
 		r.mu.Unlock()
 		if restart {
 			r.restartContainer(ctx, tg.g, tg.c)
 		}
-		if live || ready {
+		if due.any() {
 			r.wg.Add(1)
 			go func() {
 				defer r.wg.Done()
-				r.probeContainer(ctx, tg.g, tg.c, live, ready)
+				r.probeContainer(ctx, tg.g, tg.c, due)
 			}()
 		}
 	}
@@ -138,8 +138,9 @@ func (r *Runtime) applyCRIStatus(g *group, c *container, st *runtimeapi.Containe
 		return
 	}
 	c.status.Current = next
-	// A container with a readiness probe is ready once the probe says so.
-	c.status.Ready = next.State == runtime.StateRunning && !c.init && c.spec.ReadinessProbe == nil
+	// A container with a startup or readiness probe is started or ready
+	// once the probe says so.
+	c.setVerdicts(next.State == runtime.StateRunning)
 	g.dirty = true
 	if next.State == runtime.StateTerminated && next.DetailStatus == backend.ReasonOOMKilled {
 		g.event(r, c.spec.Name, backend.ReasonOOMKilled, "Warning", "Container %s was killed: out of memory", c.spec.Name)
@@ -197,7 +198,7 @@ func (r *Runtime) restartContainer(ctx context.Context, g *group, c *container) 
 	c.status.Previous = &prev
 	c.status.RestartCount = c.restarts
 	c.status.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: backend.ReasonCrashLoopBackOff}
-	c.status.Ready = false
+	c.setVerdicts(false)
 	c.nextStart = time.Time{}
 	c.probes = probeState{}
 	spec := g.spec

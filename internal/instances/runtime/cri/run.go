@@ -550,7 +550,7 @@ func (r *Runtime) createStart(ctx context.Context, g *group, c *container, sbCfg
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: started}
-	c.status.Ready = !c.init && c.spec.ReadinessProbe == nil
+	c.setVerdicts(true)
 	g.event(r, c.spec.Name, backend.EventStarted, "Normal", "Started container %s", c.spec.Name)
 	r.publish(g, false)
 	return nil
