@@ -140,7 +140,8 @@ func containerStatuses(spec []corev1.Container, states []backend.ContainerState,
 			if init {
 				cs.Ready = s.State == backend.Terminated && s.ExitCode == 0
 			}
-			cs.Started = ptr.To(s.State == backend.Running)
+			cs.Started = ptr.To(s.State == backend.Running && !s.StartupPending)
+			cs.Ready = cs.Ready && !s.StartupPending
 			cs.RestartCount = s.RestartCount
 			cs.ImageID, cs.ContainerID = s.ImageID, s.ContainerID
 		}

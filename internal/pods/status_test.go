@@ -182,3 +182,23 @@ func TestQOSClass(t *testing.T) {
 		}
 	}
 }
+
+// A running container whose startup probe has not succeeded has not
+// started and is not ready, whatever its readiness says.
+func TestStartupPending(t *testing.T) {
+	pod := specPod(corev1.RestartPolicyAlways)
+	app := ctr("app", backend.Running, 0)
+	app.Ready, app.StartupPending = true, true
+	st := computeStatus(statusInput{pod: pod, state: &backend.PodState{IP: "10.241.0.7", Containers: []backend.ContainerState{app}}, now: t0})
+	if cs := st.ContainerStatuses[0]; cs.Started == nil || *cs.Started || cs.Ready {
+		t.Errorf("pending startup: started %v ready %v", cs.Started, cs.Ready)
+	}
+	if condition(st, corev1.PodReady).Status != corev1.ConditionFalse {
+		t.Error("the pod is ready before its container started")
+	}
+	app.StartupPending = false
+	st = computeStatus(statusInput{pod: pod, state: &backend.PodState{IP: "10.241.0.7", Containers: []backend.ContainerState{app}}, now: t0})
+	if cs := st.ContainerStatuses[0]; !*cs.Started || !cs.Ready {
+		t.Errorf("started: started %v ready %v", *cs.Started, cs.Ready)
+	}
+}

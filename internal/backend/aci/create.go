@@ -103,7 +103,8 @@ func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*gr
 		termination:   b.ext.has(wire.ExtTerminationMessage),
 		envNames:      b.ext.has(wire.ExtEnvNames),
 		containerArgs: containerArgs, entrypoints: entrypoints,
-		now: b.cfg.Clock.Now(),
+		now:          b.cfg.Clock.Now(),
+		startupProbe: b.ext.has(wire.ExtStartupProbe), grpcProbe: b.ext.has(wire.ExtGRPCProbe),
 	})
 	var cfgErr *backend.ConfigError
 	switch {

@@ -15,7 +15,8 @@ import (
 
 // additionsJSON is the part of a group's JSON that holds vnode's additions
 // to its instance view, which the SDK's types drop: each container's
-// readiness and the termination messages of its states.
+// readiness, whether it has started, and the termination messages of its
+// states.
 type additionsJSON struct {
 	Name       string `json:"name"`
 	Properties struct {
@@ -29,6 +30,7 @@ type containerAdditionsJSON struct {
 	Properties struct {
 		InstanceView *struct {
 			Ready         *bool              `json:"ready"`
+			Started       *bool              `json:"started"`
 			CurrentState  *stateAdditionJSON `json:"currentState"`
 			PreviousState *stateAdditionJSON `json:"previousState"`
 		} `json:"instanceView"`
@@ -48,6 +50,12 @@ func (r additionsJSON) apply(v *view) {
 				v.ready = map[string]bool{}
 			}
 			v.ready[c.Name] = *iv.Ready
+		}
+		if iv := c.Properties.InstanceView; iv != nil && iv.Started != nil {
+			if v.started == nil {
+				v.started = map[string]bool{}
+			}
+			v.started[c.Name] = *iv.Started
 		}
 	}
 	for _, c := range slices.Concat(r.Properties.InitContainers, r.Properties.Containers) {

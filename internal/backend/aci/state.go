@@ -28,6 +28,10 @@ type view struct {
 	group    *aci.ContainerGroup
 	ready    map[string]bool
 	messages map[string]wire.StateMessages
+	// started is each container's started verdict when the service
+	// reports it (vnode's "started"; nil otherwise: a running container
+	// has started).
+	started map[string]bool
 }
 
 // ctrView is the instance view of a container or init container.
@@ -129,7 +133,11 @@ func podState(v view) *backend.PodState {
 		st.InitContainers = append(st.InitContainers, containerState(groupName, c, v.ready, backend.ReasonPodInitializing, failure))
 	}
 	for _, c := range mains {
-		st.Containers = append(st.Containers, containerState(groupName, c, v.ready, backend.ReasonContainerCreating, failure))
+		cs := containerState(groupName, c, v.ready, backend.ReasonContainerCreating, failure)
+		if started, ok := v.started[c.name]; ok && cs.State == backend.Running && !started {
+			cs.StartupPending, cs.Ready = true, false
+		}
+		st.Containers = append(st.Containers, cs)
 	}
 	return st
 }
