@@ -3,6 +3,7 @@ package cri
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -153,5 +154,72 @@ func TestGRPCProbe(t *testing.T) {
 				t.Errorf("probe error %v, want one with %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestStartupAndGRPCProbesOnContainerd runs real containers: a startup
+// probe that succeeds late holds back the container's start and readiness,
+// one that keeps failing restarts the container, and gRPC probes ask the
+// hello image's health service.
+func TestStartupAndGRPCProbesOnContainerd(t *testing.T) {
+	w := setup(t)
+	r := w.runtime(t)
+	ctx := context.Background()
+	var seen events
+	r.Watch(ctx, seen.add)
+	startup := func(path string, failures int32) *runtime.Probe {
+		return &runtime.Probe{Exec: []string{"test", "-f", path}, PeriodSeconds: 1, FailureThreshold: failures}
+	}
+	spec := runtime.GroupSpec{ID: "g-startup", Name: "startup", RestartPolicy: runtime.RestartAlways,
+		Containers: []runtime.ContainerSpec{
+			{Name: "late", Image: w.shell, Command: []string{"/bin/sh", "-c", "sleep 3; touch /tmp/started; exec sleep 3600"},
+				StartupProbe: startup("/tmp/started", 30)},
+			{Name: "never", Image: w.shell, Command: []string{"/bin/sleep", "3600"}, StartupProbe: startup("/tmp/never", 2)},
+			{Name: "grpc-ready", Image: w.hello, Env: []runtime.EnvVar{{Name: "PORT", Value: "8080"}},
+				ReadinessProbe: &runtime.Probe{GRPC: &runtime.GRPCProbe{Port: 8080}, PeriodSeconds: 1}},
+			{Name: "grpc-live", Image: w.hello, Env: []runtime.EnvVar{{Name: "PORT", Value: "8081"}, {Name: "GRPC_NOT_SERVING", Value: "down"}},
+				LivenessProbe: &runtime.Probe{GRPC: &runtime.GRPCProbe{Port: 8081, Service: "down"}, PeriodSeconds: 1, FailureThreshold: 2}},
+		}}
+	if err := r.Run(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "late running, not started", func() (bool, string) {
+		c := state(t, r, "g-startup", "late")
+		return c.Current.State == runtime.StateRunning && !c.Started && !c.Ready, fmt.Sprint(c)
+	})
+	waitFor(t, "late started and ready once its startup probe passes", func() (bool, string) {
+		c := state(t, r, "g-startup", "late")
+		return c.Started && c.Ready && c.RestartCount == 0, fmt.Sprint(c)
+	})
+	waitFor(t, "never restarted by its startup probe", func() (bool, string) {
+		c := state(t, r, "g-startup", "never")
+		return c.RestartCount >= 1 && !c.Started, fmt.Sprint(c)
+	})
+	waitFor(t, "grpc-ready ready by its gRPC readiness probe", func() (bool, string) {
+		c := state(t, r, "g-startup", "grpc-ready")
+		return c.Ready, fmt.Sprint(c)
+	})
+	waitFor(t, "grpc-live restarted by its gRPC liveness probe", func() (bool, string) {
+		c := state(t, r, "g-startup", "grpc-live")
+		return c.RestartCount >= 1, fmt.Sprint(c)
+	})
+	seen.mu.Lock()
+	var startupFailed, killedNever, grpcUnhealthy bool
+	for _, e := range seen.list {
+		switch {
+		case e.Container == "never" && e.Name == backend.EventUnhealthy && strings.HasPrefix(e.Message, "Startup probe failed: "):
+			startupFailed = true
+		case e.Container == "never" && e.Message == "Container never failed startup probe, will be restarted":
+			killedNever = true
+		case e.Container == "grpc-live" && e.Message == `Liveness probe failed: service unhealthy (responded with "NOT_SERVING")`:
+			grpcUnhealthy = true
+		}
+	}
+	seen.mu.Unlock()
+	if !startupFailed || !killedNever || !grpcUnhealthy {
+		t.Errorf("events: startup failed %v, killed %v, grpc unhealthy %v; all: %s", startupFailed, killedNever, grpcUnhealthy, seen.names("never")+" "+seen.names("grpc-live"))
+	}
+	if err := r.Remove(ctx, "g-startup", 0); err != nil {
+		t.Fatal(err)
 	}
 }
