@@ -26,6 +26,8 @@
 //   - whether each container has started (its startup probe succeeded, or it
 //     runs and has none) in its instance view ("started"), written by the
 //     service only
+//   - the image each (init) container runs, as its digest reference, in its
+//     instance view ("imageID"), written by the service only
 //   - each container's readiness in its instance view ("ready"), and the
 //     termination message of a terminated current or previous state
 //     ("message" in "currentState" and "previousState"), written by the
@@ -320,6 +322,9 @@ type GroupAdditions struct {
 	// written as "started" into its instance view (false for containers
 	// it lacks), as Ready is.
 	Started map[string]bool
+	// ImageIDs holds, by (init) container name, the digest reference of
+	// the image it runs, written as "imageID" into its instance view.
+	ImageIDs map[string]string
 }
 
 // StateMessages are a container's termination messages: of its current
@@ -332,7 +337,7 @@ type StateMessages struct {
 // ApplyGroup writes a into a container group's JSON (as the SDK encodes it) in
 // one pass; with nothing to add it returns raw unchanged.
 func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
-	if a.IsZero() && a.Ready == nil && len(a.Messages) == 0 && a.Started == nil {
+	if a.IsZero() && a.Ready == nil && len(a.Messages) == 0 && a.Started == nil && len(a.ImageIDs) == 0 {
 		return raw, nil
 	}
 	var g map[string]any
@@ -403,6 +408,11 @@ func (a GroupAdditions) applyContainer(name string, props map[string]any) {
 	if t, ok := a.TerminationMessages[name]; ok {
 		setString(props, "terminationMessagePath", t.Path)
 		setString(props, "terminationMessagePolicy", t.Policy)
+	}
+	if id := a.ImageIDs[name]; id != "" {
+		if iv, ok := props["instanceView"].(map[string]any); ok {
+			iv["imageID"] = id
+		}
 	}
 	if m, ok := a.Messages[name]; ok {
 		iv, _ := props["instanceView"].(map[string]any)

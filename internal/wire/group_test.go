@@ -146,6 +146,33 @@ func TestApplyReadiness(t *testing.T) {
 // Termination messages go into the current and previous states of the
 // instance views of containers and init containers, and only where a
 // state is there to hold them.
+// Image IDs go into the instance views of containers and init containers.
+func TestApplyImageIDs(t *testing.T) {
+	in := []byte(`{"name":"g","properties":{
+		"containers":[{"name":"a","properties":{"image":"x","instanceView":{"restartCount":0}}},{"name":"b","properties":{"image":"y"}}],
+		"initContainers":[{"name":"i","properties":{"image":"z","instanceView":{}}}]}}`)
+	out, err := ApplyGroup(in, GroupAdditions{ImageIDs: map[string]string{"a": "x@sha256:1", "b": "y@sha256:2", "i": "z@sha256:3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type container struct {
+		Properties struct {
+			InstanceView *struct{ ImageID string }
+		}
+	}
+	var doc struct {
+		Properties struct{ Containers, InitContainers []container }
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	cs, is := doc.Properties.Containers, doc.Properties.InitContainers
+	if cs[0].Properties.InstanceView.ImageID != "x@sha256:1" || cs[1].Properties.InstanceView != nil ||
+		is[0].Properties.InstanceView.ImageID != "z@sha256:3" {
+		t.Errorf("image IDs added wrongly: %s", out)
+	}
+}
+
 func TestApplyMessages(t *testing.T) {
 	in := []byte(`{"name":"g","properties":{
 		"containers":[

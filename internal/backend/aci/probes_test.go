@@ -113,3 +113,16 @@ func TestStartedFromTheInstanceView(t *testing.T) {
 		t.Errorf("without the service's verdict: %+v", c)
 	}
 }
+
+// The service's image IDs (digest references) become the containers'
+// imageID; without them the image's name stands in.
+func TestImageIDFromTheInstanceView(t *testing.T) {
+	v := view{group: testGroup("Succeeded", cstate("Running", "", 0), nil)}
+	if c := podState(v).Containers[0]; c.ImageID != "nginx" {
+		t.Errorf("without the service's image ID: %q", c.ImageID)
+	}
+	v.imageIDs = map[string]string{"main": "docker.io/library/nginx@sha256:abc"}
+	if c := podState(v).Containers[0]; c.ImageID != "docker.io/library/nginx@sha256:abc" {
+		t.Errorf("image ID %q", c.ImageID)
+	}
+}

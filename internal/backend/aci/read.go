@@ -31,6 +31,7 @@ type containerAdditionsJSON struct {
 		InstanceView *struct {
 			Ready         *bool              `json:"ready"`
 			Started       *bool              `json:"started"`
+			ImageID       string             `json:"imageID"`
 			CurrentState  *stateAdditionJSON `json:"currentState"`
 			PreviousState *stateAdditionJSON `json:"previousState"`
 		} `json:"instanceView"`
@@ -62,6 +63,12 @@ func (r additionsJSON) apply(v *view) {
 		iv := c.Properties.InstanceView
 		if iv == nil {
 			continue
+		}
+		if iv.ImageID != "" {
+			if v.imageIDs == nil {
+				v.imageIDs = map[string]string{}
+			}
+			v.imageIDs[c.Name] = iv.ImageID
 		}
 		var m wire.StateMessages
 		if iv.CurrentState != nil {

@@ -32,6 +32,9 @@ type view struct {
 	// reports it (vnode's "started"; nil otherwise: a running container
 	// has started).
 	started map[string]bool
+	// imageIDs are the digest references of the images the (init)
+	// containers run, when the service reports them (vnode's "imageID").
+	imageIDs map[string]string
 }
 
 // ctrView is the instance view of a container or init container.
@@ -130,10 +133,17 @@ func podState(v view) *backend.PodState {
 		}
 	}
 	for _, c := range inits {
-		st.InitContainers = append(st.InitContainers, containerState(groupName, c, v.ready, backend.ReasonPodInitializing, failure))
+		cs := containerState(groupName, c, v.ready, backend.ReasonPodInitializing, failure)
+		if id := v.imageIDs[c.name]; id != "" {
+			cs.ImageID = id
+		}
+		st.InitContainers = append(st.InitContainers, cs)
 	}
 	for _, c := range mains {
 		cs := containerState(groupName, c, v.ready, backend.ReasonContainerCreating, failure)
+		if id := v.imageIDs[c.name]; id != "" {
+			cs.ImageID = id
+		}
 		if started, ok := v.started[c.name]; ok && cs.State == backend.Running && !started {
 			cs.StartupPending, cs.Ready = true, false
 		}

@@ -333,6 +333,10 @@ type ContainerStatus struct {
 	// Started is the startup probe's verdict: true once it has succeeded,
 	// or without one once the container runs, until the container stops.
 	Started bool
+	// ImageID is the image the container runs, as its digest reference
+	// (repository@sha256:…) when the runtime knows one: a kubelet's
+	// imageID. Empty before the container was created.
+	ImageID string
 }
 
 // ContainerState is a container's state at one time.

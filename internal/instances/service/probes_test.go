@@ -44,6 +44,11 @@ func TestStartupAndGRPCProbesReachTheRuntime(t *testing.T) {
 	if a := additionsLocked(g); !a.Started[name] || a.Ready[name] {
 		t.Errorf("additions started %v ready %v, want started, not ready", a.Started, a.Ready)
 	}
+	g.status.InitContainers = []runtime.ContainerStatus{{Name: "init", ImageID: "busybox@sha256:1"}}
+	g.status.Containers[0].ImageID = "x@sha256:2"
+	if a := additionsLocked(g); a.ImageIDs["init"] != "busybox@sha256:1" || a.ImageIDs[name] != "x@sha256:2" {
+		t.Errorf("image IDs %v", a.ImageIDs)
+	}
 	g.stopped = true
 	if a := additionsLocked(g); a.Started[name] {
 		t.Error("a stopped group's container has started")

@@ -3,6 +3,7 @@ package cri
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/vnode-io/vnode/internal/backend"
@@ -73,6 +74,12 @@ func TestInitContainerFailures(t *testing.T) {
 		c := state(t, r, "g-ok", "run1")
 		return c.Current.State == runtime.StateRunning, fmt.Sprint(c.Current)
 	})
+	// Each container reports its image by digest, as a kubelet's imageID.
+	for _, name := range []string{"init1", "run1"} {
+		if id := state(t, r, "g-ok", name).ImageID; !strings.Contains(id, "@sha256:") {
+			t.Errorf("%s's image ID %q, want a digest reference", name, id)
+		}
+	}
 	for _, id := range []string{"g-never", "g-always", "g-ok"} {
 		if err := r.Remove(ctx, id, 0); err != nil {
 			t.Fatal(err)

@@ -120,6 +120,10 @@ func (r *Runtime) startAdvance(ctx context.Context, g *group) {
 // applyCRIStatus folds a CRI container status into c, with the termination
 // message containerStatus read for it. Callers hold r.mu.
 func (r *Runtime) applyCRIStatus(g *group, c *container, st *runtimeapi.ContainerStatus) {
+	if st.ImageRef != "" && st.ImageRef != c.status.ImageID {
+		c.status.ImageID = st.ImageRef
+		g.dirty = true
+	}
 	var next runtime.ContainerState
 	switch st.State {
 	case runtimeapi.ContainerState_CONTAINER_RUNNING:

@@ -542,13 +542,19 @@ func (r *Runtime) createStart(ctx context.Context, g *group, c *container, sbCfg
 	// The runtime's own start time, which later polls report too: a
 	// clock reading here would differ from it by a few milliseconds and
 	// show as a change of the container's state.
-	started := r.o.Clock.Now()
+	started, imageID := r.o.Clock.Now(), ""
 	if st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: resp.ContainerId}); err == nil &&
-		st.Status != nil && st.Status.StartedAt > 0 {
-		started = time.Unix(0, st.Status.StartedAt)
+		st.Status != nil {
+		if st.Status.StartedAt > 0 {
+			started = time.Unix(0, st.Status.StartedAt)
+		}
+		imageID = st.Status.ImageRef
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if imageID != "" {
+		c.status.ImageID = imageID
+	}
 	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: started}
 	c.setVerdicts(true)
 	g.event(r, c.spec.Name, backend.EventStarted, "Normal", "Started container %s", c.spec.Name)
