@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/vnode-io/vnode/internal/backend"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
@@ -83,6 +86,27 @@ func TestInitContainerFailures(t *testing.T) {
 	for _, id := range []string{"g-never", "g-always", "g-ok"} {
 		if err := r.Remove(ctx, id, 0); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// An init container that succeeded is never restarted, whatever the
+// policy; one that failed is, unless the policy is Never.
+func TestDueRestartOfInitContainers(t *testing.T) {
+	r := &Runtime{o: Options{Clock: clocktesting.NewFakeClock(time.Now())}}
+	for _, tc := range []struct {
+		policy runtime.RestartPolicy
+		code   int32
+		want   bool
+	}{
+		{runtime.RestartAlways, 0, false}, {runtime.RestartOnFailure, 0, false}, {runtime.RestartNever, 0, false},
+		{runtime.RestartAlways, 1, true}, {runtime.RestartOnFailure, 1, true}, {runtime.RestartNever, 1, false},
+	} {
+		g := &group{spec: runtime.GroupSpec{RestartPolicy: tc.policy}}
+		c := &container{init: true, status: runtime.ContainerStatus{Current: runtime.ContainerState{
+			State: runtime.StateTerminated, ExitCode: tc.code}}}
+		if got := r.dueRestart(g, c); got != tc.want {
+			t.Errorf("%s, exit %d: restart %v, want %v", tc.policy, tc.code, got, tc.want)
 		}
 	}
 }

@@ -165,8 +165,8 @@ func exitReason(st *runtimeapi.ContainerStatus) string {
 // the back-off and reports whether the restart is due now. Callers hold r.mu.
 func (r *Runtime) dueRestart(g *group, c *container) bool {
 	cur := c.status.Current
-	if cur.State != runtime.StateTerminated {
-		return false
+	if cur.State != runtime.StateTerminated || c.init && cur.ExitCode == 0 {
+		return false // running, or an init container that is done
 	}
 	switch g.spec.RestartPolicy {
 	case runtime.RestartNever:
