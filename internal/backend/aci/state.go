@@ -294,8 +294,15 @@ func inTransition(st *backend.PodState, prov string, now time.Time) bool {
 	default:
 		return true
 	}
+	// Behind a failed init container the rest waits for its back-off, or
+	// for good under Never: steady, as a container in back-off is.
+	initFailed := false
+	for _, c := range st.InitContainers {
+		initFailed = initFailed || c.State == backend.Terminated && c.ExitCode != 0
+	}
 	for _, c := range append(append([]backend.ContainerState(nil), st.InitContainers...), st.Containers...) {
 		switch {
+		case c.State == backend.Waiting && c.Reason == backend.ReasonPodInitializing && initFailed:
 		case c.State == backend.Waiting && c.Reason != backend.ReasonCrashLoopBackOff && c.Reason != backend.ReasonErrImagePull:
 			return true
 		case c.State == backend.Running && !c.Ready && now.Sub(c.StartedAt) < time.Minute:
