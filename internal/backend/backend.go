@@ -271,6 +271,9 @@ type ContainerState struct {
 	Image        string
 	ImageID      string
 	ContainerID  string
+	// StartupPending marks a running container whose startup probe has not
+	// succeeded yet: it has not started (containerStatuses[].started).
+	StartupPending bool
 }
 
 // Event is something that happened to a workload.

@@ -127,6 +127,12 @@ func containerStatuses(spec []corev1.Container, states []backend.ContainerState,
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: pendingReason}
 		default:
 			cs.State = containerState(s)
+			// Until the init containers have succeeded the containers
+			// wait as PodInitializing, whatever the backend calls it.
+			if w := cs.State.Waiting; w != nil && !init && pendingReason == backend.ReasonPodInitializing &&
+				w.Reason == backend.ReasonContainerCreating {
+				w.Reason = backend.ReasonPodInitializing
+			}
 			if s.Last != nil {
 				cs.LastTerminationState = containerState(*s.Last)
 			}
@@ -134,7 +140,8 @@ func containerStatuses(spec []corev1.Container, states []backend.ContainerState,
 			if init {
 				cs.Ready = s.State == backend.Terminated && s.ExitCode == 0
 			}
-			cs.Started = ptr.To(s.State == backend.Running)
+			cs.Started = ptr.To(s.State == backend.Running && !s.StartupPending)
+			cs.Ready = cs.Ready && !s.StartupPending
 			cs.RestartCount = s.RestartCount
 			cs.ImageID, cs.ContainerID = s.ImageID, s.ContainerID
 		}

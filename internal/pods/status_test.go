@@ -69,7 +69,9 @@ func TestComputeStatusPhases(t *testing.T) {
 		{"not created yet", specPod(corev1.RestartPolicyAlways), nil, nil, corev1.PodPending, corev1.ConditionFalse, "ContainerCreating"},
 		{"creating", specPod(corev1.RestartPolicyAlways), &backend.PodState{Containers: []backend.ContainerState{ctr("app", backend.Waiting, 0)}}, nil, corev1.PodPending, corev1.ConditionFalse, "ContainerCreating"},
 		{"running", specPod(corev1.RestartPolicyAlways), &backend.PodState{IP: "10.241.0.2", Containers: []backend.ContainerState{ctr("app", backend.Running, 0)}}, nil, corev1.PodRunning, corev1.ConditionTrue, ""},
-		{"init running", specPod(corev1.RestartPolicyAlways, "init"), &backend.PodState{InitContainers: []backend.ContainerState{ctr("init", backend.Running, 0)}, Containers: []backend.ContainerState{ctr("app", backend.Waiting, 0)}}, nil, corev1.PodPending, corev1.ConditionFalse, "ContainerCreating"},
+		{"init running", specPod(corev1.RestartPolicyAlways, "init"), &backend.PodState{InitContainers: []backend.ContainerState{ctr("init", backend.Running, 0)}, Containers: []backend.ContainerState{ctr("app", backend.Waiting, 0)}}, nil, corev1.PodPending, corev1.ConditionFalse, "PodInitializing"},
+		{"init retried, Always", specPod(corev1.RestartPolicyAlways, "init"), &backend.PodState{InitContainers: []backend.ContainerState{ctr("init", backend.Terminated, 1)}, Containers: []backend.ContainerState{ctr("app", backend.Waiting, 0)}}, nil, corev1.PodPending, corev1.ConditionFalse, "PodInitializing"},
+		{"init failed, Never, app reported", specPod(corev1.RestartPolicyNever, "init"), &backend.PodState{InitContainers: []backend.ContainerState{ctr("init", backend.Terminated, 3)}, Containers: []backend.ContainerState{ctr("app", backend.Waiting, 0)}}, nil, corev1.PodFailed, corev1.ConditionFalse, "PodInitializing"},
 		{"init failed, Never", specPod(corev1.RestartPolicyNever, "init"), &backend.PodState{InitContainers: []backend.ContainerState{ctr("init", backend.Terminated, 3)}}, nil, corev1.PodFailed, corev1.ConditionFalse, "PodInitializing"},
 		{"crash loop", specPod(corev1.RestartPolicyAlways), &backend.PodState{Containers: []backend.ContainerState{crashLooping}}, nil, corev1.PodRunning, corev1.ConditionFalse, "CrashLoopBackOff"},
 		{"completed, Never", specPod(corev1.RestartPolicyNever), &backend.PodState{Containers: []backend.ContainerState{ctr("app", backend.Terminated, 0)}}, nil, corev1.PodSucceeded, corev1.ConditionFalse, ""},
@@ -178,5 +180,25 @@ func TestQOSClass(t *testing.T) {
 		if got := qosClass(pod); got != tc.want {
 			t.Errorf("%+v: %s, want %s", tc.r, got, tc.want)
 		}
+	}
+}
+
+// A running container whose startup probe has not succeeded has not
+// started and is not ready, whatever its readiness says.
+func TestStartupPending(t *testing.T) {
+	pod := specPod(corev1.RestartPolicyAlways)
+	app := ctr("app", backend.Running, 0)
+	app.Ready, app.StartupPending = true, true
+	st := computeStatus(statusInput{pod: pod, state: &backend.PodState{IP: "10.241.0.7", Containers: []backend.ContainerState{app}}, now: t0})
+	if cs := st.ContainerStatuses[0]; cs.Started == nil || *cs.Started || cs.Ready {
+		t.Errorf("pending startup: started %v ready %v", cs.Started, cs.Ready)
+	}
+	if condition(st, corev1.PodReady).Status != corev1.ConditionFalse {
+		t.Error("the pod is ready before its container started")
+	}
+	app.StartupPending = false
+	st = computeStatus(statusInput{pod: pod, state: &backend.PodState{IP: "10.241.0.7", Containers: []backend.ContainerState{app}}, now: t0})
+	if cs := st.ContainerStatuses[0]; !*cs.Started || !cs.Ready {
+		t.Errorf("started: started %v ready %v", *cs.Started, cs.Ready)
 	}
 }

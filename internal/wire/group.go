@@ -22,6 +22,16 @@
 //     ACI's securityContext (runAsNonRoot, readOnlyRootFilesystem, the
 //     seccomp profile's type; supplemental groups and sysctls), in the
 //     container's and the group's "securityContext" (see security.go)
+//   - the gRPC action of a container's probes (the gRPC health checking
+//     protocol; ACI has no such probes): "grpc": {"port": 9000, "service": "db"}
+//   - a container's startup probe (ACI has none), in the shape of ACI's
+//     probes with the actions above: "startupProbe": {"httpGet": {"port": 80,
+//     "path": "/started"}, "periodSeconds": 1, "failureThreshold": 30}
+//   - whether each container has started (its startup probe succeeded, or it
+//     runs and has none) in its instance view ("started"), written by the
+//     service only
+//   - the image each (init) container runs, as its digest reference, in its
+//     instance view ("imageID"), written by the service only
 //   - each container's readiness in its instance view ("ready"), and the
 //     termination message of a terminated current or previous state
 //     ("message" in "currentState" and "previousState"), written by the
@@ -45,9 +55,53 @@ type TCPSocket struct {
 	Port int32 `json:"port"`
 }
 
+// GRPC is a probe action that asks the gRPC health service on Port of the
+// group's IP for the health of Service ("" is the server as a whole), as
+// Kubernetes' grpc probes do.
+type GRPC struct {
+	Port    int32  `json:"port"`
+	Service string `json:"service,omitempty"`
+}
+
 // Probes are the additions to one container's probes.
 type Probes struct {
 	Liveness, Readiness *TCPSocket
+	// LivenessGRPC and ReadinessGRPC are their probes' grpc actions.
+	LivenessGRPC, ReadinessGRPC *GRPC
+}
+
+// Probe is a whole probe in the JSON shape of ACI's probes, with vnode's
+// actions beside ACI's: exactly one of Exec, HTTPGet, TCPSocket and GRPC is
+// set. It carries startup probes, which ACI lacks.
+type Probe struct {
+	Exec                *ProbeExec    `json:"exec,omitempty"`
+	HTTPGet             *ProbeHTTPGet `json:"httpGet,omitempty"`
+	TCPSocket           *TCPSocket    `json:"tcpSocket,omitempty"`
+	GRPC                *GRPC         `json:"grpc,omitempty"`
+	InitialDelaySeconds *int32        `json:"initialDelaySeconds,omitempty"`
+	PeriodSeconds       *int32        `json:"periodSeconds,omitempty"`
+	FailureThreshold    *int32        `json:"failureThreshold,omitempty"`
+	SuccessThreshold    *int32        `json:"successThreshold,omitempty"`
+	TimeoutSeconds      *int32        `json:"timeoutSeconds,omitempty"`
+}
+
+// ProbeExec is a probe's command, as ACI writes it.
+type ProbeExec struct {
+	Command []string `json:"command"`
+}
+
+// ProbeHTTPGet is a probe's HTTP GET, as ACI writes it.
+type ProbeHTTPGet struct {
+	Path        string       `json:"path,omitempty"`
+	Port        int32        `json:"port"`
+	Scheme      string       `json:"scheme,omitempty"`
+	HTTPHeaders []HTTPHeader `json:"httpHeaders,omitempty"`
+}
+
+// HTTPHeader is a header of a probe's HTTP GET.
+type HTTPHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // The field paths an environment variable may take its value from.
@@ -119,12 +173,15 @@ type GroupExtensions struct {
 	// PodSecurity is what the pod's security context says for the whole
 	// group: supplemental groups and sysctls.
 	PodSecurity PodSecurity
+	// StartupProbes holds the containers' startup probes by name.
+	StartupProbes map[string]Probe
 }
 
 // IsZero reports whether e holds no addition.
 func (e GroupExtensions) IsZero() bool {
 	return len(e.Probes) == 0 && len(e.FieldEnv) == 0 && e.Hostname == "" && e.FQDN == "" && len(e.HostAliases) == 0 &&
-		len(e.TerminationMessages) == 0 && len(e.Args) == 0 && len(e.Security) == 0 && e.PodSecurity.IsZero()
+		len(e.TerminationMessages) == 0 && len(e.Args) == 0 && len(e.Security) == 0 && e.PodSecurity.IsZero() &&
+		len(e.StartupProbes) == 0
 }
 
 // Equal reports whether e and o hold the same additions.
@@ -138,6 +195,7 @@ func (e GroupExtensions) Equal(o GroupExtensions) bool {
 // probeJSON is where an addition sits in a probe.
 type probeJSON struct {
 	TCPSocket *TCPSocket `json:"tcpSocket"`
+	GRPC      *GRPC      `json:"grpc"`
 }
 
 type envJSON struct {
@@ -167,6 +225,7 @@ type groupJSON struct {
 			Properties struct {
 				LivenessProbe  *probeJSON `json:"livenessProbe"`
 				ReadinessProbe *probeJSON `json:"readinessProbe"`
+				StartupProbe   *Probe     `json:"startupProbe"`
 				Env            []envJSON  `json:"environmentVariables"`
 				terminationJSON
 				Args []string `json:"args"`
@@ -193,16 +252,22 @@ func ParseGroup(raw []byte) (GroupExtensions, error) {
 	for _, c := range g.Properties.Containers {
 		var p Probes
 		if lp := c.Properties.LivenessProbe; lp != nil {
-			p.Liveness = lp.TCPSocket
+			p.Liveness, p.LivenessGRPC = lp.TCPSocket, lp.GRPC
 		}
 		if rp := c.Properties.ReadinessProbe; rp != nil {
-			p.Readiness = rp.TCPSocket
+			p.Readiness, p.ReadinessGRPC = rp.TCPSocket, rp.GRPC
 		}
-		if p.Liveness != nil || p.Readiness != nil {
+		if p != (Probes{}) {
 			if ext.Probes == nil {
 				ext.Probes = map[string]Probes{}
 			}
 			ext.Probes[c.Name] = p
+		}
+		if sp := c.Properties.StartupProbe; sp != nil {
+			if ext.StartupProbes == nil {
+				ext.StartupProbes = map[string]Probe{}
+			}
+			ext.StartupProbes[c.Name] = *sp
 		}
 		ext.addFieldEnv(c.Name, c.Properties.Env)
 		ext.addTermination(c.Name, c.Properties.terminationJSON)
@@ -267,6 +332,13 @@ type GroupAdditions struct {
 	// its terminated states, written as "message" into the current and
 	// previous state of its instance view.
 	Messages map[string]StateMessages
+	// Started, when not nil, is whether each container has started,
+	// written as "started" into its instance view (false for containers
+	// it lacks), as Ready is.
+	Started map[string]bool
+	// ImageIDs holds, by (init) container name, the digest reference of
+	// the image it runs, written as "imageID" into its instance view.
+	ImageIDs map[string]string
 }
 
 // StateMessages are a container's termination messages: of its current
@@ -279,7 +351,7 @@ type StateMessages struct {
 // ApplyGroup writes a into a container group's JSON (as the SDK encodes it) in
 // one pass; with nothing to add it returns raw unchanged.
 func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
-	if a.IsZero() && a.Ready == nil && len(a.Messages) == 0 {
+	if a.IsZero() && a.Ready == nil && len(a.Messages) == 0 && a.Started == nil && len(a.ImageIDs) == 0 {
 		return raw, nil
 	}
 	var g map[string]any
@@ -309,11 +381,17 @@ func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 			continue
 		}
 		if p, ok := a.Probes[name]; ok {
-			addProbe(cp, "livenessProbe", p.Liveness)
-			addProbe(cp, "readinessProbe", p.Readiness)
+			addProbe(cp, "livenessProbe", p.Liveness, p.LivenessGRPC)
+			addProbe(cp, "readinessProbe", p.Readiness, p.ReadinessGRPC)
+		}
+		if sp, ok := a.StartupProbes[name]; ok {
+			cp["startupProbe"] = sp
 		}
 		if iv, ok := cp["instanceView"].(map[string]any); ok && a.Ready != nil {
 			iv["ready"] = a.Ready[name]
+		}
+		if iv, ok := cp["instanceView"].(map[string]any); ok && a.Started != nil {
+			iv["started"] = a.Started[name]
 		}
 		a.applyContainer(name, cp)
 	}
@@ -347,6 +425,11 @@ func (a GroupAdditions) applyContainer(name string, props map[string]any) {
 		setString(props, "terminationMessagePath", t.Path)
 		setString(props, "terminationMessagePolicy", t.Policy)
 	}
+	if id := a.ImageIDs[name]; id != "" {
+		if iv, ok := props["instanceView"].(map[string]any); ok {
+			iv["imageID"] = id
+		}
+	}
 	if m, ok := a.Messages[name]; ok {
 		iv, _ := props["instanceView"].(map[string]any)
 		for key, msg := range map[string]string{"currentState": m.Current, "previousState": m.Previous} {
@@ -364,9 +447,9 @@ func setString(m map[string]any, key, v string) {
 	}
 }
 
-// addProbe writes a tcpSocket action into a container's probe key.
-func addProbe(props map[string]any, key string, tcp *TCPSocket) {
-	if tcp == nil {
+// addProbe writes a tcpSocket or grpc action into a container's probe key.
+func addProbe(props map[string]any, key string, tcp *TCPSocket, grpc *GRPC) {
+	if tcp == nil && grpc == nil {
 		return
 	}
 	probe, _ := props[key].(map[string]any)
@@ -374,7 +457,12 @@ func addProbe(props map[string]any, key string, tcp *TCPSocket) {
 		probe = map[string]any{}
 		props[key] = probe
 	}
-	probe["tcpSocket"] = map[string]any{"port": tcp.Port}
+	if tcp != nil {
+		probe["tcpSocket"] = map[string]any{"port": tcp.Port}
+	}
+	if grpc != nil {
+		probe["grpc"] = grpc
+	}
 }
 
 // addFieldEnv writes valueFrom into the container's variables of vars,

@@ -13,9 +13,12 @@ const request = `{"location":"local","properties":{"osType":"Linux",
  "hostAliases":[{"ip":"10.1.2.3","hostnames":["foo.local","bar"]}],"containers":[
  {"name":"db","properties":{"image":"redis","livenessProbe":{"tcpSocket":{"port":6379},"periodSeconds":5},
   "readinessProbe":{"exec":{"command":["true"]}},
+  "startupProbe":{"httpGet":{"path":"/started","port":80},"periodSeconds":1,"failureThreshold":30},
   "terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"FallbackToLogsOnError",
   "environmentVariables":[{"name":"A","value":"1"},{"name":"IP","valueFrom":{"fieldRef":{"fieldPath":"status.podIP"}}}]}},
- {"name":"web","properties":{"image":"hello","readinessProbe":{"tcpSocket":{"port":80}},"args":["--port","80"]}},
+ {"name":"web","properties":{"image":"hello","readinessProbe":{"tcpSocket":{"port":80}},
+  "livenessProbe":{"grpc":{"port":9000,"service":"svc"},"periodSeconds":2},
+  "startupProbe":{"grpc":{"port":9000}},"args":["--port","80"]}},
  {"name":"plain","properties":{"image":"x","command":["/bin/sh"],"args":[]}}],
  "initContainers":[{"name":"setup","properties":{"image":"x","args":["-c","echo $MY_IP"],
   "terminationMessagePath":"/tmp/done",
@@ -29,7 +32,11 @@ func TestParseApplyRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := GroupExtensions{
-		Probes: map[string]Probes{"db": {Liveness: &TCPSocket{Port: 6379}}, "web": {Readiness: &TCPSocket{Port: 80}}},
+		Probes: map[string]Probes{"db": {Liveness: &TCPSocket{Port: 6379}},
+			"web": {Readiness: &TCPSocket{Port: 80}, LivenessGRPC: &GRPC{Port: 9000, Service: "svc"}}},
+		StartupProbes: map[string]Probe{
+			"db":  {HTTPGet: &ProbeHTTPGet{Path: "/started", Port: 80}, PeriodSeconds: ptr(int32(1)), FailureThreshold: ptr(int32(30))},
+			"web": {GRPC: &GRPC{Port: 9000}}},
 		FieldEnv: map[string][]FieldEnv{"db": {{Name: "IP", FieldPath: FieldPodIP}},
 			"setup": {{Name: "MY_IP", FieldPath: FieldPodIPs}}},
 		Hostname:    "db-0",
@@ -71,6 +78,9 @@ func TestParseApplyRoundTrip(t *testing.T) {
 		len(db.EnvironmentVariables) != 2 || *db.EnvironmentVariables[0].Value != "1" {
 		t.Errorf("Apply changed the rest of the spec: %s", applied)
 	}
+	if web := back.Properties.Containers[1].Properties; *web.LivenessProbe.PeriodSeconds != 2 {
+		t.Errorf("Apply changed the timing of a grpc probe: %s", applied)
+	}
 	if plain := back.Properties.Containers[2].Properties; len(plain.Command) != 1 || *plain.Command[0] != "/bin/sh" {
 		t.Errorf("Apply changed a command beside args: %s", applied)
 	}
@@ -91,12 +101,14 @@ func TestParseRefusesMalformed(t *testing.T) {
 	}
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func TestApplyReadiness(t *testing.T) {
 	in := []byte(`{"name":"g","properties":{"containers":[
 		{"name":"a","properties":{"image":"x","instanceView":{"restartCount":0}}},
 		{"name":"b","properties":{"image":"y","instanceView":{"restartCount":1}}},
 		{"name":"c","properties":{"image":"z"}}]}}`)
-	out, err := ApplyGroup(in, GroupAdditions{Ready: map[string]bool{"a": true}})
+	out, err := ApplyGroup(in, GroupAdditions{Ready: map[string]bool{"a": true}, Started: map[string]bool{"a": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +120,7 @@ func TestApplyReadiness(t *testing.T) {
 					Image        string
 					InstanceView *struct {
 						Ready        *bool
+						Started      *bool
 						RestartCount int
 					}
 				}
@@ -122,6 +135,9 @@ func TestApplyReadiness(t *testing.T) {
 		cs[1].Properties.InstanceView.RestartCount != 1 || cs[2].Properties.InstanceView != nil || cs[2].Properties.Image != "z" {
 		t.Errorf("readiness added wrongly: %s", out)
 	}
+	if *cs[0].Properties.InstanceView.Started != true || *cs[1].Properties.InstanceView.Started != false {
+		t.Errorf("started added wrongly: %s", out)
+	}
 	if _, err := ApplyGroup([]byte("not json"), GroupAdditions{Ready: map[string]bool{}}); err == nil {
 		t.Error("a malformed group was accepted")
 	}
@@ -130,6 +146,33 @@ func TestApplyReadiness(t *testing.T) {
 // Termination messages go into the current and previous states of the
 // instance views of containers and init containers, and only where a
 // state is there to hold them.
+// Image IDs go into the instance views of containers and init containers.
+func TestApplyImageIDs(t *testing.T) {
+	in := []byte(`{"name":"g","properties":{
+		"containers":[{"name":"a","properties":{"image":"x","instanceView":{"restartCount":0}}},{"name":"b","properties":{"image":"y"}}],
+		"initContainers":[{"name":"i","properties":{"image":"z","instanceView":{}}}]}}`)
+	out, err := ApplyGroup(in, GroupAdditions{ImageIDs: map[string]string{"a": "x@sha256:1", "b": "y@sha256:2", "i": "z@sha256:3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type container struct {
+		Properties struct {
+			InstanceView *struct{ ImageID string }
+		}
+	}
+	var doc struct {
+		Properties struct{ Containers, InitContainers []container }
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	cs, is := doc.Properties.Containers, doc.Properties.InitContainers
+	if cs[0].Properties.InstanceView.ImageID != "x@sha256:1" || cs[1].Properties.InstanceView != nil ||
+		is[0].Properties.InstanceView.ImageID != "z@sha256:3" {
+		t.Errorf("image IDs added wrongly: %s", out)
+	}
+}
+
 func TestApplyMessages(t *testing.T) {
 	in := []byte(`{"name":"g","properties":{
 		"containers":[

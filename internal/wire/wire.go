@@ -68,6 +68,11 @@ const (
 	// ExtSecurityContext: runAsNonRoot, readOnlyRootFilesystem and seccompProfileType in a (init) container's
 	// securityContext; supplementalGroups, supplementalGroupsPolicy and sysctls in the group's.
 	ExtSecurityContext = "security-context"
+	// ExtStartupProbe: containers may carry a startupProbe, run before their liveness and readiness probes;
+	// instance views say whether each container has "started".
+	ExtStartupProbe = "startup-probe"
+	// ExtGRPCProbe: probes may have a grpc action (the gRPC health checking protocol).
+	ExtGRPCProbe = "grpc-probe"
 )
 
 // Extensions returns the names of all extensions, in the order the service
@@ -76,8 +81,7 @@ func Extensions() []string {
 	return []string{
 		ExtListInstanceView, ExtExecArgv, ExtRemoteCommand, ExtLogsFollow, ExtLogsPrevious, ExtStats,
 		ExtGracePeriod, ExtTCPSocket, ExtGroupHosts, ExtFieldEnv, ExtRefreshVolumes,
-		ExtTerminationMessage, ExtEnvNames, ExtContainerArgs,
-		ExtSecurityContext,
+		ExtTerminationMessage, ExtEnvNames, ExtContainerArgs, ExtSecurityContext, ExtStartupProbe, ExtGRPCProbe,
 	}
 }
 

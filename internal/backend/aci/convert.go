@@ -50,6 +50,9 @@ type convertOptions struct {
 	security   bool
 	imageUsers map[string]string
 	now        time.Time
+	// startupProbe is set when the service runs startup probes, grpcProbe
+	// when it runs grpc probe actions.
+	startupProbe, grpcProbe bool
 }
 
 // convert builds a pod's container group. Its errors are final: the pod
@@ -162,24 +165,26 @@ func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *vol
 		probe *corev1.Probe
 		dst   **aci.ContainerProbe
 		tcp   **wire.TCPSocket
-	}{{"liveness", c.LivenessProbe, &props.LivenessProbe, &ext.Liveness}, {"readiness", c.ReadinessProbe, &props.ReadinessProbe, &ext.Readiness}} {
-		res, err := convertProbe(pr.probe, c, pr.kind, o.tcpSocket)
+		grpc  **wire.GRPC
+	}{{"liveness", c.LivenessProbe, &props.LivenessProbe, &ext.Liveness, &ext.LivenessGRPC},
+		{"readiness", c.ReadinessProbe, &props.ReadinessProbe, &ext.Readiness, &ext.ReadinessGRPC}} {
+		res, err := convertProbe(pr.probe, c, pr.kind, o)
 		if err != nil {
 			return nil, err
 		}
-		*pr.dst, *pr.tcp = res.probe, res.tcp
+		*pr.dst, *pr.tcp, *pr.grpc = res.probe, res.tcp, res.grpc
 		if res.warning != "" {
 			s.warnings = append(s.warnings, res.warning)
 		}
 	}
-	if ext.Liveness != nil || ext.Readiness != nil {
+	if ext != (wire.Probes{}) {
 		if s.ext.Probes == nil {
 			s.ext.Probes = map[string]wire.Probes{}
 		}
 		s.ext.Probes[c.Name] = ext
 	}
-	if c.StartupProbe != nil {
-		s.warnings = append(s.warnings, fmt.Sprintf("startup probe of container %q dropped: container instances have no startup probes", c.Name))
+	if err := s.startupProbe(c, props, o); err != nil {
+		return nil, err
 	}
 	return &aci.Container{Name: ptr(c.Name), Properties: props}, nil
 }

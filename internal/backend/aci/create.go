@@ -110,7 +110,8 @@ func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*gr
 		envNames:      b.ext.has(wire.ExtEnvNames),
 		containerArgs: containerArgs, entrypoints: entrypoints,
 		security: security, imageUsers: imageUsers,
-		now: b.cfg.Clock.Now(),
+		now:          b.cfg.Clock.Now(),
+		startupProbe: b.ext.has(wire.ExtStartupProbe), grpcProbe: b.ext.has(wire.ExtGRPCProbe),
 	})
 	var cfgErr *backend.ConfigError
 	switch {

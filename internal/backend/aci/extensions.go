@@ -26,6 +26,7 @@ func KnownExtensions() []string {
 		wire.ExtEnvNames,
 		wire.ExtContainerArgs,
 		wire.ExtSecurityContext,
+		wire.ExtStartupProbe, wire.ExtGRPCProbe,
 	}
 }
 

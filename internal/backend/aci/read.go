@@ -15,7 +15,8 @@ import (
 
 // additionsJSON is the part of a group's JSON that holds vnode's additions
 // to its instance view, which the SDK's types drop: each container's
-// readiness and the termination messages of its states.
+// readiness, whether it has started, and the termination messages of its
+// states.
 type additionsJSON struct {
 	Name       string `json:"name"`
 	Properties struct {
@@ -29,6 +30,8 @@ type containerAdditionsJSON struct {
 	Properties struct {
 		InstanceView *struct {
 			Ready         *bool              `json:"ready"`
+			Started       *bool              `json:"started"`
+			ImageID       string             `json:"imageID"`
 			CurrentState  *stateAdditionJSON `json:"currentState"`
 			PreviousState *stateAdditionJSON `json:"previousState"`
 		} `json:"instanceView"`
@@ -49,11 +52,23 @@ func (r additionsJSON) apply(v *view) {
 			}
 			v.ready[c.Name] = *iv.Ready
 		}
+		if iv := c.Properties.InstanceView; iv != nil && iv.Started != nil {
+			if v.started == nil {
+				v.started = map[string]bool{}
+			}
+			v.started[c.Name] = *iv.Started
+		}
 	}
 	for _, c := range slices.Concat(r.Properties.InitContainers, r.Properties.Containers) {
 		iv := c.Properties.InstanceView
 		if iv == nil {
 			continue
+		}
+		if iv.ImageID != "" {
+			if v.imageIDs == nil {
+				v.imageIDs = map[string]string{}
+			}
+			v.imageIDs[c.Name] = iv.ImageID
 		}
 		var m wire.StateMessages
 		if iv.CurrentState != nil {

@@ -28,6 +28,13 @@ type view struct {
 	group    *aci.ContainerGroup
 	ready    map[string]bool
 	messages map[string]wire.StateMessages
+	// started is each container's started verdict when the service
+	// reports it (vnode's "started"; nil otherwise: a running container
+	// has started).
+	started map[string]bool
+	// imageIDs are the digest references of the images the (init)
+	// containers run, when the service reports them (vnode's "imageID").
+	imageIDs map[string]string
 }
 
 // ctrView is the instance view of a container or init container.
@@ -126,10 +133,21 @@ func podState(v view) *backend.PodState {
 		}
 	}
 	for _, c := range inits {
-		st.InitContainers = append(st.InitContainers, containerState(groupName, c, v.ready, backend.ReasonPodInitializing, failure))
+		cs := containerState(groupName, c, v.ready, backend.ReasonPodInitializing, failure)
+		if id := v.imageIDs[c.name]; id != "" {
+			cs.ImageID = id
+		}
+		st.InitContainers = append(st.InitContainers, cs)
 	}
 	for _, c := range mains {
-		st.Containers = append(st.Containers, containerState(groupName, c, v.ready, backend.ReasonContainerCreating, failure))
+		cs := containerState(groupName, c, v.ready, backend.ReasonContainerCreating, failure)
+		if id := v.imageIDs[c.name]; id != "" {
+			cs.ImageID = id
+		}
+		if started, ok := v.started[c.name]; ok && cs.State == backend.Running && !started {
+			cs.StartupPending, cs.Ready = true, false
+		}
+		st.Containers = append(st.Containers, cs)
 	}
 	return st
 }
@@ -284,8 +302,15 @@ func inTransition(st *backend.PodState, prov string, now time.Time) bool {
 	default:
 		return true
 	}
+	// Behind a failed init container the rest waits for its back-off, or
+	// for good under Never: steady, as a container in back-off is.
+	initFailed := false
+	for _, c := range st.InitContainers {
+		initFailed = initFailed || c.State == backend.Terminated && c.ExitCode != 0
+	}
 	for _, c := range append(append([]backend.ContainerState(nil), st.InitContainers...), st.Containers...) {
 		switch {
+		case c.State == backend.Waiting && c.Reason == backend.ReasonPodInitializing && initFailed:
 		case c.State == backend.Waiting && c.Reason != backend.ReasonCrashLoopBackOff && c.Reason != backend.ReasonErrImagePull:
 			return true
 		case c.State == backend.Running && !c.Ready && now.Sub(c.StartedAt) < time.Minute:

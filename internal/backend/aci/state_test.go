@@ -154,6 +154,16 @@ func TestInTransition(t *testing.T) {
 	if inTransition(backoff, "Succeeded", now) {
 		t.Errorf("a container in back-off is steady")
 	}
+	initFailed := &backend.PodState{
+		InitContainers: []backend.ContainerState{{State: backend.Terminated, ExitCode: 1}, {State: backend.Waiting, Reason: "PodInitializing"}},
+		Containers:     []backend.ContainerState{{State: backend.Waiting, Reason: "PodInitializing"}}}
+	if inTransition(initFailed, "Succeeded", now) {
+		t.Errorf("containers behind a failed init container are steady")
+	}
+	initFailed.InitContainers[0] = backend.ContainerState{State: backend.Running, StartedAt: now}
+	if !inTransition(initFailed, "Succeeded", now) {
+		t.Errorf("containers behind a running init container are in transition")
+	}
 }
 
 func TestWriteFiltered(t *testing.T) {

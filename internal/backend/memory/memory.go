@@ -34,6 +34,11 @@ const (
 	// report when they exit (ExitContainer), as if they had written it to
 	// their termination message file.
 	AnnotationTerminationMessage = "memory.vnode.io/termination-message"
+	// AnnotationFailInit names an init container that exits with 1 every
+	// time it runs: under restartPolicy Never the pod stops there, under
+	// the others it is retried with the restart back-off; the containers
+	// never start.
+	AnnotationFailInit = "memory.vnode.io/fail-init"
 )
 
 // Config tunes the simulation.
@@ -186,8 +191,14 @@ func (b *Backend) Create(_ context.Context, w *backend.Workload) error {
 	for _, c := range pod.Spec.InitContainers {
 		st.InitContainers = append(st.InitContainers, waiting(c, backend.ReasonPodInitializing))
 	}
+	// Containers wait as PodInitializing while there are init containers
+	// to run, as on a kubelet.
+	pending := backend.ReasonContainerCreating
+	if len(pod.Spec.InitContainers) > 0 {
+		pending = backend.ReasonPodInitializing
+	}
 	for _, c := range pod.Spec.Containers {
-		st.Containers = append(st.Containers, waiting(c, backend.ReasonContainerCreating))
+		st.Containers = append(st.Containers, waiting(c, pending))
 	}
 	wl := &workload{pod: pod.DeepCopy(), state: st, env: w.Env, volumes: w.Volumes}
 	b.workloads[pod.UID] = wl
@@ -243,22 +254,22 @@ func (b *Backend) liveLocked(uid types.UID) *workload {
 func (b *Backend) start(uid types.UID) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	wl := b.liveLocked(uid)
-	if wl == nil {
-		return
+	if wl := b.liveLocked(uid); wl != nil {
+		b.startLocked(wl)
 	}
+}
+
+// startLocked starts what of the workload has not run yet.
+func (b *Backend) startLocked(wl *workload) {
+	uid := wl.pod.UID
 	now := b.cfg.Clock.Now()
 	st := wl.state
 	if st.IP == "" {
 		st.IP = b.allocateIPLocked()
 	}
-	for i := range st.InitContainers {
-		c := &st.InitContainers[i]
-		b.identify(uid, c)
-		*c = terminated(*c, 0, now, now)
-		wl.beginRunLocked(c, now)
-		wl.endRunLocked(c.Name, 0, now)
-		st.Events = append(st.Events, startedEvents(c.Name, now)...)
+	if !b.runInitsLocked(wl, now) {
+		b.publishLocked(wl)
+		return
 	}
 	for i := range st.Containers {
 		c := &st.Containers[i]
@@ -271,6 +282,61 @@ func (b *Backend) start(uid types.UID) {
 	// stepping a fake clock, say) must find them in place.
 	b.scheduleExit(wl)
 	b.publishLocked(wl)
+}
+
+// runInitsLocked runs the init containers that have not succeeded, in
+// order, and reports whether all have. The one that AnnotationFailInit
+// names fails: under Never the workload stops there, else it is retried
+// after the back-off.
+func (b *Backend) runInitsLocked(wl *workload, now time.Time) bool {
+	st := wl.state
+	for i := range st.InitContainers {
+		c := &st.InitContainers[i]
+		if c.State == backend.Terminated && c.ExitCode == 0 {
+			continue
+		}
+		b.identify(wl.pod.UID, c)
+		code := int32(0)
+		if wl.pod.Annotations[AnnotationFailInit] == c.Name {
+			code = 1
+		}
+		*c = terminated(*c, code, now, now)
+		wl.beginRunLocked(c, now)
+		wl.endRunLocked(c.Name, code, now)
+		st.Events = append(st.Events, startedEvents(c.Name, now)...)
+		if code == 0 {
+			continue
+		}
+		if wl.pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+			backOff := min(b.cfg.RestartBackOff<<min(c.RestartCount, 5), 5*time.Minute)
+			st.Events = append(st.Events, backend.Event{Type: corev1.EventTypeWarning, Reason: backend.EventBackOff,
+				Message: "Back-off restarting failed container " + c.Name, Container: c.Name, Time: now})
+			uid, name := wl.pod.UID, c.Name
+			b.after(wl, backOff, func() { b.retryInit(uid, name) })
+		}
+		return false
+	}
+	return true
+}
+
+// retryInit runs a failed init container again, and what follows it once
+// it succeeds.
+func (b *Backend) retryInit(uid types.UID, name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	wl := b.liveLocked(uid)
+	if wl == nil {
+		return
+	}
+	for i := range wl.state.InitContainers {
+		if c := &wl.state.InitContainers[i]; c.Name == name && c.State == backend.Terminated {
+			last := *c
+			last.Last = nil
+			c.Last = &last
+			c.RestartCount++
+		}
+	}
+	b.startLocked(wl)
 }
 
 func (b *Backend) identify(uid types.UID, c *backend.ContainerState) {

@@ -84,8 +84,9 @@ func TestLifecycle(t *testing.T) {
 	if err := b.Create(context.Background(), &backend.Workload{Pod: pod}); err != nil {
 		t.Fatal(err)
 	}
-	first := r.waitState(t, "ContainerCreating", func(s *backend.PodState) bool {
-		return s.Containers[0].Reason == "ContainerCreating"
+	// The container waits for its init container, as PodInitializing.
+	first := r.waitState(t, "PodInitializing", func(s *backend.PodState) bool {
+		return s.Containers[0].Reason == backend.ReasonPodInitializing
 	})
 	if first.IP != "" {
 		t.Errorf("IP %q before start", first.IP)
@@ -307,5 +308,49 @@ func TestStopKeepsTheWorkload(t *testing.T) {
 			t.Fatal("the stopped workload outlived its Delete")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestFailingInitContainer: under Never a failed init container ends the
+// pod's run there; under Always it is retried after the back-off. The
+// containers never start and wait as PodInitializing.
+func TestFailingInitContainer(t *testing.T) {
+	appWaits := func(t *testing.T, s *backend.PodState) {
+		t.Helper()
+		if c := s.Containers[0]; c.State != backend.Waiting || c.Reason != backend.ReasonPodInitializing {
+			t.Errorf("app = %s/%s while the init container fails, want waiting as PodInitializing", c.State, c.Reason)
+		}
+	}
+	failed := func(s *backend.PodState) bool {
+		return s.InitContainers[0].State == backend.Terminated && s.InitContainers[0].ExitCode == 1
+	}
+	for _, policy := range []corev1.RestartPolicy{corev1.RestartPolicyNever, corev1.RestartPolicyAlways} {
+		t.Run(string(policy), func(t *testing.T) {
+			clk := clocktesting.NewFakeClock(time.Now())
+			b, _ := New(Config{Clock: clk, RestartBackOff: 10 * time.Second})
+			r := subscribe(t, b)
+			uid := "init-" + string(policy)
+			pod := testPod(uid, map[string]string{AnnotationFailInit: "init"})
+			pod.Spec.RestartPolicy = policy
+			if err := b.Create(context.Background(), &backend.Workload{Pod: pod}); err != nil {
+				t.Fatal(err)
+			}
+			clk.Step(0)
+			appWaits(t, r.waitState(t, "the init container failed", failed))
+			clk.Step(10 * time.Second)
+			if policy == corev1.RestartPolicyNever {
+				if !clk.HasWaiters() {
+					return // nothing is scheduled: the pod stays as it is
+				}
+				t.Fatal("a Never pod whose init container failed has timers left")
+			}
+			retried := r.waitState(t, "the init container retried", func(s *backend.PodState) bool {
+				return failed(s) && s.InitContainers[0].RestartCount == 1
+			})
+			if last := retried.InitContainers[0].Last; last == nil || last.ExitCode != 1 {
+				t.Errorf("retried init container's last state = %+v, want its exit with 1", last)
+			}
+			appWaits(t, retried)
+		})
 	}
 }

@@ -147,6 +147,10 @@ type ContainerSpec struct {
 	// TerminationMessage).
 	TerminationMessagePath   string
 	TerminationMessagePolicy string
+	// StartupProbe, when set, runs first: the liveness and readiness
+	// probes wait until it has succeeded, and its failure past the
+	// threshold restarts the container.
+	StartupProbe *Probe
 }
 
 // EnvVar is one environment variable; secure values arrive decrypted.
@@ -247,11 +251,13 @@ type AzureFileVolume struct {
 	ReadOnly                                         bool
 }
 
-// Probe is a liveness or readiness probe.
+// Probe is a liveness, readiness or startup probe; exactly one action
+// (Exec, HTTPGet, TCPSocket, GRPC) is set.
 type Probe struct {
 	Exec                []string
 	HTTPGet             *HTTPGetProbe
 	TCPSocket           *TCPSocketProbe
+	GRPC                *GRPCProbe
 	InitialDelaySeconds int32
 	PeriodSeconds       int32
 	FailureThreshold    int32
@@ -262,6 +268,13 @@ type Probe struct {
 // TCPSocketProbe succeeds when a TCP connection to Port on the group's IP opens.
 type TCPSocketProbe struct {
 	Port int32
+}
+
+// GRPCProbe asks the gRPC health service (grpc.health.v1.Health) on Port
+// of the group's IP for the health of Service ("": the server's).
+type GRPCProbe struct {
+	Port    int32
+	Service string
 }
 
 // HTTPGetProbe probes a URL on the group's IP.
@@ -334,6 +347,13 @@ type ContainerStatus struct {
 	RestartCount int32
 	// Ready is the readiness probe's verdict (true without a probe once running).
 	Ready bool
+	// Started is the startup probe's verdict: true once it has succeeded,
+	// or without one once the container runs, until the container stops.
+	Started bool
+	// ImageID is the image the container runs, as its digest reference
+	// (repository@sha256:…) when the runtime knows one: a kubelet's
+	// imageID. Empty before the container was created.
+	ImageID string
 }
 
 // ContainerState is a container's state at one time.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -488,11 +489,29 @@ func (s *Service) Additions(ref Ref) wire.GroupAdditions {
 }
 
 func additionsLocked(g *group) wire.GroupAdditions {
-	ready := map[string]bool{}
+	ready, started := map[string]bool{}, map[string]bool{}
 	for _, c := range g.status.Containers {
 		ready[c.Name] = c.Ready && !g.stopped
+		started[c.Name] = c.Started && !g.stopped
 	}
-	return wire.GroupAdditions{GroupExtensions: g.ext, Ready: ready, Messages: messages(g.status)}
+	return wire.GroupAdditions{GroupExtensions: g.ext, Ready: ready, Messages: messages(g.status), Started: started,
+		ImageIDs: imageIDs(g.status)}
+}
+
+// imageIDs are the digest references of the images the group's (init)
+// containers run, by container name; nil when the runtime reports none.
+func imageIDs(st runtime.GroupStatus) map[string]string {
+	var out map[string]string
+	for _, c := range slices.Concat(st.InitContainers, st.Containers) {
+		if c.ImageID == "" {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[c.Name] = c.ImageID
+	}
+	return out
 }
 
 // messages are the termination messages of the group's terminated

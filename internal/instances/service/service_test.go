@@ -1383,3 +1383,36 @@ func TestReportsAfterRestartAreNotTakenForOld(t *testing.T) {
 		t.Errorf("the exit after the restart was ignored: current %+v previous %+v", iv.CurrentState, iv.PreviousState)
 	}
 }
+
+// TestGroupStateWithInitContainers: a failed init container ends a group
+// under Never (its containers never start) and not under the others, which
+// retry it.
+func TestGroupStateWithInitContainers(t *testing.T) {
+	waiting := runtime.ContainerStatus{Current: runtime.ContainerState{State: runtime.StateWaiting}}
+	running := runtime.ContainerStatus{Current: runtime.ContainerState{State: runtime.StateRunning}}
+	exit := func(code int32) runtime.ContainerStatus {
+		return runtime.ContainerStatus{Current: runtime.ContainerState{State: runtime.StateTerminated, ExitCode: code}}
+	}
+	cases := []struct {
+		name, policy string
+		inits        []runtime.ContainerStatus
+		want         string
+	}{
+		{"Never: an init container failed", "Never", []runtime.ContainerStatus{exit(0), exit(1)}, StateFailed},
+		{"Never: an init container runs", "Never", []runtime.ContainerStatus{exit(0), running}, StatePending},
+		{"Always: an init container failed", "Always", []runtime.ContainerStatus{exit(1), waiting}, StatePending},
+		{"OnFailure: an init container failed", "OnFailure", []runtime.ContainerStatus{exit(1)}, StatePending},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &group{spec: groupBody("local", tc.policy, 1, 1, "x"), provisioning: ProvisioningSucceeded,
+				status: runtime.GroupStatus{InitContainers: tc.inits, Containers: []runtime.ContainerStatus{waiting}}}
+			if got := groupState(g); got != tc.want {
+				t.Errorf("groupState = %s, want %s", got, tc.want)
+			}
+			if got, want := holdsCompute(g), !isTerminal(tc.want); got != want {
+				t.Errorf("holdsCompute = %v, want %v", got, want)
+			}
+		})
+	}
+}

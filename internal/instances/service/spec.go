@@ -11,6 +11,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/config"
 	"github.com/vnode-io/vnode/internal/instances/runtime"
+	"github.com/vnode-io/vnode/internal/instances/validate"
 	"github.com/vnode-io/vnode/internal/wire"
 )
 
@@ -312,8 +313,11 @@ func containerSpec(c *aci.Container, s *secretValues, ext wire.GroupExtensions) 
 			cs.Ports = append(cs.Ports, runtime.Port{Port: i32(port.Port), Protocol: proto})
 		}
 	}
-	cs.LivenessProbe = probe(p.LivenessProbe, probes.Liveness)
-	cs.ReadinessProbe = probe(p.ReadinessProbe, probes.Readiness)
+	cs.LivenessProbe = probe(p.LivenessProbe, probes.Liveness, probes.LivenessGRPC)
+	cs.ReadinessProbe = probe(p.ReadinessProbe, probes.Readiness, probes.ReadinessGRPC)
+	if sp, ok := ext.StartupProbes[cs.Name]; ok {
+		cs.StartupProbe = probe(validate.StartupProbe(sp), sp.TCPSocket, sp.GRPC)
+	}
 	setTermination(&cs, ext)
 	return cs
 }
@@ -390,8 +394,9 @@ func mounts(ms []*aci.VolumeMount) []runtime.VolumeMount {
 	return out
 }
 
-// probe converts a probe; tcp is its tcpSocket action, a vnode addition.
-func probe(p *aci.ContainerProbe, tcp *wire.TCPSocket) *runtime.Probe {
+// probe converts a probe; tcp and grpc are its tcpSocket or grpc action,
+// vnode additions.
+func probe(p *aci.ContainerProbe, tcp *wire.TCPSocket, grpc *wire.GRPC) *runtime.Probe {
 	if p == nil {
 		return nil
 	}
@@ -400,6 +405,9 @@ func probe(p *aci.ContainerProbe, tcp *wire.TCPSocket) *runtime.Probe {
 		TimeoutSeconds: i32(p.TimeoutSeconds)}
 	if tcp != nil {
 		out.TCPSocket = &runtime.TCPSocketProbe{Port: tcp.Port}
+	}
+	if grpc != nil {
+		out.GRPC = &runtime.GRPCProbe{Port: grpc.Port, Service: grpc.Service}
 	}
 	if p.Exec != nil {
 		out.Exec = strs(p.Exec.Command)

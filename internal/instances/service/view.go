@@ -42,6 +42,13 @@ func groupState(g *group) string {
 	if g.spec.Properties.RestartPolicy != nil {
 		policy = runtime.RestartPolicy(*g.spec.Properties.RestartPolicy)
 	}
+	for _, c := range g.status.InitContainers {
+		// A failed init container ends a group that restarts nothing: its
+		// containers never start.
+		if policy == runtime.RestartNever && c.Current.State == runtime.StateTerminated && c.Current.ExitCode != 0 {
+			return StateFailed
+		}
+	}
 	running, failed, done := 0, 0, 0
 	for _, c := range g.status.Containers {
 		switch c.Current.State {

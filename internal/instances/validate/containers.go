@@ -52,10 +52,19 @@ func (c *checker) container(at string, ct *aci.Container) *errdefs.Error {
 		func() *errdefs.Error { return c.containerSecurity(p.SecurityContext, name, pat+".securityContext") },
 		func() *errdefs.Error { return c.terminationMessage(p.VolumeMounts, name, pat) },
 		func() *errdefs.Error {
-			return checkProbe(p.LivenessProbe, c.ext.Probes[name].Liveness, "liveness", name, pat+".livenessProbe")
+			pr := c.ext.Probes[name]
+			return checkProbe(p.LivenessProbe, pr.Liveness, pr.LivenessGRPC, "liveness", name, pat+".livenessProbe")
 		},
 		func() *errdefs.Error {
-			return checkProbe(p.ReadinessProbe, c.ext.Probes[name].Readiness, "readiness", name, pat+".readinessProbe")
+			pr := c.ext.Probes[name]
+			return checkProbe(p.ReadinessProbe, pr.Readiness, pr.ReadinessGRPC, "readiness", name, pat+".readinessProbe")
+		},
+		func() *errdefs.Error {
+			sp, ok := c.ext.StartupProbes[name]
+			if !ok {
+				return nil
+			}
+			return checkProbe(StartupProbe(sp), sp.TCPSocket, sp.GRPC, "startup", name, pat+".startupProbe")
 		},
 	)
 }

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -150,9 +151,23 @@ func checkDNSLabel(label *string) *errdefs.Error {
 			"The value must be between 5 and 63 characters long.", *label)
 }
 
-// checkProbe checks a liveness or readiness probe; tcp is its tcpSocket
-// action, a vnode addition, if it has one.
-func checkProbe(p *aci.ContainerProbe, tcp *wire.TCPSocket, kind, name, at string) *errdefs.Error {
+// maxGRPCService bounds the service name a grpc probe asks about.
+const maxGRPCService = 1024
+
+// StartupProbe returns the ACI probe of a startup probe (a vnode addition
+// in the shape of ACI's probes) without its tcpSocket or grpc action: the
+// same JSON read with the SDK's type.
+func StartupProbe(p wire.Probe) *aci.ContainerProbe {
+	out := &aci.ContainerProbe{}
+	if data, err := json.Marshal(p); err == nil {
+		_ = json.Unmarshal(data, out)
+	}
+	return out
+}
+
+// checkProbe checks a liveness, readiness or startup probe; tcp and grpc
+// are its tcpSocket or grpc action, vnode additions, if it has one.
+func checkProbe(p *aci.ContainerProbe, tcp *wire.TCPSocket, grpc *wire.GRPC, kind, name, at string) *errdefs.Error {
 	if p == nil {
 		return nil
 	}
@@ -165,16 +180,22 @@ func checkProbe(p *aci.ContainerProbe, tcp *wire.TCPSocket, kind, name, at strin
 			"The %s probe of container '%s' is invalid: %s.", kind, name, fmt.Sprintf(format, args...))
 	}
 	actions := 0
-	for _, set := range []bool{p.Exec != nil, p.HTTPGet != nil, tcp != nil} {
+	for _, set := range []bool{p.Exec != nil, p.HTTPGet != nil, tcp != nil, grpc != nil} {
 		if set {
 			actions++
 		}
 	}
 	if actions != 1 {
-		return bad("", "set exactly one of exec, httpGet and tcpSocket")
+		return bad("", "set exactly one of exec, httpGet, tcpSocket and grpc")
 	}
 	if tcp != nil && (tcp.Port < 1 || tcp.Port > 65535) {
 		return bad("tcpSocket.port", "tcpSocket port %d is not between 1 and 65535", tcp.Port)
+	}
+	if grpc != nil && (grpc.Port < 1 || grpc.Port > 65535) {
+		return bad("grpc.port", "grpc port %d is not between 1 and 65535", grpc.Port)
+	}
+	if grpc != nil && len(grpc.Service) > maxGRPCService {
+		return bad("grpc.service", "the grpc service name is longer than %d characters", maxGRPCService)
 	}
 	if p.Exec != nil && strings.TrimSpace(strings.Join(strs(p.Exec.Command), "")) == "" {
 		return bad("exec.command", "exec.command is empty; set the command to run")

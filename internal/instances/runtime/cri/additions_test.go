@@ -53,6 +53,11 @@ func TestGroupHostsEnvAndSecretRefresh(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	t.Cleanup(func() { _ = r.Remove(context.Background(), spec.ID, 0) })
+	// The container starts once the init container has succeeded.
+	waitFor(t, "app to run after its init container", func() (bool, string) {
+		c := state(t, r, spec.ID, "app")
+		return c.Current.State == runtime.StateRunning, fmt.Sprint(c.Current)
+	})
 	st, _ := r.Status(ctx, spec.ID)
 	ip := st.IP
 	if !strings.HasPrefix(ip, "10.247.0.") {

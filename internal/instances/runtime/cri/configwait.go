@@ -1,7 +1,6 @@
 package cri
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -36,54 +35,6 @@ func (r *Runtime) configWait(g *group, c *container, msg string) {
 func (c *container) configWaiting() bool {
 	return c.id == "" && c.status.Current.State == runtime.StateWaiting &&
 		c.status.Current.DetailStatus == backend.ReasonCreateContainerConfigError
-}
-
-// untilConfigRetry waits until c's next try is due.
-func (r *Runtime) untilConfigRetry(ctx context.Context, c *container) error {
-	r.mu.Lock()
-	wait := c.configRetry.Sub(r.o.Clock.Now())
-	r.mu.Unlock()
-	if wait <= 0 {
-		return nil
-	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-r.o.Clock.After(wait):
-		return nil
-	}
-}
-
-// retryConfig tries again to create and start a container that waits for
-// its configuration.
-func (r *Runtime) retryConfig(ctx context.Context, g *group, c *container) {
-	r.mu.Lock()
-	spec := g.spec
-	r.mu.Unlock()
-	mounts, err := r.volumePaths(spec)
-	if err == nil {
-		err = r.createStart(ctx, g, c, r.sandboxConfig(spec), mounts)
-	}
-	if err != nil && !errors.Is(err, errConfigWait) {
-		r.groupEvent(g, c.spec.Name, backend.EventFailed, "Warning", "Starting container %s failed: %v", c.spec.Name, err)
-	}
-}
-
-// dueConfigRetries are the containers of the runtime's running groups
-// whose configuration wait is over. Callers hold r.mu.
-func (r *Runtime) dueConfigRetries(now time.Time) []probeTarget {
-	var out []probeTarget
-	for _, g := range r.groups {
-		if g.stopped || g.busy || g.sandboxID == "" {
-			continue
-		}
-		for _, c := range g.mains {
-			if c.configWaiting() && !now.Before(c.configRetry) {
-				out = append(out, probeTarget{g, c})
-			}
-		}
-	}
-	return out
 }
 
 // retryUncreated makes the poll try at once to create the containers of

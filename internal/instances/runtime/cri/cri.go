@@ -182,6 +182,13 @@ type group struct {
 	// busy is set while Restart, Stop or Remove works on the group: the
 	// poll loop leaves it alone meanwhile.
 	busy bool
+	// initsDone counts the init containers that have succeeded, in order;
+	// the containers start once it reaches len(inits).
+	initsDone int
+	// starting is set while the poll loop starts the group's next
+	// containers (advance); nextAdvance is when a failed start is retried.
+	starting    bool
+	nextAdvance time.Time
 }
 
 // container follows one container of a group across its restarts.
@@ -372,6 +379,7 @@ func (r *Runtime) attachContainers(ctx context.Context, g *group) error {
 		}
 		r.applyCRIStatus(g, c, st)
 	}
+	g.countInits()
 	if st, err := r.sandboxIP(ctx, g.sandboxID); err == nil {
 		g.ip = st
 	}
@@ -386,10 +394,34 @@ func newGroup(spec runtime.GroupSpec) *group {
 	for _, c := range spec.InitContainers {
 		g.inits = append(g.inits, &container{spec: c, init: true, status: waiting(c.Name, backend.ReasonPodInitializing)})
 	}
+	// The containers wait as PodInitializing until the init containers
+	// have succeeded, as on a kubelet.
+	reason := backend.ReasonContainerCreating
+	if len(spec.InitContainers) > 0 {
+		reason = backend.ReasonPodInitializing
+	}
 	for _, c := range spec.Containers {
-		g.mains = append(g.mains, &container{spec: c, status: waiting(c.Name, backend.ReasonContainerCreating)})
+		g.mains = append(g.mains, &container{spec: c, status: waiting(c.Name, reason)})
 	}
 	return g
+}
+
+// countInits sets initsDone from the containers' states, for a group
+// found in CRI: the init containers that succeeded in order, or all of
+// them once a container was started.
+func (g *group) countInits() {
+	g.initsDone = 0
+	for _, c := range g.inits {
+		if c.status.Current.State != runtime.StateTerminated || c.status.Current.ExitCode != 0 {
+			break
+		}
+		g.initsDone++
+	}
+	for _, c := range g.mains {
+		if c.id != "" {
+			g.initsDone = len(g.inits)
+		}
+	}
 }
 
 func waiting(name, reason string) runtime.ContainerStatus {

@@ -193,9 +193,12 @@ func TestGroupsOnContainerd(t *testing.T) {
 	if !strings.HasPrefix(st.IP, "10.247.0.") {
 		t.Fatalf("group IP %q", st.IP)
 	}
-	if c := state(t, r, "g-web", "prepare"); c.Current.State != runtime.StateTerminated || c.Current.ExitCode != 0 {
-		t.Errorf("init container: %+v", c.Current)
-	}
+	waitFor(t, "the init container to succeed and the containers to run", func() (bool, string) {
+		c := state(t, r, "g-web", "prepare")
+		h, s := state(t, r, "g-web", "hello"), state(t, r, "g-web", "side")
+		return c.Current.State == runtime.StateTerminated && c.Current.ExitCode == 0 &&
+			h.Current.State == runtime.StateRunning && s.Current.State == runtime.StateRunning, fmt.Sprint(c.Current, h.Current, s.Current)
+	})
 	// Containers of a group share localhost, volumes and the init's work.
 	waitFor(t, "side to reach hello over localhost", func() (bool, string) {
 		out, code := execOut(t, r, "g-web", "side", "wget", "-q", "-O-", "http://127.0.0.1/")

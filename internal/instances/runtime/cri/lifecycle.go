@@ -35,21 +35,22 @@ type probeTarget struct {
 // says to, and tries again the containers whose configuration was wanting.
 func (r *Runtime) pollOnce(ctx context.Context) {
 	r.mu.Lock()
-	retries := r.dueConfigRetries(r.o.Clock.Now())
 	var targets []probeTarget
+	var advance []*group
 	for _, g := range r.groups {
 		if g.stopped || g.busy || g.sandboxID == "" {
 			continue
 		}
-		for _, c := range g.mains {
-			if c.id != "" {
-				targets = append(targets, probeTarget{g, c})
-			}
+		if r.dueAdvance(g) {
+			advance = append(advance, g)
+		}
+		for _, c := range g.activeContainers() {
+			targets = append(targets, probeTarget{g, c})
 		}
 	}
 	r.mu.Unlock()
-	for _, tg := range retries {
-		r.retryConfig(ctx, tg.g, tg.c)
+	for _, g := range advance {
+		r.startAdvance(ctx, g)
 	}
 	if len(targets) == 0 {
 		return
@@ -85,26 +86,45 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 		if status != nil {
 			r.applyCRIStatus(tg.g, tg.c, status)
 		}
+		if tg.g.initSucceeded(tg.c) && r.dueAdvance(tg.g) {
+			r.publish(tg.g, false)
+			r.mu.Unlock()
+			r.startAdvance(ctx, tg.g)
+			continue
+		}
 		restart := r.dueRestart(tg.g, tg.c)
-		live, ready := r.dueProbes(tg.c, r.o.Clock.Now())
+		due := r.dueProbes(tg.c, r.o.Clock.Now())
 		r.publish(tg.g, false)
 		r.mu.Unlock()
 		if restart {
 			r.restartContainer(ctx, tg.g, tg.c)
 		}
-		if live || ready {
+		if due.any() {
 			r.wg.Add(1)
 			go func() {
 				defer r.wg.Done()
-				r.probeContainer(ctx, tg.g, tg.c, live, ready)
+				r.probeContainer(ctx, tg.g, tg.c, due)
 			}()
 		}
 	}
 }
 
+// startAdvance runs advance for g in the background; dueAdvance marked it.
+func (r *Runtime) startAdvance(ctx context.Context, g *group) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.advance(ctx, g)
+	}()
+}
+
 // applyCRIStatus folds a CRI container status into c, with the termination
 // message containerStatus read for it. Callers hold r.mu.
 func (r *Runtime) applyCRIStatus(g *group, c *container, st *runtimeapi.ContainerStatus) {
+	if st.ImageRef != "" && st.ImageRef != c.status.ImageID {
+		c.status.ImageID = st.ImageRef
+		g.dirty = true
+	}
 	var next runtime.ContainerState
 	switch st.State {
 	case runtimeapi.ContainerState_CONTAINER_RUNNING:
@@ -123,8 +143,9 @@ func (r *Runtime) applyCRIStatus(g *group, c *container, st *runtimeapi.Containe
 		return
 	}
 	c.status.Current = next
-	// A container with a readiness probe is ready once the probe says so.
-	c.status.Ready = next.State == runtime.StateRunning && !c.init && c.spec.ReadinessProbe == nil
+	// A container with a startup or readiness probe is started or ready
+	// once the probe says so.
+	c.setVerdicts(next.State == runtime.StateRunning)
 	g.dirty = true
 	if next.State == runtime.StateTerminated && next.DetailStatus == backend.ReasonOOMKilled {
 		g.event(r, c.spec.Name, backend.ReasonOOMKilled, "Warning", "Container %s was killed: out of memory", c.spec.Name)
@@ -145,8 +166,8 @@ func exitReason(st *runtimeapi.ContainerStatus) string {
 // the back-off and reports whether the restart is due now. Callers hold r.mu.
 func (r *Runtime) dueRestart(g *group, c *container) bool {
 	cur := c.status.Current
-	if cur.State != runtime.StateTerminated {
-		return false
+	if cur.State != runtime.StateTerminated || c.init && cur.ExitCode == 0 {
+		return false // running, or an init container that is done
 	}
 	switch g.spec.RestartPolicy {
 	case runtime.RestartNever:
@@ -182,7 +203,7 @@ func (r *Runtime) restartContainer(ctx context.Context, g *group, c *container) 
 	c.status.Previous = &prev
 	c.status.RestartCount = c.restarts
 	c.status.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: backend.ReasonCrashLoopBackOff}
-	c.status.Ready = false
+	c.setVerdicts(false)
 	c.nextStart = time.Time{}
 	c.probes = probeState{}
 	spec := g.spec
@@ -285,6 +306,9 @@ func (r *Runtime) Restart(ctx context.Context, id string) error {
 	defer r.setBusy(g, false)
 	r.stopContainers(ctx, g, g.mains, 0)
 	for _, c := range g.mains {
+		if c.id == "" {
+			continue // not started yet: the init containers run
+		}
 		r.mu.Lock()
 		c.backoff, c.nextStart = 0, time.Time{}
 		r.mu.Unlock()

@@ -16,14 +16,33 @@ import (
 	"github.com/vnode-io/vnode/internal/instances/runtime"
 )
 
-// probeState follows one container's liveness and readiness probes.
+// probeState follows one container's startup, liveness and readiness
+// probes.
 type probeState struct {
-	running      bool // a probe round is in flight
-	liveFailures int32
-	readyOK      int32
-	readyFailed  int32
-	nextLive     time.Time
-	nextReady    time.Time
+	running       bool // a probe round is in flight
+	liveFailures  int32
+	readyOK       int32
+	readyFailed   int32
+	startFailures int32
+	nextLive      time.Time
+	nextReady     time.Time
+	nextStartup   time.Time
+}
+
+// dueSet says which probes of a container a round runs.
+type dueSet struct {
+	live, ready, startup bool
+}
+
+func (d dueSet) any() bool { return d.live || d.ready || d.startup }
+
+// setVerdicts sets a container's started and ready verdicts for a new
+// state: a running container without a startup probe has started, and
+// without a readiness probe is ready once started; the probes decide
+// otherwise.
+func (c *container) setVerdicts(running bool) {
+	c.status.Started = running && !c.init && c.spec.StartupProbe == nil
+	c.status.Ready = c.status.Started && c.spec.ReadinessProbe == nil
 }
 
 // Defaults of ACI (and the kubelet) for unset probe fields.
@@ -45,10 +64,11 @@ func probeDefaults(p *runtime.Probe) (period, timeout time.Duration, failures, s
 }
 
 // dueProbes returns which probes of a running container are due now and
-// marks a round in flight. Callers hold r.mu.
-func (r *Runtime) dueProbes(c *container, now time.Time) (live, ready bool) {
+// marks a round in flight. Until a startup probe has succeeded it is the
+// only one that runs, as on a kubelet. Callers hold r.mu.
+func (r *Runtime) dueProbes(c *container, now time.Time) dueSet {
 	if c.init || c.status.Current.State != runtime.StateRunning || c.probes.running {
-		return false, false
+		return dueSet{}
 	}
 	started := c.status.Current.StartTime
 	due := func(p *runtime.Probe, next time.Time) bool {
@@ -60,29 +80,35 @@ func (r *Runtime) dueProbes(c *container, now time.Time) (live, ready bool) {
 		}
 		return !now.Before(next)
 	}
-	live = due(c.spec.LivenessProbe, c.probes.nextLive)
-	ready = due(c.spec.ReadinessProbe, c.probes.nextReady)
-	if live || ready {
-		c.probes.running = true
+	var d dueSet
+	if c.spec.StartupProbe != nil && !c.status.Started {
+		d.startup = due(c.spec.StartupProbe, c.probes.nextStartup)
+	} else {
+		d.live = due(c.spec.LivenessProbe, c.probes.nextLive)
+		d.ready = due(c.spec.ReadinessProbe, c.probes.nextReady)
 	}
-	return live, ready
+	c.probes.running = d.any()
+	return d
 }
 
 // probeContainer runs the due probes of one container and applies the
-// verdicts: readiness flips Ready, a liveness failure past its threshold
-// kills the container (its restart policy then applies).
-func (r *Runtime) probeContainer(ctx context.Context, g *group, c *container, live, ready bool) {
+// verdicts: a startup success lets the other probes run, readiness flips
+// Ready, and a startup or liveness failure past its threshold kills the
+// container (its restart policy then applies).
+func (r *Runtime) probeContainer(ctx context.Context, g *group, c *container, d dueSet) {
 	r.mu.Lock()
 	cid, ip := c.id, g.ip
 	r.mu.Unlock()
-	var liveErr, readyErr error
-	if live {
+	var liveErr, readyErr, startErr error
+	if d.startup {
+		startErr = r.runProbe(ctx, cid, ip, c.spec.StartupProbe)
+	}
+	if d.live {
 		liveErr = r.runProbe(ctx, cid, ip, c.spec.LivenessProbe)
 	}
-	if ready {
+	if d.ready {
 		readyErr = r.runProbe(ctx, cid, ip, c.spec.ReadinessProbe)
 	}
-	kill := false
 	r.mu.Lock()
 	now := r.o.Clock.Now()
 	c.probes.running = false
@@ -90,44 +116,82 @@ func (r *Runtime) probeContainer(ctx context.Context, g *group, c *container, li
 		r.mu.Unlock()
 		return
 	}
-	if live {
-		period, _, failures, _ := probeDefaults(c.spec.LivenessProbe)
-		c.probes.nextLive = now.Add(period)
-		if liveErr != nil {
-			c.probes.liveFailures++
-			g.event(r, c.spec.Name, backend.EventUnhealthy, "Warning", "Liveness probe failed: %v", liveErr)
-			if c.probes.liveFailures >= failures {
-				kill = true
-				c.probes.liveFailures = 0
-				g.event(r, c.spec.Name, backend.EventKilling, "Normal", "Container %s failed liveness probe, will be restarted", c.spec.Name)
-			}
-		} else {
-			c.probes.liveFailures = 0
-		}
+	kill := false
+	if d.startup {
+		kill = r.applyStartup(g, c, startErr, now)
 	}
-	if ready {
-		period, _, failures, successes := probeDefaults(c.spec.ReadinessProbe)
-		c.probes.nextReady = now.Add(period)
-		if readyErr != nil {
-			c.probes.readyOK, c.probes.readyFailed = 0, c.probes.readyFailed+1
-			g.event(r, c.spec.Name, backend.EventUnhealthy, "Warning", "Readiness probe failed: %v", readyErr)
-			if c.probes.readyFailed >= failures && c.status.Ready {
-				c.status.Ready = false
-				g.dirty = true
-			}
-		} else {
-			c.probes.readyFailed, c.probes.readyOK = 0, c.probes.readyOK+1
-			if c.probes.readyOK >= successes && !c.status.Ready {
-				c.status.Ready = true
-				g.dirty = true
-			}
-		}
+	if d.live {
+		kill = r.applyLiveness(g, c, liveErr, now) || kill
+	}
+	if d.ready {
+		r.applyReadiness(g, c, readyErr, now)
 	}
 	r.publish(g, false)
 	r.mu.Unlock()
 	if kill {
 		_, _ = r.o.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: cid,
 			Timeout: int64(r.o.StopTimeout / time.Second)})
+	}
+}
+
+// applyStartup applies a startup probe's verdict and reports whether the
+// container is to be killed. Callers hold r.mu.
+func (r *Runtime) applyStartup(g *group, c *container, err error, now time.Time) bool {
+	period, _, failures, _ := probeDefaults(c.spec.StartupProbe)
+	c.probes.nextStartup = now.Add(period)
+	if err == nil {
+		c.probes.startFailures = 0
+		c.status.Started = true
+		c.status.Ready = c.spec.ReadinessProbe == nil
+		g.dirty = true
+		return false
+	}
+	c.probes.startFailures++
+	g.event(r, c.spec.Name, backend.EventUnhealthy, "Warning", "Startup probe failed: %v", err)
+	if c.probes.startFailures < failures {
+		return false
+	}
+	c.probes.startFailures = 0
+	g.event(r, c.spec.Name, backend.EventKilling, "Normal", "Container %s failed startup probe, will be restarted", c.spec.Name)
+	return true
+}
+
+// applyLiveness applies a liveness probe's verdict and reports whether the
+// container is to be killed. Callers hold r.mu.
+func (r *Runtime) applyLiveness(g *group, c *container, err error, now time.Time) bool {
+	period, _, failures, _ := probeDefaults(c.spec.LivenessProbe)
+	c.probes.nextLive = now.Add(period)
+	if err == nil {
+		c.probes.liveFailures = 0
+		return false
+	}
+	c.probes.liveFailures++
+	g.event(r, c.spec.Name, backend.EventUnhealthy, "Warning", "Liveness probe failed: %v", err)
+	if c.probes.liveFailures < failures {
+		return false
+	}
+	c.probes.liveFailures = 0
+	g.event(r, c.spec.Name, backend.EventKilling, "Normal", "Container %s failed liveness probe, will be restarted", c.spec.Name)
+	return true
+}
+
+// applyReadiness applies a readiness probe's verdict. Callers hold r.mu.
+func (r *Runtime) applyReadiness(g *group, c *container, err error, now time.Time) {
+	period, _, failures, successes := probeDefaults(c.spec.ReadinessProbe)
+	c.probes.nextReady = now.Add(period)
+	if err != nil {
+		c.probes.readyOK, c.probes.readyFailed = 0, c.probes.readyFailed+1
+		g.event(r, c.spec.Name, backend.EventUnhealthy, "Warning", "Readiness probe failed: %v", err)
+		if c.probes.readyFailed >= failures && c.status.Ready {
+			c.status.Ready = false
+			g.dirty = true
+		}
+		return
+	}
+	c.probes.readyFailed, c.probes.readyOK = 0, c.probes.readyOK+1
+	if c.probes.readyOK >= successes && !c.status.Ready {
+		c.status.Ready = true
+		g.dirty = true
 	}
 }
 
@@ -150,6 +214,8 @@ func (r *Runtime) runProbe(ctx context.Context, cid, ip string, p *runtime.Probe
 		return httpProbe(ctx, ip, p.HTTPGet, timeout)
 	case p.TCPSocket != nil:
 		return tcpProbe(ctx, ip, p.TCPSocket.Port, timeout)
+	case p.GRPC != nil:
+		return grpcProbe(ctx, ip, p.GRPC, timeout)
 	}
 	return nil
 }

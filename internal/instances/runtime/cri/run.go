@@ -145,25 +145,134 @@ func (r *Runtime) deploy(ctx context.Context, g *group) error {
 	}
 	r.mu.Lock()
 	g.sandboxID, g.ip = resp.PodSandboxId, ip
+	g.starting = true // the poll loop leaves the first start to us
 	g.dirty = true
 	r.publish(g, false)
 	r.mu.Unlock()
 	if len(g.inits) > 0 {
 		release() // init containers may run for long: they do not hold a slot
 	}
-	for _, c := range g.inits {
-		if err := r.runInit(ctx, g, c, sbCfg, mounts); err != nil {
-			return err
+	// The first init container (or, without any, the containers) starts
+	// here, so that what cannot start fails the deployment; the poll loop
+	// starts the rest as their predecessors succeed.
+	err = r.startNext(ctx, g, sbCfg, mounts)
+	r.mu.Lock()
+	g.starting = false
+	r.mu.Unlock()
+	return err
+}
+
+// startNext starts what comes next in the group's order, as the kubelet's
+// computeInitContainerActions does: its first init container that has not
+// succeeded, one at a time, and once every init container has succeeded
+// the containers not started yet.
+func (r *Runtime) startNext(ctx context.Context, g *group, sbCfg *runtimeapi.PodSandboxConfig, mounts map[string]string) error {
+	r.mu.Lock()
+	now := r.o.Clock.Now()
+	var next []*container
+	switch {
+	case g.stopped:
+	case g.initsDone < len(g.inits):
+		if c := g.inits[g.initsDone]; c.startDue(now) {
+			next = append(next, c)
 		}
+	default:
+		for _, c := range g.mains {
+			if c.startDue(now) {
+				next = append(next, c)
+				c.status.Current.DetailStatus = backend.ReasonContainerCreating
+				g.dirty = true
+			}
+		}
+		r.publish(g, false)
 	}
-	for _, c := range g.mains {
-		// A container whose configuration is wanting waits, and the
-		// poll tries it again; the others start.
+	r.mu.Unlock()
+	for _, c := range next {
+		// A container whose configuration is wanting waits, and a later
+		// poll tries it again (see dueAdvance); the others start.
 		if err := r.createStart(ctx, g, c, sbCfg, mounts); err != nil && !errors.Is(err, errConfigWait) {
 			return err
 		}
 	}
 	return nil
+}
+
+// advance starts what comes next in a running group (see startNext), in
+// the background of the poll loop; a failure is reported as an event and
+// retried after a back-off.
+func (r *Runtime) advance(ctx context.Context, g *group) {
+	spec := r.specOf(g)
+	mounts, err := r.volumePaths(spec)
+	if err == nil {
+		err = r.startNext(ctx, g, r.sandboxConfig(spec), mounts)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g.starting = false
+	if err != nil {
+		g.nextAdvance = r.o.Clock.Now().Add(backoffInitial)
+		g.event(r, "", backend.EventFailed, "Warning", "Starting the group's next containers failed: %v", err)
+		r.publish(g, false)
+	}
+}
+
+// dueAdvance reports whether the group has a container to start next that
+// is not started yet (see startNext), and marks the start in flight.
+// Callers hold r.mu.
+func (r *Runtime) dueAdvance(g *group) bool {
+	if g.starting || r.o.Clock.Now().Before(g.nextAdvance) {
+		return false
+	}
+	now, due := r.o.Clock.Now(), false
+	if g.initsDone < len(g.inits) {
+		due = g.inits[g.initsDone].startDue(now)
+	} else {
+		for _, c := range g.mains {
+			due = due || c.startDue(now)
+		}
+	}
+	g.starting = due
+	return due
+}
+
+// startDue reports whether c has no CRI container and may be created at
+// now: it is not waiting for its configuration, or its next try is due.
+// Callers hold r.mu.
+func (c *container) startDue(now time.Time) bool {
+	return c.id == "" && !(c.configWaiting() && now.Before(c.configRetry))
+}
+
+// activeContainers are the containers of the group the poll loop follows:
+// the running (or last failed) init container while the group initialises,
+// else its started containers. Callers hold r.mu.
+func (g *group) activeContainers() []*container {
+	if g.initsDone < len(g.inits) {
+		if c := g.inits[g.initsDone]; c.id != "" {
+			return []*container{c}
+		}
+		return nil
+	}
+	var out []*container
+	for _, c := range g.mains {
+		if c.id != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// initSucceeded counts an exited init container that succeeded and
+// reports whether the group has more to start. Callers hold r.mu.
+func (g *group) initSucceeded(c *container) bool {
+	if !c.init || g.initsDone >= len(g.inits) || g.inits[g.initsDone] != c {
+		return false
+	}
+	if cur := c.status.Current; cur.State != runtime.StateTerminated || cur.ExitCode != 0 {
+		return false
+	}
+	g.initsDone++
+	g.dirty = true
+	return true
 }
 
 // abandon undoes a failed deployment: everything goes, the events so far
@@ -410,87 +519,25 @@ func (r *Runtime) createStart(ctx context.Context, g *group, c *container, sbCfg
 	// The runtime's own start time, which later polls report too: a
 	// clock reading here would differ from it by a few milliseconds and
 	// show as a change of the container's state.
-	started := r.o.Clock.Now()
+	started, imageID := r.o.Clock.Now(), ""
 	if st, err := r.o.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: resp.ContainerId}); err == nil &&
-		st.Status != nil && st.Status.StartedAt > 0 {
-		started = time.Unix(0, st.Status.StartedAt)
+		st.Status != nil {
+		if st.Status.StartedAt > 0 {
+			started = time.Unix(0, st.Status.StartedAt)
+		}
+		imageID = st.Status.ImageRef
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if imageID != "" {
+		c.status.ImageID = imageID
+	}
 	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: started}
-	c.status.Ready = !c.init && c.spec.ReadinessProbe == nil
+	c.setVerdicts(true)
 	c.configBackoff = 0
 	g.event(r, c.spec.Name, backend.EventStarted, "Normal", "Started container %s", c.spec.Name)
 	r.publish(g, false)
 	return nil
-}
-
-// runInit runs an init container to completion, retrying a failure with
-// back-off unless the restart policy is Never.
-func (r *Runtime) runInit(ctx context.Context, g *group, c *container, sbCfg *runtimeapi.PodSandboxConfig,
-	mounts map[string]string) error {
-	backoff := time.Duration(0)
-	for {
-		err := r.createStart(ctx, g, c, sbCfg, mounts)
-		if errors.Is(err, errConfigWait) {
-			// The init container waits for its configuration, and
-			// the containers after it with it.
-			if err := r.untilConfigRetry(ctx, c); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		code, err := r.waitExit(ctx, g, c)
-		if err != nil {
-			return err
-		}
-		if code == 0 {
-			return nil
-		}
-		if g.spec.RestartPolicy == runtime.RestartNever {
-			return &runtime.Error{Reason: "InitContainerFailed",
-				Message: fmt.Sprintf("init container %s exited with code %d", c.spec.Name, code)}
-		}
-		backoff = nextBackoff(backoff)
-		r.groupEvent(g, c.spec.Name, backend.EventBackOff, "Warning", "Back-off %s restarting failed init container %s", backoff, c.spec.Name)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-r.o.Clock.After(backoff):
-		}
-		r.mu.Lock()
-		c.attempt++
-		c.restarts++
-		c.status.RestartCount = c.restarts
-		r.mu.Unlock()
-	}
-}
-
-// waitExit polls an init container until it exits and returns its code.
-func (r *Runtime) waitExit(ctx context.Context, g *group, c *container) (int32, error) {
-	t := r.o.Clock.NewTicker(r.o.PollInterval)
-	defer t.Stop()
-	for {
-		st, err := r.containerStatus(ctx, g, c, c.id)
-		if err != nil {
-			return 0, fmt.Errorf("status of init container %s: %w", c.spec.Name, err)
-		}
-		if st.State == runtimeapi.ContainerState_CONTAINER_EXITED {
-			r.mu.Lock()
-			r.applyCRIStatus(g, c, st)
-			r.publish(g, false)
-			r.mu.Unlock()
-			return st.ExitCode, nil
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-t.C():
-		}
-	}
 }
 
 func nextBackoff(d time.Duration) time.Duration {

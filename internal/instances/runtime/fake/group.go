@@ -229,6 +229,7 @@ func (r *Runtime) startProcess(g *group, c *container) {
 	now := r.clock.Now()
 	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: now}
 	c.status.Ready = !c.init
+	c.status.Started = !c.init
 	c.proc = make(chan struct{})
 	c.message = ""
 	g.dirty = true
@@ -285,6 +286,7 @@ func (r *Runtime) exit(g *group, c *container, code int32) {
 	c.status.Current = terminated(start, now, code, exitDetail(code))
 	c.status.Current.Message = c.terminationMessage(code)
 	c.status.Ready = false
+	c.status.Started = false
 	g.dirty = true
 	if c.init && code == 0 {
 		g.cursor++
@@ -353,6 +355,7 @@ func (r *Runtime) kill(g *group, c *container, detail string) {
 		c.status.Current = terminated(time.Time{}, now, 0, detail)
 	}
 	c.status.Ready = false
+	c.status.Started = false
 	g.dirty = true
 }
 
