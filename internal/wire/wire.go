@@ -65,6 +65,11 @@ const (
 	ExtEnvNames = "env-names"
 	// ExtContainerArgs: (init) containers may carry args, which follow the image's entrypoint or the command.
 	ExtContainerArgs = "container-args"
+	// ExtVolumeFiles: the files of secret volumes have modes (fileModes), emptyDir volumes a medium and a
+	// sizeLimit, and the group a securityContext.fsGroup (and fsGroupChangePolicy) that owns its volumes.
+	ExtVolumeFiles = "volume-files"
+	// ExtSubPath: volume mounts may carry a subPath, the file or directory of the volume to mount.
+	ExtSubPath = "subpath-mounts"
 )
 
 // Extensions returns the names of all extensions, in the order the service
@@ -74,6 +79,7 @@ func Extensions() []string {
 		ExtListInstanceView, ExtExecArgv, ExtRemoteCommand, ExtLogsFollow, ExtLogsPrevious, ExtStats,
 		ExtGracePeriod, ExtTCPSocket, ExtGroupHosts, ExtFieldEnv, ExtRefreshVolumes,
 		ExtTerminationMessage, ExtEnvNames, ExtContainerArgs,
+		ExtVolumeFiles, ExtSubPath,
 	}
 }
 
