@@ -37,17 +37,7 @@ var refreshedFiles = map[string][]byte{"app.conf": []byte("refreshed-contents"),
 // runtimeSecret returns the files the runtime has for a secret volume.
 func (h *harness) runtimeSecret(uid, volume string) map[string][]byte {
 	h.t.Helper()
-	vols, err := h.rt.Volumes(uid)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for _, v := range vols {
-		if v.Name == volume {
-			return v.Secret
-		}
-	}
-	h.t.Fatalf("the runtime has no volume %s", volume)
-	return nil
+	return h.runtimeVolume(uid, volume).Secret
 }
 
 // operations counts the operations ever recorded.
