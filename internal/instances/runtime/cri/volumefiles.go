@@ -84,7 +84,7 @@ func ownVolume(dir string, gid int64, policy string) error {
 	if policy == runtime.FSGroupChangeOnRootMismatch && rootOwned(root, gid) {
 		return nil
 	}
-	if err := ownTree(root, ".", int(gid)); err != nil {
+	if err := ownTree(root, ".", int(gid), 0); err != nil {
 		return fmt.Errorf("give %s to group %d: %w", dir, gid, err)
 	}
 	return nil
@@ -101,8 +101,17 @@ func rootOwned(root *os.Root, gid int64) bool {
 	return fileGID(fi) == gid && fi.Mode()&want == want
 }
 
-// ownTree gives name of root, and all beneath it, to group gid.
-func ownTree(root *os.Root, name string, gid int) error {
+// maxOwnDepth bounds how deep ownTree descends: deeper than any path a
+// file system resolves, and a bound on the walk should directories be
+// swapped for links to their parents meanwhile.
+const maxOwnDepth = 2048
+
+// ownTree gives name of root, and all beneath it, to group gid; depth is
+// how deep name lies.
+func ownTree(root *os.Root, name string, gid, depth int) error {
+	if depth > maxOwnDepth {
+		return fmt.Errorf("%s lies more than %d directories deep", name, maxOwnDepth)
+	}
 	fi, err := root.Lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // removed meanwhile
@@ -127,7 +136,7 @@ func ownTree(root *os.Root, name string, gid int) error {
 		return err
 	}
 	for _, e := range entries {
-		if err := ownTree(root, filepath.Join(name, e.Name()), gid); err != nil {
+		if err := ownTree(root, filepath.Join(name, e.Name()), gid, depth+1); err != nil {
 			return err
 		}
 	}
