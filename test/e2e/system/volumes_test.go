@@ -107,7 +107,8 @@ func containsString(list []string, s string) bool {
 
 // A subPathExpr that names a missing annotation, or expands to an absolute
 // path, makes the container wait with CreateContainerConfigError as on a
-// kubelet; once the annotation is set, the pod runs.
+// kubelet; once the annotation is set, the pod runs, its emptyDir and the
+// subPath directory created in it of mode 0777.
 func TestSubPathExprFailures(t *testing.T) {
 	ns := namespace(t)
 	volumes := []corev1.Volume{{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
@@ -138,6 +139,10 @@ func TestSubPathExprFailures(t *testing.T) {
 	waitPod(t, ns, "late", "Running", 2*time.Minute, running)
 	execIn(t, ns, "late", "touch", "/volume_mount/mypath/foo/test.log")
 	execIn(t, ns, "late", "test", "-f", "/subpath_mount/test.log")
+	// Without an fsGroup an emptyDir is 0777, and so is the subPath directory made in it.
+	if got := execIn(t, ns, "late", "stat", "-c", "%a", "/volume_mount", "/subpath_mount"); got != "777\n777\n" {
+		t.Errorf("emptyDir and subPath directory modes %q, want 777 both", got)
+	}
 	p, err := env.Client.CoreV1().Pods(ns).Get(context.Background(), "absolute", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
