@@ -197,6 +197,8 @@ func CredentialSecret(v corev1.Volume) (secret, volumeType string, ok bool) {
 type File struct {
 	Path string
 	Data []byte
+	// Mode is the file's permission bits: the item's mode, else the
+	// volume's defaultMode, else 0644, as Kubernetes has them.
 	Mode int32
 	// Secret marks content from a Secret.
 	Secret bool

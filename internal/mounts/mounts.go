@@ -1,6 +1,6 @@
 // Package mounts reads the mount table and mounts and unmounts what
 // vnode's service puts on the host: containerd's leftovers and the tmpfs
-// file systems that hold secret volumes.
+// file systems that hold secret and memory volumes.
 package mounts
 
 import (
@@ -120,11 +120,13 @@ func Unmount(path string) error {
 	return nil
 }
 
-// MountTmpfs mounts a tmpfs of at most size bytes on dir, without
-// devices, set-user-ID programs or execution, its root of mode 0755.
-func MountTmpfs(dir string, size int64) error {
-	opts := fmt.Sprintf("mode=0755,size=%d", size)
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+// MountMemory mounts a tmpfs of at most size bytes (at least one page) on
+// dir, without devices or set-user-ID programs, its root of mode (the
+// permission bits of it): the medium of a volume whose files may be
+// programs, as the kubelet's memory-backed volumes are.
+func MountMemory(dir string, size int64, mode os.FileMode) error {
+	opts := fmt.Sprintf("mode=%#o,size=%d", mode.Perm(), max(size, int64(os.Getpagesize())))
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		return fmt.Errorf("mount a tmpfs on %s: %w", dir, err)
 	}
 	return nil

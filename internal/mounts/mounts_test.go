@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseMountPoints(t *testing.T) {
@@ -32,12 +34,20 @@ func TestTmpfsMountPoint(t *testing.T) {
 	if mounted, err := IsMountPoint(dir); err != nil || mounted {
 		t.Fatalf("a plain directory: mounted %v, %v", mounted, err)
 	}
-	if err := MountTmpfs(dir, 1<<20); err != nil {
+	if err := MountMemory(dir, 1<<20, 0o1777); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = Unmount(dir) })
 	if mounted, err := IsMountPoint(dir); err != nil || !mounted {
 		t.Errorf("a tmpfs: mounted %v, %v", mounted, err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil || st.Type != unix.TMPFS_MAGIC || st.Blocks*uint64(st.Bsize) != 1<<20 ||
+		st.Flags&unix.ST_NOSUID == 0 || st.Flags&unix.ST_NODEV == 0 || st.Flags&unix.ST_NOEXEC != 0 {
+		t.Errorf("statfs %+v, %v: want a tmpfs of 1 MiB, nosuid, nodev, exec", st, err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o777 || fi.Mode()&os.ModeSticky != 0 {
+		t.Errorf("root mode %v, %v: want the permission bits only", fi.Mode(), err)
 	}
 	if points, err := PointsUnder(filepath.Dir(dir)); err != nil || len(points) != 1 || points[0] != dir {
 		t.Errorf("mountinfo lists %v, %v", points, err)

@@ -179,3 +179,41 @@ func TestTokenDue(t *testing.T) {
 		}
 	}
 }
+
+// A downward-API volume's labels and annotations follow the pod's: a
+// label change reaches the running workload's files in place, with their
+// modes, as the kubelet's sync rewrites them.
+func TestDownwardAPIRefreshOnLabelChange(t *testing.T) {
+	b, _ := memory.New(memory.Config{})
+	pod := newPod("labelled")
+	pod.Labels = map[string]string{"tier": "one"}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "podinfo", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
+		DefaultMode: ptr.To[int32](0o400),
+		Items: []corev1.DownwardAPIVolumeFile{
+			{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+			{Path: "annotations", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations"}, Mode: ptr.To[int32](0o600)},
+		}}}}}
+	f := newFixtureWith(t, b, nil, pod)
+	f.run()
+	p := f.waitPod("labelled", "Running", running)
+	if got := filesOf(b.Workload(p.UID), "podinfo")["labels"]; got != `tier="one"` {
+		t.Fatalf("labels file %q", got)
+	}
+	p = p.DeepCopy()
+	p.Labels["tier"] = "two"
+	p.Annotations = map[string]string{"note": "x"}
+	if _, err := f.client.CoreV1().Pods(p.Namespace).Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new labels and annotations in the running workload", func() bool {
+		files := filesOf(b.Workload(p.UID), "podinfo")
+		return files["labels"] == `tier="two"` && files["annotations"] == `note="x"`
+	})
+	modes := map[string]int32{}
+	for _, file := range b.Workload(p.UID).Volumes["podinfo"] {
+		modes[file.Path] = file.Mode
+	}
+	if modes["labels"] != 0o400 || modes["annotations"] != 0o600 || b.Creates() != 1 {
+		t.Errorf("modes %v, creates %d", modes, b.Creates())
+	}
+}

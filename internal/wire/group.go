@@ -175,13 +175,28 @@ type GroupExtensions struct {
 	PodSecurity PodSecurity
 	// StartupProbes holds the containers' startup probes by name.
 	StartupProbes map[string]Probe
+	// FileModes holds, by secret volume name, the mode of its files by
+	// file name (permission bits; a file without one is 0644).
+	FileModes map[string]map[string]int32
+	// EmptyDirs holds, by emptyDir volume name, its medium and size limit
+	// when it has either.
+	EmptyDirs map[string]EmptyDir
+	// FSGroup, when set, is the group that owns the group's volumes and
+	// that every container has among its supplementary groups.
+	FSGroup *int64
+	// FSGroupChangePolicy is FSGroupChangeAlways (when empty) or
+	// FSGroupChangeOnRootMismatch.
+	FSGroupChangePolicy string
+	// SubPaths holds, by (init) container name, the subPath of its volume
+	// mounts by mount path: the file or directory of the volume mounted.
+	SubPaths map[string]map[string]string
 }
 
 // IsZero reports whether e holds no addition.
 func (e GroupExtensions) IsZero() bool {
 	return len(e.Probes) == 0 && len(e.FieldEnv) == 0 && e.Hostname == "" && e.FQDN == "" && len(e.HostAliases) == 0 &&
 		len(e.TerminationMessages) == 0 && len(e.Args) == 0 && len(e.Security) == 0 && e.PodSecurity.IsZero() &&
-		len(e.StartupProbes) == 0
+		len(e.StartupProbes) == 0 && e.volumesZero()
 }
 
 // Equal reports whether e and o hold the same additions.
@@ -279,6 +294,9 @@ func ParseGroup(raw []byte) (GroupExtensions, error) {
 		ext.addArgs(c.Name, c.Properties.Args)
 	}
 	if err := ext.parseSecurity(raw); err != nil {
+		return GroupExtensions{}, err
+	}
+	if err := ext.parseVolumes(raw); err != nil {
 		return GroupExtensions{}, err
 	}
 	return ext, nil
@@ -404,6 +422,7 @@ func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 			a.applyContainer(name, cp)
 		}
 	}
+	a.applyVolumes(props)
 	out, err := json.Marshal(g)
 	if err != nil {
 		return nil, fmt.Errorf("write vnode's additions: %w", err)

@@ -73,6 +73,11 @@ const (
 	ExtStartupProbe = "startup-probe"
 	// ExtGRPCProbe: probes may have a grpc action (the gRPC health checking protocol).
 	ExtGRPCProbe = "grpc-probe"
+	// ExtVolumeFiles: the files of secret volumes have modes (fileModes), emptyDir volumes a medium and a
+	// sizeLimit, and the group a securityContext.fsGroup (and fsGroupChangePolicy) that owns its volumes.
+	ExtVolumeFiles = "volume-files"
+	// ExtSubPath: volume mounts may carry a subPath, the file or directory of the volume to mount.
+	ExtSubPath = "subpath-mounts"
 )
 
 // Extensions returns the names of all extensions, in the order the service
@@ -82,6 +87,7 @@ func Extensions() []string {
 		ExtListInstanceView, ExtExecArgv, ExtRemoteCommand, ExtLogsFollow, ExtLogsPrevious, ExtStats,
 		ExtGracePeriod, ExtTCPSocket, ExtGroupHosts, ExtFieldEnv, ExtRefreshVolumes,
 		ExtTerminationMessage, ExtEnvNames, ExtContainerArgs, ExtSecurityContext, ExtStartupProbe, ExtGRPCProbe,
+		ExtVolumeFiles, ExtSubPath,
 	}
 }
 

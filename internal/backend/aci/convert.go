@@ -36,6 +36,9 @@ type convertOptions struct {
 	tcpSocket, hosts, fieldEnv, containerArgs bool
 	// termination is set when the service mounts termination message files.
 	termination bool
+	// volumeFiles is set when the service takes file modes, emptyDir media
+	// and fsGroup; subPath when it mounts subPaths.
+	volumeFiles, subPath bool
 	// envNames is set when the service takes Kubernetes' environment
 	// variable names; else names that ACI refuses fail the pod.
 	envNames bool
@@ -81,6 +84,9 @@ func convert(w *backend.Workload, o convertOptions) (*groupSpec, error) {
 	s.setHosts(pod, o)
 	s.setTerminationMessages(pod, o.termination)
 	if err := s.setPodSecurity(pod, o); err != nil {
+		return nil, err
+	}
+	if err := s.setVolumeFiles(pod, &vols, o.volumeFiles); err != nil {
 		return nil, err
 	}
 	for _, c := range pod.Spec.InitContainers {
@@ -137,7 +143,7 @@ func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *vol
 	if err != nil {
 		return nil, err
 	}
-	mounts, err := vols.mounts(c)
+	mounts, subPaths, err := vols.mounts(c, w.Env[c.Name], o.subPath)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +151,7 @@ func (s *groupSpec) container(c corev1.Container, w *backend.Workload, vols *vol
 	if err != nil {
 		return nil, err
 	}
+	s.addSubPaths(c.Name, subPaths)
 	props := &aci.ContainerProperties{
 		Image:                ptr(c.Image),
 		Command:              cmd,
@@ -195,7 +202,7 @@ func (s *groupSpec) initContainer(c corev1.Container, w *backend.Workload, vols 
 	if err != nil {
 		return nil, err
 	}
-	mounts, err := vols.mounts(c)
+	mounts, subPaths, err := vols.mounts(c, w.Env[c.Name], o.subPath)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +210,7 @@ func (s *groupSpec) initContainer(c corev1.Container, w *backend.Workload, vols 
 	if err != nil {
 		return nil, err
 	}
+	s.addSubPaths(c.Name, subPaths)
 	return &aci.InitContainerDefinition{Name: ptr(c.Name), Properties: &aci.InitContainerPropertiesDefinition{
 		Image: ptr(c.Image), Command: cmd, EnvironmentVariables: s.envVars(c.Name, w.Env[c.Name], o.fieldEnv), VolumeMounts: mounts,
 		SecurityContext: sc}}, nil

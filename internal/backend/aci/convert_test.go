@@ -115,7 +115,7 @@ func TestConvertContainer(t *testing.T) {
 	}
 	w := &backend.Workload{Pod: pod,
 		Env:                 map[string][]backend.EnvVar{"main": {{Name: "GREETING", Value: "hi"}, {Name: "TOKEN", Value: "s3cret", Secret: true}}},
-		Volumes:             map[string][]backend.File{"cfg": {{Path: "app.conf", Data: []byte("a=1")}, {Path: "sub/dir/x", Data: []byte("x")}}},
+		Volumes:             map[string][]backend.File{"cfg": {{Path: "app.conf", Data: []byte("a=1"), Mode: 0o644}, {Path: "sub/dir/x", Data: []byte("x"), Mode: 0o644}}},
 		RegistryCredentials: []backend.RegistryCredential{{Server: "r.io", Username: "u", Password: "p"}},
 	}
 	for _, tcp := range []bool{false, true} {

@@ -6,6 +6,15 @@ import "strings"
 // as Kubernetes does for command and args: $$ escapes a dollar sign, and
 // an unknown reference stays as written.
 func expandVars(s string, env map[string]string) string {
+	return expandFunc(s, func(name string) (string, bool) {
+		v, ok := env[name]
+		return v, ok
+	})
+}
+
+// expandFunc replaces $(VAR) in s with what lookup gives for VAR, as
+// expandVars does; a reference lookup does not know stays as written.
+func expandFunc(s string, lookup func(name string) (string, bool)) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}
@@ -26,7 +35,7 @@ func expandVars(s string, env map[string]string) string {
 				return b.String()
 			}
 			name := s[i+2 : i+2+end]
-			if v, ok := env[name]; ok {
+			if v, ok := lookup(name); ok {
 				b.WriteString(v)
 			} else {
 				b.WriteString(s[i : i+3+end])

@@ -27,6 +27,7 @@ func KnownExtensions() []string {
 		wire.ExtContainerArgs,
 		wire.ExtSecurityContext,
 		wire.ExtStartupProbe, wire.ExtGRPCProbe,
+		wire.ExtVolumeFiles, wire.ExtSubPath,
 	}
 }
 

@@ -44,6 +44,9 @@ func (b *Backend) UpdateVolumes(ctx context.Context, w *backend.Workload) error 
 	body, err := json.Marshal(struct {
 		Volumes []*aci.Volume `json:"volumes"`
 	}{set.volumes})
+	if err == nil && b.ext.has(wire.ExtVolumeFiles) {
+		body, err = wire.ApplyRefreshModes(body, set.modes)
+	}
 	if err != nil {
 		return fmt.Errorf("encode the volumes of %s: %w", e.group, err)
 	}

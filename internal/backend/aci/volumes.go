@@ -26,6 +26,9 @@ type volumePart struct {
 type volumeSet struct {
 	volumes []*aci.Volume
 	parts   map[string][]volumePart
+	// modes holds, by ACI volume name, the modes of its files that are not
+	// Kubernetes' default 0644.
+	modes map[string]map[string]int32
 }
 
 // convertVolumes turns the pod's volumes into ACI volumes: emptyDir into
@@ -103,6 +106,9 @@ func (s *volumeSet) addFiles(podVolume string, files []backend.File) {
 			byDir[dir] = map[string]*string{}
 		}
 		byDir[dir][file] = ptr(base64.StdEncoding.EncodeToString(f.Data))
+		if f.Mode != defaultFileMode {
+			s.addMode(aciVolumeName(podVolume, dir), file, f.Mode)
+		}
 	}
 	dirs := make([]string, 0, len(byDir))
 	for d := range byDir {
@@ -116,28 +122,38 @@ func (s *volumeSet) addFiles(podVolume string, files []backend.File) {
 	}
 }
 
-// mounts returns a container's volume mounts. ACI mounts whole volumes:
-// subPath has no equivalent.
-func (s *volumeSet) mounts(c corev1.Container) ([]*aci.VolumeMount, error) {
+// mounts returns a container's volume mounts and, by mount path, the
+// subPaths the service mounts (see subPathMounts); env is the container's
+// resolved environment, which subPathExpr expands. ACI mounts whole
+// volumes: without the service's subpath-mounts extension (subPath false),
+// a subPath fails the pod.
+func (s *volumeSet) mounts(c corev1.Container, env []backend.EnvVar, subPath bool) ([]*aci.VolumeMount, map[string]string, error) {
 	var out []*aci.VolumeMount
+	var subPaths map[string]string
 	for _, m := range c.VolumeMounts {
-		if m.SubPath != "" || m.SubPathExpr != "" {
-			return nil, fmt.Errorf("container %q mounts volume %q with a subPath, which container instances cannot do",
-				c.Name, m.Name)
-		}
 		parts, ok := s.parts[m.Name]
 		if !ok {
-			return nil, fmt.Errorf("container %q mounts volume %q, which the pod does not define", c.Name, m.Name)
+			return nil, nil, fmt.Errorf("container %q mounts volume %q, which the pod does not define", c.Name, m.Name)
 		}
-		for _, p := range parts {
-			at := m.MountPath
-			if p.dir != "" {
-				at = path.Join(m.MountPath, p.dir)
+		if !subPath && (m.SubPath != "" || m.SubPathExpr != "") {
+			return nil, nil, fmt.Errorf("container %q mounts volume %q with a subPath, which container instances cannot do",
+				c.Name, m.Name)
+		}
+		sub, err := mountSubPath(c, m, env)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, sm := range subPathMounts(parts, m.MountPath, sub) {
+			out = append(out, &aci.VolumeMount{Name: ptr(sm.part.name), MountPath: ptr(sm.at), ReadOnly: ptr(m.ReadOnly)})
+			if sm.subPath != "" {
+				if subPaths == nil {
+					subPaths = map[string]string{}
+				}
+				subPaths[sm.at] = sm.subPath
 			}
-			out = append(out, &aci.VolumeMount{Name: ptr(p.name), MountPath: ptr(at), ReadOnly: ptr(m.ReadOnly)})
 		}
 	}
-	return out, nil
+	return out, subPaths, nil
 }
 
 // aciVolumeName names the ACI volume of a pod volume's directory dir

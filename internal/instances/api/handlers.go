@@ -109,12 +109,22 @@ type refreshVolumesRequest struct {
 // refreshVolumes replaces the files of a group's secret volumes in place
 // (the refresh-volumes extension) and answers with the group as GET does.
 func (s *Server) refreshVolumes(w http.ResponseWriter, r *http.Request, p params) {
-	var body refreshVolumesRequest
-	if err := readJSON(r, &body); err != nil {
+	data, err := readBody(r)
+	if err != nil {
 		armerr.Write(w, err)
 		return
 	}
-	g, err := s.svc.RefreshVolumes(r.Context(), groupRef(p), body.Volumes)
+	var body refreshVolumesRequest
+	if err := decodeJSON(data, &body); err != nil {
+		armerr.Write(w, err)
+		return
+	}
+	modes, err := wire.ParseRefreshModes(data)
+	if err != nil {
+		armerr.Write(w, armerr.InvalidRequestContent("The request content was invalid and could not be deserialized: '%v'.", err))
+		return
+	}
+	g, err := s.svc.RefreshVolumes(r.Context(), groupRef(p), body.Volumes, modes)
 	if err != nil {
 		armerr.Write(w, err)
 		return

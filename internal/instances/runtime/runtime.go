@@ -117,7 +117,22 @@ type GroupSpec struct {
 	// Sysctls are kernel parameters set in the group's namespaces, by
 	// name (dotted, one of the safe set of package sysctl).
 	Sysctls map[string]string
+	// FSGroup, when set, owns the group's emptyDir, secret and gitRepo
+	// volumes (group-readable, and group-writable but for secret volumes,
+	// directories set-group-ID, as the kubelet's SetVolumeOwnership) and is
+	// a supplementary group of every container.
+	FSGroup *int64
+	// FSGroupChangePolicy is FSGroupChangeAlways (when empty) or
+	// FSGroupChangeOnRootMismatch: change only volumes whose root lacks
+	// the ownership.
+	FSGroupChangePolicy string
 }
+
+// The fsGroup change policies, as Kubernetes names them.
+const (
+	FSGroupChangeAlways         = "Always"
+	FSGroupChangeOnRootMismatch = "OnRootMismatch"
+)
 
 // ContainerSpec is one container of a group.
 type ContainerSpec struct {
@@ -208,19 +223,47 @@ type VolumeMount struct {
 	Name      string
 	MountPath string
 	ReadOnly  bool
+	// SubPath, when set, is the file or directory of the volume mounted
+	// instead of the volume's root: a clean relative path without "..".
+	// A missing one is created as a directory; it never resolves outside
+	// the volume.
+	SubPath string
 }
 
 // Volume is a group volume; exactly one source is set.
 type Volume struct {
-	Name      string
-	EmptyDir  bool
+	Name     string
+	EmptyDir bool
+	// Medium is an emptyDir's medium: "" (disk) or MediumMemory (a tmpfs
+	// of at most SizeLimit bytes, and never more than the group's memory).
+	Medium string
+	// SizeLimit, when positive, bounds an emptyDir on MediumMemory.
+	SizeLimit int64
 	Secret    map[string][]byte
+	// FileModes holds the mode of a secret volume's files by name
+	// (permission bits); files without one are 0644.
+	FileModes map[string]uint32
 	GitRepo   *GitRepoVolume
 	AzureFile *AzureFileVolume
 }
 
+// MediumMemory is the medium of an emptyDir on a tmpfs.
+const MediumMemory = "Memory"
+
+// DefaultFileMode is the mode of a secret volume's file without one of
+// its own, Kubernetes' default.
+const DefaultFileMode = 0o644
+
+// FileMode returns the mode of a secret volume's file.
+func (v Volume) FileMode(name string) uint32 {
+	if m, ok := v.FileModes[name]; ok {
+		return m
+	}
+	return DefaultFileMode
+}
+
 // ReplaceVolumes returns a copy of current in which each secret volume
-// named in updates has the files given there. An update naming no secret
+// named in updates has the files (and file modes) given there. An update naming no secret
 // volume of current, or carrying no files map, is an *Error with
 // ReasonInvalidSpec.
 func ReplaceVolumes(current, updates []Volume) ([]Volume, error) {
@@ -236,6 +279,7 @@ func ReplaceVolumes(current, updates []Volume) ([]Volume, error) {
 			return nil, &Error{Reason: ReasonInvalidSpec, Message: fmt.Sprintf("the update of volume %q has no files", u.Name)}
 		}
 		out[i].Secret = maps.Clone(u.Secret)
+		out[i].FileModes = maps.Clone(u.FileModes)
 	}
 	return out, nil
 }

@@ -19,11 +19,13 @@ import (
 // sealed at rest as the others, and, while the group has a running
 // deployment, the files its containers see. It starts no operation and
 // changes neither the provisioning state nor the metering; nothing
-// restarts. It returns the group as Get does.
-func (s *Service) RefreshVolumes(ctx context.Context, ref Ref, volumes []*aci.Volume) (*aci.ContainerGroup, error) {
+// restarts. modes are the new files' modes by volume and file name (the
+// volume-files extension; files without one are 0644). It returns the
+// group as Get does.
+func (s *Service) RefreshVolumes(ctx context.Context, ref Ref, volumes []*aci.Volume, modes map[string]map[string]int32) (*aci.ContainerGroup, error) {
 	s.refreshes.Lock()
 	defer s.refreshes.Unlock()
-	uid, update, err := s.storeRefresh(ctx, ref, volumes)
+	uid, update, err := s.storeRefresh(ctx, ref, volumes, modes)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +46,7 @@ func (s *Service) RefreshVolumes(ctx context.Context, ref Ref, volumes []*aci.Vo
 // storeRefresh checks a refresh and persists the group's new secrets. It
 // returns the group's uid and, when the group has a running deployment,
 // the volumes to update in the runtime.
-func (s *Service) storeRefresh(ctx context.Context, ref Ref, volumes []*aci.Volume) (string, []runtime.Volume, error) {
+func (s *Service) storeRefresh(ctx context.Context, ref Ref, volumes []*aci.Volume, modes map[string]map[string]int32) (string, []runtime.Volume, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[ref.key()]
@@ -57,19 +59,23 @@ func (s *Service) storeRefresh(ctx context.Context, ref Ref, volumes []*aci.Volu
 	if err := validate.SecretRefresh(g.spec, volumes); err != nil {
 		return "", nil, err
 	}
-	secrets, spec := refreshedSecrets(g.secrets, volumes), refreshedSpec(g.spec, volumes)
+	if err := validate.RefreshModes(volumes, modes); err != nil {
+		return "", nil, err
+	}
+	secrets, spec, ext := refreshedSecrets(g.secrets, volumes), refreshedSpec(g.spec, volumes), refreshedModes(g.ext, volumes, modes)
 	update := make([]runtime.Volume, 0, len(volumes))
 	for _, v := range volumes {
 		vol, err := volume(v, secrets)
 		if err != nil {
 			return "", nil, errdefs.InvalidField(validate.CodeInvalidSecretVolume, "volumes", "%v", err)
 		}
+		vol.FileModes = fileModes(modes[vol.Name])
 		update = append(update, vol)
 	}
-	oldSecrets, oldSpec := g.secrets, g.spec
-	g.secrets, g.spec = secrets, spec
+	oldSecrets, oldSpec, oldExt := g.secrets, g.spec, g.ext
+	g.secrets, g.spec, g.ext = secrets, spec, ext
 	if err := s.persist(ctx, g); err != nil {
-		g.secrets, g.spec = oldSecrets, oldSpec
+		g.secrets, g.spec, g.ext = oldSecrets, oldSpec, oldExt
 		return "", nil, fmt.Errorf("store the refreshed volumes of %s: %w", ref.Name, err)
 	}
 	if g.stopped || g.provisioning != ProvisioningSucceeded {

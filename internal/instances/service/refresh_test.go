@@ -37,17 +37,7 @@ var refreshedFiles = map[string][]byte{"app.conf": []byte("refreshed-contents"),
 // runtimeSecret returns the files the runtime has for a secret volume.
 func (h *harness) runtimeSecret(uid, volume string) map[string][]byte {
 	h.t.Helper()
-	vols, err := h.rt.Volumes(uid)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for _, v := range vols {
-		if v.Name == volume {
-			return v.Secret
-		}
-	}
-	h.t.Fatalf("the runtime has no volume %s", volume)
-	return nil
+	return h.runtimeVolume(uid, volume).Secret
 }
 
 // operations counts the operations ever recorded.
@@ -84,7 +74,7 @@ func TestRefreshVolumes(t *testing.T) {
 	uid := h.uid(ref)
 	runs, ops, usage := h.rt.Runs(), h.operations(), h.usageRows(uid)
 
-	g, err := h.s.RefreshVolumes(h.ctx, ref, refreshedConfig())
+	g, err := h.s.RefreshVolumes(h.ctx, ref, refreshedConfig(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +149,7 @@ func TestRefreshVolumesOfStoppedGroup(t *testing.T) {
 	if err := h.s.Stop(h.ctx, ref, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.s.RefreshVolumes(h.ctx, ref, refreshedConfig()); err != nil {
+	if _, err := h.s.RefreshVolumes(h.ctx, ref, refreshedConfig(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if h.rt.VolumeUpdates() != 0 {
@@ -199,22 +189,22 @@ func TestRefreshVolumesRefused(t *testing.T) {
 	h.s = h.openOn(&gatedRuntime{tapRuntime: h.tap, gate: gate})
 	ref := Ref{Subscription: "sub", ResourceGroup: "rg", Name: "grp"}
 
-	_, err := h.s.RefreshVolumes(h.ctx, ref, refreshedConfig())
+	_, err := h.s.RefreshVolumes(h.ctx, ref, refreshedConfig(), nil)
 	wantARM(t, err, http.StatusNotFound, "ResourceNotFound", "")
 
 	if _, err := h.s.CreateOrUpdate(h.ctx, ref, secretBody(), wire.GroupExtensions{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = h.s.RefreshVolumes(h.ctx, ref, refreshedConfig())
+	_, err = h.s.RefreshVolumes(h.ctx, ref, refreshedConfig(), nil)
 	wantARM(t, err, http.StatusConflict, "AnotherOperationInProgress", "")
 	close(gate)
 	h.waitSettled(ref)
 
 	share := []*aci.Volume{{Name: to.Ptr("datashare"), Secret: map[string]*string{"a": b64("x")}}}
-	_, err = h.s.RefreshVolumes(h.ctx, ref, share)
+	_, err = h.s.RefreshVolumes(h.ctx, ref, share, nil)
 	wantARM(t, err, http.StatusBadRequest, validate.CodeInvalidVolume, "volumes[0]")
 	noSecret := []*aci.Volume{refreshedConfig()[0], {Name: to.Ptr("config")}}
-	_, err = h.s.RefreshVolumes(h.ctx, ref, noSecret)
+	_, err = h.s.RefreshVolumes(h.ctx, ref, noSecret, nil)
 	wantARM(t, err, http.StatusBadRequest, validate.CodeInvalidVolume, "volumes[1].secret")
 	if h.rt.VolumeUpdates() != 0 {
 		t.Error("a refused refresh reached the runtime")

@@ -283,6 +283,7 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, e
 		}
 		spec.Volumes = append(spec.Volumes, vol)
 	}
+	setVolumeFiles(&spec, ext)
 	return spec, nil
 }
 

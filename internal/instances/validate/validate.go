@@ -76,6 +76,9 @@
 //	InvalidHostAlias                                   host alias without a valid IP or hostnames, or with a bad hostname
 //	InvalidVolume                                      SecretRefresh: a volume not among the group's secret volumes, or without files
 //	InvalidTerminationMessage                          termination message path not absolute, clean, bounded or apart from mounts; unknown policy
+//	InvalidVolumeFiles                                 a file mode beyond 0777 or for no file; an emptyDir medium or sizeLimit that is unknown or negative
+//	InvalidFsGroup                                     fsGroup outside 0–2147483647; unknown fsGroupChangePolicy
+//	InvalidSubPath                                     subPath not relative, clean and bounded, with '..', or for no mount
 package validate
 
 import (
@@ -141,6 +144,9 @@ const (
 	CodeInvalidHostAlias                                    = "InvalidHostAlias"
 	CodeInvalidVolume                                       = "InvalidVolume"
 	CodeInvalidTerminationMessage                           = "InvalidTerminationMessage"
+	CodeInvalidVolumeFiles                                  = "InvalidVolumeFiles"
+	CodeInvalidFSGroup                                      = "InvalidFsGroup"
+	CodeInvalidSubPath                                      = "InvalidSubPath"
 )
 
 // GroupName checks a container group name from the request URL: 1 to 63
@@ -187,6 +193,7 @@ func ContainerGroup(g *aci.ContainerGroup, loc config.Location, lim config.Limit
 		func() *errdefs.Error { return checkGroupHosts(ext) },
 		func() *errdefs.Error { return c.securityNames() },
 		func() *errdefs.Error { return checkPodSecurity(ext.PodSecurity) },
+		func() *errdefs.Error { return c.volumeAdditions(p) },
 	)
 }
 

@@ -32,17 +32,48 @@ const (
 // with "..".
 var errBadFileName = errors.New("bad file name")
 
+// fileAttrs are the modes and group of a secret volume's files.
+type fileAttrs struct {
+	// modes gives a file's permission bits; nil: 0644 for every file.
+	modes func(name string) uint32
+	// gid, when set, is the fsGroup that owns the files, the data
+	// directory and dir, all group-readable, directories set-group-ID (the
+	// kubelet's SetVolumeOwnership for a read-only volume).
+	gid *int64
+}
+
+// mode is the mode of file name, with the bits its group needs.
+func (a fileAttrs) mode(name string) os.FileMode {
+	m := os.FileMode(0o644)
+	if a.modes != nil {
+		m = os.FileMode(a.modes(name) & 0o777)
+	}
+	if a.gid != nil {
+		m |= readOnlyGroupBits
+	}
+	return m
+}
+
+// dirMode is the mode of dir and its data directories.
+func (a fileAttrs) dirMode() os.FileMode {
+	if a.gid != nil {
+		return 0o755 | readOnlyGroupBits | dirGroupBits
+	}
+	return 0o755
+}
+
 // writeAtomic makes dir (which exists) hold exactly files, changing them
 // all at once for a reader: the new data goes to a new hidden directory,
 // "..data" is swapped to it, names no longer present are removed and new
-// ones linked, then older data directories are deleted. Files are mode
-// 0644. Nothing is written when dir already holds exactly files.
+// ones linked, then older data directories are deleted. Files have the
+// modes and group of attrs, given before the swap. Nothing is written when
+// dir already holds exactly files with those modes.
 //
 // Every step works through an os.Root opened on dir, so no name inside
 // it resolves outside it: a link planted in dir (by a container that could
 // write there, or by anyone else) cannot make the service read, write,
 // chmod or remove anything beyond dir.
-func writeAtomic(dir string, files map[string][]byte, now time.Time) error {
+func writeAtomic(dir string, files map[string][]byte, attrs fileAttrs, now time.Time) error {
 	if err := checkFileNames(files); err != nil {
 		return err
 	}
@@ -51,10 +82,13 @@ func writeAtomic(dir string, files map[string][]byte, now time.Time) error {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
 	defer root.Close()
-	if same, err := holds(root, files); err != nil || same {
+	if err := ownDir(root, ".", attrs); err != nil {
 		return err
 	}
-	data, err := writeDataDir(root, files, now)
+	if same, err := holds(root, files, attrs); err != nil || same {
+		return err
+	}
+	data, err := writeDataDir(root, files, attrs, now)
 	if err != nil {
 		return err
 	}
@@ -64,7 +98,33 @@ func writeAtomic(dir string, files map[string][]byte, now time.Time) error {
 	if err := linkFiles(root, files); err != nil {
 		return err
 	}
+	if err := ownLinks(root, files, attrs); err != nil {
+		return err
+	}
 	return removeStale(root, files, data)
+}
+
+// ownDir gives the directory name of root its mode and group.
+func ownDir(root *os.Root, name string, attrs fileAttrs) error {
+	if attrs.gid != nil {
+		if err := root.Lchown(name, -1, int(*attrs.gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", filepath.Join(root.Name(), name), err)
+		}
+	}
+	return chmodOpen(root, name, attrs.dirMode())
+}
+
+// ownLinks gives the links of root the group of attrs.
+func ownLinks(root *os.Root, files map[string][]byte, attrs fileAttrs) error {
+	if attrs.gid == nil {
+		return nil
+	}
+	for _, name := range append(slices.Sorted(maps.Keys(files)), dataLink) {
+		if err := root.Lchown(name, -1, int(*attrs.gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // checkFileNames refuses names that are not plain file names or that start
@@ -79,8 +139,8 @@ func checkFileNames(files map[string][]byte) error {
 }
 
 // holds reports whether the root's current data is exactly files, with
-// every name linked.
-func holds(root *os.Root, files map[string][]byte) (bool, error) {
+// their modes, every name linked.
+func holds(root *os.Root, files map[string][]byte, attrs fileAttrs) (bool, error) {
 	entries, err := readDir(root, dataLink)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -96,8 +156,8 @@ func holds(root *os.Root, files map[string][]byte) (bool, error) {
 		if !ok || !e.Type().IsRegular() {
 			return false, nil
 		}
-		got, err := readRegular(root, filepath.Join(dataLink, e.Name()))
-		if err != nil || !bytes.Equal(got, want) {
+		got, mode, err := readRegular(root, filepath.Join(dataLink, e.Name()))
+		if err != nil || !bytes.Equal(got, want) || mode != attrs.mode(e.Name()) {
 			return false, nil
 		}
 		if target, err := root.Readlink(e.Name()); err != nil || target != filepath.Join(dataLink, e.Name()) {
@@ -125,28 +185,30 @@ func readDir(root *os.Root, name string) ([]os.DirEntry, error) {
 	return entries, nil
 }
 
-// readRegular reads the regular file name of root, and refuses anything
-// else that has the name.
-func readRegular(root *os.Root, name string) ([]byte, error) {
+// readRegular reads the regular file name of root and returns its content
+// and mode (permission, set-user-ID, set-group-ID and sticky bits), and
+// refuses anything else that has the name.
+func readRegular(root *os.Root, name string) ([]byte, os.FileMode, error) {
 	f, err := root.OpenFile(name, openNonblock, 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", name)
+		return nil, 0, fmt.Errorf("%s is not a regular file", name)
 	}
-	return io.ReadAll(f)
+	data, err := io.ReadAll(f)
+	return data, st.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky), err
 }
 
 // writeDataDir writes files to a new hidden directory of root and returns
 // its name. The directory and files are written through descriptors
 // opened beneath root, never by a path that could have been swapped.
-func writeDataDir(root *os.Root, files map[string][]byte, now time.Time) (string, error) {
+func writeDataDir(root *os.Root, files map[string][]byte, attrs fileAttrs, now time.Time) (string, error) {
 	name, err := mkdirNew(root, now.UTC().Format("..2006_01_02_15_04_05."))
 	if err != nil {
 		return "", err
@@ -156,11 +218,11 @@ func writeDataDir(root *os.Root, files map[string][]byte, now time.Time) (string
 		return "", fmt.Errorf("open data directory %s: %w", name, err)
 	}
 	defer data.Close()
-	if err := chmodOpen(data, ".", 0o755); err != nil {
+	if err := ownDir(data, ".", attrs); err != nil {
 		return "", err
 	}
 	for _, file := range slices.Sorted(maps.Keys(files)) {
-		if err := writeNewFile(data, file, files[file]); err != nil {
+		if err := writeNewFile(data, file, files[file], attrs.mode(file), attrs.gid); err != nil {
 			return "", err
 		}
 	}
@@ -197,15 +259,18 @@ func chmodOpen(root *os.Root, name string, mode os.FileMode) error {
 }
 
 // writeNewFile creates the file name of root, which must not exist yet,
-// with mode 0644 and content.
-func writeNewFile(root *os.Root, name string, content []byte) error {
-	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+// with content, mode and, when gid is set, that group.
+func writeNewFile(root *os.Root, name string, content []byte, mode os.FileMode, gid *int64) error {
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	_, err = f.Write(content)
+	if err == nil && gid != nil {
+		err = f.Chown(-1, int(*gid))
+	}
 	if err == nil {
-		err = f.Chmod(0o644)
+		err = f.Chmod(mode)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

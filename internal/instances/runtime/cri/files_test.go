@@ -63,7 +63,7 @@ func readAll(t *testing.T, dir string, names ...string) string {
 func TestWriteAtomic(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
-	if err := writeAtomic(dir, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, now); err != nil {
+	if err := writeAtomic(dir, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, fileAttrs{}, now); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"..DATA", "..data -> ..DATA", "a -> ..data/a", "b -> ..data/b"}
@@ -82,7 +82,7 @@ func TestWriteAtomic(t *testing.T) {
 	}
 
 	// The same files: nothing is written.
-	if err := writeAtomic(dir, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, now.Add(time.Second)); err != nil {
+	if err := writeAtomic(dir, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, fileAttrs{}, now.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := os.Readlink(filepath.Join(dir, dataLink)); again != first {
@@ -90,7 +90,7 @@ func TestWriteAtomic(t *testing.T) {
 	}
 
 	// An update: a changes, b goes, c comes; the old data directory goes.
-	if err := writeAtomic(dir, map[string][]byte{"a": []byte("3"), "c": []byte("4")}, now.Add(time.Minute)); err != nil {
+	if err := writeAtomic(dir, map[string][]byte{"a": []byte("3"), "c": []byte("4")}, fileAttrs{}, now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	want = []string{"..DATA", "..data -> ..DATA", "a -> ..data/a", "c -> ..data/c"}
@@ -105,7 +105,7 @@ func TestWriteAtomic(t *testing.T) {
 	}
 
 	// No files at all.
-	if err := writeAtomic(dir, map[string][]byte{}, now.Add(2*time.Minute)); err != nil {
+	if err := writeAtomic(dir, map[string][]byte{}, fileAttrs{}, now.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if got := layout(t, dir); !reflect.DeepEqual(got, []string{"..DATA", "..data -> ..DATA"}) {
@@ -113,7 +113,7 @@ func TestWriteAtomic(t *testing.T) {
 	}
 
 	for _, bad := range []string{"..data", "..x", "a/b", "."} {
-		if err := writeAtomic(dir, map[string][]byte{bad: nil}, now); !errors.Is(err, errBadFileName) {
+		if err := writeAtomic(dir, map[string][]byte{bad: nil}, fileAttrs{}, now); !errors.Is(err, errBadFileName) {
 			t.Errorf("file name %q: %v, want errBadFileName", bad, err)
 		}
 	}
@@ -128,7 +128,7 @@ func TestWriteAtomicOverPlainFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := writeAtomic(dir, map[string][]byte{"a": []byte("new")}, time.Now()); err != nil {
+	if err := writeAtomic(dir, map[string][]byte{"a": []byte("new")}, fileAttrs{}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := layout(t, dir), []string{"..DATA", "..data -> ..DATA", "a -> ..data/a"}; !reflect.DeepEqual(got, want) {

@@ -400,9 +400,10 @@ func (r *Runtime) sandboxIP(ctx context.Context, id string) (string, error) {
 
 // containerConfig is the CRI configuration of one attempt of a container:
 // its variables filled from the group get the group's IP, the group's
-// hosts file is its /etc/hosts unless it mounts a volume there, and an
+// hosts file is its /etc/hosts unless it mounts a volume there, an
 // empty termination message file is mounted at its termination message
-// path.
+// path, subPath mounts are bound anew and the group's fsGroup is a
+// supplementary group.
 func (r *Runtime) containerConfig(ctx context.Context, g *group, c *container, mounts map[string]string) (*runtimeapi.ContainerConfig, error) {
 	r.mu.Lock()
 	spec, ip := g.spec, g.ip
@@ -423,12 +424,16 @@ func (r *Runtime) containerConfig(ctx context.Context, g *group, c *container, m
 	if err != nil {
 		return nil, err
 	}
+	withFSGroup(sc, spec)
 	cfg.Linux.SecurityContext = sc
 	for _, e := range runtime.FillFieldEnv(c.spec.Env, ip) {
 		cfg.Envs = append(cfg.Envs, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(e.Value)})
 	}
 	ms, err := volumeMounts(spec, c.spec, mounts)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.bindSubPaths(spec.ID, c.spec, ms); err != nil {
 		return nil, err
 	}
 	cfg.Mounts = ms

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -35,7 +36,7 @@ func (e *configError) Error() string { return e.msg }
 func (r *Runtime) securityContext(ctx context.Context, spec runtime.GroupSpec, c runtime.ContainerSpec) (*runtimeapi.LinuxContainerSecurityContext, error) {
 	out := &runtimeapi.LinuxContainerSecurityContext{
 		Seccomp:            &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault},
-		SupplementalGroups: spec.SupplementalGroups,
+		SupplementalGroups: slices.Clone(spec.SupplementalGroups),
 	}
 	sc := c.SecurityContext
 	if sc == nil {

@@ -45,8 +45,9 @@ func (r *Runtime) volumePaths(spec runtime.GroupSpec) (map[string]string, error)
 	return out, nil
 }
 
-// prepareVolumes creates the group's volumes: empty directories, secret
-// files (mode 0644, see writeSecret), git clones and file shares. Secret
+// prepareVolumes creates the group's volumes: empty directories (on a
+// tmpfs for medium Memory), secret files (with their modes, see
+// writeSecret), git clones and file shares, owned by the group's fsGroup. Secret
 // files are written with r.files held and the group's current spec, so that
 // an UpdateVolumes meanwhile is not undone.
 func (r *Runtime) prepareVolumes(ctx context.Context, g *group) (map[string]string, error) {
@@ -66,14 +67,8 @@ func (r *Runtime) prepareVolumes(ctx context.Context, g *group) (map[string]stri
 			}
 			continue
 		}
-		// Containers running as any user may write emptyDir volumes and shares.
-		if err := os.Chmod(dir, 0o777); err != nil {
-			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
-		}
-		if v.GitRepo != nil {
-			if err := r.cloneOnce(ctx, spec.ID, dir, v); err != nil {
-				return nil, err
-			}
+		if err := r.prepareDir(ctx, spec, dir, v); err != nil {
+			return nil, err
 		}
 	}
 	r.files.Lock()
@@ -83,6 +78,42 @@ func (r *Runtime) prepareVolumes(ctx context.Context, g *group) (map[string]stri
 		return nil, err
 	}
 	return paths, nil
+}
+
+// prepareDir prepares a volume that containers write: an emptyDir (on a
+// tmpfs of its own for medium Memory), a gitRepo clone or a file share,
+// writable by containers running as any user, as on a kubelet. An emptyDir
+// or gitRepo goes to the group's fsGroup.
+func (r *Runtime) prepareDir(ctx context.Context, spec runtime.GroupSpec, dir string, v runtime.Volume) error {
+	if v.EmptyDir && v.Medium == runtime.MediumMemory {
+		err := memoryMedium(dir, spec, v)
+		if errors.Is(err, unix.EPERM) {
+			r.o.Logger.Warn("memory volume on disk: no privilege to mount a tmpfs", "dir", dir)
+			err = nil
+		}
+		if err != nil {
+			return fmt.Errorf("emptyDir volume %s: %w", v.Name, err)
+		}
+	}
+	owned := spec.FSGroup != nil && (v.EmptyDir || v.GitRepo != nil)
+	mode := os.FileMode(emptyDirMode)
+	if owned {
+		mode |= dirGroupBits
+	}
+	if err := os.Chmod(dir, mode); err != nil {
+		return fmt.Errorf("volume %s: %w", v.Name, err)
+	}
+	if v.GitRepo != nil {
+		if err := r.cloneOnce(ctx, spec.ID, dir, v); err != nil {
+			return err
+		}
+	}
+	if owned {
+		if err := ownVolume(dir, *spec.FSGroup, spec.FSGroupChangePolicy); err != nil {
+			return fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+	}
+	return nil
 }
 
 // secretVolumeSize bounds a secret volume's tmpfs: four times what ARM's
@@ -99,7 +130,9 @@ func (r *Runtime) secretMedium(dir string) error {
 	if err != nil || mounted {
 		return err
 	}
-	err = mounts.MountTmpfs(dir, secretVolumeSize)
+	// Not noexec: a file of mode 0755 runs, as from the kubelet's secret
+	// volumes.
+	err = mounts.MountMemory(dir, secretVolumeSize, 0o755)
 	if errors.Is(err, unix.EPERM) {
 		r.o.Logger.Warn("secret volume files go to disk: no privilege to mount a tmpfs", "dir", dir)
 		return nil
@@ -107,21 +140,16 @@ func (r *Runtime) secretMedium(dir string) error {
 	return err
 }
 
-// removeGroupFiles unmounts a group's secret volumes and removes its
-// directory. Callers hold r.files.
+// removeGroupFiles unmounts what is mounted under a group's directory (the
+// tmpfs of its secret and memory volumes, its subPath bind mounts) and
+// removes the directory: nothing is removed through a mount, so a subPath
+// of a file share never loses the share's files. Callers hold r.files.
 func (r *Runtime) removeGroupFiles(spec runtime.GroupSpec) error {
-	paths, err := r.volumePaths(spec)
-	if err != nil {
+	dir := r.groupDir(spec.ID)
+	if err := mounts.UnmountUnder(dir); err != nil {
 		return err
 	}
-	for _, v := range spec.Volumes {
-		if v.Secret != nil {
-			if err := mounts.Unmount(paths[v.Name]); err != nil {
-				return err
-			}
-		}
-	}
-	return os.RemoveAll(r.groupDir(spec.ID))
+	return os.RemoveAll(dir)
 }
 
 // writeSecrets writes the files of the group's secret volumes, of those
@@ -135,7 +163,7 @@ func (r *Runtime) writeSecrets(spec runtime.GroupSpec, only map[string]bool) err
 		if v.Secret == nil || (only != nil && !only[v.Name]) {
 			continue
 		}
-		if err := r.writeSecret(paths[v.Name], v); err != nil {
+		if err := r.writeSecret(paths[v.Name], v, spec.FSGroup); err != nil {
 			return err
 		}
 	}
@@ -143,16 +171,14 @@ func (r *Runtime) writeSecrets(spec runtime.GroupSpec, only map[string]bool) err
 }
 
 // writeSecret makes a secret volume's directory hold exactly its files,
-// all changed at once (writeAtomic): a container that mounts the directory
-// sees the new files without a restart.
-func (r *Runtime) writeSecret(dir string, v runtime.Volume) error {
+// with their modes and owned by fsGroup when it is set, all changed at
+// once (writeAtomic): a container that mounts the directory sees the new
+// files without a restart.
+func (r *Runtime) writeSecret(dir string, v runtime.Volume, fsGroup *int64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create volume %s: %w", v.Name, err)
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return fmt.Errorf("secret volume %s: %w", v.Name, err)
-	}
-	err := writeAtomic(dir, v.Secret, r.o.Clock.Now())
+	err := writeAtomic(dir, v.Secret, fileAttrs{modes: v.FileMode, gid: fsGroup}, r.o.Clock.Now())
 	if errors.Is(err, errBadFileName) {
 		return badSecret(v, err)
 	}

@@ -3,6 +3,7 @@ package fake
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"time"
 
@@ -128,6 +129,7 @@ func copyVolumes(vols []runtime.Volume) []runtime.Volume {
 				out[i].Secret[name] = slices.Clone(data)
 			}
 		}
+		out[i].FileModes = maps.Clone(v.FileModes)
 		if v.GitRepo != nil {
 			repo := *v.GitRepo
 			out[i].GitRepo = &repo
