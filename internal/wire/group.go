@@ -18,6 +18,9 @@
 //     it is read, in its properties, as Kubernetes names them:
 //     "terminationMessagePath": "/dev/termination-log",
 //     "terminationMessagePolicy": "FallbackToLogsOnError"
+//   - each container's postStart and preStop hooks, in its properties, and
+//     the group's terminationGracePeriodSeconds, in the group's properties
+//     (see Lifecycle)
 //   - each container's readiness in its instance view ("ready"), and the
 //     termination message of a terminated current or previous state
 //     ("message" in "currentState" and "previousState"), written by the
@@ -109,12 +112,20 @@ type GroupExtensions struct {
 	// the image's entrypoint, or the command when one is set (no entry:
 	// none, and without a command the image's own arguments).
 	Args map[string][]string
+	// Lifecycle holds, by container name, its postStart and preStop hooks
+	// (see Lifecycle).
+	Lifecycle map[string]Lifecycle
+	// TerminationGracePeriodSeconds, when set, is the group's grace period
+	// (Kubernetes' terminationGracePeriodSeconds): what a container killed
+	// for a failed hook or probe is given for its preStop hook and its
+	// exit, and the bound of sleep actions.
+	TerminationGracePeriodSeconds *int64
 }
 
 // IsZero reports whether e holds no addition.
 func (e GroupExtensions) IsZero() bool {
 	return len(e.Probes) == 0 && len(e.FieldEnv) == 0 && e.Hostname == "" && e.FQDN == "" && len(e.HostAliases) == 0 &&
-		len(e.TerminationMessages) == 0 && len(e.Args) == 0
+		len(e.TerminationMessages) == 0 && len(e.Args) == 0 && len(e.Lifecycle) == 0 && e.TerminationGracePeriodSeconds == nil
 }
 
 // Equal reports whether e and o hold the same additions.
@@ -152,6 +163,7 @@ type groupJSON struct {
 		Hostname    string      `json:"hostname"`
 		FQDN        string      `json:"fqdn"`
 		HostAliases []HostAlias `json:"hostAliases"`
+		GracePeriod *int64      `json:"terminationGracePeriodSeconds"`
 		Containers  []struct {
 			Name       string `json:"name"`
 			Properties struct {
@@ -159,7 +171,8 @@ type groupJSON struct {
 				ReadinessProbe *probeJSON `json:"readinessProbe"`
 				Env            []envJSON  `json:"environmentVariables"`
 				terminationJSON
-				Args []string `json:"args"`
+				Args      []string   `json:"args"`
+				Lifecycle *Lifecycle `json:"lifecycle"`
 			} `json:"properties"`
 		} `json:"containers"`
 		InitContainers []struct {
@@ -179,7 +192,8 @@ func ParseGroup(raw []byte) (GroupExtensions, error) {
 	if err := json.Unmarshal(raw, &g); err != nil {
 		return GroupExtensions{}, fmt.Errorf("read vnode's additions: %w", err)
 	}
-	ext := GroupExtensions{Hostname: g.Properties.Hostname, FQDN: g.Properties.FQDN, HostAliases: g.Properties.HostAliases}
+	ext := GroupExtensions{Hostname: g.Properties.Hostname, FQDN: g.Properties.FQDN, HostAliases: g.Properties.HostAliases,
+		TerminationGracePeriodSeconds: g.Properties.GracePeriod}
 	for _, c := range g.Properties.Containers {
 		var p Probes
 		if lp := c.Properties.LivenessProbe; lp != nil {
@@ -197,6 +211,7 @@ func ParseGroup(raw []byte) (GroupExtensions, error) {
 		ext.addFieldEnv(c.Name, c.Properties.Env)
 		ext.addTermination(c.Name, c.Properties.terminationJSON)
 		ext.addArgs(c.Name, c.Properties.Args)
+		ext.addLifecycle(c.Name, c.Properties.Lifecycle)
 	}
 	for _, c := range g.Properties.InitContainers {
 		ext.addFieldEnv(c.Name, c.Properties.Env)
@@ -287,6 +302,9 @@ func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 	if len(a.HostAliases) > 0 {
 		props["hostAliases"] = a.HostAliases
 	}
+	if a.TerminationGracePeriodSeconds != nil {
+		props["terminationGracePeriodSeconds"] = *a.TerminationGracePeriodSeconds
+	}
 	containers, _ := props["containers"].([]any)
 	for _, c := range containers {
 		cm, _ := c.(map[string]any)
@@ -298,6 +316,9 @@ func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 		if p, ok := a.Probes[name]; ok {
 			addProbe(cp, "livenessProbe", p.Liveness)
 			addProbe(cp, "readinessProbe", p.Readiness)
+		}
+		if l, ok := a.Lifecycle[name]; ok {
+			cp["lifecycle"] = l
 		}
 		if iv, ok := cp["instanceView"].(map[string]any); ok && a.Ready != nil {
 			iv["ready"] = a.Ready[name]

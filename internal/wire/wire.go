@@ -65,6 +65,8 @@ const (
 	ExtEnvNames = "env-names"
 	// ExtContainerArgs: (init) containers may carry args, which follow the image's entrypoint or the command.
 	ExtContainerArgs = "container-args"
+	// ExtLifecycleHooks: containers may carry lifecycle (postStart, preStop hooks), the group terminationGracePeriodSeconds.
+	ExtLifecycleHooks = "lifecycle-hooks"
 )
 
 // Extensions returns the names of all extensions, in the order the service
@@ -74,6 +76,7 @@ func Extensions() []string {
 		ExtListInstanceView, ExtExecArgv, ExtRemoteCommand, ExtLogsFollow, ExtLogsPrevious, ExtStats,
 		ExtGracePeriod, ExtTCPSocket, ExtGroupHosts, ExtFieldEnv, ExtRefreshVolumes,
 		ExtTerminationMessage, ExtEnvNames, ExtContainerArgs,
+		ExtLifecycleHooks,
 	}
 }
 

@@ -12,7 +12,8 @@ func TestExtensionsHeaderRoundTrip(t *testing.T) {
 		t.Errorf("ParseExtensions(FormatExtensions(%q)) = %q", all, got)
 	}
 	if got := FormatExtensions(all); got != "list-instance-view,exec-argv,remote-command,logs-follow,logs-previous,"+
-		"stats,grace-period,tcp-socket,group-hosts,field-env,refresh-volumes,termination-message,env-names,container-args" {
+		"stats,grace-period,tcp-socket,group-hosts,field-env,refresh-volumes,termination-message,env-names,container-args,"+
+		"lifecycle-hooks" {
 		t.Errorf("header value %q", got)
 	}
 	if got := ParseExtensions(FormatExtensions(nil)); len(got) != 0 {

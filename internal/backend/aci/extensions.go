@@ -25,6 +25,7 @@ func KnownExtensions() []string {
 		wire.ExtTerminationMessage,
 		wire.ExtEnvNames,
 		wire.ExtContainerArgs,
+		wire.ExtLifecycleHooks,
 	}
 }
 

@@ -109,6 +109,11 @@ type GroupSpec struct {
 	RegistryCredentials []RegistryCredential
 	// Labels identify the group to humans and tools (resource id, tags).
 	Labels map[string]string
+	// GracePeriod, when set, is what a container that the runtime kills
+	// itself (a failed postStart hook, a failed liveness probe) is given
+	// for its preStop hook and its exit, as a pod's
+	// terminationGracePeriodSeconds; the runtime's default when nil.
+	GracePeriod *time.Duration
 }
 
 // ContainerSpec is one container of a group.
@@ -139,6 +144,9 @@ type ContainerSpec struct {
 	// TerminationMessage).
 	TerminationMessagePath   string
 	TerminationMessagePolicy string
+	// Lifecycle, when set, holds the container's hooks (init containers
+	// have none).
+	Lifecycle *Lifecycle
 }
 
 // EnvVar is one environment variable; secure values arrive decrypted.

@@ -215,6 +215,7 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, e
 		HostAliases:   hostAliases(ext.HostAliases),
 		RestartPolicy: runtime.RestartAlways,
 		Labels:        map[string]string{"vnode.io/resource-id": id},
+		GracePeriod:   gracePeriod(ext),
 	}
 	if p.RestartPolicy != nil {
 		spec.RestartPolicy = runtime.RestartPolicy(*p.RestartPolicy)
@@ -307,6 +308,7 @@ func containerSpec(c *aci.Container, s *secretValues, ext wire.GroupExtensions) 
 	cs.LivenessProbe = probe(p.LivenessProbe, probes.Liveness)
 	cs.ReadinessProbe = probe(p.ReadinessProbe, probes.Readiness)
 	setTermination(&cs, ext)
+	cs.Lifecycle = lifecycle(ext.Lifecycle[cs.Name])
 	return cs
 }
 

@@ -50,6 +50,7 @@ func (c *checker) container(at string, ct *aci.Container) *errdefs.Error {
 		func() *errdefs.Error { return c.mounts(p.VolumeMounts, name, pat+".volumeMounts") },
 		func() *errdefs.Error { return c.securityContext(p.SecurityContext, name, pat+".securityContext") },
 		func() *errdefs.Error { return c.terminationMessage(p.VolumeMounts, name, pat) },
+		func() *errdefs.Error { return c.lifecycle(name, pat) },
 		func() *errdefs.Error {
 			return checkProbe(p.LivenessProbe, c.ext.Probes[name].Liveness, "liveness", name, pat+".livenessProbe")
 		},

@@ -76,6 +76,8 @@
 //	InvalidHostAlias                                   host alias without a valid IP or hostnames, or with a bad hostname
 //	InvalidVolume                                      SecretRefresh: a volume not among the group's secret volumes, or without files
 //	InvalidTerminationMessage                          termination message path not absolute, clean, bounded or apart from mounts; unknown policy
+//	InvalidContainerLifecycle                          hook without exactly one action, an unbounded command, path or header, a port
+//	                                                   outside 1-65535, a host not an IP, sleep past the grace period; grace outside 0-3600
 package validate
 
 import (
@@ -141,6 +143,7 @@ const (
 	CodeInvalidHostAlias                                    = "InvalidHostAlias"
 	CodeInvalidVolume                                       = "InvalidVolume"
 	CodeInvalidTerminationMessage                           = "InvalidTerminationMessage"
+	CodeInvalidContainerLifecycle                           = "InvalidContainerLifecycle"
 )
 
 // GroupName checks a container group name from the request URL: 1 to 63
@@ -185,6 +188,7 @@ func ContainerGroup(g *aci.ContainerGroup, loc config.Location, lim config.Limit
 		func() *errdefs.Error { return c.ipAddress(p.IPAddress, p.Containers) },
 		func() *errdefs.Error { return checkRegistryCredentials(p.ImageRegistryCredentials) },
 		func() *errdefs.Error { return checkGroupHosts(ext) },
+		func() *errdefs.Error { return checkGracePeriod(ext) },
 	)
 }
 
