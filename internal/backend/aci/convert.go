@@ -36,6 +36,8 @@ type convertOptions struct {
 	tcpSocket, hosts, fieldEnv, containerArgs bool
 	// termination is set when the service mounts termination message files.
 	termination bool
+	// lifecycle is set when the service runs postStart and preStop hooks.
+	lifecycle bool
 	// envNames is set when the service takes Kubernetes' environment
 	// variable names; else names that ACI refuses fail the pod.
 	envNames bool
@@ -71,6 +73,9 @@ func convert(w *backend.Workload, o convertOptions) (*groupSpec, error) {
 	}
 	s.setHosts(pod, o)
 	s.setTerminationMessages(pod, o.termination)
+	if err := s.setLifecycle(pod, o.lifecycle); err != nil {
+		return nil, err
+	}
 	for _, c := range pod.Spec.InitContainers {
 		ic, err := s.initContainer(c, w, &vols, o)
 		if err != nil {
