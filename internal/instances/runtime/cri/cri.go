@@ -199,6 +199,16 @@ type container struct {
 	// message is the termination message of the exited CRI container
 	// messageOf (see containerStatus).
 	messageOf, message string
+	// inPostStart is set while the postStart hook of the current attempt
+	// runs, which started at startedAt: the container counts as created,
+	// not started, and the poll loop leaves it alone; cancelHook ends the
+	// hook.
+	inPostStart bool
+	startedAt   time.Time
+	cancelHook  context.CancelFunc
+	// killing is set while the runtime kills the container for a failed
+	// hook or liveness probe: no probe runs meanwhile.
+	killing bool
 }
 
 // New returns a runtime and re-attaches to the groups CRI still has.

@@ -47,7 +47,7 @@ func probeDefaults(p *runtime.Probe) (period, timeout time.Duration, failures, s
 // dueProbes returns which probes of a running container are due now and
 // marks a round in flight. Callers hold r.mu.
 func (r *Runtime) dueProbes(c *container, now time.Time) (live, ready bool) {
-	if c.init || c.status.Current.State != runtime.StateRunning || c.probes.running {
+	if c.init || c.status.Current.State != runtime.StateRunning || c.probes.running || c.killing {
 		return false, false
 	}
 	started := c.status.Current.StartTime
@@ -97,7 +97,7 @@ func (r *Runtime) probeContainer(ctx context.Context, g *group, c *container, li
 			c.probes.liveFailures++
 			g.event(r, c.spec.Name, backend.EventUnhealthy, "Warning", "Liveness probe failed: %v", liveErr)
 			if c.probes.liveFailures >= failures {
-				kill = true
+				kill, c.killing = true, true
 				c.probes.liveFailures = 0
 				g.event(r, c.spec.Name, backend.EventKilling, "Normal", "Container %s failed liveness probe, will be restarted", c.spec.Name)
 			}
@@ -126,8 +126,10 @@ func (r *Runtime) probeContainer(ctx context.Context, g *group, c *container, li
 	r.publish(g, false)
 	r.mu.Unlock()
 	if kill {
-		_, _ = r.o.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: cid,
-			Timeout: int64(r.o.StopTimeout / time.Second)})
+		r.killContainer(ctx, g, c, cid, r.graceFor(g, 0))
+		r.mu.Lock()
+		c.killing = false
+		r.mu.Unlock()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -142,10 +143,16 @@ func (r *Runtime) deploy(ctx context.Context, g *group) error {
 			return err
 		}
 	}
+	if slices.ContainsFunc(g.mains, hasPostStart) {
+		release() // postStart hooks may run for long: they do not hold a slot
+	}
+	// As the kubelet, each container starts once the one before it has
+	// run its postStart hook.
 	for _, c := range g.mains {
 		if err := r.createStart(ctx, g, c, sbCfg, mounts); err != nil {
 			return err
 		}
+		r.postStart(ctx, g, c)
 	}
 	return nil
 }
@@ -448,9 +455,17 @@ func (r *Runtime) createStart(ctx context.Context, g *group, c *container, sbCfg
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	g.event(r, c.spec.Name, backend.EventStarted, "Normal", "Started container %s", c.spec.Name)
+	if hasPostStart(c) {
+		// Started once its postStart hook succeeds (see postStart).
+		c.inPostStart, c.startedAt = true, started
+		c.status.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: backend.ReasonContainerCreating}
+		c.status.Ready = false
+		r.publish(g, false)
+		return nil
+	}
 	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: started}
 	c.status.Ready = !c.init && c.spec.ReadinessProbe == nil
-	g.event(r, c.spec.Name, backend.EventStarted, "Normal", "Started container %s", c.spec.Name)
 	r.publish(g, false)
 	return nil
 }
