@@ -18,9 +18,9 @@ import (
 // On containerd: a postStart exec hook runs in the container before it
 // counts as started, and httpGet hooks reach another group by its IP from
 // the group's network namespace, never a port that only the host has; a
-// failing postStart hook gives its event and the container restarts; on
-// removal the preStop hooks run before the stop signal, and one that fails
-// gives its event.
+// failing postStart hook gives its event and the container restarts; a
+// failed liveness probe runs the preStop hook; on removal the preStop
+// hooks run before the stop signal, and one that fails gives its event.
 func TestHooksOnContainerd(t *testing.T) {
 	w := setup(t)
 	r := w.runtime(t)
@@ -66,6 +66,9 @@ func TestHooksOnContainerd(t *testing.T) {
 			sh("bad", "sleep 3600", &runtime.Lifecycle{PostStart: &runtime.Hook{Exec: []string{"false"}}}),
 			sh("badstop", "sleep 3600", &runtime.Lifecycle{PreStop: &runtime.Hook{Exec: []string{"false"}}}),
 		}}
+	live := sh("live", "sleep 3600", &runtime.Lifecycle{PreStop: get(handlerIP, 80, "/liveness")})
+	live.LivenessProbe = &runtime.Probe{Exec: []string{"false"}, PeriodSeconds: 1, FailureThreshold: 1}
+	hooked.Containers = append(hooked.Containers, live)
 	if err := r.Run(ctx, hooked); err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +87,11 @@ func TestHooksOnContainerd(t *testing.T) {
 	waitFor(t, "the hook to the host's port to fail", func() (bool, string) {
 		c := state(t, r, "g-hooked", "host")
 		return c.RestartCount >= 1, seen.names("host")
+	})
+	waitFor(t, "the preStop hook of a container that failed its liveness probe", func() (bool, string) {
+		var log syncbuf.Buffer
+		err := r.Logs(ctx, "g-handler", "web", runtime.LogOptions{}, &log)
+		return err == nil && strings.Contains(log.String(), "GET /liveness"), log.String()
 	})
 	if n := hostHits.Load(); n != 0 {
 		t.Errorf("a hook reached a port of the host's loopback %d times", n)
