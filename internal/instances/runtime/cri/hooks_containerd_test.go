@@ -15,8 +15,8 @@ import (
 	"github.com/vnode-io/vnode/internal/syncbuf"
 )
 
-// On containerd: a postStart exec hook runs in the container before it
-// counts as started, and httpGet hooks reach another group by its IP from
+// On containerd: a postStart exec hook runs in the container, which counts
+// as started only after it, and httpGet hooks reach another group by its IP from
 // the group's network namespace, never a port that only the host has; a
 // failing postStart hook gives its event and the container restarts; a
 // failed liveness probe runs the preStop hook; on removal the preStop
@@ -69,6 +69,26 @@ func TestHooksOnContainerd(t *testing.T) {
 	live := sh("live", "sleep 3600", &runtime.Lifecycle{PreStop: get(handlerIP, 80, "/liveness")})
 	live.LivenessProbe = &runtime.Probe{Exec: []string{"false"}, PeriodSeconds: 1, FailureThreshold: 1}
 	hooked.Containers = append(hooked.Containers, live)
+	// While its postStart hook runs, a container is created, not started.
+	slow := runtime.GroupSpec{ID: "g-slow", Name: "slow", RestartPolicy: runtime.RestartAlways, Containers: []runtime.ContainerSpec{
+		sh("main", "sleep 3600", &runtime.Lifecycle{PostStart: &runtime.Hook{Exec: []string{"sleep", "2"}}})}}
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(ctx, slow) }()
+	waitFor(t, "the container to start and wait for its hook", func() (bool, string) {
+		return strings.Contains(seen.names("main"), backend.EventStarted), seen.names("main")
+	})
+	if c := state(t, r, "g-slow", "main"); c.Current.State != runtime.StateWaiting || c.Ready {
+		t.Errorf("during its postStart hook: %+v", c)
+	}
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if c := state(t, r, "g-slow", "main"); c.Current.State != runtime.StateRunning || !c.Ready {
+		t.Errorf("after its postStart hook: %+v", c)
+	}
+	if err := r.Remove(ctx, "g-slow", 0); err != nil {
+		t.Fatal(err)
+	}
 	if err := r.Run(ctx, hooked); err != nil {
 		t.Fatal(err)
 	}

@@ -247,6 +247,9 @@ func (r *Runtime) stopContainers(ctx context.Context, g *group, cs []*container,
 	for _, c := range cs {
 		r.mu.Lock()
 		cid, state, cancelHook := c.id, c.status.Current.State, c.cancelHook
+		if c.inPostStart { // the hook's outcome no longer counts
+			c.inPostStart, c.cancelHook = false, nil
+		}
 		r.mu.Unlock()
 		if cid == "" || state == runtime.StateTerminated {
 			continue

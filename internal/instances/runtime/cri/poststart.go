@@ -17,8 +17,8 @@ func hasPostStart(c *container) bool {
 // started (Running, then ready) only once the hook succeeded; when the
 // hook fails, a FailedPostStartHook event says so and the container is
 // killed, preStop hook included, so that its restart policy applies. A hook
-// whose container is stopped or restarted meanwhile is cancelled, and its
-// outcome dropped. A container without the hook is left alone.
+// whose container is stopped meanwhile is cancelled, and its outcome
+// dropped. A container without the hook is left alone.
 func (r *Runtime) postStart(ctx context.Context, g *group, c *container) {
 	r.mu.Lock()
 	if !hasPostStart(c) || !c.inPostStart {
@@ -34,12 +34,14 @@ func (r *Runtime) postStart(ctx context.Context, g *group, c *container) {
 	r.mu.Lock()
 	if c.id != cid || !c.inPostStart {
 		r.mu.Unlock()
-		return
+		return // stopped meanwhile (see stopContainers), which reports the container
 	}
 	c.inPostStart, c.cancelHook = false, nil
-	if g.stopped || g.busy || r.groups[g.spec.ID] != g {
+	if ctx.Err() != nil || g.stopped || r.groups[g.spec.ID] != g {
+		// The runtime or the deployment ends: the container is left as it
+		// is, and the poll loop (of the next runtime) reports it.
 		r.mu.Unlock()
-		return // whoever stops the group reports the container
+		return
 	}
 	if err == nil {
 		c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: started}
