@@ -5,8 +5,9 @@
 // stats, private images, limits, scaling, an agent restart and metering —
 // and cluster networking: Services through kube-proxy, cluster DNS,
 // hostnames and host aliases, API access with rotated service-account
-// tokens, volumes that follow their ConfigMaps, termination messages, and
-// environment variable names as Kubernetes allows them.
+// tokens, volumes that follow their ConfigMaps, termination messages,
+// environment variable names as Kubernetes allows them, and lifecycle
+// hooks.
 package system
 
 import (
