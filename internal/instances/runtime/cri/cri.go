@@ -207,7 +207,8 @@ type container struct {
 	startedAt   time.Time
 	cancelHook  context.CancelFunc
 	// killing is set while the runtime kills the container for a failed
-	// hook or liveness probe: no probe runs meanwhile.
+	// hook or liveness probe: the poll loop leaves it alone meanwhile (a
+	// container whose postStart hook failed is never reported running).
 	killing bool
 }
 

@@ -41,7 +41,7 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 			continue
 		}
 		for _, c := range g.mains {
-			if c.id != "" && !c.inPostStart {
+			if c.id != "" && !c.inPostStart && !c.killing {
 				targets = append(targets, probeTarget{g, c})
 			}
 		}
@@ -74,7 +74,7 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 			status = st
 		}
 		r.mu.Lock()
-		if r.groups[tg.g.spec.ID] != tg.g || tg.g.stopped || tg.g.busy || tg.c.inPostStart {
+		if r.groups[tg.g.spec.ID] != tg.g || tg.g.stopped || tg.g.busy || tg.c.inPostStart || tg.c.killing {
 			r.mu.Unlock()
 			continue
 		}
