@@ -55,4 +55,13 @@ const (
 	// EventFailed: a pull, a start or a container's configuration failed
 	// (Warning).
 	EventFailed = "Failed"
+	// EventFailedPostStartHook: a container's postStart hook failed and the
+	// container is killed (Warning).
+	EventFailedPostStartHook = "FailedPostStartHook"
+	// EventFailedPreStopHook: a container's preStop hook failed; the
+	// container is stopped all the same (Warning).
+	EventFailedPreStopHook = "FailedPreStopHook"
+	// EventLifecycleHTTPFallback: an HTTPS hook got an HTTP answer and was
+	// sent again over HTTP, which succeeded (Warning).
+	EventLifecycleHTTPFallback = "LifecycleHTTPFallback"
 )

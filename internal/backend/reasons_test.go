@@ -25,6 +25,9 @@ func TestReasonsAreTheKubeletsWords(t *testing.T) {
 		EventUnhealthy:                   "Unhealthy",
 		EventBackOff:                     "BackOff",
 		EventFailed:                      "Failed",
+		EventFailedPostStartHook:         "FailedPostStartHook",
+		EventFailedPreStopHook:           "FailedPreStopHook",
+		EventLifecycleHTTPFallback:       "LifecycleHTTPFallback",
 	} {
 		if got != want {
 			t.Errorf("reason %q, want %q", got, want)

@@ -32,6 +32,9 @@
 //     service only
 //   - the image each (init) container runs, as its digest reference, in its
 //     instance view ("imageID"), written by the service only
+//   - each container's postStart and preStop hooks, in its properties, and
+//     the group's terminationGracePeriodSeconds, in the group's properties
+//     (see Lifecycle)
 //   - each container's readiness in its instance view ("ready"), and the
 //     termination message of a terminated current or previous state
 //     ("message" in "currentState" and "previousState"), written by the
@@ -98,7 +101,7 @@ type ProbeHTTPGet struct {
 	HTTPHeaders []HTTPHeader `json:"httpHeaders,omitempty"`
 }
 
-// HTTPHeader is a header of a probe's HTTP GET.
+// HTTPHeader is a header of a probe's or a hook's HTTP GET.
 type HTTPHeader struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
@@ -190,13 +193,21 @@ type GroupExtensions struct {
 	// SubPaths holds, by (init) container name, the subPath of its volume
 	// mounts by mount path: the file or directory of the volume mounted.
 	SubPaths map[string]map[string]string
+	// Lifecycle holds, by container name, its postStart and preStop hooks
+	// (see Lifecycle).
+	Lifecycle map[string]Lifecycle
+	// TerminationGracePeriodSeconds, when set, is the group's grace period
+	// (Kubernetes' terminationGracePeriodSeconds): what a container killed
+	// for a failed hook or probe is given for its preStop hook and its
+	// exit, and the bound of sleep actions.
+	TerminationGracePeriodSeconds *int64
 }
 
 // IsZero reports whether e holds no addition.
 func (e GroupExtensions) IsZero() bool {
 	return len(e.Probes) == 0 && len(e.FieldEnv) == 0 && e.Hostname == "" && e.FQDN == "" && len(e.HostAliases) == 0 &&
 		len(e.TerminationMessages) == 0 && len(e.Args) == 0 && len(e.Security) == 0 && e.PodSecurity.IsZero() &&
-		len(e.StartupProbes) == 0 && e.volumesZero()
+		len(e.StartupProbes) == 0 && e.volumesZero() && len(e.Lifecycle) == 0 && e.TerminationGracePeriodSeconds == nil
 }
 
 // Equal reports whether e and o hold the same additions.
@@ -235,6 +246,7 @@ type groupJSON struct {
 		Hostname    string      `json:"hostname"`
 		FQDN        string      `json:"fqdn"`
 		HostAliases []HostAlias `json:"hostAliases"`
+		GracePeriod *int64      `json:"terminationGracePeriodSeconds"`
 		Containers  []struct {
 			Name       string `json:"name"`
 			Properties struct {
@@ -243,7 +255,8 @@ type groupJSON struct {
 				StartupProbe   *Probe     `json:"startupProbe"`
 				Env            []envJSON  `json:"environmentVariables"`
 				terminationJSON
-				Args []string `json:"args"`
+				Args      []string   `json:"args"`
+				Lifecycle *Lifecycle `json:"lifecycle"`
 			} `json:"properties"`
 		} `json:"containers"`
 		InitContainers []struct {
@@ -263,7 +276,8 @@ func ParseGroup(raw []byte) (GroupExtensions, error) {
 	if err := json.Unmarshal(raw, &g); err != nil {
 		return GroupExtensions{}, fmt.Errorf("read vnode's additions: %w", err)
 	}
-	ext := GroupExtensions{Hostname: g.Properties.Hostname, FQDN: g.Properties.FQDN, HostAliases: g.Properties.HostAliases}
+	ext := GroupExtensions{Hostname: g.Properties.Hostname, FQDN: g.Properties.FQDN, HostAliases: g.Properties.HostAliases,
+		TerminationGracePeriodSeconds: g.Properties.GracePeriod}
 	for _, c := range g.Properties.Containers {
 		var p Probes
 		if lp := c.Properties.LivenessProbe; lp != nil {
@@ -287,6 +301,7 @@ func ParseGroup(raw []byte) (GroupExtensions, error) {
 		ext.addFieldEnv(c.Name, c.Properties.Env)
 		ext.addTermination(c.Name, c.Properties.terminationJSON)
 		ext.addArgs(c.Name, c.Properties.Args)
+		ext.addLifecycle(c.Name, c.Properties.Lifecycle)
 	}
 	for _, c := range g.Properties.InitContainers {
 		ext.addFieldEnv(c.Name, c.Properties.Env)
@@ -390,6 +405,9 @@ func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 	if len(a.HostAliases) > 0 {
 		props["hostAliases"] = a.HostAliases
 	}
+	if a.TerminationGracePeriodSeconds != nil {
+		props["terminationGracePeriodSeconds"] = *a.TerminationGracePeriodSeconds
+	}
 	containers, _ := props["containers"].([]any)
 	for _, c := range containers {
 		cm, _ := c.(map[string]any)
@@ -404,6 +422,9 @@ func ApplyGroup(raw []byte, a GroupAdditions) ([]byte, error) {
 		}
 		if sp, ok := a.StartupProbes[name]; ok {
 			cp["startupProbe"] = sp
+		}
+		if l, ok := a.Lifecycle[name]; ok {
+			cp["lifecycle"] = l
 		}
 		if iv, ok := cp["instanceView"].(map[string]any); ok && a.Ready != nil {
 			iv["ready"] = a.Ready[name]

@@ -78,6 +78,8 @@ const (
 	ExtVolumeFiles = "volume-files"
 	// ExtSubPath: volume mounts may carry a subPath, the file or directory of the volume to mount.
 	ExtSubPath = "subpath-mounts"
+	// ExtLifecycleHooks: containers may carry lifecycle (postStart, preStop hooks), the group terminationGracePeriodSeconds.
+	ExtLifecycleHooks = "lifecycle-hooks"
 )
 
 // Extensions returns the names of all extensions, in the order the service
@@ -87,7 +89,7 @@ func Extensions() []string {
 		ExtListInstanceView, ExtExecArgv, ExtRemoteCommand, ExtLogsFollow, ExtLogsPrevious, ExtStats,
 		ExtGracePeriod, ExtTCPSocket, ExtGroupHosts, ExtFieldEnv, ExtRefreshVolumes,
 		ExtTerminationMessage, ExtEnvNames, ExtContainerArgs, ExtSecurityContext, ExtStartupProbe, ExtGRPCProbe,
-		ExtVolumeFiles, ExtSubPath,
+		ExtVolumeFiles, ExtSubPath, ExtLifecycleHooks,
 	}
 }
 

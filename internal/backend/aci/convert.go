@@ -39,6 +39,8 @@ type convertOptions struct {
 	// volumeFiles is set when the service takes file modes, emptyDir media
 	// and fsGroup; subPath when it mounts subPaths.
 	volumeFiles, subPath bool
+	// lifecycle is set when the service runs postStart and preStop hooks.
+	lifecycle bool
 	// envNames is set when the service takes Kubernetes' environment
 	// variable names; else names that ACI refuses fail the pod.
 	envNames bool
@@ -87,6 +89,9 @@ func convert(w *backend.Workload, o convertOptions) (*groupSpec, error) {
 		return nil, err
 	}
 	if err := s.setVolumeFiles(pod, &vols, o.volumeFiles); err != nil {
+		return nil, err
+	}
+	if err := s.setLifecycle(pod, o.lifecycle); err != nil {
 		return nil, err
 	}
 	for _, c := range pod.Spec.InitContainers {

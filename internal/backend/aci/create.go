@@ -107,6 +107,7 @@ func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*gr
 		limits:    Limits{MinCPU: b.cfg.MinGroupCPU, MinMemoryGB: b.cfg.MinGroupMemoryGB, MaxCPU: maxCPU, MaxMemoryGB: maxMem},
 		tcpSocket: b.ext.has(wire.ExtTCPSocket), hosts: b.ext.has(wire.ExtGroupHosts), fieldEnv: b.ext.has(wire.ExtFieldEnv),
 		termination: b.ext.has(wire.ExtTerminationMessage),
+		lifecycle:   b.ext.has(wire.ExtLifecycleHooks),
 		envNames:    b.ext.has(wire.ExtEnvNames),
 		volumeFiles: b.ext.has(wire.ExtVolumeFiles), subPath: b.ext.has(wire.ExtSubPath),
 		containerArgs: containerArgs, entrypoints: entrypoints,

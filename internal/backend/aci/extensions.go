@@ -28,6 +28,7 @@ func KnownExtensions() []string {
 		wire.ExtSecurityContext,
 		wire.ExtStartupProbe, wire.ExtGRPCProbe,
 		wire.ExtVolumeFiles, wire.ExtSubPath,
+		wire.ExtLifecycleHooks,
 	}
 }
 

@@ -126,6 +126,11 @@ type GroupSpec struct {
 	// FSGroupChangeOnRootMismatch: change only volumes whose root lacks
 	// the ownership.
 	FSGroupChangePolicy string
+	// GracePeriod, when set, is what a container that the runtime kills
+	// itself (a failed postStart hook, a failed liveness probe) is given
+	// for its preStop hook and its exit, as a pod's
+	// terminationGracePeriodSeconds; the runtime's default when nil.
+	GracePeriod *time.Duration
 }
 
 // The fsGroup change policies, as Kubernetes names them.
@@ -166,6 +171,9 @@ type ContainerSpec struct {
 	// probes wait until it has succeeded, and its failure past the
 	// threshold restarts the container.
 	StartupProbe *Probe
+	// Lifecycle, when set, holds the container's hooks (init containers
+	// have none).
+	Lifecycle *Lifecycle
 }
 
 // EnvVar is one environment variable; secure values arrive decrypted.

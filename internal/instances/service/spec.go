@@ -218,6 +218,7 @@ func runtimeSpec(uid, name, id string, g *aci.ContainerGroup, s *secretValues, e
 		Labels:                   map[string]string{"vnode.io/resource-id": id},
 		SupplementalGroups:       slices.Clone(ext.PodSecurity.SupplementalGroups),
 		SupplementalGroupsPolicy: ext.PodSecurity.SupplementalGroupsPolicy,
+		GracePeriod:              gracePeriod(ext),
 	}
 	for _, sc := range ext.PodSecurity.Sysctls {
 		if spec.Sysctls == nil {
@@ -320,6 +321,7 @@ func containerSpec(c *aci.Container, s *secretValues, ext wire.GroupExtensions) 
 		cs.StartupProbe = probe(validate.StartupProbe(sp), sp.TCPSocket, sp.GRPC)
 	}
 	setTermination(&cs, ext)
+	cs.Lifecycle = lifecycle(ext.Lifecycle[cs.Name])
 	return cs
 }
 

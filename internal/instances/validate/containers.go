@@ -51,6 +51,7 @@ func (c *checker) container(at string, ct *aci.Container) *errdefs.Error {
 		func() *errdefs.Error { return c.securityContext(p.SecurityContext, name, pat+".securityContext") },
 		func() *errdefs.Error { return c.containerSecurity(p.SecurityContext, name, pat+".securityContext") },
 		func() *errdefs.Error { return c.terminationMessage(p.VolumeMounts, name, pat) },
+		func() *errdefs.Error { return c.lifecycle(name, pat) },
 		func() *errdefs.Error {
 			pr := c.ext.Probes[name]
 			return checkProbe(p.LivenessProbe, pr.Liveness, pr.LivenessGRPC, "liveness", name, pat+".livenessProbe")

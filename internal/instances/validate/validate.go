@@ -79,6 +79,8 @@
 //	InvalidVolumeFiles                                 a file mode beyond 0777 or for no file; an emptyDir medium or sizeLimit that is unknown or negative
 //	InvalidFsGroup                                     fsGroup outside 0–2147483647; unknown fsGroupChangePolicy
 //	InvalidSubPath                                     subPath not relative, clean and bounded, with '..', or for no mount
+//	InvalidContainerLifecycle                          hook without exactly one action, an unbounded command, path or header, a port
+//	                                                   outside 1-65535, a host not an IP, sleep past the grace period; grace outside 0-3600
 package validate
 
 import (
@@ -147,6 +149,7 @@ const (
 	CodeInvalidVolumeFiles                                  = "InvalidVolumeFiles"
 	CodeInvalidFSGroup                                      = "InvalidFsGroup"
 	CodeInvalidSubPath                                      = "InvalidSubPath"
+	CodeInvalidContainerLifecycle                           = "InvalidContainerLifecycle"
 )
 
 // GroupName checks a container group name from the request URL: 1 to 63
@@ -194,6 +197,7 @@ func ContainerGroup(g *aci.ContainerGroup, loc config.Location, lim config.Limit
 		func() *errdefs.Error { return c.securityNames() },
 		func() *errdefs.Error { return checkPodSecurity(ext.PodSecurity) },
 		func() *errdefs.Error { return c.volumeAdditions(p) },
+		func() *errdefs.Error { return checkGracePeriod(ext) },
 	)
 }
 

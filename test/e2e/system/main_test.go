@@ -6,8 +6,8 @@
 // and cluster networking: Services through kube-proxy, cluster DNS,
 // hostnames and host aliases, API access with rotated service-account
 // tokens, volumes that follow their ConfigMaps, termination messages,
-// environment variable names as Kubernetes allows them, and volume file
-// modes, fsGroup, memory emptyDirs and subPaths.
+// environment variable names as Kubernetes allows them, volume file
+// modes, fsGroup, memory emptyDirs and subPaths, and lifecycle hooks.
 package system
 
 import (

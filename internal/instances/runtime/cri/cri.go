@@ -210,6 +210,17 @@ type container struct {
 	// configuration is wanting (see configWait); configRetry when it is due.
 	configBackoff time.Duration
 	configRetry   time.Time
+	// inPostStart is set while the postStart hook of the current attempt
+	// runs, which started at startedAt: the container counts as created,
+	// not started, and the poll loop leaves it alone; cancelHook ends the
+	// hook.
+	inPostStart bool
+	startedAt   time.Time
+	cancelHook  context.CancelFunc
+	// killing is set while the runtime kills the container for a failed
+	// hook or liveness probe: the poll loop leaves it alone meanwhile (a
+	// container whose postStart hook failed is never reported running).
+	killing bool
 }
 
 // New returns a runtime and re-attaches to the groups CRI still has.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -45,7 +46,9 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 			advance = append(advance, g)
 		}
 		for _, c := range g.activeContainers() {
-			targets = append(targets, probeTarget{g, c})
+			if !c.inPostStart && !c.killing {
+				targets = append(targets, probeTarget{g, c})
+			}
 		}
 	}
 	r.mu.Unlock()
@@ -79,7 +82,7 @@ func (r *Runtime) pollOnce(ctx context.Context) {
 			status = st
 		}
 		r.mu.Lock()
-		if r.groups[tg.g.spec.ID] != tg.g || tg.g.stopped || tg.g.busy {
+		if r.groups[tg.g.spec.ID] != tg.g || tg.g.stopped || tg.g.busy || tg.c.inPostStart || tg.c.killing {
 			r.mu.Unlock()
 			continue
 		}
@@ -230,6 +233,14 @@ func (r *Runtime) restartContainer(ctx context.Context, g *group, c *container) 
 		return
 	}
 	_, _ = r.o.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: old})
+	if hasPostStart(c) {
+		// The poll loop does not wait for the hook.
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.postStart(r.ctx, g, c)
+		}()
+	}
 }
 
 // Stop stops every container (SIGTERM, then SIGKILL after StopTimeout) and
@@ -266,27 +277,40 @@ func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) erro
 	return nil
 }
 
-// stopContainers stops the running ones among cs (SIGTERM, SIGKILL after
-// grace, StopTimeout when grace <= 0) and records their states.
+// stopContainers stops the running ones among cs at once, as the kubelet
+// kills a pod's containers: each runs its preStop hook, then gets SIGTERM
+// and SIGKILL after what is left of grace (see killContainer; graceFor
+// when grace <= 0). A postStart hook still running is cancelled. It
+// records their states.
 func (r *Runtime) stopContainers(ctx context.Context, g *group, cs []*container, grace time.Duration) {
-	if grace <= 0 {
-		grace = r.o.StopTimeout
-	}
+	grace = r.graceFor(g, grace)
+	var wg sync.WaitGroup
 	for _, c := range cs {
-		if c.id == "" || c.status.Current.State == runtime.StateTerminated {
+		r.mu.Lock()
+		cid, state, cancelHook := c.id, c.status.Current.State, c.cancelHook
+		if c.inPostStart { // the hook's outcome no longer counts
+			c.inPostStart, c.cancelHook = false, nil
+		}
+		r.mu.Unlock()
+		if cid == "" || state == runtime.StateTerminated {
 			continue
 		}
-		r.groupEvent(g, c.spec.Name, backend.EventKilling, "Normal", "Stopping container %s", c.spec.Name)
-		if _, err := r.o.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.id,
-			Timeout: int64((grace + time.Second - 1) / time.Second)}); err != nil && !isNotFound(err) {
-			r.o.Logger.Warn("stop container", "group", g.spec.ID, "container", c.spec.Name, "err", err)
+		if cancelHook != nil {
+			cancelHook()
 		}
-		if st, err := r.containerStatus(ctx, g, c, c.id); err == nil {
-			r.mu.Lock()
-			r.applyCRIStatus(g, c, st)
-			r.mu.Unlock()
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.groupEvent(g, c.spec.Name, backend.EventKilling, "Normal", "Stopping container %s", c.spec.Name)
+			r.killContainer(ctx, g, c, cid, grace)
+			if st, err := r.containerStatus(ctx, g, c, cid); err == nil {
+				r.mu.Lock()
+				r.applyCRIStatus(g, c, st)
+				r.mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 }
 
 // Restart restarts the group's containers in place.

@@ -67,7 +67,7 @@ func probeDefaults(p *runtime.Probe) (period, timeout time.Duration, failures, s
 // marks a round in flight. Until a startup probe has succeeded it is the
 // only one that runs, as on a kubelet. Callers hold r.mu.
 func (r *Runtime) dueProbes(c *container, now time.Time) dueSet {
-	if c.init || c.status.Current.State != runtime.StateRunning || c.probes.running {
+	if c.init || c.status.Current.State != runtime.StateRunning || c.probes.running || c.killing {
 		return dueSet{}
 	}
 	started := c.status.Current.StartTime
@@ -126,11 +126,16 @@ func (r *Runtime) probeContainer(ctx context.Context, g *group, c *container, d 
 	if d.ready {
 		r.applyReadiness(g, c, readyErr, now)
 	}
+	if kill {
+		c.killing = true
+	}
 	r.publish(g, false)
 	r.mu.Unlock()
 	if kill {
-		_, _ = r.o.Runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: cid,
-			Timeout: int64(r.o.StopTimeout / time.Second)})
+		r.killContainer(ctx, g, c, cid, r.graceFor(g, 0))
+		r.mu.Lock()
+		c.killing = false
+		r.mu.Unlock()
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -149,8 +150,8 @@ func (r *Runtime) deploy(ctx context.Context, g *group) error {
 	g.dirty = true
 	r.publish(g, false)
 	r.mu.Unlock()
-	if len(g.inits) > 0 {
-		release() // init containers may run for long: they do not hold a slot
+	if len(g.inits) > 0 || slices.ContainsFunc(g.mains, hasPostStart) {
+		release() // init containers and postStart hooks may run for long: they do not hold a slot
 	}
 	// The first init container (or, without any, the containers) starts
 	// here, so that what cannot start fails the deployment; the poll loop
@@ -187,12 +188,19 @@ func (r *Runtime) startNext(ctx context.Context, g *group, sbCfg *runtimeapi.Pod
 		r.publish(g, false)
 	}
 	r.mu.Unlock()
+	// As the kubelet, each container starts once the one before it has
+	// run its postStart hook.
 	for _, c := range next {
-		// A container whose configuration is wanting waits, and a later
-		// poll tries it again (see dueAdvance); the others start.
-		if err := r.createStart(ctx, g, c, sbCfg, mounts); err != nil && !errors.Is(err, errConfigWait) {
+		err := r.createStart(ctx, g, c, sbCfg, mounts)
+		if errors.Is(err, errConfigWait) {
+			// The container waits for its configuration, and a later
+			// poll tries it again (see dueAdvance); the others start.
+			continue
+		}
+		if err != nil {
 			return err
 		}
+		r.postStart(ctx, g, c)
 	}
 	return nil
 }
@@ -537,10 +545,18 @@ func (r *Runtime) createStart(ctx context.Context, g *group, c *container, sbCfg
 	if imageID != "" {
 		c.status.ImageID = imageID
 	}
-	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: started}
-	c.setVerdicts(true)
 	c.configBackoff = 0
 	g.event(r, c.spec.Name, backend.EventStarted, "Normal", "Started container %s", c.spec.Name)
+	if hasPostStart(c) {
+		// Started once its postStart hook succeeds (see postStart).
+		c.inPostStart, c.startedAt = true, started
+		c.status.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: backend.ReasonContainerCreating}
+		c.status.Ready, c.status.Started = false, false
+		r.publish(g, false)
+		return nil
+	}
+	c.status.Current = runtime.ContainerState{State: runtime.StateRunning, StartTime: started}
+	c.setVerdicts(true)
 	r.publish(g, false)
 	return nil
 }
