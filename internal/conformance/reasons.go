@@ -1,0 +1,33 @@
+package conformance
+
+import "strings"
+
+// Reason explains why a test fails on vnode's virtual node.
+type Reason struct {
+	// Test is a part of the test's name that only that test (or the
+	// tests meant) has.
+	Test string
+	// Why is the explanation, for docs/conformance.md.
+	Why string
+	// Inherent says the test cannot pass on a virtual node: it needs
+	// something a node of container groups does not have (the node's
+	// own network or filesystem, a kubelet on the node, ...). Other
+	// reasons are gaps vnode could close.
+	Inherent bool
+}
+
+// KnownReasons are the reasons of the failures seen so far, most specific
+// first; a run's failures that none of them matches are unexpected.
+func KnownReasons() []Reason {
+	return nil
+}
+
+// ReasonFor returns the first of reasons whose Test is part of name.
+func ReasonFor(reasons []Reason, name string) (Reason, bool) {
+	for _, r := range reasons {
+		if strings.Contains(name, r.Test) {
+			return r, true
+		}
+	}
+	return Reason{}, false
+}
