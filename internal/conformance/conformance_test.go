@@ -75,6 +75,8 @@ const sampleJUnit = `<?xml version="1.0" encoding="UTF-8"?>
     <testcase name="[SynchronizedBeforeSuite]" classname="Kubernetes e2e suite" status="passed" time="3.1"></testcase>
     <testcase name="[It] [sig-apps] Deployment should run the lifecycle of a Deployment [Conformance]" classname="Kubernetes e2e suite" status="skipped" time="0"><skipped message="skipped"></skipped></testcase>
     <testcase name="[It] [sig-node] Pods should get a host IP [NodeConformance] [Conformance]" classname="Kubernetes e2e suite" status="passed" time="4.2"></testcase>
+    <testcase name="[It] [sig-node] Lifecycle Hook should execute poststart http hook properly [NodeConformance] [Conformance]" classname="Kubernetes e2e suite" status="failed" time="300"><failure message="" type="failed">[FAILED] Timed out after 300.000s.&#xA;Expected&#xA;    &lt;bool&gt;: false&#xA;to be true&#xA;In [It] at: lifecycle_hook.go:140&#xA;</failure></testcase>
+    <testcase name="[It] [sig-node] Pods should be updated [NodeConformance] [Conformance]" classname="Kubernetes e2e suite" status="skipped" time="0"><skipped message="skipped"></skipped></testcase>
     <testcase name="[It] [sig-network] Networking should function for node-pod communication: http [LinuxOnly] [NodeConformance] [Conformance]" classname="Kubernetes e2e suite" status="failed" time="60.0"><failure message="" type="failed">[FAILED] failed to reach the host network pod&#xA;In [It] at: test/e2e/framework/network/utils.go:866 @ 12/03/26 17:01:00.000&#xA;</failure><system-err>log</system-err></testcase>
     <testcase name="[It] [sig-node] Probing container should be restarted with a exec &#34;cat /tmp/health&#34; liveness probe [NodeConformance] [Conformance]" classname="Kubernetes e2e suite" status="timedout" time="300"><failure message="" type="timedout">[TIMEDOUT] A suite timeout occurred&#xA;</failure></testcase>
     <testcase name="[It] [sig-node] Downward API should provide host IP as an env var [NodeConformance] [Conformance]" classname="Kubernetes e2e suite" status="skipped" time="0.1"><skipped message="skipped - Only supported for providers [gce]"></skipped></testcase>
@@ -94,13 +96,15 @@ func TestParseJUnit(t *testing.T) {
 	want := []string{
 		"failed [sig-network] Networking should function for node-pod communication: http [LinuxOnly] [NodeConformance] [Conformance] | failed to reach the host network pod",
 		"skipped [sig-node] Downward API should provide host IP as an env var [NodeConformance] [Conformance] | Only supported for providers [gce]",
+		"failed [sig-node] Lifecycle Hook should execute poststart http hook properly [NodeConformance] [Conformance] | Timed out after 300.000s. Expected <bool>: false to be true",
+		"not run [sig-node] Pods should be updated [NodeConformance] [Conformance] | ",
 		"passed [sig-node] Pods should get a host IP [NodeConformance] [Conformance] | ",
 		`failed [sig-node] Probing container should be restarted with a exec "cat /tmp/health" liveness probe [NodeConformance] [Conformance] | timedout: A suite timeout occurred`,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("results:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if r.Count(StatePassed) != 1 || r.Count(StateFailed) != 2 || r.Count(StateSkipped) != 1 {
+	if r.Count(StatePassed) != 1 || r.Count(StateFailed) != 3 || r.Count(StateSkipped) != 1 {
 		t.Errorf("counts: %d passed, %d failed, %d skipped", r.Count(StatePassed), r.Count(StateFailed), r.Count(StateSkipped))
 	}
 	if len(r.SuiteFailures) != 1 || !strings.Contains(r.SuiteFailures[0].Name, "ReportAfterSuite") || r.SuiteFailures[0].Detail != "could not write" {
@@ -128,10 +132,10 @@ func TestRenderResultsAndWriteDoc(t *testing.T) {
 		"- Commit: `0123456789ab` (a commit)",
 		"- Command: `make conformance`",
 		"- Build (binaries, images): 1m30s; suite: 2m1s",
-		"**1 passed, 2 failed, 1 skipped** of 4 tests",
+		"**1 passed, 3 failed, 1 skipped** of 6 tests (1 not run: left out by the focus)",
 		"- Suite node failed: [ReportAfterSuite] Kubernetes e2e suite report: could not write",
 		"- the \\| test reaches the node's own network (cannot pass on a virtual node, 1): [sig-network] Networking",
-		"- Not yet classified (unexplained, 1): [sig-node] Probing container",
+		"- Not yet classified (unexplained, 2): [sig-node] Lifecycle Hook",
 		"| [sig-node] Pods should get a host IP [NodeConformance] [Conformance] | passed |  |",
 		"| failed | cannot pass on a virtual node: the \\| test reaches the node's own network |",
 		"| failed | not yet classified: timedout: A suite timeout occurred |",
@@ -141,7 +145,7 @@ func TestRenderResultsAndWriteDoc(t *testing.T) {
 			t.Errorf("rendered results lack %q:\n%s", want, out)
 		}
 	}
-	if got := UnexpectedFailures(r, reasons); len(got) != 1 || !strings.Contains(got[0].Name, "Probing container") {
+	if got := UnexpectedFailures(r, reasons); len(got) != 2 || !strings.Contains(got[1].Name, "Probing container") {
 		t.Errorf("unexpected failures = %+v", got)
 	}
 

@@ -74,8 +74,12 @@ func RenderResults(info RunInfo, r Report, reasons []Reason) string {
 		fmt.Fprintf(&b, "- Focus: `%s` (not the whole suite)\n", info.Focus)
 	}
 	fmt.Fprintf(&b, "- Build (binaries, images): %s; suite: %s\n", round(info.BuildTime), round(info.SuiteTime))
-	fmt.Fprintf(&b, "- Result: **%d passed, %d failed, %d skipped** of %d tests\n",
-		r.Count(StatePassed), r.Count(StateFailed), r.Count(StateSkipped), len(r.Results))
+	fmt.Fprintf(&b, "- Result: **%d passed, %d failed, %d skipped** of %d tests", r.Count(StatePassed), r.Count(StateFailed),
+		r.Count(StateSkipped), len(r.Results))
+	if n := r.Count(StateNotRun); n > 0 {
+		fmt.Fprintf(&b, " (%d not run: left out by the focus)", n)
+	}
+	b.WriteString("\n")
 	for _, f := range r.SuiteFailures {
 		fmt.Fprintf(&b, "- Suite node failed: %s: %s\n", cell(f.Name), cell(f.Detail))
 	}

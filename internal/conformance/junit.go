@@ -24,13 +24,16 @@ const (
 	StatePassed  = "passed"
 	StateFailed  = "failed"
 	StateSkipped = "skipped"
+	// StateNotRun is a selected test that a run's --focus or --skip left
+	// out: ginkgo reports it as skipped without a reason.
+	StateNotRun = "not run"
 )
 
 // Result is the outcome of one test.
 type Result struct {
 	// Name is the test's full text, labels included.
 	Name string
-	// State is StatePassed, StateSkipped or StateFailed (which also
+	// State is StatePassed, StateSkipped, StateNotRun or StateFailed (which also
 	// stands for ginkgo's panicked, interrupted, aborted and timedout;
 	// Detail names those).
 	State string
@@ -146,6 +149,8 @@ func (c junitCase) result() Result {
 		if c.Status != StateFailed && c.Status != "" {
 			res.Detail = c.Status + ": " + res.Detail
 		}
+	case c.Skipped != nil && c.Skipped.Message == StateSkipped:
+		res.State = StateNotRun
 	case c.Skipped != nil || c.Status == StateSkipped || c.Status == "pending":
 		res.State = StateSkipped
 		if c.Skipped != nil {
@@ -157,24 +162,34 @@ func (c junitCase) result() Result {
 	return res
 }
 
-// failureLine is the first meaningful line of a failure: the message
-// attribute, or the line after ginkgo's [FAILED] / [PANICKED] /
-// [TIMEDOUT] marker in the text.
+// failureLine is the start of a failure, on one line: the message
+// attribute, or the text after ginkgo's [FAILED] / [PANICKED] / [TIMEDOUT]
+// marker up to where ginkgo says where it failed ("In [It] at: ..."), at
+// most failureLines lines (gomega spreads "Expected <x> to equal <y>" over
+// several).
 func failureLine(m *junitMessage) string {
+	const failureLines = 6
 	text := m.Message
 	if text == "" {
 		text = m.Text
 	}
+	var kept []string
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "In [") || len(kept) == failureLines {
+			break
+		}
 		for _, marker := range []string{"[FAILED]", "[PANICKED]", "[TIMEDOUT]", "[INTERRUPTED]"} {
 			line = strings.TrimSpace(strings.TrimPrefix(line, marker))
 		}
 		if line != "" {
-			return truncate(line, maxDetail)
+			kept = append(kept, line)
 		}
 	}
-	return m.Type
+	if len(kept) == 0 {
+		return m.Type
+	}
+	return truncate(strings.Join(kept, " "), maxDetail)
 }
 
 func truncate(s string, n int) string {

@@ -19,7 +19,13 @@ type Reason struct {
 // KnownReasons are the reasons of the failures seen so far, most specific
 // first; a run's failures that none of them matches are unexpected.
 func KnownReasons() []Reason {
-	return nil
+	const hostNetwork = "the test runs a pod with hostNetwork: true, which shares the node's own network " +
+		"namespace; a virtual node has none to share (its pods are container groups with IPs of their own), " +
+		"so the agent fails such a pod at once (ProviderFailed), as AKS's virtual node does"
+	return []Reason{
+		{Test: "should function for node-pod communication", Why: hostNetwork, Inherent: true},
+		{Test: "KubeletManagedEtcHosts should test kubelet managed /etc/hosts file", Why: hostNetwork, Inherent: true},
+	}
 }
 
 // ReasonFor returns the first of reasons whose Test is part of name.
