@@ -25,6 +25,25 @@ const (
 	agnhostGroup  = etcGroup + "user-defined-in-image:x:1000:\ngroup-defined-in-image:x:50000:user-defined-in-image\n"
 )
 
+// curlStandIn is the agnhost image's /usr/bin/curl: the suite's network
+// checks run `curl -g -q -s URL` in agnhost containers, and busybox has no
+// curl, so this GETs the URL with busybox's wget and writes the body to
+// stdout; it refuses every other option.
+const curlStandIn = `#!/bin/sh
+# vnode's stand-in for curl in the agnhost image: curl [-g] [-q] [-s] URL,
+# fetched with busybox wget. No other option is supported.
+url=""
+for a in "$@"; do
+  case "$a" in
+    -g|-q|-s) ;;
+    -*) echo "curl (vnode's stand-in): unsupported option $a" >&2; exit 2 ;;
+    *) url="$a" ;;
+  esac
+done
+[ -n "$url" ] || { echo "curl (vnode's stand-in): no URL" >&2; exit 2; }
+exec wget -q -O - "$url"
+`
+
 // AgnhostFiles are the host files of agnhost's image: its program and the
 // TLS pair that porter and netexec's tests use.
 type AgnhostFiles struct {
@@ -33,8 +52,8 @@ type AgnhostFiles struct {
 
 // Agnhost returns a stand-in of the suite's agnhost image: the agnhost
 // program at /agnhost with /agnhost-2 linked to it, the busybox userland of
-// the shell image (sh, nc, wget, ...; not Alpine's curl, dig, bash or
-// iperf), /localhost.crt and /localhost.key, an empty /uploads for netexec,
+// the shell image (sh, nc, wget, ...; not Alpine's dig, bash or iperf)
+// with a curl that only GETs a URL (curlStandIn), /localhost.crt and /localhost.key, an empty /uploads for netexec,
 // and user-defined-in-image (uid 1000) in group-defined-in-image (gid
 // 50000); entrypoint ["/agnhost"], command ["pause"], ports 80, 8080, 8081,
 // 9376 and 5000 exposed, as upstream's Dockerfile has them.
@@ -52,7 +71,8 @@ func (b *Builder) Agnhost(ctx context.Context, files AgnhostFiles) (v1.Image, er
 		}
 		entries = append(entries, e)
 	}
-	entries = append(entries, dir("uploads", 0o755), symlink("agnhost-2", "agnhost"))
+	entries = append(entries, dir("uploads", 0o755), symlink("agnhost-2", "agnhost"),
+		file("usr/bin/curl", 0o755, []byte(curlStandIn)))
 	base, err := newLayer(entries)
 	if err != nil {
 		return nil, fmt.Errorf("images: agnhost base layer: %w", err)

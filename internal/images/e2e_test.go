@@ -1,7 +1,11 @@
 package images
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +51,8 @@ func TestAgnhost(t *testing.T) {
 	imagestest.CheckFile(t, fs, "agnhost", 0o755)
 	checkSymlink(t, fs, "agnhost-2", "agnhost")
 	checkSymlink(t, fs, "bin/sh", "busybox")
+	checkSymlink(t, fs, "bin/wget", "busybox")
+	imagestest.CheckFile(t, fs, "usr/bin/curl", 0o755)
 	if got := string(imagestest.CheckFile(t, fs, "localhost.crt", 0o644).Data); got != "certificate" {
 		t.Errorf("/localhost.crt = %q", got)
 	}
@@ -81,5 +87,38 @@ func TestNonewprivs(t *testing.T) {
 	f := imagestest.CheckFile(t, imagestest.Files(t, img), "usr/local/bin/nnp", 0o4755)
 	if f.Header.Uid != 0 {
 		t.Errorf("nnp is owned by uid %d; want root", f.Header.Uid)
+	}
+}
+
+// TestCurlStandIn runs the agnhost image's curl with the host's busybox
+// against a local server: the body on stdout for the suite's options, and
+// a refusal of any other option.
+func TestCurlStandIn(t *testing.T) {
+	requireBusybox(t)
+	dir := t.TempDir()
+	for _, applet := range []string{"sh", "wget"} {
+		if err := os.Symlink(DefaultBusybox, filepath.Join(dir, applet)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	curl := filepath.Join(dir, "curl")
+	if err := os.WriteFile(curl, []byte(curlStandIn), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hostname: %s", r.URL.Query().Get("request"))
+	}))
+	defer srv.Close()
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(curl, args...)
+		cmd.Env = []string{"PATH=" + dir}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("-g", "-q", "-s", srv.URL+"/dial?request=hostname&tries=1"); err != nil || out != "hostname: hostname" {
+		t.Errorf("curl -g -q -s URL = %q, %v", out, err)
+	}
+	if out, err := run("-X", "POST", srv.URL); err == nil || !strings.Contains(out, "unsupported option -X") {
+		t.Errorf("curl -X POST = %q, %v; want a refusal", out, err)
 	}
 }
