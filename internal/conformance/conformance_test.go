@@ -123,7 +123,8 @@ func TestRenderResultsAndWriteDoc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reasons := []Reason{{Test: "node-pod communication", Why: "the | test reaches the node's own network", Inherent: true}}
+	reasons := []Reason{{Test: "node-pod communication", Why: "the | test reaches the node's own network", Inherent: true},
+		{Test: "should provide host IP", Why: "never reached"}, {Test: "Pods should be updated", Why: "not run either", StandIn: true}}
 	info := RunInfo{Date: time.Date(2026, 12, 3, 17, 0, 0, 0, time.UTC), Commit: "0123456789abcdef0123", Subject: "a commit",
 		Machine: "Debian 12, 2 CPUs", Command: "make conformance", BuildTime: 90 * time.Second, SuiteTime: 121 * time.Second}
 	out := RenderResults(info, r, reasons)
@@ -178,12 +179,32 @@ func TestRenderResultsAndWriteDoc(t *testing.T) {
 func TestReasonsAreSpecific(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range KnownReasons() {
-		if len(r.Test) < 12 || r.Why == "" {
-			t.Errorf("reason %+v: a test name part of 12 characters or more and an explanation are needed", r)
+		if len(r.Test) < 18 || r.Why == "" {
+			t.Errorf("reason %+v: a test name part of 18 characters or more and an explanation are needed", r)
 		}
 		if seen[r.Test] {
 			t.Errorf("reason for %q given twice", r.Test)
 		}
 		seen[r.Test] = true
+	}
+}
+
+func TestStandInFailuresAreNotUnexpected(t *testing.T) {
+	r, err := ParseJUnit([]byte(sampleJUnit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := []Reason{{Test: "exec \"cat /tmp/health\" liveness", Why: "the stand-in lacks cat", StandIn: true}}
+	for _, f := range UnexpectedFailures(r, reasons) {
+		if strings.Contains(f.Name, "Probing container") {
+			t.Errorf("a stand-in failure is unexpected: %s", f.Name)
+		}
+	}
+	out := RenderResults(RunInfo{}, r, reasons)
+	for _, want := range []string{"- the stand-in lacks cat (stand-in image, not vnode, 1): [sig-node] Probing container",
+		"| failed | stand-in image, not vnode: the stand-in lacks cat |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rendered results lack %q:\n%s", want, out)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -91,8 +92,8 @@ func RenderResults(info RunInfo, r Report, reasons []Reason) string {
 		case StateFailed:
 			if reason, ok := ReasonFor(reasons, res.Name); ok {
 				why = reason.Why
-				if reason.Inherent {
-					why = "cannot pass on a virtual node: " + why
+				if k := reason.kind(); k != kindGap {
+					why = k + ": " + why
 				}
 			} else {
 				why = "not yet classified: " + res.Detail
@@ -105,19 +106,39 @@ func RenderResults(info RunInfo, r Report, reasons []Reason) string {
 	return b.String()
 }
 
+// Kinds of failure causes, in the order writeCauses lists them.
+const (
+	kindInherent = "cannot pass on a virtual node"
+	kindStandIn  = "stand-in image, not vnode"
+	kindGap      = "gap"
+	kindUnknown  = "unexplained"
+)
+
+func (r Reason) kind() string {
+	switch {
+	case r.Inherent:
+		return kindInherent
+	case r.StandIn:
+		return kindStandIn
+	}
+	return kindGap
+}
+
 // writeCauses lists the failures grouped by their reason: inherent ones
-// first, then gaps, then those no reason explains.
+// first, then those of stand-in images, then gaps, then those no reason
+// explains.
 func writeCauses(b *strings.Builder, r Report, reasons []Reason) {
 	failures := r.Failures()
 	if len(failures) == 0 {
 		return
 	}
+	const unclassified = "Not yet classified"
 	groups := map[string][]string{}
-	inherent := map[string]bool{}
+	kinds := map[string]string{unclassified: kindUnknown}
 	for _, f := range failures {
-		cause := "Not yet classified"
+		cause := unclassified
 		if reason, ok := ReasonFor(reasons, f.Name); ok {
-			cause, inherent[reason.Why] = reason.Why, reason.Inherent
+			cause, kinds[reason.Why] = reason.Why, reason.kind()
 		}
 		groups[cause] = append(groups[cause], f.Name)
 	}
@@ -125,39 +146,25 @@ func writeCauses(b *strings.Builder, r Report, reasons []Reason) {
 	for c := range groups {
 		causes = append(causes, c)
 	}
-	rank := func(c string) int {
-		switch {
-		case inherent[c]:
-			return 0
-		case c == "Not yet classified":
-			return 2
-		}
-		return 1
-	}
+	order := []string{kindInherent, kindStandIn, kindGap, kindUnknown}
 	sort.Slice(causes, func(i, j int) bool {
-		if a, b := rank(causes[i]), rank(causes[j]); a != b {
+		if a, b := slices.Index(order, kinds[causes[i]]), slices.Index(order, kinds[causes[j]]); a != b {
 			return a < b
 		}
 		return causes[i] < causes[j]
 	})
 	b.WriteString("\nFailures by cause:\n\n")
 	for _, c := range causes {
-		kind := "gap"
-		switch rank(c) {
-		case 0:
-			kind = "cannot pass on a virtual node"
-		case 2:
-			kind = "unexplained"
-		}
-		fmt.Fprintf(b, "- %s (%s, %d): %s\n", cell(c), kind, len(groups[c]), cell(strings.Join(groups[c], "; ")))
+		fmt.Fprintf(b, "- %s (%s, %d): %s\n", cell(c), kinds[c], len(groups[c]), cell(strings.Join(groups[c], "; ")))
 	}
 }
 
-// UnexpectedFailures are the failures that no inherent reason explains.
+// UnexpectedFailures are the failures that neither an inherent reason nor
+// a stand-in image explains: those a virtual node should not have.
 func UnexpectedFailures(r Report, reasons []Reason) []Result {
 	var out []Result
 	for _, f := range r.Failures() {
-		if reason, ok := ReasonFor(reasons, f.Name); !ok || !reason.Inherent {
+		if reason, ok := ReasonFor(reasons, f.Name); !ok || (!reason.Inherent && !reason.StandIn) {
 			out = append(out, f)
 		}
 	}
