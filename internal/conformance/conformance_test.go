@@ -146,6 +146,9 @@ func TestRenderResultsAndWriteDoc(t *testing.T) {
 			t.Errorf("rendered results lack %q:\n%s", want, out)
 		}
 	}
+	if got := RenderResults(RunInfo{Commit: "0123456789abcdef-dirty"}, r, nil); !strings.Contains(got, "- Commit: `0123456789ab-dirty`") {
+		t.Errorf("a dirty commit is not marked:\n%s", got)
+	}
 	if got := UnexpectedFailures(r, reasons); len(got) != 2 || !strings.Contains(got[1].Name, "Probing container") {
 		t.Errorf("unexpected failures = %+v", got)
 	}

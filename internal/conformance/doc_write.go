@@ -198,11 +198,16 @@ func cell(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// shortCommit is a commit's first 12 hex digits, with its "-dirty" mark.
 func shortCommit(c string) string {
-	if len(c) > 12 {
-		return c[:12]
+	hash, dirty := strings.CutSuffix(c, "-dirty")
+	if len(hash) > 12 {
+		hash = hash[:12]
 	}
-	return c
+	if dirty {
+		hash += "-dirty"
+	}
+	return hash
 }
 
 func round(d time.Duration) time.Duration { return d.Round(time.Second) }

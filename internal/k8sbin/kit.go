@@ -69,7 +69,7 @@ func Conformance() Kit {
 	agnhostFile := func(name string) File {
 		return File{Name: name, Module: module, ModulePath: kubernetes, Path: "test/images/agnhost/porter/" + name}
 	}
-	return Kit{Name: "conformance", What: "the conformance test binaries", ColdBuild: "about 20 minutes",
+	return Kit{Name: "conformance", What: "the conformance test binaries", ColdBuild: "20 to 60 minutes (with other builds)",
 		Modules: []string{module},
 		Binaries: []Binary{
 			{Name: E2ETest, Module: module, Package: kubernetes + "/test/e2e", Version: version.Kubernetes, Tests: true,
