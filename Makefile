@@ -7,7 +7,16 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 LDFLAGS     := -X github.com/vnode-io/vnode/internal/version.Version=$(VERSION)
 E2E_TIMEOUT ?= 60m
 
-.PHONY: help build controlplane prereqs up down status test lint unit e2e bench clean
+# make conformance: parallel ginkgo processes, the suite's timeout, an
+# optional --focus regular expression, where the results go, and the state
+# directory of a running cluster to use instead of starting one.
+CONFORMANCE_PROCS     ?= 4
+CONFORMANCE_TIMEOUT   ?= 45m
+CONFORMANCE_FOCUS     ?=
+CONFORMANCE_RESULTS   ?= _output/conformance
+CONFORMANCE_STATE_DIR ?=
+
+.PHONY: help build controlplane prereqs up down status test lint unit e2e bench clean conformance conformance-build conformance-doc
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -54,3 +63,15 @@ clean: ## remove build output (the binary cache stays)
 
 bench: controlplane ## benchmarks of the node agent on a real local cluster (results: docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/...
+
+conformance-build: ## build the conformance binaries (e2e.test, ginkgo, agnhost) into the cache (once per pin)
+	$(GO) run ./test/conformance build
+
+# Not part of test: the suite runs for half an hour or more.
+conformance: prereqs build ## run Kubernetes' node conformance tests on the virtual node (results: docs/conformance.md)
+	$(GO) run ./test/conformance run --vnode $(VNODE) --procs $(CONFORMANCE_PROCS) --timeout $(CONFORMANCE_TIMEOUT) \
+	  --results $(CONFORMANCE_RESULTS) $(if $(CONFORMANCE_FOCUS),--focus '$(CONFORMANCE_FOCUS)') \
+	  $(if $(CONFORMANCE_STATE_DIR),--state-dir $(CONFORMANCE_STATE_DIR))
+
+conformance-doc: ## write the last conformance run's results into docs/conformance.md
+	$(GO) run ./test/conformance doc --results $(CONFORMANCE_RESULTS)

@@ -23,10 +23,13 @@ import (
 // that old cache entries are not reused.
 const formatVersion = "1"
 
-// Builder builds the binaries of the pins under SourceDir into CacheDir.
+// Builder builds the binaries of a kit from the pins under SourceDir into
+// CacheDir.
 type Builder struct {
 	// SourceDir is hack/controlplane of a vnode source tree. Required.
 	SourceDir string
+	// Kit is what to build; ControlPlane() when its Name is empty.
+	Kit Kit
 	// CacheDir is the cache root. Required.
 	CacheDir string
 	// GoCommand is the go tool to build with; "go" when empty.
@@ -48,17 +51,17 @@ func (b *Builder) Ensure(ctx context.Context) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	dir := setDir(b.CacheDir, key)
-	problem := check(dir)
+	dir := setDir(b.CacheDir, b.Kit.Name, key)
+	problem := check(dir, b.Kit)
 	if problem == nil {
 		return Set{Dir: dir}, b.markCurrent(key)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Set{}, fmt.Errorf("create binary cache %s: %w", dir, err)
 	}
-	fmt.Fprintf(b.Progress, "building the control-plane binaries into %s (%v); a cold build takes about 15 minutes on 2 cores\n", dir, problem)
+	fmt.Fprintf(b.Progress, "building %s into %s (%v); a cold build takes %s on 2 cores\n", b.Kit.What, dir, problem, b.Kit.ColdBuild)
 	m := manifest{Key: key, Binaries: map[string]binaryRecord{}}
-	all := All()
+	all := b.Kit.Binaries
 	for i, bin := range all {
 		start := time.Now()
 		fmt.Fprintf(b.Progress, "[%d/%d] building %s %s\n", i+1, len(all), bin.Name, bin.Version)
@@ -69,6 +72,9 @@ func (b *Builder) Ensure(ctx context.Context) (Set, error) {
 		fmt.Fprintf(b.Progress, "[%d/%d] built %s in %s\n", i+1, len(all), bin.Name, time.Since(start).Round(time.Second))
 		m.Binaries[bin.Name] = binaryRecord{Package: bin.Package, Version: bin.Version, Size: size}
 	}
+	if err := b.copyFiles(ctx, dir, &m); err != nil {
+		return Set{}, err
+	}
 	if err := writeManifest(dir, m); err != nil {
 		return Set{}, err
 	}
@@ -78,6 +84,9 @@ func (b *Builder) Ensure(ctx context.Context) (Set, error) {
 func (b *Builder) defaults() error {
 	if b.SourceDir == "" || b.CacheDir == "" {
 		return errors.New("k8sbin: SourceDir and CacheDir are required")
+	}
+	if b.Kit.Name == "" {
+		b.Kit = ControlPlane()
 	}
 	if b.GoCommand == "" {
 		b.GoCommand = "go"
@@ -95,6 +104,8 @@ func (b *Builder) defaults() error {
 }
 
 // key identifies a build: the pins, the Go release and the build recipe.
+// The control-plane kit's key is what it was before kits existed, so that
+// its cache entries stay valid.
 func (b *Builder) key(ctx context.Context) (string, error) {
 	goVersion, err := exec.CommandContext(ctx, b.GoCommand, "env", "GOVERSION", "GOARCH").Output()
 	if err != nil {
@@ -102,7 +113,7 @@ func (b *Builder) key(ctx context.Context) (string, error) {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "format %s\n%s", formatVersion, goVersion)
-	for _, module := range []string{"etcd", "kubernetes"} {
+	for _, module := range b.Kit.Modules {
 		for _, file := range []string{"go.mod", "go.sum"} {
 			path := filepath.Join(b.SourceDir, module, file)
 			data, err := os.ReadFile(path)
@@ -113,24 +124,36 @@ func (b *Builder) key(ctx context.Context) (string, error) {
 			h.Write(data)
 		}
 	}
-	for _, bin := range All() {
-		fmt.Fprintf(h, "%s %s %s\n", bin.Name, bin.Package, strings.Join(ldflags(bin), " "))
+	for _, bin := range b.Kit.Binaries {
+		fmt.Fprintf(h, "%s %s %s", bin.Name, bin.Package, strings.Join(ldflags(bin), " "))
+		if bin.Tests {
+			io.WriteString(h, " tests")
+		}
+		io.WriteString(h, "\n")
+	}
+	for _, f := range b.Kit.Files {
+		fmt.Fprintf(h, "file %s %s %s %s\n", f.Name, f.Module, f.ModulePath, f.Path)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 func (b *Builder) markCurrent(key string) error {
-	return pki.WriteFile(filepath.Join(b.CacheDir, "controlplane", currentFile), []byte(key+"\n"), 0o644)
+	return pki.WriteFile(filepath.Join(b.CacheDir, b.Kit.Name, currentFile), []byte(key+"\n"), 0o644)
 }
 
 // build compiles one binary into dir and returns its size.
 func (b *Builder) build(ctx context.Context, bin Binary, dir string) (int64, error) {
 	tmp := filepath.Join(dir, "."+bin.Name+".tmp")
 	defer os.Remove(tmp) //nolint:errcheck // absent after a successful rename
-	args := []string{"build", "-v", "-trimpath", "-ldflags", strings.Join(ldflags(bin), " "), "-o", tmp, bin.Package}
-	cmd := exec.CommandContext(ctx, b.GoCommand, args...)
-	cmd.Dir = filepath.Join(b.SourceDir, bin.Module)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false")
+	// go test -c has no -v of go build's kind (its -v is the test's), so
+	// a test binary's progress is its build time alone; it would also vet
+	// the package, which a build of a pinned release does not need.
+	args := []string{"build", "-v"}
+	if bin.Tests {
+		args = []string{"test", "-c", "-vet=off"}
+	}
+	args = append(args, "-trimpath", "-ldflags", strings.Join(ldflags(bin), " "), "-o", tmp, bin.Package)
+	cmd := b.goCmd(ctx, bin.Module, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return 0, fmt.Errorf("build %s: %w", bin.Name, err)
@@ -178,7 +201,11 @@ func (b *Builder) watchBuild(name string, r io.Reader) func() string {
 			case <-done:
 				return
 			case <-ticker.C:
-				fmt.Fprintf(b.Progress, "      %s: %d packages compiled, %s\n", name, compiled.Load(), time.Since(start).Round(time.Second))
+				if n := compiled.Load(); n > 0 {
+					fmt.Fprintf(b.Progress, "      %s: %d packages compiled, %s\n", name, n, time.Since(start).Round(time.Second))
+				} else {
+					fmt.Fprintf(b.Progress, "      %s: compiling, %s\n", name, time.Since(start).Round(time.Second))
+				}
 			}
 		}
 	}()
@@ -211,11 +238,25 @@ func isPackageLine(line string) bool {
 	return line != "" && !strings.ContainsAny(line, " \t:") && !strings.HasPrefix(line, "#")
 }
 
+// goCmd is the go command run in the pin module's directory with the
+// settings of every build: static, the pin's go.sum as it is, no VCS stamp.
+func (b *Builder) goCmd(ctx context.Context, module string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, b.GoCommand, args...)
+	cmd.Dir = filepath.Join(b.SourceDir, module)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false")
+	return cmd
+}
+
 // ldflags sets the version strings that Kubernetes binaries otherwise
-// report as v0.0.0-master (kubectl version refuses such a server).
+// report as v0.0.0-master (kubectl version refuses such a server), or a
+// test image's main.Version.
 func ldflags(bin Binary) []string {
 	flags := []string{"-s", "-w"}
-	if bin.Module != "kubernetes" {
+	switch bin.Stamp {
+	case StampMain:
+		return append(flags, "-X", "main.Version="+bin.Version)
+	case StampKubernetes:
+	default:
 		return flags
 	}
 	major, minor := majorMinor(bin.Version)
@@ -236,4 +277,32 @@ func majorMinor(v string) (string, string) {
 		return "", ""
 	}
 	return parts[0], parts[1]
+}
+
+// copyFiles copies the kit's files from the module cache into dir and
+// records them in m.
+func (b *Builder) copyFiles(ctx context.Context, dir string, m *manifest) error {
+	if len(b.Kit.Files) == 0 {
+		return nil
+	}
+	m.Files = map[string]fileRecord{}
+	for _, f := range b.Kit.Files {
+		out, err := b.goCmd(ctx, f.Module, "list", "-m", "-f", "{{.Dir}}", f.ModulePath).Output()
+		if err != nil {
+			return fmt.Errorf("find module %s for %s: %w", f.ModulePath, f.Name, err)
+		}
+		moduleDir := strings.TrimSpace(string(out))
+		if moduleDir == "" {
+			return fmt.Errorf("find module %s for %s: not in the module cache", f.ModulePath, f.Name)
+		}
+		data, err := os.ReadFile(filepath.Join(moduleDir, filepath.FromSlash(f.Path)))
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", f.Name, err)
+		}
+		if err := pki.WriteFile(filepath.Join(dir, f.Name), data, 0o644); err != nil {
+			return fmt.Errorf("copy %s: %w", f.Name, err)
+		}
+		m.Files[f.Name] = fileRecord{Module: f.ModulePath, Path: f.Path, Size: int64(len(data))}
+	}
+	return nil
 }

@@ -32,6 +32,13 @@ func (s Set) Path(name string) string {
 type manifest struct {
 	Key      string                  `json:"key"`
 	Binaries map[string]binaryRecord `json:"binaries"`
+	Files    map[string]fileRecord   `json:"files,omitempty"`
+}
+
+type fileRecord struct {
+	Module string `json:"module"`
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
 }
 
 type binaryRecord struct {
@@ -53,13 +60,14 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(base, "vnode"), nil
 }
 
-func setDir(cacheDir, key string) string {
-	return filepath.Join(cacheDir, "controlplane", key)
+func setDir(cacheDir, kit, key string) string {
+	return filepath.Join(cacheDir, kit, key)
 }
 
-// check reports what is wrong with the set in dir: nil when every binary is
-// present, executable and of the recorded size.
-func check(dir string) error {
+// check reports what is wrong with the set of kit in dir: nil when every
+// binary is present, executable and of the recorded size, and every file
+// present and of the recorded size.
+func check(dir string, kit Kit) error {
 	data, err := os.ReadFile(filepath.Join(dir, manifestFile))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -72,13 +80,23 @@ func check(dir string) error {
 		return fmt.Errorf("broken manifest %s: %w", filepath.Join(dir, manifestFile), err)
 	}
 	var problems []string
-	for _, b := range All() {
+	for _, b := range kit.Binaries {
 		rec, ok := m.Binaries[b.Name]
 		if !ok {
 			problems = append(problems, b.Name+" missing from manifest")
 			continue
 		}
 		if err := checkBinary(filepath.Join(dir, b.Name), rec.Size); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	for _, f := range kit.Files {
+		rec, ok := m.Files[f.Name]
+		if !ok {
+			problems = append(problems, f.Name+" missing from manifest")
+			continue
+		}
+		if err := checkFile(filepath.Join(dir, f.Name), rec.Size); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
@@ -101,6 +119,19 @@ func checkBinary(path string, size int64) error {
 	return nil
 }
 
+func checkFile(path string, size int64) error {
+	info, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	case !info.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", path)
+	case info.Size() != size:
+		return fmt.Errorf("%s has %d bytes, %d were copied", path, info.Size(), size)
+	}
+	return nil
+}
+
 func writeManifest(dir string, m manifest) error {
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -116,8 +147,8 @@ func Current(cacheDir string) (Set, error) {
 	if err != nil {
 		return Set{}, fmt.Errorf("no control-plane binaries in %s: run `make controlplane` in a vnode source tree, or pass --bin-dir", cacheDir)
 	}
-	dir := setDir(cacheDir, strings.TrimSpace(string(key)))
-	if err := check(dir); err != nil {
+	dir := setDir(cacheDir, ControlPlane().Name, strings.TrimSpace(string(key)))
+	if err := check(dir, ControlPlane()); err != nil {
 		return Set{}, fmt.Errorf("control-plane binaries in %s are unusable (%v): run `make controlplane` in a vnode source tree to rebuild them", dir, err)
 	}
 	return Set{Dir: dir}, nil

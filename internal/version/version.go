@@ -20,6 +20,11 @@ const (
 	// Etcd is the etcd release that the local cluster runs. It must match
 	// the pin in hack/controlplane/etcd/go.mod.
 	Etcd = "v3.6.16"
+
+	// Ginkgo is the release of Ginkgo v2 whose runner `make conformance`
+	// builds: the one that Kubernetes' go.mod requires. It must match the
+	// pin in hack/controlplane/conformance/go.mod.
+	Ginkgo = "v2.32.0"
 )
 
 // Info is what `vnode version` prints.

@@ -33,6 +33,8 @@ func TestPinsMatchControlPlaneModules(t *testing.T) {
 	}{
 		{"kubernetes", "hack/controlplane/kubernetes/go.mod", "k8s.io/kubernetes", Kubernetes},
 		{"etcd", "hack/controlplane/etcd/go.mod", "go.etcd.io/etcd/server/v3", Etcd},
+		{"conformance", "hack/controlplane/conformance/go.mod", "k8s.io/kubernetes", Kubernetes},
+		{"ginkgo", "hack/controlplane/conformance/go.mod", "github.com/onsi/ginkgo/v2", Ginkgo},
 		{"client-go", "go.mod", "k8s.io/client-go", "v0" + strings.TrimPrefix(Kubernetes, "v1")},
 	}
 	for _, tc := range tests {
