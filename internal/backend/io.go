@@ -100,4 +100,15 @@ type ContainerStats struct {
 	WorkingSetBytes uint64
 	UsageBytes      uint64
 	RSSBytes        uint64
+	// Probes counts the container's probe results, when the backend
+	// runs its probes and says.
+	Probes []ProbeCount
+}
+
+// ProbeCount is how many times a container's probe of one type
+// ("Liveness", "Readiness", "Startup") had one result ("successful",
+// "failed").
+type ProbeCount struct {
+	Probe, Result string
+	Count         uint64
 }

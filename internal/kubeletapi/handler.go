@@ -118,6 +118,7 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 	api.HandleFunc("GET /stats/summary", h.statsSummary)
 	api.HandleFunc("GET /metrics/resource", h.resourceMetrics)
 	api.HandleFunc("GET /metrics/cadvisor", h.cadvisorMetrics)
+	api.HandleFunc("GET /metrics/probes", h.proberMetrics)
 	api.HandleFunc("GET /metrics", h.metrics)
 	api.HandleFunc("GET /configz", h.configz)
 

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	corev1 "k8s.io/api/core/v1"
 	kubeletconfigv1beta1 "k8s.io/kubelet/config/v1beta1"
+
+	"github.com/vnode-io/vnode/internal/backend"
 )
 
 // metrics serves GET /metrics: the kubelet's own metrics that a virtual
@@ -100,4 +102,47 @@ func (h *handler) configz(w http.ResponseWriter, _ *http.Request) {
 	h.writeJSON(w, struct {
 		KubeletConfig *kubeletconfigv1beta1.KubeletConfiguration `json:"kubeletconfig"`
 	}{h.cfg.Configz})
+}
+
+var proberProbeTotalDesc = prometheus.NewDesc("prober_probe_total",
+	"Cumulative number of a liveness, readiness or startup probe for a container by result.",
+	[]string{"container", "namespace", "pod", "pod_uid", "probe_type", "result"}, nil)
+
+// proberMetrics serves GET /metrics/probes: prober_probe_total of the
+// kubelet's prober, from the results the backend counts for each running
+// container (vnode's service runs the probes; a backend that does not
+// count them reports none).
+func (h *handler) proberMetrics(w http.ResponseWriter, r *http.Request) {
+	cio, ok := h.containerIO(w, "probe metrics")
+	if !ok {
+		return
+	}
+	stats, err := cio.Stats(r.Context())
+	if err != nil {
+		http.Error(w, "get the backend's stats: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&proberCollector{stats: h.known(stats)})
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+// proberCollector exposes one read of the backend's probe counts.
+type proberCollector struct {
+	stats []backend.PodStats
+}
+
+// Describe implements prometheus.Collector.
+func (c *proberCollector) Describe(ch chan<- *prometheus.Desc) { ch <- proberProbeTotalDesc }
+
+// Collect implements prometheus.Collector.
+func (c *proberCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, ps := range c.stats {
+		for _, cs := range ps.Containers {
+			for _, p := range cs.Probes {
+				ch <- prometheus.MustNewConstMetric(proberProbeTotalDesc, prometheus.CounterValue, float64(p.Count),
+					cs.Name, ps.Pod.Namespace, ps.Pod.Name, string(ps.Pod.UID), p.Probe, p.Result)
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package kubeletapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	kubeletconfigv1beta1 "k8s.io/kubelet/config/v1beta1"
+
+	"github.com/vnode-io/vnode/internal/backend"
+	"github.com/vnode-io/vnode/internal/backend/memory"
 )
 
 // metricsFixture serves the fixture's backend with the agent's metrics,
@@ -167,5 +171,50 @@ func TestConfigz(t *testing.T) {
 	f := newFixture(t)
 	if code, _ := get(t, f.server, "admin", "/configz"); code != http.StatusNotFound {
 		t.Errorf("/configz without a configuration = %d", code)
+	}
+}
+
+// probing adds probe counts to a memory backend's stats, as vnode's
+// service reports them.
+type probing struct{ *memory.Backend }
+
+func (p probing) Stats(ctx context.Context) ([]backend.PodStats, error) {
+	stats, err := p.Backend.Stats(ctx)
+	for i := range stats {
+		for j := range stats[i].Containers {
+			stats[i].Containers[j].Probes = []backend.ProbeCount{
+				{Probe: "Readiness", Result: "successful", Count: 7}, {Probe: "Liveness", Result: "failed", Count: 2}}
+		}
+	}
+	return stats, err
+}
+
+func TestProberMetrics(t *testing.T) {
+	f := newFixture(t)
+	srv := serve(t, probing{f.backend}, fakePods{"ns/p": testPod("p")}, f.clock)
+	code, body := get(t, srv, "admin", "/metrics/probes")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics/probes = %d %q", code, body)
+	}
+	m := parseMetrics(t, body)
+	pod := map[string]string{"container": "app", "namespace": "ns", "pod": "p", "pod_uid": "uid-p"}
+	with := func(kv ...string) map[string]string {
+		out := map[string]string{}
+		for k, v := range pod {
+			out[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return out
+	}
+	if v := sample(t, m, "prober_probe_total", with("probe_type", "Readiness", "result", "successful")); v != 7 {
+		t.Errorf("successful readiness probes = %v", v)
+	}
+	if v := sample(t, m, "prober_probe_total", with("probe_type", "Liveness", "result", "failed")); v != 2 {
+		t.Errorf("failed liveness probes = %v", v)
+	}
+	if code, _ := get(t, srv, "reader", "/metrics/probes"); code != http.StatusForbidden {
+		t.Errorf("/metrics/probes for a user without nodes/metrics = %d", code)
 	}
 }

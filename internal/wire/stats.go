@@ -59,4 +59,16 @@ type ContainerStats struct {
 	// MemoryRSSBytes the anonymous memory and swap cache.
 	MemoryUsageBytes uint64 `json:"memoryUsageBytes"`
 	MemoryRSSBytes   uint64 `json:"memoryRssBytes"`
+	// Probes counts the container's probe results since its group was
+	// deployed, across restarts.
+	Probes []ProbeCount `json:"probes,omitempty"`
+}
+
+// ProbeCount is how many times a container's probe of one type
+// ("Liveness", "Readiness", "Startup") had one result ("successful",
+// "failed").
+type ProbeCount struct {
+	Probe  string `json:"probe"`
+	Result string `json:"result"`
+	Count  uint64 `json:"count"`
 }

@@ -44,7 +44,8 @@ func (b *Backend) Stats(ctx context.Context) ([]backend.PodStats, error) {
 		for _, c := range st.Containers {
 			ps.Containers = append(ps.Containers, backend.ContainerStats{Name: c.Name, StartTime: started[c.Name].StartedAt,
 				UsageNanoCores: c.CPUUsageNanoCores, UsageCoreNanoSeconds: c.CPUUsageCoreNanoSeconds,
-				WorkingSetBytes: c.MemoryWorkingSetBytes, UsageBytes: c.MemoryUsageBytes, RSSBytes: c.MemoryRSSBytes})
+				WorkingSetBytes: c.MemoryWorkingSetBytes, UsageBytes: c.MemoryUsageBytes, RSSBytes: c.MemoryRSSBytes,
+				Probes: probeCounts(c.Probes)})
 		}
 		if n := st.Network; n != nil {
 			ps.Network = &backend.NetworkStats{Interface: n.Interface, RxBytes: n.RxBytes, RxErrors: n.RxErrors,
@@ -79,4 +80,12 @@ func anyRunning(st *backend.PodState) bool {
 		}
 	}
 	return false
+}
+
+func probeCounts(in []wire.ProbeCount) []backend.ProbeCount {
+	var out []backend.ProbeCount
+	for _, p := range in {
+		out = append(out, backend.ProbeCount{Probe: p.Probe, Result: p.Result, Count: p.Count})
+	}
+	return out
 }

@@ -600,7 +600,7 @@ func (s *Server) groupStats(w http.ResponseWriter, r *http.Request, p params) {
 	for _, c := range st.Containers {
 		res.Containers = append(res.Containers, wire.ContainerStats{Name: c.Name, CPUUsageNanoCores: c.CPUUsageNanoCores,
 			CPUUsageCoreNanoSeconds: c.CPUUsageCoreNanoSeconds, MemoryWorkingSetBytes: c.MemoryWorkingSetBytes,
-			MemoryUsageBytes: c.MemoryUsageBytes, MemoryRSSBytes: c.MemoryRSSBytes})
+			MemoryUsageBytes: c.MemoryUsageBytes, MemoryRSSBytes: c.MemoryRSSBytes, Probes: wireProbeCounts(c.Probes)})
 	}
 	if n := st.Network; n != nil {
 		res.Network = &wire.NetworkStats{Interface: n.Interface, RxBytes: n.RxBytes, RxErrors: n.RxErrors,
@@ -633,4 +633,12 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 		l.done()
 	}
 	return n, nil
+}
+
+func wireProbeCounts(in []runtime.ProbeCount) []wire.ProbeCount {
+	var out []wire.ProbeCount
+	for _, p := range in {
+		out = append(out, wire.ProbeCount{Probe: p.Probe, Result: p.Result, Count: p.Count})
+	}
+	return out
 }

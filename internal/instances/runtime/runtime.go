@@ -499,6 +499,27 @@ type ContainerStats struct {
 	// MemoryRSSBytes the anonymous memory and swap cache.
 	MemoryUsageBytes uint64
 	MemoryRSSBytes   uint64
+	// Probes counts the container's probe results since the group was
+	// deployed, across restarts, as the kubelet's prober_probe_total.
+	Probes []ProbeCount
+}
+
+// The probe types and results a ProbeCount names, as the kubelet's
+// prober metrics name them.
+const (
+	ProbeLiveness  = "Liveness"
+	ProbeReadiness = "Readiness"
+	ProbeStartup   = "Startup"
+
+	ProbeSuccessful = "successful"
+	ProbeFailed     = "failed"
+)
+
+// ProbeCount is how many times a container's probe of one type had one
+// result.
+type ProbeCount struct {
+	Probe, Result string
+	Count         uint64
 }
 
 // NetworkStats are the counters of a group's network interface since the

@@ -203,6 +203,9 @@ type container struct {
 	backoff   time.Duration
 	nextStart time.Time
 	probes    probeState
+	// probeCounts counts the probes' results by type and result, across
+	// restarts (see runtime.ProbeCount).
+	probeCounts map[probeKey]uint64
 	// message is the termination message of the exited CRI container
 	// messageOf (see containerStatus).
 	messageOf, message string

@@ -387,6 +387,23 @@ func TestProbes(t *testing.T) {
 	if got := seen.names("app"); !strings.Contains(got, "Unhealthy") || !strings.Contains(got, "Killing") {
 		t.Errorf("app's events: %s", got)
 	}
+	// The results are counted across the restart, as the kubelet's
+	// prober_probe_total.
+	stats, err := r.Stats(ctx, "g-probes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]uint64{}
+	for _, c := range stats.Containers {
+		for _, p := range c.Probes {
+			counts[c.Name+" "+p.Probe+" "+p.Result] = p.Count
+		}
+	}
+	for _, k := range []string{"web Readiness successful", "app Readiness successful", "app Liveness failed"} {
+		if counts[k] == 0 {
+			t.Errorf("no %s probes counted: %v", k, counts)
+		}
+	}
 	if err := r.Remove(ctx, "g-probes", 0); err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,13 @@
 package cri
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +128,9 @@ func (r *Runtime) probeContainer(ctx context.Context, g *group, c *container, d 
 	if d.ready {
 		r.applyReadiness(g, c, readyErr, now)
 	}
+	c.countProbe(d.startup, runtime.ProbeStartup, startErr)
+	c.countProbe(d.live, runtime.ProbeLiveness, liveErr)
+	c.countProbe(d.ready, runtime.ProbeReadiness, readyErr)
 	if kill {
 		c.killing = true
 	}
@@ -137,6 +142,37 @@ func (r *Runtime) probeContainer(ctx context.Context, g *group, c *container, d 
 		c.killing = false
 		r.mu.Unlock()
 	}
+}
+
+// probeKey is a probe type and a result.
+type probeKey struct{ probe, result string }
+
+// countProbe counts a probe's result when it ran. Callers hold r.mu.
+func (c *container) countProbe(ran bool, probe string, err error) {
+	if !ran {
+		return
+	}
+	key := probeKey{probe: probe, result: runtime.ProbeSuccessful}
+	if err != nil {
+		key.result = runtime.ProbeFailed
+	}
+	if c.probeCounts == nil {
+		c.probeCounts = map[probeKey]uint64{}
+	}
+	c.probeCounts[key]++
+}
+
+// probeResults returns the probes' counts in a stable order. Callers
+// hold r.mu.
+func (c *container) probeResults() []runtime.ProbeCount {
+	out := make([]runtime.ProbeCount, 0, len(c.probeCounts))
+	for k, n := range c.probeCounts {
+		out = append(out, runtime.ProbeCount{Probe: k.probe, Result: k.result, Count: n})
+	}
+	slices.SortFunc(out, func(a, b runtime.ProbeCount) int {
+		return cmp.Or(strings.Compare(a.Probe, b.Probe), strings.Compare(a.Result, b.Result))
+	})
+	return out
 }
 
 // applyStartup applies a startup probe's verdict and reports whether the

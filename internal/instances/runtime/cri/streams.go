@@ -101,9 +101,11 @@ func (r *Runtime) Stats(ctx context.Context, id string) (runtime.GroupStats, err
 		return runtime.GroupStats{}, err
 	}
 	ids, sandbox := map[string]string{}, g.sandboxID
+	probes := map[string][]runtime.ProbeCount{}
 	for _, c := range g.mains {
 		if c.id != "" && c.status.Current.State == runtime.StateRunning {
 			ids[c.id] = c.spec.Name
+			probes[c.spec.Name] = c.probeResults()
 		}
 	}
 	r.mu.Unlock()
@@ -113,7 +115,7 @@ func (r *Runtime) Stats(ctx context.Context, id string) (runtime.GroupStats, err
 		if err != nil {
 			return out, fmt.Errorf("stats of %s: %w", name, err)
 		}
-		cs := runtime.ContainerStats{Name: name}
+		cs := runtime.ContainerStats{Name: name, Probes: probes[name]}
 		if cpu := resp.Stats.GetCpu(); cpu != nil {
 			cs.CPUUsageCoreNanoSeconds = cpu.GetUsageCoreNanoSeconds().GetValue()
 			cs.CPUUsageNanoCores = cpu.GetUsageNanoCores().GetValue()

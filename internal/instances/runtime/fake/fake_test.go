@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"reflect"
 	goruntime "runtime"
 	"slices"
 	"strings"
@@ -1314,7 +1315,7 @@ func TestStats(t *testing.T) {
 		Name: "a", CPUUsageNanoCores: 150_000_000, CPUUsageCoreNanoSeconds: 1_500_000_000, MemoryWorkingSetBytes: 32 << 20,
 		MemoryUsageBytes: 36 << 20, MemoryRSSBytes: 16 << 20,
 	}}}
-	if !st.Time.Equal(want.Time) || !slices.Equal(st.Containers, want.Containers) {
+	if !st.Time.Equal(want.Time) || !reflect.DeepEqual(st.Containers, want.Containers) {
 		t.Fatalf("Stats = %+v, want %+v", st, want)
 	}
 	if n := st.Network; n == nil || *n != (runtime.NetworkStats{Interface: "eth0", RxBytes: 11 * 2 << 10, TxBytes: 11 * 1 << 10}) {
