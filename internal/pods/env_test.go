@@ -211,10 +211,15 @@ func TestVolumeFiles(t *testing.T) {
 		{Name: "db", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "db"}}},
 		{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
 			{Path: "name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}},
+			// A limit the container leaves unset is the node's allocatable.
+			{Path: "cpu_limit", ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "app", Resource: "limits.cpu",
+				Divisor: resource.MustParse("1m")}},
 		}}}},
 		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}
-	r := &resolver{objects: source()}
+	r := &resolver{objects: source(), allocatable: func() corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8")}
+	}}
 	vols, err := r.volumes(context.Background(), pod)
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +230,7 @@ func TestVolumeFiles(t *testing.T) {
 	if f := vols["db"]; len(f) != 2 || !f[0].Secret || f[0].Mode != 0o644 {
 		t.Errorf("secret files %+v", f)
 	}
-	if f := vols["info"]; len(f) != 1 || string(f[0].Data) != "web" {
+	if f := vols["info"]; len(f) != 2 || string(f[0].Data) != "web" || f[1].Path != "cpu_limit" || string(f[1].Data) != "8000" {
 		t.Errorf("downward API files %+v", f)
 	}
 	if _, ok := vols["scratch"]; ok {

@@ -30,7 +30,7 @@ func (r *resolver) volumes(ctx context.Context, pod *corev1.Pod) (map[string][]b
 		case v.Secret != nil:
 			files, err = r.secretFiles(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional, mode(v.Secret.DefaultMode))
 		case v.DownwardAPI != nil:
-			files, err = downwardFiles(pod, v.DownwardAPI.Items, mode(v.DownwardAPI.DefaultMode))
+			files, err = r.downwardFiles(pod, v.DownwardAPI.Items, mode(v.DownwardAPI.DefaultMode))
 		case v.Projected != nil:
 			files, err = r.projectedFiles(ctx, pod, v.Projected)
 		default:
@@ -111,7 +111,9 @@ func keyFiles(data map[string][]byte, items []corev1.KeyToPath, optional *bool, 
 	return files, nil
 }
 
-func downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, defaultMode int32) ([]backend.File, error) {
+// downwardFiles are the files of downward-API items; a limit a container
+// leaves unset is the node's allocatable, as in environment variables.
+func (r *resolver) downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, defaultMode int32) ([]backend.File, error) {
 	var files []backend.File
 	for _, item := range items {
 		m := defaultMode
@@ -127,7 +129,6 @@ func downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, defaul
 			}
 			value = v
 		case item.ResourceFieldRef != nil:
-			r := &resolver{}
 			c := containerNamed(pod, item.ResourceFieldRef.ContainerName)
 			if c == nil {
 				return nil, &configError{fmt.Sprintf("downward API file %s names unknown container %q", item.Path, item.ResourceFieldRef.ContainerName)}
@@ -164,7 +165,7 @@ func (r *resolver) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev
 		case s.Secret != nil:
 			more, err = r.secretFiles(ctx, pod.Namespace, s.Secret.Name, s.Secret.Items, s.Secret.Optional, defaultMode)
 		case s.DownwardAPI != nil:
-			more, err = downwardFiles(pod, s.DownwardAPI.Items, defaultMode)
+			more, err = r.downwardFiles(pod, s.DownwardAPI.Items, defaultMode)
 		case s.ServiceAccountToken != nil:
 			more, err = r.tokenFile(ctx, pod, s.ServiceAccountToken, defaultMode)
 		}

@@ -66,13 +66,16 @@ func TestStatsAndMetrics(t *testing.T) {
 
 // The kubelet's other endpoints through the API server: /metrics with
 // the kubelet's own metrics, /metrics/cadvisor with the pods' real CPU,
-// memory and network in cAdvisor's names, /configz with the node's
-// configuration.
+// memory and network in cAdvisor's names, /metrics/probes with the
+// probes' results, /configz with the node's configuration.
 func TestKubeletMetricsEndpoints(t *testing.T) {
 	ns := namespace(t)
 	web := createPod(t, ns, virtualPod("web", corev1.Container{Name: "web", Image: env.Regs.Images.Hello,
 		Ports: []corev1.ContainerPort{{ContainerPort: 80}}}))
-	createPod(t, ns, virtualPod("client", shell("main", "sleep 3600")))
+	client := shell("main", "sleep 3600")
+	client.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}},
+		PeriodSeconds: 1}
+	createPod(t, ns, virtualPod("client", client))
 	web = waitPod(t, ns, web.Name, "Running", 2*time.Minute, running)
 	waitPod(t, ns, "client", "Running", 2*time.Minute, running)
 	// Traffic over the client's interface, both ways.
@@ -107,6 +110,13 @@ func TestKubeletMetricsEndpoints(t *testing.T) {
 			}
 		}
 		return true, nil
+	})
+
+	framework.WaitFor(t, "the client pod's probe results", time.Minute, func() (bool, error) {
+		out := mustKubectl(t, nil, "get", "--raw", node+"/metrics/probes")
+		err := positiveLabelledSample(out, "prober_probe_total", `namespace="`+ns+`"`, `pod="client"`,
+			`container="main"`, `probe_type="Readiness"`, `result="successful"`)
+		return err == nil, err
 	})
 
 	var configz struct {
