@@ -21,9 +21,10 @@ type Reason struct {
 
 // KnownReasons are the reasons of the failures seen so far, most specific
 // first; a run's failures that none of them matches are unexpected. They
-// were found on the baseline run of 2026-12-03 (docs/conformance.md): the
-// gaps are what the node agent or the service does differently from a
-// kubelet, to be closed; the inherent ones cannot be.
+// were found on the runs of 2026-12-03 (docs/conformance.md); those of the
+// baseline that later changes fixed are gone. The gaps are what the node
+// agent or the service does differently from a kubelet, to be closed; the
+// inherent ones cannot be.
 func KnownReasons() []Reason {
 	const (
 		hostNetwork = "the test runs a pod with hostNetwork: true, which shares the node's own network " +
@@ -32,14 +33,8 @@ func KnownReasons() []Reason {
 		shellEnv = "the test prints its environment with `sh -c env`, and the " +
 			"busybox stand-in's shell (Debian's busybox 1.35 ash) drops variables whose names are not shell names " +
 			"(data-1) before env runs; upstream's busybox 1.37 image keeps them"
-		tmpfs = "volumes: an emptyDir with medium Memory is a directory on the host's disk (ext4, magic 61267), " +
-			"not a tmpfs"
 		nestedItems = "volumes: a ConfigMap volume's item with a nested path (path/to/data-2) fails the group: " +
 			"runc cannot create the mount point under the read-only volume (ProviderFailed)"
-		modes = "volumes: defaultMode, items' mode and fsGroup are not applied to ConfigMap, Secret, downward " +
-			"API and projected volume files (they are 0644, owned by root)"
-		allocatable = "downward API: limits.cpu / limits.memory of a container without limits read 0 instead " +
-			"of the node's allocatable"
 		sidecarHooks = "lifecycle hooks: the test's handler is a sidecar (an init container with restartPolicy " +
 			"Always and a startup probe), which never counts as started, so the pod never gets ready"
 	)
@@ -47,36 +42,11 @@ func KnownReasons() []Reason {
 		{Test: "should function for node-pod communication", Why: hostNetwork, Inherent: true},
 		{Test: "KubeletManagedEtcHosts should test kubelet managed /etc/hosts file", Why: hostNetwork, Inherent: true},
 		{Test: "should be consumable via the environment", Why: shellEnv, StandIn: true},
-		{Test: "tmpfs) [LinuxOnly]", Why: tmpfs},
-		{Test: "volume on tmpfs should have the correct mode", Why: tmpfs},
 		{Test: "] ConfigMap should be consumable from pods in volume with mappings", Why: nestedItems},
 		{Test: "Projected configMap should be consumable from pods in volume with mappings", Why: nestedItems},
-		{Test: "in volume with defaultMode set", Why: modes},
-		{Test: "with mappings and Item Mode set", Why: modes},
-		{Test: "should set mode on item file", Why: modes},
-		{Test: "should set DefaultMode on files", Why: modes},
-		{Test: "with defaultMode and fsGroup set", Why: modes},
-		{Test: "as default cpu limit if the limit is not set", Why: allocatable},
-		{Test: "as default memory limit if the limit is not set", Why: allocatable},
-		{Test: "should project all components that make up the projection API", Why: "volumes: the combined " +
-			"projected volume (ConfigMap, Secret and downward API in one) is empty in the container; not diagnosed further"},
-		{Test: "should not allow privilege escalation when false", Why: "security context: allowPrivilegeEscalation " +
-			"false does not set no_new_privs, so the test's set-user-ID nnp runs as root"},
-		{Test: "should not write to root filesystem", Why: "security context: readOnlyRootFilesystem is not applied " +
-			"(the container's write to / does not fail)"},
-		{Test: "should run the container with uid 65534", Why: "security context: the pod running as uid 65534 " +
-			"fails (no reason or message in its status); not diagnosed further"},
-		{Test: "Sysctls [LinuxOnly] should support sysctls", Why: "security context: the pod's sysctls " +
-			"(kernel.shm_rmid_forced=1) are not applied"},
 		{Test: "Ephemeral Containers", Why: "ephemeral containers are not supported (docs/limitations.md): " +
 			"the debugger container never runs"},
-		{Test: "if init containers fail on a Restart", Why: "pod status: while init containers run, app " +
-			"containers wait with reason ContainerCreating instead of PodInitializing"},
-		{Test: "should be restarted with a GRPC liveness probe", Why: "probes: gRPC probes are dropped with a " +
-			"Warning event (docs/limitations.md), so the container is never restarted"},
 		{Test: "Container Lifecycle Hook when create a pod with lifecycle hook", Why: sidecarHooks},
-		{Test: "termination message from log output if TerminationMessagePolicy FallbackToLogsOnError", Why: "termination " +
-			"messages: FallbackToLogsOnError takes no message from the log of a container that failed"},
 	}
 }
 
