@@ -59,9 +59,12 @@ func TestLifecycleHooks(t *testing.T) {
 	for _, name := range []string{"poststart-exec", "poststart-http", "prestop-exec", "prestop-http", "prestop-sleep", "prestop-fail"} {
 		waitPod(t, ns, name, "running", 3*time.Minute, running)
 	}
-	if out := mustKubectl(t, nil, "logs", "-n", ns, "poststart-exec"); !strings.Contains(out, "main saw written-by-the-hook") {
-		t.Errorf("the main process did not see the postStart hook's file: %q", out)
-	}
+	// The main process looks for the file once a second: its line may
+	// follow the pod's readiness.
+	framework.WaitFor(t, "the main process to see the postStart hook's file", time.Minute, func() (bool, error) {
+		out := mustKubectl(t, nil, "logs", "-n", ns, "poststart-exec")
+		return strings.Contains(out, "main saw written-by-the-hook"), fmt.Errorf("log %q", out)
+	})
 	waitHandlerLog(t, ns, "GET /poststart-http")
 
 	for _, name := range []string{"prestop-exec", "prestop-http"} {
