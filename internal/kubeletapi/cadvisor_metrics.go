@@ -20,17 +20,12 @@ import (
 // a pod's network is that of its sandbox, labelled as cAdvisor labels a
 // pod's sandbox under containerd (container "", name the pod's UID).
 func (h *handler) cadvisorMetrics(w http.ResponseWriter, r *http.Request) {
-	cio, ok := h.containerIO(w, "stats")
+	stats, ok := h.podStats(w, r, "stats")
 	if !ok {
 		return
 	}
-	stats, err := cio.Stats(r.Context())
-	if err != nil {
-		http.Error(w, "get the backend's stats: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
 	c := &cadvisorCollector{capacity: h.cfg.Capacity}
-	for _, ps := range h.known(stats) {
+	for _, ps := range stats {
 		if pod, ok := h.cfg.Pods.Pod(ps.Pod.Namespace, ps.Pod.Name); ok {
 			c.pods = append(c.pods, podUsage{pod: pod, stats: ps})
 		}

@@ -113,17 +113,12 @@ var proberProbeTotalDesc = prometheus.NewDesc("prober_probe_total",
 // container (vnode's service runs the probes; a backend that does not
 // count them reports none).
 func (h *handler) proberMetrics(w http.ResponseWriter, r *http.Request) {
-	cio, ok := h.containerIO(w, "probe metrics")
+	stats, ok := h.podStats(w, r, "probe metrics")
 	if !ok {
 		return
 	}
-	stats, err := cio.Stats(r.Context())
-	if err != nil {
-		http.Error(w, "get the backend's stats: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&proberCollector{stats: h.known(stats)})
+	reg.MustRegister(&proberCollector{stats: stats})
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }
 

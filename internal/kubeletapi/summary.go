@@ -21,7 +21,17 @@ func (h *handler) statsSummary(w http.ResponseWriter, r *http.Request) {
 // summary collects the backend's usage of the node's pods, or answers
 // 501 or 500.
 func (h *handler) summary(w http.ResponseWriter, r *http.Request) (*statsv1alpha1.Summary, bool) {
-	cio, ok := h.containerIO(w, "stats")
+	stats, ok := h.podStats(w, r, "stats")
+	if !ok {
+		return nil, false
+	}
+	return buildSummary(h.cfg.NodeName, h.cfg.StartTime, h.cfg.Clock.Now(), stats), true
+}
+
+// podStats reads the backend's usage of the node's pods (see known), or
+// answers 501 (no ContainerIO; what names the route) or 500.
+func (h *handler) podStats(w http.ResponseWriter, r *http.Request, what string) ([]backend.PodStats, bool) {
+	cio, ok := h.containerIO(w, what)
 	if !ok {
 		return nil, false
 	}
@@ -30,7 +40,7 @@ func (h *handler) summary(w http.ResponseWriter, r *http.Request) (*statsv1alpha
 		http.Error(w, "get the backend's stats: "+err.Error(), http.StatusInternalServerError)
 		return nil, false
 	}
-	return buildSummary(h.cfg.NodeName, h.cfg.StartTime, h.cfg.Clock.Now(), h.known(stats)), true
+	return h.known(stats), true
 }
 
 // known keeps the stats of the pods the node has, leaving out workloads
