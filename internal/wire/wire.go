@@ -46,7 +46,7 @@ const (
 	ExtLogsPrevious = "logs-previous"
 	// ExtStats: GET …/containerGroups/{name}/stats.
 	ExtStats = "stats"
-	// ExtGracePeriod: DELETE and stop take gracePeriodSeconds.
+	// ExtGracePeriod: DELETE and stop take gracePeriodSeconds, from 0 to MaxGracePeriodSeconds.
 	ExtGracePeriod = "grace-period"
 	// ExtTCPSocket: probes may have a tcpSocket action.
 	ExtTCPSocket = "tcp-socket"
@@ -81,6 +81,11 @@ const (
 	// ExtLifecycleHooks: containers may carry lifecycle (postStart, preStop hooks), the group terminationGracePeriodSeconds.
 	ExtLifecycleHooks = "lifecycle-hooks"
 )
+
+// MaxGracePeriodSeconds is the longest grace period DELETE and stop take
+// (ExtGracePeriod). Kubernetes allows longer ones; the agent sends those as
+// this.
+const MaxGracePeriodSeconds = 3600
 
 // Extensions returns the names of all extensions, in the order the service
 // announces them; the slice is the caller's.

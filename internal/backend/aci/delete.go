@@ -65,14 +65,22 @@ func (b *Backend) deleteLater(uid types.UID, grace time.Duration) {
 
 // graceQuery is the query that passes grace on with a DELETE or a stop
 // when the service takes it (its grace-period extension); nil otherwise.
-// The service reads 0 as its default (30 s): a zero grace period is sent as
-// 1 s, the shortest it takes.
 func (b *Backend) graceQuery(grace time.Duration) url.Values {
 	if !b.ext.has(wire.ExtGracePeriod) {
 		return nil
 	}
-	secs := max(int64((grace+time.Second-1)/time.Second), 1)
-	return url.Values{"gracePeriodSeconds": {strconv.FormatInt(secs, 10)}}
+	return url.Values{"gracePeriodSeconds": {strconv.FormatInt(graceSeconds(grace), 10)}}
+}
+
+// graceSeconds is grace in whole seconds as the service takes it: rounded
+// up; at least 1, as the service reads 0 as its default (30 s); at most
+// wire.MaxGracePeriodSeconds, which it refuses to exceed (a pod's
+// terminationGracePeriodSeconds may be longer).
+func graceSeconds(grace time.Duration) int64 {
+	if grace >= wire.MaxGracePeriodSeconds*time.Second {
+		return wire.MaxGracePeriodSeconds
+	}
+	return max(int64((grace+time.Second-1)/time.Second), 1)
 }
 
 // sendDelete sends a group's DELETE.

@@ -8,10 +8,6 @@ import (
 	"github.com/vnode-io/vnode/internal/wire"
 )
 
-// maxGraceSeconds is the longest grace period the service takes, as it
-// takes DELETE's gracePeriodSeconds.
-const maxGraceSeconds = 3600
-
 // setLifecycle passes each container's postStart and preStop hooks on to
 // the service, when it runs them (its lifecycle-hooks extension, on), with
 // the pod's termination grace period, which bounds them. Container
@@ -21,7 +17,7 @@ const maxGraceSeconds = 3600
 func (s *groupSpec) setLifecycle(pod *corev1.Pod, on bool) error {
 	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
 	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
-		grace = min(max(*g, 0), maxGraceSeconds)
+		grace = min(max(*g, 0), wire.MaxGracePeriodSeconds)
 	}
 	for _, c := range pod.Spec.Containers {
 		l := c.Lifecycle

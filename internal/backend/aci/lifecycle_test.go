@@ -50,8 +50,8 @@ func TestConvertLifecycle(t *testing.T) {
 	}
 	long := int64(7200)
 	pod.Spec.TerminationGracePeriodSeconds = &long
-	if s, err = convert(&backend.Workload{Pod: pod}, o); err != nil || *s.ext.TerminationGracePeriodSeconds != maxGraceSeconds ||
-		s.ext.Lifecycle["slow"].PreStop.Sleep.Seconds != maxGraceSeconds {
+	if s, err = convert(&backend.Workload{Pod: pod}, o); err != nil || *s.ext.TerminationGracePeriodSeconds != wire.MaxGracePeriodSeconds ||
+		s.ext.Lifecycle["slow"].PreStop.Sleep.Seconds != wire.MaxGracePeriodSeconds {
 		t.Errorf("a long grace period: %+v, %v", s.ext, err)
 	}
 	if s, err = convert(&backend.Workload{Pod: testPod(corev1.Container{Name: "plain", Image: "img"})}, o); err != nil ||

@@ -257,9 +257,9 @@ func gracePeriod(r *http.Request) (time.Duration, error) {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n > 3600 {
+	if err != nil || n < 0 || n > wire.MaxGracePeriodSeconds {
 		return 0, armerr.BadRequest("InvalidParameter", "gracePeriodSeconds",
-			"The gracePeriodSeconds parameter must be an integer from 0 to 3600, got '%s'.", v)
+			"The gracePeriodSeconds parameter must be an integer from 0 to %d, got '%s'.", wire.MaxGracePeriodSeconds, v)
 	}
 	return time.Duration(n) * time.Second, nil
 }

@@ -11,10 +11,10 @@ import (
 )
 
 // Bounds of vnode's lifecycle-hooks addition. A grace period is bounded as
-// DELETE's gracePeriodSeconds is; the rest keeps a hostile body from
+// DELETE's gracePeriodSeconds is (wire.MaxGracePeriodSeconds); the rest keeps a hostile body from
 // making the service send a request larger than a server would read.
 const (
-	maxGracePeriodSeconds = 3600
+	maxGracePeriodSeconds = wire.MaxGracePeriodSeconds
 	maxHookPath           = 2048
 	maxHookHeaders        = 64
 	maxHeaderName         = 256
