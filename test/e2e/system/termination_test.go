@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 // Termination messages as the kubelet gives them: what a container wrote
@@ -73,4 +74,16 @@ func withTermination(c corev1.Container, path string, policy corev1.TerminationM
 	}
 	c.TerminationMessagePolicy = policy
 	return c
+}
+
+// A pod whose grace period is above the service's limit (3600 s) is
+// deleted as on a kubelet: the agent asks for the longest grace the
+// service allows, the container stops at its SIGTERM, and the pod goes.
+func TestLongGracePeriodPodIsDeleted(t *testing.T) {
+	ns := namespace(t)
+	pod := virtualPod("long-grace", shell("main", "trap 'exit 0' TERM; while true; do sleep 1; done"))
+	pod.Spec.TerminationGracePeriodSeconds = ptr.To[int64](7200)
+	createPod(t, ns, pod)
+	waitPod(t, ns, "long-grace", "running", 3*time.Minute, running)
+	mustKubectl(t, nil, "delete", "pod", "-n", ns, "long-grace", "--timeout=2m")
 }
