@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	nodectl "github.com/vnode-io/vnode/internal/node"
@@ -188,12 +189,54 @@ func deployDNS(ctx context.Context, c *Cluster) error {
 		return lastErr == nil, nil
 	})
 	if err != nil {
-		return fmt.Errorf("cluster DNS: no answer from %s after %s (%v; kubectl -n kube-system describe pods -l k8s-app=kube-dns): %w",
-			ip, cfg.ReadyTimeout, lastErr, err)
+		diagCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return fmt.Errorf("cluster DNS: no answer from %s after %s (%v; %s; kubectl -n kube-system describe pods -l k8s-app=kube-dns): %w",
+			ip, cfg.ReadyTimeout, lastErr, describeDNSPods(diagCtx, client), err)
 	}
 	fmt.Fprintf(cfg.Out, "%-24s ready in %-6s service %s/%s at %s\n", dnsName, time.Since(began).Round(100*time.Millisecond),
 		dnsNamespace, dnsServiceName, ip)
 	return nil
+}
+
+// describeDNSPods says, in one line, where the CoreDNS pods are: each
+// pod's phase, node and the reasons of its waiting containers and false
+// conditions, and the last warning events of the pods and their ReplicaSet,
+// so that a failed start explains itself.
+func describeDNSPods(ctx context.Context, client kubernetes.Interface) string {
+	pods, err := client.CoreV1().Pods(dnsNamespace).List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=" + dnsAppLabel})
+	if err != nil {
+		return fmt.Sprintf("listing the CoreDNS pods: %v", err)
+	}
+	var parts []string
+	if len(pods.Items) == 0 {
+		parts = append(parts, "no CoreDNS pod exists")
+	}
+	for _, p := range pods.Items {
+		desc := fmt.Sprintf("pod %s %s on node %q", p.Name, p.Status.Phase, p.Spec.NodeName)
+		for _, c := range p.Status.Conditions {
+			if c.Status != corev1.ConditionTrue && c.Message != "" {
+				desc += fmt.Sprintf(", %s: %s", c.Type, c.Message)
+			}
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if w := cs.State.Waiting; w != nil {
+				desc += fmt.Sprintf(", %s waiting: %s %s", cs.Name, w.Reason, w.Message)
+			}
+		}
+		parts = append(parts, desc)
+	}
+	events, err := client.CoreV1().Events(dnsNamespace).List(ctx, metav1.ListOptions{FieldSelector: "type=Warning"})
+	if err == nil {
+		var warnings []string
+		for _, e := range events.Items {
+			if e.Type == corev1.EventTypeWarning && strings.HasPrefix(e.InvolvedObject.Name, dnsName) {
+				warnings = append(warnings, fmt.Sprintf("%s %s: %s", e.InvolvedObject.Name, e.Reason, e.Message))
+			}
+		}
+		parts = append(parts, warnings[max(0, len(warnings)-3):]...)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // checkDNS asks the cluster DNS at server, through its Service IP as pods
