@@ -169,9 +169,14 @@ func startContainerd(ctx context.Context, cfg config.Config, o Options, seal *se
 		return rt, closers, err
 	}
 	cniDir := filepath.Join(cfg.DataDir, "cni")
-	err := network.WriteCNIConfig(cniDir, network.Config{Bridge: c.Bridge, Subnet: c.Subnet,
-		IPAMDir: filepath.Join(cfg.DataDir, "ipam")})
+	netCfg, err := network.Config{Bridge: c.Bridge, Subnet: c.Subnet, IPAMDir: filepath.Join(cfg.DataDir, "ipam")}.Resolved()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := network.CheckHostSubnetFree(netCfg.Bridge, netCfg.Subnet); err != nil {
+		return nil, nil, err
+	}
+	if err := network.WriteCNIConfig(cniDir, netCfg); err != nil {
 		return nil, nil, err
 	}
 	d, err := containerd.Start(ctx, containerdConfig(cfg))
