@@ -3,16 +3,16 @@
 package hostaddr
 
 import (
-	"bufio"
 	"net"
-	"os"
-	"strings"
+
+	"github.com/vnode-io/vnode/internal/hostroute"
 )
 
 // Default returns the IPv4 address of the interface that holds the
 // default route, or of the first other non-loopback interface, or nil.
 func Default() net.IP {
-	if name := defaultRouteInterface("/proc/net/route"); name != "" {
+	routes, _ := hostroute.ReadFile(hostroute.Proc) // unreadable: no routes, so the fallback below
+	if name := hostroute.DefaultInterface(routes); name != "" {
 		if iface, err := net.InterfaceByName(name); err == nil {
 			if ip := firstIPv4(iface); ip != nil {
 				return ip
@@ -32,25 +32,6 @@ func Default() net.IP {
 		}
 	}
 	return nil
-}
-
-// defaultRouteInterface reads the kernel's IPv4 routing table and returns
-// the interface of the route to 0.0.0.0/0.
-func defaultRouteInterface(routeTable string) string {
-	f, err := os.Open(routeTable)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		// Iface Destination Gateway Flags RefCnt Use Metric Mask ...
-		if len(fields) >= 8 && fields[1] == "00000000" && fields[7] == "00000000" {
-			return fields[0]
-		}
-	}
-	return ""
 }
 
 func firstIPv4(iface *net.Interface) net.IP {
