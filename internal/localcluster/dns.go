@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -228,6 +229,7 @@ func describeDNSPods(ctx context.Context, client kubernetes.Interface) string {
 	}
 	events, err := client.CoreV1().Events(dnsNamespace).List(ctx, metav1.ListOptions{FieldSelector: "type=Warning"})
 	if err == nil {
+		slices.SortStableFunc(events.Items, func(a, b corev1.Event) int { return eventTime(a).Compare(eventTime(b)) })
 		var warnings []string
 		for _, e := range events.Items {
 			if e.Type == corev1.EventTypeWarning && strings.HasPrefix(e.InvolvedObject.Name, dnsName) {
@@ -237,6 +239,18 @@ func describeDNSPods(ctx context.Context, client kubernetes.Interface) string {
 		parts = append(parts, warnings[max(0, len(warnings)-3):]...)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// eventTime is when an event last happened, whichever of its times the
+// recorder set.
+func eventTime(e corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
 }
 
 // checkDNS asks the cluster DNS at server, through its Service IP as pods

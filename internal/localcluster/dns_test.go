@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,5 +54,27 @@ func TestDescribeDNSPodsSaysWhyCoreDNSIsNotUp(t *testing.T) {
 		if strings.Contains(got, unwanted) {
 			t.Errorf("description has %q:\n%s", unwanted, got)
 		}
+	}
+}
+
+func TestDescribeDNSPodsKeepsTheLatestThreeWarnings(t *testing.T) {
+	base := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	warning := func(reason string, minute int) *corev1.Event {
+		return &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{Name: "coredns." + reason, Namespace: dnsNamespace},
+			InvolvedObject: corev1.ObjectReference{Name: "coredns-abc"}, Type: corev1.EventTypeWarning, Reason: reason,
+			LastTimestamp: metav1.NewTime(base.Add(time.Duration(minute) * time.Minute)),
+		}
+	}
+	// Listed by name, the oldest would come last.
+	client := fake.NewClientset(warning("A", 4), warning("B", 3), warning("C", 2), warning("D", 1))
+	got := describeDNSPods(context.Background(), client)
+	for _, want := range []string{"coredns-abc A", "coredns-abc B", "coredns-abc C"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("description lacks %q: %s", want, got)
+		}
+	}
+	if strings.Contains(got, "coredns-abc D") {
+		t.Errorf("description keeps the oldest warning: %s", got)
 	}
 }
