@@ -80,6 +80,8 @@ const (
 	ExtSubPath = "subpath-mounts"
 	// ExtLifecycleHooks: containers may carry lifecycle (postStart, preStop hooks), the group terminationGracePeriodSeconds.
 	ExtLifecycleHooks = "lifecycle-hooks"
+	// ExtNestedFiles: the file names of a secret volume may be relative paths ("path/to/file"), written as a tree.
+	ExtNestedFiles = "nested-files"
 )
 
 // MaxGracePeriodSeconds is the longest grace period DELETE and stop take
@@ -94,7 +96,7 @@ func Extensions() []string {
 		ExtListInstanceView, ExtExecArgv, ExtRemoteCommand, ExtLogsFollow, ExtLogsPrevious, ExtStats,
 		ExtGracePeriod, ExtTCPSocket, ExtGroupHosts, ExtFieldEnv, ExtRefreshVolumes,
 		ExtTerminationMessage, ExtEnvNames, ExtContainerArgs, ExtSecurityContext, ExtStartupProbe, ExtGRPCProbe,
-		ExtVolumeFiles, ExtSubPath, ExtLifecycleHooks,
+		ExtVolumeFiles, ExtSubPath, ExtLifecycleHooks, ExtNestedFiles,
 	}
 }
 

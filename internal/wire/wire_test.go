@@ -13,7 +13,7 @@ func TestExtensionsHeaderRoundTrip(t *testing.T) {
 	}
 	if got := FormatExtensions(all); got != "list-instance-view,exec-argv,remote-command,logs-follow,logs-previous,"+
 		"stats,grace-period,tcp-socket,group-hosts,field-env,refresh-volumes,termination-message,env-names,container-args,"+
-		"security-context,startup-probe,grpc-probe,volume-files,subpath-mounts,lifecycle-hooks" {
+		"security-context,startup-probe,grpc-probe,volume-files,subpath-mounts,lifecycle-hooks,nested-files" {
 		t.Errorf("header value %q", got)
 	}
 	if got := ParseExtensions(FormatExtensions(nil)); len(got) != 0 {

@@ -37,8 +37,9 @@ type convertOptions struct {
 	// termination is set when the service mounts termination message files.
 	termination bool
 	// volumeFiles is set when the service takes file modes, emptyDir media
-	// and fsGroup; subPath when it mounts subPaths.
-	volumeFiles, subPath bool
+	// and fsGroup; subPath when it mounts subPaths; nestedFiles when a
+	// secret volume's file names may be nested paths.
+	volumeFiles, subPath, nestedFiles bool
 	// lifecycle is set when the service runs postStart and preStop hooks.
 	lifecycle bool
 	// envNames is set when the service takes Kubernetes' environment
@@ -72,7 +73,7 @@ func convert(w *backend.Workload, o convertOptions) (*groupSpec, error) {
 			return nil, err
 		}
 	}
-	vols, err := convertVolumes(w)
+	vols, err := convertVolumes(w, o.nestedFiles)
 	if err != nil {
 		return nil, err
 	}

@@ -110,6 +110,7 @@ func (b *Backend) build(ctx context.Context, w *backend.Workload, e *entry) (*gr
 		lifecycle:   b.ext.has(wire.ExtLifecycleHooks),
 		envNames:    b.ext.has(wire.ExtEnvNames),
 		volumeFiles: b.ext.has(wire.ExtVolumeFiles), subPath: b.ext.has(wire.ExtSubPath),
+		nestedFiles:   b.ext.has(wire.ExtNestedFiles),
 		containerArgs: containerArgs, entrypoints: entrypoints,
 		security: security, imageUsers: imageUsers,
 		now:          b.cfg.Clock.Now(),

@@ -29,6 +29,7 @@ func KnownExtensions() []string {
 		wire.ExtStartupProbe, wire.ExtGRPCProbe,
 		wire.ExtVolumeFiles, wire.ExtSubPath,
 		wire.ExtLifecycleHooks,
+		wire.ExtNestedFiles,
 	}
 }
 

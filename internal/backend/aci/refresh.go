@@ -38,7 +38,7 @@ func (b *Backend) UpdateVolumes(ctx context.Context, w *backend.Workload) error 
 	set := volumeSet{parts: map[string][]volumePart{}}
 	for _, v := range pod.Spec.Volumes {
 		if backend.FileVolume(v) {
-			set.addFiles(v.Name, w.Volumes[v.Name])
+			set.addFiles(v.Name, w.Volumes[v.Name], b.ext.has(wire.ExtNestedFiles))
 		}
 	}
 	body, err := json.Marshal(struct {

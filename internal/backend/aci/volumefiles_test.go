@@ -2,7 +2,9 @@ package aci
 
 import (
 	"errors"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,6 +79,46 @@ func TestConvertVolumeFiles(t *testing.T) {
 	}
 	if len(s.warnings) != 0 {
 		t.Errorf("warnings %q", s.warnings)
+	}
+}
+
+// With the nested-files extension a pod volume stays one secret volume
+// whose file names are the files' paths: no nested mounts (which runc could
+// not make inside the read-only volume), subPaths relative to the volume.
+func TestConvertNestedFiles(t *testing.T) {
+	o := testOptions()
+	o.volumeFiles, o.subPath, o.nestedFiles = true, true, true
+	s, err := convert(volumeFilesWorkload(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := aciVolumeName("cfg", "")
+	var secrets []string
+	for _, v := range s.group.Properties.Volumes {
+		if v.Secret == nil {
+			continue
+		}
+		for _, k := range slices.Sorted(maps.Keys(v.Secret)) {
+			secrets = append(secrets, *v.Name+":"+k)
+		}
+	}
+	if want := []string{cfg + ":plain", cfg + ":run.sh", cfg + ":sub/key"}; !reflect.DeepEqual(secrets, want) {
+		t.Errorf("secret files %q, want %q", secrets, want)
+	}
+	if want := map[string]map[string]int32{cfg: {"run.sh": 0o755, "sub/key": 0o400}}; !reflect.DeepEqual(s.ext.FileModes, want) {
+		t.Errorf("modes %v, want %v", s.ext.FileModes, want)
+	}
+	wantSub := map[string]map[string]string{"app": {"/bin/run.sh": "run.sh", "/keys": "sub", "/key": "sub/key", "/logs": "logs/web"}}
+	if !reflect.DeepEqual(s.ext.SubPaths, wantSub) {
+		t.Errorf("subPaths %v, want %v", s.ext.SubPaths, wantSub)
+	}
+	var mounts []string
+	for _, m := range s.group.Properties.Containers[0].Properties.VolumeMounts {
+		mounts = append(mounts, *m.Name+" at "+*m.MountPath)
+	}
+	wantMounts := []string{cfg + " at /bin/run.sh", cfg + " at /keys", cfg + " at /key", "cache at /logs", "scratch at /scratch"}
+	if !reflect.DeepEqual(mounts, wantMounts) {
+		t.Errorf("mounts %q, want %q", mounts, wantMounts)
 	}
 }
 

@@ -16,7 +16,9 @@ import (
 
 // volumePart is one ACI volume made from (part of) a pod volume: ACI's
 // secret volumes hold plain file names only, so each directory of a pod
-// volume's files becomes a volume of its own, mounted at its subdirectory.
+// volume's files becomes a volume of its own, mounted at its subdirectory
+// (unless the service takes nested file names: then one volume holds them
+// all).
 type volumePart struct {
 	name string // the ACI volume's name
 	dir  string // subdirectory under the pod volume's mount path; "" for the root
@@ -36,8 +38,9 @@ type volumeSet struct {
 // secret volumes holding the files the agent resolved; gitRepo into
 // gitRepo; azureFile into azureFile with the storage account read from the
 // data of its Secret (azureFileAccount). Other types cannot run on ACI: the
-// error names the volume and its type.
-func convertVolumes(w *backend.Workload) (volumeSet, error) {
+// error names the volume and its type. nested says the service takes
+// nested file names in a secret volume (see addFiles).
+func convertVolumes(w *backend.Workload, nested bool) (volumeSet, error) {
 	set := volumeSet{parts: map[string][]volumePart{}}
 	for _, v := range w.Pod.Spec.Volumes {
 		switch {
@@ -46,7 +49,7 @@ func convertVolumes(w *backend.Workload) (volumeSet, error) {
 			set.volumes = append(set.volumes, &aci.Volume{Name: ptr(name), EmptyDir: map[string]any{}})
 			set.parts[v.Name] = []volumePart{{name: name}}
 		case backend.FileVolume(v):
-			set.addFiles(v.Name, w.Volumes[v.Name])
+			set.addFiles(v.Name, w.Volumes[v.Name], nested)
 		case v.GitRepo != nil:
 			name := aciVolumeName(v.Name, "")
 			set.volumes = append(set.volumes, &aci.Volume{Name: ptr(name), GitRepo: &aci.GitRepoVolume{
@@ -91,16 +94,18 @@ func azureFileAccount(ns string, v corev1.Volume, secret map[string][]byte) (acc
 	return account, key, nil
 }
 
-// addFiles adds the secret volumes holding a pod volume's files, one per
+// addFiles adds the secret volumes holding a pod volume's files: with
+// nested, one volume whose file names are the files' paths (the service
+// writes them as a tree, as the kubelet does); else, for ACI, one volume per
 // directory, parents before children.
-func (s *volumeSet) addFiles(podVolume string, files []backend.File) {
+func (s *volumeSet) addFiles(podVolume string, files []backend.File, nested bool) {
 	byDir := map[string]map[string]*string{"": {}}
 	for _, f := range files {
 		p := path.Clean(f.Path)
 		dir, file := path.Split(p)
 		dir = path.Clean(dir)
-		if dir == "." {
-			dir = ""
+		if dir == "." || nested {
+			dir, file = "", p
 		}
 		if byDir[dir] == nil {
 			byDir[dir] = map[string]*string{}

@@ -17,7 +17,7 @@ func TestAzureFileVolume(t *testing.T) {
 		AzureFile: &corev1.AzureFileVolumeSource{SecretName: "share", ShareName: "data", ReadOnly: true}}}}
 	w := &backend.Workload{Pod: pod, VolumeSecrets: map[string]map[string][]byte{"files": {
 		"azurestorageaccountname": []byte("acct"), "azurestorageaccountkey": []byte("k")}}}
-	set, err := convertVolumes(w)
+	set, err := convertVolumes(w, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestAzureFileVolume(t *testing.T) {
 		"empty value": {"azurestorageaccountname": []byte("acct"), "azurestorageaccountkey": {}},
 	} {
 		w.VolumeSecrets["files"] = data
-		_, err := convertVolumes(w)
+		_, err := convertVolumes(w, false)
 		var ce *backend.ConfigError
 		if !errors.As(err, &ce) {
 			t.Errorf("%s: %v, want a *backend.ConfigError", name, err)

@@ -233,3 +233,27 @@ func TestCommandAndArgs(t *testing.T) {
 		})
 	}
 }
+
+// A secret file's name may be a nested relative path, as a Kubernetes item
+// path may be; what could escape the volume or collide is refused.
+func TestSecretFileNameNested(t *testing.T) {
+	g := maximal()
+	props(g).Volumes[0].Secret["path/to/data-2"] = to.Ptr("eA==")
+	if err := ContainerGroup(g, testLoc, testLim, wire.GroupExtensions{}); err != nil {
+		t.Errorf("a nested file name was refused: %v", err)
+	}
+	for _, name := range []string{"a/../../etc", "/etc/passwd", "a//b", "a/", "./a"} {
+		g := maximal()
+		props(g).Volumes[0].Secret[name] = to.Ptr("eA==")
+		wantError(t, ContainerGroup(g, testLoc, testLim, wire.GroupExtensions{}), CodeInvalidSecretVolume,
+			"properties.volumes[0].secret."+name)
+	}
+	g = maximal()
+	props(g).Volumes[0].Secret["dir"] = to.Ptr("eA==")
+	props(g).Volumes[0].Secret["dir/file"] = to.Ptr("eA==")
+	err := ContainerGroup(g, testLoc, testLim, wire.GroupExtensions{})
+	wantError(t, err, CodeInvalidSecretVolume, "properties.volumes[0].secret.dir/file")
+	if err != nil && !strings.Contains(err.Message, `"dir", which is a file`) {
+		t.Errorf("message %q does not name the file in the way", err.Message)
+	}
+}

@@ -34,7 +34,7 @@
 //	DuplicateVolumeName                                two volumes share a name
 //	InvalidVolumeSource                                a volume has no source or several
 //	InvalidAzureFileVolume                             azureFile without shareName or storageAccountName
-//	InvalidSecretVolume                                secret file name unusable (or starting with '..') or content not base64
+//	InvalidSecretVolume                                secret file name unusable (see secretfiles.Rule) or content not base64
 //	InvalidGitRepoVolume                               gitRepo without repository, or an escaping directory
 //	MissingContainers                                  no containers
 //	TooManyContainers                                  more containers than Limits.ContainersPerGroup

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/vnode-io/vnode/internal/instances/errdefs"
 	"github.com/vnode-io/vnode/internal/instances/gitrepo"
+	"github.com/vnode-io/vnode/internal/instances/secretfiles"
 )
 
 // volumes checks the group's volumes and records their names for the
@@ -95,21 +97,23 @@ func checkAzureFile(f *aci.AzureFileVolume, name, at string) *errdefs.Error {
 	return nil
 }
 
-// checkSecret checks that each file of a secret volume has a plain file
-// name, not starting with ".." (names the runtime uses to swap the files
-// atomically), and base64 content; files are checked in name order.
+// checkSecret checks that each file of a secret volume has a name that
+// secretfiles.CheckNames takes (a plain name or, beyond ACI, a relative
+// path such as "path/to/file", written as a tree) and base64 content;
+// files are checked in name order.
 func checkSecret(files map[string]*string, name, at string) *errdefs.Error {
+	var nameErr *secretfiles.NameError
+	if errors.As(secretfiles.CheckNames(files), &nameErr) {
+		return errdefs.InvalidField(CodeInvalidSecretVolume, at+"."+nameErr.Name,
+			"The secret volume '%s' has a file named '%s', which %s; %s.", name, clip(nameErr.Name),
+			nameErr.Problem, secretfiles.Rule)
+	}
 	keys := make([]string, 0, len(files))
 	for k := range files {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if k == "" || k == "." || strings.HasPrefix(k, "..") || strings.ContainsAny(k, "/\x00") {
-			return errdefs.InvalidField(CodeInvalidSecretVolume, at+"."+k,
-				"The secret volume '%s' has a file named '%s'; a file name must be non-empty, not '.', "+
-					"not start with '..' (the volume keeps its own files there), and contain no '/'.", name, k)
-		}
 		if files[k] == nil {
 			return errdefs.InvalidField(CodeInvalidSecretVolume, at+"."+k,
 				"The file '%s' of secret volume '%s' has no content. Set it to the base64-encoded content.", k, name)

@@ -2,6 +2,7 @@ package system
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/vnode-io/vnode/test/e2e/framework"
 )
 
 // Volumes as a kubelet gives them: the modes of defaultMode and items'
@@ -177,5 +180,71 @@ func TestSubPathSymlinkEscape(t *testing.T) {
 	}
 	if out := kubectl(t, nil, "logs", "-n", ns, "escape", "-c", "main"); strings.Contains(out.stdout, "etc") {
 		t.Errorf("the container listed the host's root: %s", out)
+	}
+}
+
+// Item paths with directories, as the suite's "volume with mappings"
+// tests use: a ConfigMap item at path/to/data-2 (mode 0400) beside a
+// top-level item, and a projected volume mixing a ConfigMap and a Secret
+// in nested directories, read by a non-root container with an fsGroup; a
+// subPath of a nested directory; and a ConfigMap update that the running
+// container sees in both volumes without a restart.
+func TestNestedItemPaths(t *testing.T) {
+	ns := namespace(t)
+	ctx := context.Background()
+	createObject(t, env.Client.CoreV1().ConfigMaps(ns).Create, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg"},
+		Data: map[string]string{"data-1": "value-1", "data-2": "value-2"}})
+	createObject(t, env.Client.CoreV1().Secrets(ns).Create, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds"},
+		Data: map[string][]byte{"password": []byte("s3cret")}})
+	c := shell("main", "trap 'exit 0' TERM; while true; do sleep 1; done")
+	c.VolumeMounts = []corev1.VolumeMount{
+		{Name: "cfg", MountPath: "/etc/cfg"},
+		{Name: "all", MountPath: "/etc/all"},
+		{Name: "cfg", MountPath: "/etc/to", SubPath: "path/to"},
+	}
+	pod := virtualPod("nested", c)
+	pod.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](1000), FSGroup: ptr.To[int64](1001)}
+	cfgSource := corev1.LocalObjectReference{Name: "cfg"}
+	pod.Spec.Volumes = []corev1.Volume{
+		{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: cfgSource,
+			Items: []corev1.KeyToPath{{Key: "data-1", Path: "data-1"}, {Key: "data-2", Path: "path/to/data-2", Mode: ptr.To[int32](0o400)}}}}},
+		{Name: "all", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: cfgSource,
+				Items: []corev1.KeyToPath{{Key: "data-2", Path: "config/deep/data-2"}}}},
+			{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"},
+				Items: []corev1.KeyToPath{{Key: "password", Path: "secret/password"}}}},
+		}}}},
+	}
+	createPod(t, ns, pod)
+	started := waitPod(t, ns, "nested", "Running", 3*time.Minute, running).Status.ContainerStatuses[0].State.Running.StartedAt
+
+	got := execIn(t, ns, "nested", "sh", "-c", "cat /etc/cfg/data-1 /etc/cfg/path/to/data-2 /etc/all/config/deep/data-2 "+
+		"/etc/all/secret/password /etc/to/data-2")
+	if want := "value-1value-2value-2s3cretvalue-2"; got != want {
+		t.Errorf("the nested files read %q, want %q", got, want)
+	}
+	stat := execIn(t, ns, "nested", "stat", "-L", "-c", "%n %a %g", "/etc/cfg/path/to/data-2", "/etc/cfg/path/to")
+	if want := "/etc/cfg/path/to/data-2 440 1001\n/etc/cfg/path/to 2755 1001\n"; stat != want {
+		t.Errorf("modes and groups:\n%s\nwant\n%s", stat, want)
+	}
+
+	cm, err := env.Client.CoreV1().ConfigMaps(ns).Get(ctx, "cfg", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["data-2"] = "value-2b"
+	if _, err := env.Client.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.WaitFor(t, "the new nested content in the running container", time.Minute, func() (bool, error) {
+		got := execIn(t, ns, "nested", "sh", "-c", "cat /etc/cfg/path/to/data-2 /etc/all/config/deep/data-2")
+		return got == "value-2bvalue-2b", fmt.Errorf("nested files %q", got)
+	})
+	p, err := env.Client.CoreV1().Pods(ns).Get(ctx, "nested", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := p.Status.ContainerStatuses[0]; cs.RestartCount != 0 || cs.State.Running == nil || !cs.State.Running.StartedAt.Equal(&started) {
+		t.Errorf("the container restarted: %s", containerSummary(p))
 	}
 }

@@ -9,27 +9,32 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vnode-io/vnode/internal/instances/secretfiles"
 )
 
 // Names a secret volume's directory holds besides its files, as the
 // kubelet's AtomicWriter lays them out: the data sits in a hidden directory
-// "..<time>.<random>", "..data" links to it, and each file name links to
-// "..data/<name>". Swapping "..data" (a rename) changes every file at once.
+// "..<time>.<random>", "..data" links to it, and each top-level name (a
+// file, or the first directory of a nested path such as "path/to/file")
+// links to "..data/<name>". Swapping "..data" (a rename) changes every file
+// at once.
 const (
 	dataLink    = "..data"
 	newDataLink = "..data_tmp"
 	newFileLink = "..file_tmp"
 	// hiddenPrefix starts every name the writer keeps for itself.
-	hiddenPrefix = ".."
+	hiddenPrefix = secretfiles.ReservedPrefix
 )
 
-// errBadFileName refuses a file name that is not a plain name or starts
-// with "..".
+// errBadFileName refuses a file name that is not a clean relative path or
+// starts with ".." (see checkFileNames).
 var errBadFileName = errors.New("bad file name")
 
 // fileAttrs are the modes and group of a secret volume's files.
@@ -119,7 +124,7 @@ func ownLinks(root *os.Root, files map[string][]byte, attrs fileAttrs) error {
 	if attrs.gid == nil {
 		return nil
 	}
-	for _, name := range append(slices.Sorted(maps.Keys(files)), dataLink) {
+	for _, name := range append(topNames(files), dataLink) {
 		if err := root.Lchown(name, -1, int(*attrs.gid)); err != nil {
 			return fmt.Errorf("chown %s: %w", name, err)
 		}
@@ -127,42 +132,61 @@ func ownLinks(root *os.Root, files map[string][]byte, attrs fileAttrs) error {
 	return nil
 }
 
-// checkFileNames refuses names that are not plain file names or that start
-// with "..", which the writer keeps for itself.
-func checkFileNames(files map[string][]byte) error {
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		if name != filepath.Base(name) || name == "." || strings.HasPrefix(name, hiddenPrefix) {
-			return fmt.Errorf("%w %q", errBadFileName, name)
-		}
-	}
-	return nil
-}
-
 // holds reports whether the root's current data is exactly files, with
-// their modes, every name linked.
+// their modes, beneath exactly the directories their names pass through,
+// every top-level name linked.
 func holds(root *os.Root, files map[string][]byte, attrs fileAttrs) (bool, error) {
-	entries, err := readDir(root, dataLink)
+	dirs := map[string]bool{}
+	for _, d := range parentDirs(files) {
+		dirs[d] = true
+	}
+	found := 0
+	same, err := holdsDir(root, files, dirs, attrs, "", &found)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
-	if err != nil {
+	if err != nil || !same || found != len(files) {
 		return false, err
 	}
-	if len(entries) != len(files) {
-		return false, nil
+	for _, name := range topNames(files) {
+		if target, err := root.Readlink(name); err != nil || target != filepath.Join(dataLink, name) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// holdsDir reports whether the directory rel of the current data holds
+// only files of files (with their content and mode) and directories of
+// dirs, and counts the files in found.
+func holdsDir(root *os.Root, files map[string][]byte, dirs map[string]bool, attrs fileAttrs, rel string, found *int) (bool, error) {
+	entries, err := readDir(root, filepath.Join(dataLink, rel))
+	if err != nil {
+		if rel != "" && errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
 	}
 	for _, e := range entries {
-		want, ok := files[e.Name()]
+		name := path.Join(rel, e.Name())
+		if e.IsDir() {
+			if !dirs[name] {
+				return false, nil
+			}
+			if same, err := holdsDir(root, files, dirs, attrs, name, found); err != nil || !same {
+				return false, err
+			}
+			continue
+		}
+		want, ok := files[name]
 		if !ok || !e.Type().IsRegular() {
 			return false, nil
 		}
-		got, mode, err := readRegular(root, filepath.Join(dataLink, e.Name()))
-		if err != nil || !bytes.Equal(got, want) || mode != attrs.mode(e.Name()) {
+		got, mode, err := readRegular(root, filepath.Join(dataLink, name))
+		if err != nil || !bytes.Equal(got, want) || mode != attrs.mode(name) {
 			return false, nil
 		}
-		if target, err := root.Readlink(e.Name()); err != nil || target != filepath.Join(dataLink, e.Name()) {
-			return false, nil
-		}
+		*found++
 	}
 	return true, nil
 }
@@ -220,6 +244,14 @@ func writeDataDir(root *os.Root, files map[string][]byte, attrs fileAttrs, now t
 	defer data.Close()
 	if err := ownDir(data, ".", attrs); err != nil {
 		return "", err
+	}
+	for _, dir := range parentDirs(files) {
+		if err := data.Mkdir(dir, 0o755); err != nil {
+			return "", fmt.Errorf("create %s: %w", dir, err)
+		}
+		if err := ownDir(data, dir, attrs); err != nil {
+			return "", err
+		}
 	}
 	for _, file := range slices.Sorted(maps.Keys(files)) {
 		if err := writeNewFile(data, file, files[file], attrs.mode(file), attrs.gid); err != nil {
@@ -296,10 +328,11 @@ func swapLink(root *os.Root, tmp, name, target string) error {
 	return nil
 }
 
-// linkFiles links each file name of root to its file in "..data",
-// replacing whatever else has the name (a plain file of an older layout).
+// linkFiles links each top-level name of files in root to its file or
+// directory in "..data", replacing whatever else has the name (a plain file
+// of an older layout).
 func linkFiles(root *os.Root, files map[string][]byte) error {
-	for _, name := range slices.Sorted(maps.Keys(files)) {
+	for _, name := range topNames(files) {
 		target := filepath.Join(dataLink, name)
 		if got, err := root.Readlink(name); err == nil && got == target {
 			continue
@@ -311,19 +344,23 @@ func linkFiles(root *os.Root, files map[string][]byte) error {
 	return nil
 }
 
-// removeStale removes the names of root that files lacks, and the hidden
-// data directories other than keep.
+// removeStale removes the names of root that are not top-level names of
+// files, and the hidden data directories other than keep.
 func removeStale(root *os.Root, files map[string][]byte, keep string) error {
 	entries, err := readDir(root, ".")
 	if err != nil {
 		return err
+	}
+	tops := map[string]bool{}
+	for _, name := range topNames(files) {
+		tops[name] = true
 	}
 	for _, e := range entries {
 		name := e.Name()
 		hidden := strings.HasPrefix(name, hiddenPrefix)
 		var err error
 		switch {
-		case !hidden && !hasKey(files, name):
+		case !hidden && !tops[name]:
 			err = root.RemoveAll(name)
 		case hidden && e.IsDir() && name != keep:
 			err = root.RemoveAll(name)
@@ -333,9 +370,4 @@ func removeStale(root *os.Root, files map[string][]byte, keep string) error {
 		}
 	}
 	return nil
-}
-
-func hasKey(files map[string][]byte, name string) bool {
-	_, ok := files[name]
-	return ok
 }

@@ -112,10 +112,88 @@ func TestWriteAtomic(t *testing.T) {
 		t.Errorf("layout without files %q", got)
 	}
 
-	for _, bad := range []string{"..data", "..x", "a/b", "."} {
+	for _, bad := range []string{"..data", "..x", ".", "", "/a", "a/", "a//b", "a/./b", "a/../b", "..x/b",
+		strings.Repeat("x", 256)} {
 		if err := writeAtomic(dir, map[string][]byte{bad: nil}, fileAttrs{}, now); !errors.Is(err, errBadFileName) {
 			t.Errorf("file name %q: %v, want errBadFileName", bad, err)
 		}
+	}
+	if err := writeAtomic(dir, map[string][]byte{"a": nil, "a/b": nil}, fileAttrs{}, now); !errors.Is(err, errBadFileName) {
+		t.Errorf("a file that is also a directory: %v, want errBadFileName", err)
+	}
+}
+
+// Nested names (a ConfigMap item's path "path/to/data-2") are written as a
+// tree in the data directory, the top-level directory linked through
+// "..data" as the kubelet's AtomicWriter does, so one swap changes them all.
+func TestWriteAtomicNested(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	files := map[string][]byte{"path/to/data-2": []byte("value-2"), "path/other": []byte("o"), "top": []byte("t"),
+		"a/..b": []byte("dots inside")}
+	modes := func(name string) uint32 {
+		if name == "path/to/data-2" {
+			return 0o400
+		}
+		return 0o644
+	}
+	if err := writeAtomic(dir, files, fileAttrs{modes: modes}, now); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"..DATA", "..data -> ..DATA", "a -> ..data/a", "path -> ..data/path", "top -> ..data/top"}
+	if got := layout(t, dir); !reflect.DeepEqual(got, want) {
+		t.Fatalf("layout %q, want %q", got, want)
+	}
+	if got := readAll(t, dir, "path/to/data-2", "path/other", "top", "a/..b"); got != "path/to/data-2=value-2 path/other=o top=t a/..b=dots inside" {
+		t.Errorf("files %s", got)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "path/to/data-2")); err != nil || fi.Mode().Perm() != 0o400 {
+		t.Errorf("nested file mode %v, %v", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "path/to")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("nested directory mode %v, %v", fi.Mode(), err)
+	}
+	first, _ := os.Readlink(filepath.Join(dir, dataLink))
+
+	// The same tree: nothing is written.
+	if err := writeAtomic(dir, files, fileAttrs{modes: modes}, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.Readlink(filepath.Join(dir, dataLink)); again != first {
+		t.Errorf("an unchanged nested write swapped the data: %s → %s", first, again)
+	}
+
+	// A changed mode deep in the tree is a change.
+	if err := writeAtomic(dir, files, fileAttrs{}, now.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.Readlink(filepath.Join(dir, dataLink)); again == first {
+		t.Error("a nested file's new mode was not written")
+	}
+
+	// The file moves to another directory: the old directories go with the
+	// old data, the old top-level link goes.
+	moved := map[string][]byte{"new/place/data-2": []byte("value-2")}
+	if err := writeAtomic(dir, moved, fileAttrs{}, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := layout(t, dir), []string{"..DATA", "..data -> ..DATA", "new -> ..data/new"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("layout after the move %q, want %q", got, want)
+	}
+	if got := readAll(t, dir, "new/place/data-2"); got != "new/place/data-2=value-2" {
+		t.Errorf("files %s", got)
+	}
+	// A stray directory in the data (not one the names pass through) is a
+	// difference, and the next write replaces it.
+	data, _ := os.Readlink(filepath.Join(dir, dataLink))
+	if err := os.Mkdir(filepath.Join(dir, data, "new", "stray"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAtomic(dir, moved, fileAttrs{}, now.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new", "stray")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stray directory stayed: %v", err)
 	}
 }
 
