@@ -302,11 +302,13 @@ func inTransition(st *backend.PodState, prov string, now time.Time) bool {
 	default:
 		return true
 	}
-	// Behind a failed init container the rest waits for its back-off, or
-	// for good under Never: steady, as a container in back-off is.
+	// Behind a failed init container (exited, or waiting out its back-off)
+	// the rest waits for its back-off, or for good under Never: steady, as
+	// a container in back-off is.
 	initFailed := false
 	for _, c := range st.InitContainers {
-		initFailed = initFailed || c.State == backend.Terminated && c.ExitCode != 0
+		initFailed = initFailed || c.State == backend.Terminated && c.ExitCode != 0 ||
+			c.State == backend.Waiting && c.Reason == backend.ReasonCrashLoopBackOff
 	}
 	for _, c := range append(append([]backend.ContainerState(nil), st.InitContainers...), st.Containers...) {
 		switch {

@@ -160,6 +160,10 @@ func TestInTransition(t *testing.T) {
 	if inTransition(initFailed, "Succeeded", now) {
 		t.Errorf("containers behind a failed init container are steady")
 	}
+	initFailed.InitContainers[0] = backend.ContainerState{State: backend.Waiting, Reason: "CrashLoopBackOff"}
+	if inTransition(initFailed, "Succeeded", now) {
+		t.Errorf("containers behind an init container in back-off are steady")
+	}
 	initFailed.InitContainers[0] = backend.ContainerState{State: backend.Running, StartedAt: now}
 	if !inTransition(initFailed, "Succeeded", now) {
 		t.Errorf("containers behind a running init container are in transition")

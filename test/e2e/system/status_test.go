@@ -37,4 +37,15 @@ func TestPodStatusDetails(t *testing.T) {
 	if c := condition(p, corev1.PodInitialized); c == nil || c.Status != corev1.ConditionTrue {
 		t.Errorf("Initialized %+v", c)
 	}
+	// Between a second exit and its restart the container waits out its
+	// back-off, shown as the kubelet shows it.
+	p = waitPod(t, ns, "details", "in CrashLoopBackOff", 3*time.Minute, func(p *corev1.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].State.Waiting != nil && cs[0].State.Waiting.Reason == "CrashLoopBackOff"
+	})
+	cs := p.Status.ContainerStatuses[0]
+	if last := cs.LastTerminationState.Terminated; last == nil || last.ExitCode != 3 || cs.RestartCount < 1 ||
+		!strings.HasPrefix(cs.State.Waiting.Message, "back-off ") || p.Status.Phase != corev1.PodRunning {
+		t.Errorf("in back-off: %s, phase %s", containerSummary(p), p.Status.Phase)
+	}
 }

@@ -462,16 +462,30 @@ func (g *group) event(r *Runtime, ctr, name, typ, format string, args ...any) {
 	g.dirty = true
 }
 
-// snapshot returns the group's status. Callers hold r.mu.
-func (g *group) snapshot() runtime.GroupStatus {
+// snapshot returns the group's status at now. Callers hold r.mu.
+func (g *group) snapshot(now time.Time) runtime.GroupStatus {
 	st := runtime.GroupStatus{ID: g.spec.ID, Generation: g.gen, IP: g.ip, Stopped: g.stopped}
 	for _, c := range g.inits {
-		st.InitContainers = append(st.InitContainers, copyStatus(c.status))
+		st.InitContainers = append(st.InitContainers, c.shown(now, g.stopped))
 	}
 	for _, c := range g.mains {
-		st.Containers = append(st.Containers, copyStatus(c.status))
+		st.Containers = append(st.Containers, c.shown(now, g.stopped))
 	}
 	return st
+}
+
+// shown is the container's status at now as the kubelet shows it: one
+// that exited and waits out its restart back-off (in a group that is not
+// stopped) is waiting with CrashLoopBackOff, its exit the previous state.
+func (c *container) shown(now time.Time, stopped bool) runtime.ContainerStatus {
+	s := copyStatus(c.status)
+	if !stopped && s.Current.State == runtime.StateTerminated && c.backoff > 0 && now.Before(c.nextStart) {
+		exited := s.Current
+		s.Previous = &exited
+		s.Current = runtime.ContainerState{State: runtime.StateWaiting, DetailStatus: backend.ReasonCrashLoopBackOff,
+			Message: fmt.Sprintf("back-off %s restarting failed container=%s", c.backoff, c.spec.Name)}
+	}
+	return s
 }
 
 func copyStatus(s runtime.ContainerStatus) runtime.ContainerStatus {
@@ -499,7 +513,7 @@ func (r *Runtime) Status(_ context.Context, id string) (runtime.GroupStatus, err
 	if err != nil {
 		return runtime.GroupStatus{}, err
 	}
-	return g.snapshot(), nil
+	return g.snapshot(r.o.Clock.Now()), nil
 }
 
 // List returns every group's status.
@@ -508,7 +522,7 @@ func (r *Runtime) List(context.Context) ([]runtime.GroupStatus, error) {
 	defer r.mu.Unlock()
 	out := make([]runtime.GroupStatus, 0, len(r.groups))
 	for _, g := range r.groups {
-		out = append(out, g.snapshot())
+		out = append(out, g.snapshot(r.o.Clock.Now()))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil

@@ -253,6 +253,12 @@ func TestGroupsOnContainerd(t *testing.T) {
 		c := state(t, r, "g-onfailure", "job")
 		return c.RestartCount >= 1 && c.Previous != nil && c.Previous.ExitCode == 3, fmt.Sprint(c)
 	})
+	waitFor(t, "the OnFailure job to wait out its back-off as CrashLoopBackOff", func() (bool, string) {
+		c := state(t, r, "g-onfailure", "job")
+		return c.Current.State == runtime.StateWaiting && c.Current.DetailStatus == "CrashLoopBackOff" &&
+			strings.HasPrefix(c.Current.Message, "back-off 10s restarting failed container=job") &&
+			c.Previous != nil && c.Previous.State == runtime.StateTerminated && c.Previous.ExitCode == 3, fmt.Sprint(c)
+	})
 	var prev bytes.Buffer
 	if err := r.Logs(ctx, "g-onfailure", "job", runtime.LogOptions{Previous: true}, &prev); err != nil || prev.String() != "run\n" {
 		t.Errorf("previous run's log: %q, %v", prev.String(), err)

@@ -110,3 +110,37 @@ func TestDueRestartOfInitContainers(t *testing.T) {
 		}
 	}
 }
+
+// A container that exited and waits out a back-off reads as the kubelet
+// shows it: waiting with CrashLoopBackOff, the exit its previous state;
+// not before a back-off is set, once it is over, or in a stopped group.
+func TestShownDuringBackoff(t *testing.T) {
+	now := time.Now()
+	exited := runtime.ContainerState{State: runtime.StateTerminated, ExitCode: 3, Message: "bye"}
+	c := &container{spec: runtime.ContainerSpec{Name: "app"}, status: runtime.ContainerStatus{Name: "app", Current: exited, RestartCount: 2},
+		backoff: 20 * time.Second, nextStart: now.Add(5 * time.Second)}
+	got := c.shown(now, false)
+	if got.Current.State != runtime.StateWaiting || got.Current.DetailStatus != "CrashLoopBackOff" ||
+		got.Current.Message != "back-off 20s restarting failed container=app" || got.Previous == nil ||
+		*got.Previous != exited || got.RestartCount != 2 {
+		t.Errorf("in back-off: %+v (previous %+v)", got, got.Previous)
+	}
+	if c.status.Current != exited || c.status.Previous != nil {
+		t.Errorf("showing changed the container's own status: %+v", c.status)
+	}
+	for name, tc := range map[string]struct {
+		c       *container
+		now     time.Time
+		stopped bool
+	}{
+		"back-off over":   {c, now.Add(5 * time.Second), false},
+		"group stopped":   {c, now, true},
+		"no back-off yet": {&container{status: runtime.ContainerStatus{Current: exited}}, now, false},
+		"immediate restart": {&container{status: runtime.ContainerStatus{Current: exited}, nextStart: now.Add(time.Second)},
+			now, false},
+	} {
+		if got := tc.c.shown(tc.now, tc.stopped); got.Current != exited || got.Previous != nil {
+			t.Errorf("%s: %+v, want the exit as it is", name, got)
+		}
+	}
+}

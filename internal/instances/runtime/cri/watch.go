@@ -24,7 +24,7 @@ func (r *Runtime) Watch(ctx context.Context, notify func(runtime.Update)) {
 	r.mu.Lock()
 	r.watchers[w] = struct{}{}
 	for _, g := range r.groups {
-		w.enqueue(runtime.Update{Status: g.snapshot()})
+		w.enqueue(runtime.Update{Status: g.snapshot(r.o.Clock.Now())})
 	}
 	r.mu.Unlock()
 	r.wg.Add(1)
@@ -86,7 +86,7 @@ func (r *Runtime) publish(g *group, removed bool) {
 	}
 	r.gen++
 	g.gen = r.gen
-	u := runtime.Update{Status: g.snapshot(), Events: g.pending, Removed: removed}
+	u := runtime.Update{Status: g.snapshot(r.o.Clock.Now()), Events: g.pending, Removed: removed}
 	g.pending, g.dirty = nil, false
 	for w := range r.watchers {
 		w.enqueue(u)
